@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Install everything mallee needs on a Debian 12 machine: system packages and a virtualenv.
+# Idempotent: a second run installs nothing new. Run as root (or with passwordless sudo).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# System packages, from Debian. Keep this list the one place they are named.
+APT_PACKAGES=(
+  python3 python3-venv python3-dev gcc make
+  postgresql postgresql-contrib
+  iproute2 procps ca-certificates
+)
+
+sudo_() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  sudo_ env DEBIAN_FRONTEND=noninteractive apt-get update -q
+  sudo_ env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# Python 3.11: the machine's python3 when it is 3.11, else Debian's.
+PY=python3
+if ! "$PY" -c 'import sys; assert sys.version_info[:2] == (3, 11)' 2>/dev/null; then
+  PY=/usr/bin/python3.11
+fi
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+stamp=.venv/.mallee-installed
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q -e '.[test]'
+  touch "$stamp"
+fi
+echo "setup: done"

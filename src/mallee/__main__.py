@@ -1,0 +1,5 @@
+import sys
+
+from mallee.cli.main import main
+
+sys.exit(main())

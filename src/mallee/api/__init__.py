@@ -1,0 +1,1 @@
+"""The wire layer: routing, authentication, protocols. Knows nothing of VMs."""

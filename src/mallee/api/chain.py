@@ -1,0 +1,128 @@
+"""The request flow: route -> authenticate -> parse -> authorize -> dispatch -> serialize."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from typing import Any
+
+from botocore import xform_name
+from botocore.model import OperationModel, ServiceModel
+
+from mallee.api import auth
+from mallee.api.context import RequestContext
+from mallee.api.errors import ServiceError, internal_error, invalid_action
+from mallee.api.http import HttpRequest, HttpResponse
+from mallee.api.models import load_service_model
+from mallee.api.protocol import detect_protocol, parser_for, serializer_for
+from mallee.api.routing import route
+from mallee.services.base import Provider, Runtime
+from mallee.services.catalog import ServiceSpec
+from mallee.services.iam.authz import Authorizer
+from mallee.services.iam.credentials import lookup_credential
+
+log = logging.getLogger(__name__)
+
+
+class Chain:
+    """One per process; handles one request at a time per call, holds no per-request state."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.settings = runtime.settings
+        self.authorizer = Authorizer(runtime.store)
+        self._providers: dict[str, Provider] = {}
+
+    def _lookup(self, access_key_id: str) -> Any:
+        return lookup_credential(self.runtime.store, access_key_id)
+
+    def provider(self, spec: ServiceSpec) -> Provider:
+        found = self._providers.get(spec.name)
+        if found is None:
+            found = self._providers[spec.name] = spec.provider_class()(self.runtime)
+        return found
+
+    def handle(self, request: HttpRequest, *, too_large: bool = False) -> HttpResponse:
+        request_id = str(uuid.uuid4())
+        try:
+            spec = route(request, self.settings.domain)
+        except ServiceError as err:
+            return _fallback_error(err, request_id)
+        model = load_service_model(spec.name)
+        protocol = detect_protocol(request, model)
+        serializer = serializer_for(protocol)
+        operation: OperationModel | None = None
+        try:
+            if too_large:
+                raise ServiceError(
+                    "RequestEntityTooLarge", "Request body is larger than allowed.", 413
+                )
+            ctx = self._context(request, request_id, spec, model, protocol)
+            operation = ctx.operation
+            result = self._dispatch(spec, ctx)
+            assert operation is not None
+            return serializer.serialize(operation, result, request_id)
+        except ServiceError as err:
+            return serializer.serialize_error(err, model, operation, request_id)
+        except Exception:
+            log.exception("request %s failed", request_id)
+            return serializer.serialize_error(internal_error(), model, operation, request_id)
+
+    def _context(
+        self,
+        request: HttpRequest,
+        request_id: str,
+        spec: ServiceSpec,
+        model: ServiceModel,
+        protocol: str,
+    ) -> RequestContext:
+        authn = auth.authenticate(
+            request,
+            self._lookup,
+            now=time.time(),
+            skew=self.settings.clock_skew,
+            style=spec.auth_style,
+        )
+        parsed = parser_for(protocol).parse(request, model)
+        ctx = RequestContext(
+            request_id=request_id,
+            service=spec.name,
+            region=self.settings.region,
+            http=request,
+            operation=parsed.operation,
+            params=parsed.params,
+            protocol=protocol,
+        )
+        if authn is not None:
+            ctx.principal = authn.credential.principal
+        elif parsed.operation.name not in self.provider(spec).anonymous_operations:
+            raise auth.missing_authentication(spec.auth_style)
+        return ctx
+
+    def _dispatch(self, spec: ServiceSpec, ctx: RequestContext) -> dict[str, Any]:
+        provider = self.provider(spec)
+        method = getattr(provider, xform_name(ctx.operation_name), None)
+        if method is None:
+            raise invalid_action(ctx.operation_name)
+        if ctx.principal.kind != "anonymous":
+            self.authorizer.authorize(ctx, provider)
+        result: dict[str, Any] = method(ctx, ctx.params)
+        return result
+
+
+def _fallback_error(err: ServiceError, request_id: str) -> HttpResponse:
+    """An error for a request no service claimed: the query protocol's shape, understood widely."""
+    from xml.sax.saxutils import escape
+
+    body = (
+        "<?xml version='1.0' encoding='UTF-8'?>\n"
+        f"<ErrorResponse><Error><Type>Sender</Type><Code>{escape(err.code)}</Code>"
+        f"<Message>{escape(err.message)}</Message></Error>"
+        f"<RequestId>{request_id}</RequestId></ErrorResponse>"
+    )
+    return HttpResponse(
+        err.status,
+        {"content-type": "text/xml", "x-amzn-requestid": request_id},
+        body.encode(),
+    )

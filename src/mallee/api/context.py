@@ -1,0 +1,58 @@
+"""Who is calling and what they asked for: the values every provider method receives."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from mallee.api.http import HttpRequest
+
+if TYPE_CHECKING:
+    from botocore.model import OperationModel
+
+PrincipalKind = Literal["root", "user", "assumed-role", "federated-user", "anonymous"]
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """An authenticated caller.
+
+    `arn` is what GetCallerIdentity returns; `user_id` its UserId (AIDA.. for users, the account
+    id for root, AROA..:session for an assumed role). `entity_id` is the store id of the user or
+    role whose policies apply (None for root and anonymous).
+    """
+
+    account_id: str
+    arn: str
+    user_id: str
+    kind: PrincipalKind
+    name: str
+    access_key_id: str = ""
+    entity_id: str | None = None
+    # Set for temporary credentials (GetSessionToken, AssumeRole).
+    session_token: str | None = None
+    # Inline session policy passed to AssumeRole/GetFederationToken: further limits the session.
+    session_policy: str | None = None
+    # The cloud administrator: any principal of the `eucalyptus` system account.
+    is_cloud_admin: bool = False
+
+
+ANONYMOUS = Principal(
+    account_id="", arn="*", user_id="anonymous", kind="anonymous", name="anonymous"
+)
+
+
+@dataclass(slots=True)
+class RequestContext:
+    request_id: str
+    service: str  # botocore service name: iam, sts, ec2, s3, cloudwatch, empyrean, ...
+    region: str
+    http: HttpRequest
+    principal: Principal = ANONYMOUS
+    operation: OperationModel | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    protocol: str = ""
+
+    @property
+    def operation_name(self) -> str:
+        return self.operation.name if self.operation is not None else ""

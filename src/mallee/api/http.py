@@ -1,0 +1,46 @@
+"""Plain HTTP request/response values passed between the server, auth and protocol layers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl
+
+
+@dataclass(slots=True)
+class HttpRequest:
+    """One HTTP request as received.
+
+    `path` is the raw (still percent-encoded) path, `query` the raw query string without '?'.
+    Header names are lower-case; repeated headers are joined with ',' as RFC 9110 allows.
+    """
+
+    method: str
+    path: str
+    query: str
+    headers: dict[str, str]
+    body: bytes = b""
+    remote_addr: str = ""
+    # The path prefix that routing consumed (e.g. "/services/Euare"); parsers see `path` after it.
+    script_name: str = ""
+
+    @property
+    def query_params(self) -> list[tuple[str, str]]:
+        return parse_qsl(self.query, keep_blank_values=True)
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+    def form_params(self) -> dict[str, str]:
+        """Query string plus a form-encoded body, as the query and ec2 protocols send them."""
+        params = dict(self.query_params)
+        if self.body and self.content_type in ("application/x-www-form-urlencoded", ""):
+            params.update(parse_qsl(self.body.decode("utf-8"), keep_blank_values=True))
+        return params
+
+
+@dataclass(slots=True)
+class HttpResponse:
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""

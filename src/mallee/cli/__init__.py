@@ -1,0 +1,1 @@
+"""Command-line entry points: the `mallee` command and the seed-compatible commands."""

@@ -1,0 +1,58 @@
+"""One typed settings object. Every field can be set by an environment variable MALLEE_<FIELD>."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+
+def _default_data_dir() -> Path:
+    return Path(os.environ.get("MALLEE_DATA_DIR", Path.home() / ".local/share/mallee"))
+
+
+@dataclass(slots=True)
+class Settings:
+    # Where the database, object data, instance disks and credentials live.
+    data_dir: Path = field(default_factory=_default_data_dir)
+    # SQLAlchemy URL of the state store; empty means SQLite in data_dir/mallee.db.
+    db_url: str = ""
+    # Address and port the api server listens on (8773 as Eucalyptus).
+    host: str = "127.0.0.1"
+    port: int = 8773
+    # Region name the cloud reports and credential scopes must name.
+    region: str = "eucalyptus"
+    # DNS suffix for endpoint-per-host routing: iam.<domain>, ec2.<region>.<domain>, ...
+    domain: str = "localhost"
+    # Largest request body accepted outside object uploads (bytes).
+    max_body: int = 10 * 1024 * 1024
+    # Allowed difference between a request's signing time and ours (seconds), as AWS.
+    clock_skew: int = 15 * 60
+    # Seconds after which a component that stopped heartbeating shows NOTREADY.
+    heartbeat_timeout: int = 30
+    # Name of this api process in the service registry (user-api type).
+    service_name: str = ""
+
+    @property
+    def database_url(self) -> str:
+        return self.db_url or f"sqlite:///{self.data_dir / 'mallee.db'}"
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> Settings:
+        s = cls()
+        for f in fields(cls):
+            env = os.environ.get(f"MALLEE_{f.name.upper()}")
+            if env is not None:
+                current = getattr(s, f.name)
+                value: object = env
+                if isinstance(current, bool):
+                    value = env.lower() in ("1", "true", "yes")
+                elif isinstance(current, int):
+                    value = int(env)
+                elif isinstance(current, Path):
+                    value = Path(env)
+                setattr(s, f.name, value)
+        for key, value in overrides.items():
+            if value is not None:
+                setattr(s, key, value)
+        return s

@@ -1,0 +1,1 @@
+"""AWS services: one package each; providers hold one method per operation."""

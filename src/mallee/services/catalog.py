@@ -1,0 +1,77 @@
+"""Which services this cloud serves, and how a request finds each of them.
+
+Routing data only: the engine stays generic, a service is a model name plus a provider class.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+from dataclasses import dataclass
+
+from mallee.api.models import load_service_model
+from mallee.services.base import Provider
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceSpec:
+    # botocore model name (iam, sts, ec2, s3, cloudwatch, elb, elbv2, empyrean, ...).
+    name: str
+    # Eucalyptus path names: requests to /services/<Name>/... reach this service.
+    path_names: tuple[str, ...]
+    # Host prefixes for endpoint-per-host routing (iam.<domain>, ec2.<region>.<domain>).
+    host_prefixes: tuple[str, ...]
+    # How authentication failures are spelled for this service (see mallee.api.auth).
+    auth_style: str
+    # "module:Class" of the provider, imported on first use.
+    provider: str
+
+    @property
+    def signing_name(self) -> str:
+        meta = load_service_model(self.name).metadata
+        return str(meta.get("signingName") or meta["endpointPrefix"])
+
+    @property
+    def api_version(self) -> str:
+        return str(load_service_model(self.name).api_version)
+
+    def provider_class(self) -> type[Provider]:
+        module, _, cls = self.provider.partition(":")
+        found: type[Provider] = getattr(importlib.import_module(module), cls)
+        return found
+
+
+SERVICES: tuple[ServiceSpec, ...] = (
+    ServiceSpec(
+        "iam", ("Euare",), ("iam",), "query", "mallee.services.iam.provider:IamProvider"
+    ),
+    ServiceSpec(
+        "sts", ("Tokens",), ("sts",), "query", "mallee.services.sts.provider:StsProvider"
+    ),
+    ServiceSpec(
+        "empyrean",
+        ("Empyrean",),
+        ("empyrean",),
+        "query",
+        "mallee.services.empyrean.provider:EmpyreanProvider",
+    ),
+)
+
+
+@functools.cache
+def by_path_name() -> dict[str, ServiceSpec]:
+    return {p.lower(): s for s in SERVICES for p in s.path_names}
+
+
+@functools.cache
+def by_host_prefix() -> dict[str, ServiceSpec]:
+    return {h: s for s in SERVICES for h in s.host_prefixes}
+
+
+@functools.cache
+def by_signing_name() -> dict[str, list[ServiceSpec]]:
+    """Several models may share a signing name (elb and elbv2): the api Version picks one."""
+    table: dict[str, list[ServiceSpec]] = {}
+    for s in SERVICES:
+        table.setdefault(s.signing_name, []).append(s)
+    return table

@@ -1,0 +1,1 @@
+"""IAM: accounts, users, groups, roles, keys, policies."""

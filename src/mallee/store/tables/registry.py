@@ -1,0 +1,1 @@
+"""Service registry and cloud properties (Empyrean)."""

@@ -1,0 +1,61 @@
+"""Shared test fixtures: which database the suite runs against."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+
+# Test directories whose tests never touch the state store: run once, not once per database.
+NODB_DIRS = ("unit/protocol", "unit/auth", "unit/policy")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        rel = item.path.relative_to(config.rootpath / "tests").as_posix()
+        if rel.startswith(NODB_DIRS):
+            item.add_marker(pytest.mark.nodb)
+
+
+def _postgres_url() -> str | None:
+    return os.environ.get("MALLEE_TEST_PG_URL") or None
+
+
+def fresh_database_url(tmp: Path) -> Iterator[str]:
+    """SQLite in `tmp`, or a new PostgreSQL database when MALLEE_TEST_DB=postgres."""
+    if os.environ.get("MALLEE_TEST_DB", "sqlite") != "postgres":
+        yield f"sqlite:///{tmp / 'mallee.db'}"
+        return
+    base = _postgres_url()
+    if base is None:
+        pytest.fail("MALLEE_TEST_DB=postgres needs MALLEE_TEST_PG_URL")
+    import psycopg
+
+    name = f"mallee_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    head, _, _ = base.rpartition("/")
+    try:
+        yield f"{head}/{name}"
+    finally:
+        with psycopg.connect(base, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> Iterator[str]:
+    yield from fresh_database_url(tmp_path)
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[object]:
+    from mallee.store import Store
+
+    s = Store(db_url)
+    s.migrate()
+    yield s
+    s.dispose()

@@ -1,0 +1,152 @@
+"""A live mallee cloud started as a subprocess (`mallee up`), driven with boto3 and the AWS CLI.
+
+Set MALLEE_E2E_ENDPOINT (+ MALLEE_E2E_ACCESS_KEY / MALLEE_E2E_SECRET_KEY) to run the same suite
+against a cloud that is already deployed.
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from tests.conftest import fresh_database_url
+
+REGION = "eucalyptus"
+
+
+@dataclass
+class Keys:
+    access_key: str
+    secret_key: str
+    session_token: str | None = None
+
+
+@dataclass
+class Cloud:
+    endpoint: str
+    admin: Keys
+    data_dir: Path | None = None
+    process: subprocess.Popen[bytes] | None = None
+
+    def client(
+        self,
+        service: str,
+        access_key: str | None = None,
+        secret_key: str | None = None,
+        session_token: str | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        return boto3.session.Session().client(
+            service,
+            endpoint_url=kwargs.pop("endpoint_url", self.endpoint),
+            region_name=REGION,
+            aws_access_key_id=access_key or self.admin.access_key,
+            aws_secret_access_key=secret_key or self.admin.secret_key,
+            aws_session_token=session_token,
+            config=Config(retries={"max_attempts": 1}, **kwargs),
+        )
+
+    def aws_cli(
+        self,
+        *args: str,
+        access_key: str | None = None,
+        secret_key: str | None = None,
+        session_token: str | None = None,
+        check: bool = False,
+    ) -> subprocess.CompletedProcess[str]:
+        env = {
+            k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BOTO"))
+        }
+        env.update(
+            AWS_ACCESS_KEY_ID=access_key or self.admin.access_key,
+            AWS_SECRET_ACCESS_KEY=secret_key or self.admin.secret_key,
+            AWS_DEFAULT_REGION=REGION,
+            AWS_CONFIG_FILE="/dev/null",
+            AWS_SHARED_CREDENTIALS_FILE="/dev/null",
+        )
+        if session_token:
+            env["AWS_SESSION_TOKEN"] = session_token
+        cli = [sys.executable, "-m", "awscli", "--endpoint-url", self.endpoint, *args]
+        return subprocess.run(cli, env=env, capture_output=True, text=True, check=check)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def wait_healthy(endpoint: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"mallee exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(endpoint + "/healthz", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError("mallee did not become healthy")
+
+
+def start_cloud(data_dir: Path, db_url: str) -> Cloud:
+    port = free_port()
+    env = dict(os.environ, MALLEE_DATA_DIR=str(data_dir), MALLEE_DB_URL=db_url)
+    log = open(data_dir / "server.log", "wb")  # noqa: SIM115 - lives as long as the process
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mallee", "up", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    wait_healthy(endpoint, proc)
+    creds = configparser.ConfigParser()
+    creds.read(data_dir / "credentials" / "aws-credentials")
+    section = creds["mallee-admin"]
+    keys = Keys(section["aws_access_key_id"], section["aws_secret_access_key"])
+    return Cloud(endpoint, keys, data_dir, proc)
+
+
+def stop_cloud(cloud: Cloud) -> None:
+    if cloud.process is None:
+        return
+    cloud.process.terminate()
+    try:
+        cloud.process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        cloud.process.kill()
+        cloud.process.wait()
+
+
+@pytest.fixture(scope="session")
+def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
+    deployed = os.environ.get("MALLEE_E2E_ENDPOINT")
+    if deployed:
+        yield Cloud(
+            deployed,
+            Keys(os.environ["MALLEE_E2E_ACCESS_KEY"], os.environ["MALLEE_E2E_SECRET_KEY"]),
+        )
+        return
+    data_dir = tmp_path_factory.mktemp("cloud")
+    for db_url in fresh_database_url(data_dir):
+        c = start_cloud(data_dir, db_url)
+        try:
+            yield c
+        finally:
+            stop_cloud(c)
