@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(
   python3 python3-venv python3-dev gcc make
   postgresql postgresql-contrib
-  iproute2 procps ca-certificates
+  iproute2 procps ca-certificates util-linux
+  wrk
 )
 
 sudo_() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
