@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-
 # Test directories whose tests never touch the state store: run once, not once per database.
 NODB_DIRS = ("unit/protocol", "unit/auth", "unit/policy")
 

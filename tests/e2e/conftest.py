@@ -67,9 +67,7 @@ class Cloud:
         session_token: str | None = None,
         check: bool = False,
     ) -> subprocess.CompletedProcess[str]:
-        env = {
-            k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BOTO"))
-        }
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BOTO"))}
         env.update(
             AWS_ACCESS_KEY_ID=access_key or self.admin.access_key,
             AWS_SECRET_ACCESS_KEY=secret_key or self.admin.secret_key,

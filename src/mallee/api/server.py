@@ -71,8 +71,7 @@ class App:
                 "type": "http.response.start",
                 "status": response.status,
                 "headers": [
-                    (k.encode("latin-1"), v.encode("latin-1"))
-                    for k, v in response.headers.items()
+                    (k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers.items()
                 ]
                 + [(b"content-length", str(len(response.body)).encode())],
             }

@@ -33,6 +33,13 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_db_revision(args: argparse.Namespace) -> int:
+    from mallee.store.migrate import new_revision
+
+    new_revision(args.message)
+    return 0
+
+
 def cmd_api(args: argparse.Namespace) -> int:
     from mallee.cli.run import run_api
 
@@ -67,6 +74,9 @@ def _parser() -> argparse.ArgumentParser:
     db = sub.add_parser("db", help="database administration")
     dbsub = db.add_subparsers(dest="db_command", required=True)
     dbsub.add_parser("upgrade", help="apply schema migrations").set_defaults(func=cmd_db_upgrade)
+    rev = dbsub.add_parser("revision", help="(developers) write a migration for table changes")
+    rev.add_argument("-m", "--message", required=True)
+    rev.set_defaults(func=cmd_db_revision)
     return p
 
 

@@ -36,8 +36,7 @@ def write_credentials(settings: Settings, access_key: str, secret_key: str) -> P
         f"export AWS_ENDPOINT_URL={base}\n"
     )
     (creds / "aws-credentials").write_text(
-        f"[mallee-admin]\naws_access_key_id = {access_key}\n"
-        f"aws_secret_access_key = {secret_key}\n"
+        f"[mallee-admin]\naws_access_key_id = {access_key}\naws_secret_access_key = {secret_key}\n"
     )
     for f in creds.iterdir():
         os.chmod(f, 0o600)

@@ -42,12 +42,8 @@ class ServiceSpec:
 
 
 SERVICES: tuple[ServiceSpec, ...] = (
-    ServiceSpec(
-        "iam", ("Euare",), ("iam",), "query", "mallee.services.iam.provider:IamProvider"
-    ),
-    ServiceSpec(
-        "sts", ("Tokens",), ("sts",), "query", "mallee.services.sts.provider:StsProvider"
-    ),
+    ServiceSpec("iam", ("Euare",), ("iam",), "query", "mallee.services.iam.provider:IamProvider"),
+    ServiceSpec("sts", ("Tokens",), ("sts",), "query", "mallee.services.sts.provider:StsProvider"),
     ServiceSpec(
         "empyrean",
         ("Empyrean",),

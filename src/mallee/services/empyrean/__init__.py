@@ -1,0 +1,1 @@
+"""Empyrean: the Eucalyptus admin API (service registry and cloud properties)."""

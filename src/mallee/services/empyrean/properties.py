@@ -1,0 +1,260 @@
+"""Cloud properties: a typed, documented catalog; values an administrator set live in the DB.
+
+Names follow Eucalyptus where it has the same knob, so `euctl NAME=VALUE` works as documented
+there. Code reads properties with the typed getters (`get_int(store, name)`, ...); an unknown
+name is a programming error (KeyError), a bad stored value falls back to the default.
+
+To add a property: add a PropertyDef below (the catalog test checks that its default is valid).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from mallee.services.empyrean import errors
+from mallee.services.empyrean.proptypes import BadValue, PropertyDef, PropertyValue
+from mallee.store import Store
+from mallee.store.tables.registry import PropertyRow
+
+log = logging.getLogger(__name__)
+
+CATALOG: tuple[PropertyDef, ...] = (
+    PropertyDef(
+        "authentication.access_keys_limit",
+        "int",
+        "2",
+        "Access keys each IAM user (and each account's root) may have.",
+        minimum=0,
+        maximum=100,
+    ),
+    PropertyDef(
+        "authentication.signing_certificates_limit",
+        "int",
+        "2",
+        "Signing certificates each IAM user may have.",
+        minimum=0,
+        maximum=100,
+    ),
+    PropertyDef(
+        "bootstrap.webservices.port",
+        "int",
+        "8773",
+        "Port the user-facing services listen on when `mallee api` is started without --port.",
+        minimum=1,
+        maximum=65535,
+    ),
+    PropertyDef(
+        "cloud.addresses.maxpublicaddresses",
+        "int",
+        "5",
+        "Elastic IP addresses each account may allocate.",
+        minimum=0,
+        maximum=100000,
+    ),
+    PropertyDef(
+        "cloud.addresses.dodynamicpublicaddresses",
+        "bool",
+        "true",
+        "Give every new instance a public IP address from the pool (EDGE public IPs).",
+    ),
+    PropertyDef(
+        "cloud.network.network_configuration",
+        "json",
+        "{}",
+        "EDGE network configuration as a JSON object: public IPs, private subnets, "
+        "instance DNS servers and domain. Edit with `euctl --edit`.",
+    ),
+    PropertyDef(
+        "cloud.vmstate.instance_timeout",
+        "duration",
+        "720",
+        "Minutes after which an instance that no node reports any more is terminated.",
+        unit="minutes",
+        minimum=1,
+        maximum=525600,
+    ),
+    PropertyDef(
+        "cloud.vmstate.terminated_time",
+        "duration",
+        "60",
+        "Minutes a terminated instance is still listed by DescribeInstances.",
+        unit="minutes",
+        minimum=0,
+        maximum=525600,
+    ),
+    PropertyDef(
+        "cloud.vmstate.user_data_max_size_kb",
+        "int",
+        "16",
+        "Largest user data an instance may be given, in KiB (AWS allows 16).",
+        minimum=1,
+        maximum=1024,
+    ),
+    PropertyDef(
+        "cloud.vmtypes.default_type_name",
+        "string",
+        "m1.small",
+        "Instance type RunInstances uses when the request names none.",
+        pattern=r"[a-z0-9]+\.[a-z0-9]+",
+    ),
+    PropertyDef(
+        "objectstorage.providerclient",
+        "enum",
+        "fs",
+        "Where object data lives: fs (files under the data directory) or s3 (any "
+        "S3-compatible store: Ceph RGW, MinIO, AWS).",
+        choices=("fs", "s3"),
+    ),
+    PropertyDef(
+        "objectstorage.bucket_naming_restrictions",
+        "enum",
+        "extended",
+        "Bucket name rules: extended (legacy us-east-1 rules: up to 255 characters of "
+        "letters, digits, '.', '-' and '_') or dns-compliant (3-63 lower-case characters).",
+        choices=("extended", "dns-compliant"),
+    ),
+    PropertyDef(
+        "objectstorage.max_buckets_per_account",
+        "int",
+        "100",
+        "Buckets each account may own.",
+        minimum=0,
+        maximum=1000000,
+    ),
+)
+
+PROPERTIES: dict[str, PropertyDef] = {p.name: p for p in CATALOG}
+
+
+@dataclass(frozen=True, slots=True)
+class PropertyView:
+    definition: PropertyDef
+    # Canonical text of the value in effect.
+    value: str
+
+    @property
+    def name(self) -> str:
+        return self.definition.name
+
+
+def definition(name: str) -> PropertyDef:
+    found = PROPERTIES.get(name)
+    if found is None:
+        raise errors.no_such_property(name)
+    return found
+
+
+def _effective(prop: PropertyDef, stored: str | None) -> str:
+    if stored is None:
+        return prop.default
+    try:
+        return prop.canonical(stored)
+    except BadValue:
+        # Written under an older catalog (a choice since removed, a tighter bound): the default
+        # is the only value known to be good.
+        log.warning("stored value of %s is no longer valid; using the default", prop.name)
+        return prop.default
+
+
+def _matches(name: str, queries: list[str]) -> bool:
+    """Exact name, or a dotted prefix as `euctl cloud.vmstate` lists a whole subtree."""
+    for query in queries:
+        prefix = query.strip().rstrip(".")
+        if not prefix or name == prefix or name.startswith(prefix + "."):
+            return True
+    return False
+
+
+def describe(store: Store, queries: list[str] | None = None) -> list[PropertyView]:
+    """Every property (or those `queries` name or prefix), with the value in effect, by name."""
+    selected = [p for p in CATALOG if not queries or _matches(p.name, queries)]
+    with store.read() as s:
+        rows = s.execute(select(PropertyRow.name, PropertyRow.value)).all()
+        stored = {name: value for name, value in rows}
+    return [
+        PropertyView(p, _effective(p, stored.get(p.name)))
+        for p in sorted(selected, key=lambda p: p.name)
+    ]
+
+
+def set_value(store: Store, name: str, text: str) -> tuple[str, str]:
+    """Validate and store a new value; returns (old, new) canonical values."""
+    prop = definition(name)
+    try:
+        new = prop.canonical(text)
+    except BadValue as err:
+        raise errors.bad_property_value(name, text, str(err)) from None
+    with store.session() as s:
+        row = s.get(PropertyRow, name)
+        old = _effective(prop, None if row is None else row.value)
+        if row is None:
+            s.add(PropertyRow(name=name, value=new, updated_at=time.time()))
+        else:
+            row.value, row.updated_at = new, time.time()
+    return old, new
+
+
+def reset(store: Store, name: str) -> tuple[str, str]:
+    """Back to the catalog default; returns (old, new) canonical values."""
+    prop = definition(name)
+    with store.session() as s:
+        row = s.get(PropertyRow, name)
+        old = _effective(prop, None if row is None else row.value)
+        if row is not None:
+            s.delete(row)
+    return old, prop.default
+
+
+# --- typed reads, for the rest of mallee ---------------------------------------------------------
+
+
+def get_property(store: Store, name: str) -> PropertyValue:
+    """The value in effect, typed: int, bool, str, timedelta (durations) or dict (json)."""
+    prop = PROPERTIES[name]
+    with store.read() as s:
+        row = s.get(PropertyRow, name)
+        stored = None if row is None else row.value
+    return prop.typed(_effective(prop, stored))
+
+
+def _typed(store: Store, name: str, kinds: tuple[str, ...]) -> PropertyValue:
+    prop = PROPERTIES[name]
+    if prop.kind not in kinds:
+        raise TypeError(f"property {name} is {prop.kind}, not {'/'.join(kinds)}")
+    return get_property(store, name)
+
+
+def get_int(store: Store, name: str) -> int:
+    value = _typed(store, name, ("int",))
+    assert isinstance(value, int)
+    return value
+
+
+def get_bool(store: Store, name: str) -> bool:
+    value = _typed(store, name, ("bool",))
+    assert isinstance(value, bool)
+    return value
+
+
+def get_str(store: Store, name: str) -> str:
+    value = _typed(store, name, ("string", "enum"))
+    assert isinstance(value, str)
+    return value
+
+
+def get_duration(store: Store, name: str) -> timedelta:
+    value = _typed(store, name, ("duration",))
+    assert isinstance(value, timedelta)
+    return value
+
+
+def get_json(store: Store, name: str) -> dict[str, Any]:
+    value = _typed(store, name, ("json",))
+    assert isinstance(value, dict)
+    return value

@@ -1,0 +1,1 @@
+"""IAM (Eucalyptus Euare): accounts, users, groups, roles, keys, policies, authorization."""

@@ -1,0 +1,40 @@
+"""The Eucalyptus system account `eucalyptus` and the cloud admin's access key."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from mallee.services.iam.accounts import add_account
+from mallee.services.iam.common import SYSTEM_ACCOUNT
+from mallee.services.iam.keys import add_key
+from mallee.services.iam.lookups import admin_user
+from mallee.store import Store
+from mallee.store.tables.iam import IamAccessKey, IamAccount
+
+
+def _ensure(store: Store) -> tuple[str, str]:
+    with store.session() as s:
+        account = s.scalars(select(IamAccount).where(IamAccount.name == SYSTEM_ACCOUNT)).first()
+        if account is None:
+            account = add_account(s, SYSTEM_ACCOUNT)
+        admin = admin_user(s, account.id)
+        if admin is None:
+            raise RuntimeError("the eucalyptus account has no admin user")
+        key = s.scalars(
+            select(IamAccessKey)
+            .where(IamAccessKey.user_id == admin.id, IamAccessKey.status == "Active")
+            .order_by(IamAccessKey.created_at, IamAccessKey.id)
+        ).first()
+        if key is None:
+            key = add_key(s, admin)
+        return key.id, key.secret
+
+
+def ensure_system_account(store: Store) -> tuple[str, str]:
+    """Idempotent: the same key on every call (while it exists and is Active)."""
+    try:
+        return _ensure(store)
+    except IntegrityError:
+        # Another process created the account at the same moment: read what it made.
+        return _ensure(store)

@@ -1,0 +1,139 @@
+"""Access key -> secret and principal, for the authenticator. Runs on every request.
+
+One indexed query (the key joined to its user and account) through SQLAlchemy Core, and a
+per-process cache that keeps an answer for at most CACHE_SECONDS: a key deleted or deactivated
+in another process stops working within that time; in this process at once (invalidate()).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import select
+
+from mallee.api.context import Principal, PrincipalKind
+from mallee.api.credentials import Credential
+from mallee.services.iam.common import ADMIN_USER, SYSTEM_ACCOUNT, iam_arn, root_arn
+from mallee.store import Store
+from mallee.store.tables.iam import IamAccessKey, IamAccount, IamUser, StsSession
+
+CACHE_SECONDS = 1.0
+_CACHE_MAX = 4096
+
+_KINDS: dict[str, PrincipalKind] = {"root": "root", "user": "user", "assumed-role": "assumed-role"}
+
+_cache: dict[tuple[str, str], tuple[float, Credential]] = {}
+_lock = threading.Lock()
+
+_KEY_QUERY = (
+    select(
+        IamAccessKey.secret,
+        IamAccessKey.status,
+        IamAccessKey.account_id,
+        IamUser.id,
+        IamUser.name,
+        IamUser.path,
+        IamAccount.name,
+    )
+    .join(IamUser, IamUser.id == IamAccessKey.user_id)
+    .join(IamAccount, IamAccount.id == IamAccessKey.account_id)
+)
+
+_SESSION_QUERY = select(
+    StsSession.secret,
+    StsSession.session_token,
+    StsSession.expires_at,
+    StsSession.account_id,
+    StsSession.kind,
+    StsSession.entity_id,
+    StsSession.arn,
+    StsSession.user_id,
+    StsSession.name,
+    StsSession.session_policy,
+    IamAccount.name,
+).join(IamAccount, IamAccount.id == StsSession.account_id)
+
+
+def invalidate(access_key_id: str | None = None) -> None:
+    """Forget cached answers (all of them when no key is given)."""
+    with _lock:
+        if access_key_id is None:
+            _cache.clear()
+            return
+        for key in [k for k in _cache if k[1] == access_key_id]:
+            del _cache[key]
+
+
+def lookup_credential(store: Store, access_key_id: str) -> Credential | None:
+    cache_key = (store.url, access_key_id)
+    hit = _cache.get(cache_key)
+    moment = time.monotonic()
+    if hit is not None and hit[0] > moment:
+        return hit[1]
+    found = _load(store, access_key_id)
+    with _lock:
+        if found is None:
+            _cache.pop(cache_key, None)
+        else:
+            if len(_cache) >= _CACHE_MAX:
+                _cache.clear()
+            _cache[cache_key] = (moment + CACHE_SECONDS, found)
+    return found
+
+
+def _load(store: Store, access_key_id: str) -> Credential | None:
+    if not access_key_id or len(access_key_id) > 32:
+        return None
+    with store.read_engine.connect() as conn:
+        if access_key_id.startswith("ASIA"):
+            row = conn.execute(_SESSION_QUERY.where(StsSession.id == access_key_id)).first()
+            return None if row is None else _session_credential(access_key_id, tuple(row))
+        key = conn.execute(_KEY_QUERY.where(IamAccessKey.id == access_key_id)).first()
+    if key is None or key[1] != "Active":
+        return None
+    secret, _status, account_id, user_id, name, path, account_name = key
+    cloud_admin = account_name == SYSTEM_ACCOUNT
+    if name.lower() == ADMIN_USER:
+        # The account administrator is the account's root (Eucalyptus convention).
+        principal = Principal(
+            account_id=account_id,
+            arn=root_arn(account_id),
+            user_id=account_id,
+            kind="root",
+            name=name,
+            access_key_id=access_key_id,
+            entity_id=user_id,
+            is_cloud_admin=cloud_admin,
+        )
+    else:
+        principal = Principal(
+            account_id=account_id,
+            arn=iam_arn(account_id, "user", path, name),
+            user_id=user_id,
+            kind="user",
+            name=name,
+            access_key_id=access_key_id,
+            entity_id=user_id,
+            is_cloud_admin=cloud_admin,
+        )
+    return Credential(access_key_id, secret, principal)
+
+
+def _session_credential(access_key_id: str, row: Sequence[Any]) -> Credential:
+    secret, token, expires_at, account_id, kind, entity_id, arn, user_id, name, policy, acct = row
+    principal = Principal(
+        account_id=account_id,
+        arn=arn,
+        user_id=user_id,
+        kind=_KINDS.get(kind, "user"),
+        name=name,
+        access_key_id=access_key_id,
+        entity_id=entity_id,
+        session_token=token,
+        session_policy=policy,
+        is_cloud_admin=acct == SYSTEM_ACCOUNT,
+    )
+    return Credential(access_key_id, secret, principal, session_token=token, expires_at=expires_at)

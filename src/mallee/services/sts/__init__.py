@@ -1,0 +1,1 @@
+"""STS (Eucalyptus Tokens): caller identity and temporary credentials."""

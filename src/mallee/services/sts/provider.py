@@ -1,0 +1,51 @@
+"""STS (Tokens): GetCallerIdentity, GetSessionToken, AssumeRole, GetAccessKeyInfo."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from mallee.api.context import RequestContext
+from mallee.services.base import Params, Provider, Result
+from mallee.services.iam.common import parse_arn
+from mallee.services.sts import sessions
+
+
+class StsProvider(Provider):
+    service: ClassVar[str] = "sts"
+    action_prefix: ClassVar[str] = "sts"
+    # AWS: neither needs a permission (and neither can be denied by policy).
+    always_allowed_operations: ClassVar[frozenset[str]] = frozenset(
+        {"GetCallerIdentity", "GetSessionToken"}
+    )
+    # The role's trust policy must allow AssumeRole whatever identity policies say.
+    resource_policy_required: ClassVar[frozenset[str]] = frozenset({"AssumeRole"})
+
+    def resources(self, ctx: RequestContext) -> list[str]:
+        if ctx.operation_name == "AssumeRole":
+            return [str(ctx.params.get("RoleArn") or "*")]
+        return ["*"]
+
+    def resource_policy(self, ctx: RequestContext, arn: str) -> tuple[str, str | None]:
+        """(owner account, trust policy) of the role an AssumeRole names."""
+        with self.store.read() as s:
+            role = sessions.find_role(s, arn)
+            if role is not None:
+                return role.account_id, role.trust_policy
+        parts = parse_arn(arn)
+        return (parts[3] if parts else ""), None
+
+    def get_caller_identity(self, ctx: RequestContext, params: Params) -> Result:
+        p = ctx.principal
+        return {"UserId": p.user_id, "Account": p.account_id, "Arn": p.arn}
+
+    def get_session_token(self, ctx: RequestContext, params: Params) -> Result:
+        with self.store.session() as s:
+            return sessions.get_session_token(s, ctx.principal, params)
+
+    def assume_role(self, ctx: RequestContext, params: Params) -> Result:
+        with self.store.session() as s:
+            return sessions.assume_role(s, ctx.principal, params)
+
+    def get_access_key_info(self, ctx: RequestContext, params: Params) -> Result:
+        with self.store.read() as s:
+            return sessions.get_access_key_info(s, ctx.principal, params)

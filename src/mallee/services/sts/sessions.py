@@ -1,0 +1,182 @@
+"""Temporary credentials: GetSessionToken and AssumeRole, stored so every API accepts them."""
+
+from __future__ import annotations
+
+import base64
+import re
+import secrets
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from mallee.api.context import Principal
+from mallee.api.errors import ServiceError, access_denied
+from mallee.policy import PolicyError, PolicyKind, parse_policy
+from mallee.services.iam.common import new_access_key_id, new_secret, now, parse_arn
+from mallee.store.tables.iam import IamAccessKey, IamRole, StsSession
+
+_SESSION_NAME = re.compile(r"^[\w+=,.@-]{2,64}$")
+# Expired sessions are kept a day (so a late request gets ExpiredToken, not an unknown key).
+_KEEP_EXPIRED = 86400
+SESSION_POLICY_MAX = 2048
+
+
+def _validation(message: str) -> ServiceError:
+    return ServiceError("ValidationError", message, 400)
+
+
+def _duration(value: Any, low: int, high: int, default: int) -> int:
+    if value is None:
+        return default
+    if not isinstance(value, int) or value < low:
+        raise _validation(
+            f"1 validation error detected: Value '{value}' at 'durationSeconds' failed to "
+            f"satisfy constraint: Member must have value greater than or equal to {low}"
+        )
+    if value > high:
+        raise _validation(
+            f"The requested DurationSeconds exceeds the {high} seconds allowed for this call."
+        )
+    return value
+
+
+def _token() -> str:
+    return base64.b64encode(secrets.token_bytes(96)).decode()
+
+
+def _issue(s: Session, template: dict[str, Any], seconds: int) -> tuple[StsSession, datetime]:
+    moment = now()
+    expires = moment + timedelta(seconds=seconds)
+    s.execute(delete(StsSession).where(StsSession.expires_at < time.time() - _KEEP_EXPIRED))
+    row = StsSession(
+        id=new_access_key_id(temporary=True),
+        secret=new_secret(),
+        session_token=_token(),
+        created_at=moment,
+        expires_at=expires.timestamp(),
+        **template,
+    )
+    s.add(row)
+    s.flush()
+    return row, expires
+
+
+def _credentials(row: StsSession, expires: datetime) -> dict[str, Any]:
+    return {
+        "AccessKeyId": row.id,
+        "SecretAccessKey": row.secret,
+        "SessionToken": row.session_token,
+        "Expiration": expires.astimezone(UTC),
+    }
+
+
+def get_session_token(s: Session, p: Principal, params: dict[str, Any]) -> dict[str, Any]:
+    if p.session_token:
+        raise access_denied("Cannot call GetSessionToken with session credentials")
+    high = 3600 if p.kind == "root" else 129600
+    seconds = _duration(params.get("DurationSeconds"), 900, high, min(43200, high))
+    template = {
+        "account_id": p.account_id,
+        "kind": p.kind,
+        "entity_id": p.entity_id,
+        "arn": p.arn,
+        "user_id": p.user_id,
+        "name": p.name,
+        "session_policy": None,
+        "source_access_key": p.access_key_id,
+    }
+    row, expires = _issue(s, template, seconds)
+    return {"Credentials": _credentials(row, expires)}
+
+
+def find_role(s: Session, arn: str) -> IamRole | None:
+    parts = parse_arn(arn)
+    if parts is None or parts[1] != "iam" or not parts[4].startswith("role/"):
+        return None
+    path_name = parts[4][len("role") :]
+    path, _, name = path_name.rpartition("/")
+    role = s.scalars(
+        select(IamRole).where(IamRole.account_id == parts[3], IamRole.name_key == name.lower())
+    ).first()
+    if role is None or role.path != path + "/" or role.name != name:
+        return None
+    return role
+
+
+def _session_policy(value: Any) -> tuple[str | None, int | None]:
+    if value is None:
+        return None, None
+    if not isinstance(value, str):
+        raise ServiceError("MalformedPolicyDocument", "Syntax errors in policy.", 400)
+    try:
+        parse_policy(value, PolicyKind.IDENTITY)
+    except PolicyError as err:
+        raise ServiceError("MalformedPolicyDocument", err.message, 400) from err
+    packed = len("".join(value.split()))
+    if packed > SESSION_POLICY_MAX:
+        raise ServiceError(
+            "PackedPolicyTooLarge",
+            f"Packed policy consumes {packed * 100 // SESSION_POLICY_MAX}% of allotted space, "
+            "please use smaller policy.",
+            400,
+        )
+    return value, packed * 100 // SESSION_POLICY_MAX
+
+
+def assume_role(s: Session, p: Principal, params: dict[str, Any]) -> dict[str, Any]:
+    arn = str(params.get("RoleArn") or "")
+    session_name = params.get("RoleSessionName")
+    if not isinstance(session_name, str) or not _SESSION_NAME.match(session_name):
+        raise _validation(
+            f"1 validation error detected: Value '{session_name}' at 'roleSessionName' failed "
+            "to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*"
+        )
+    if len(arn) < 20 or parse_arn(arn) is None:
+        raise _validation(f"{arn} is invalid")
+    role = find_role(s, arn)
+    if role is None:
+        raise access_denied(
+            f"User: {p.arn} is not authorized to perform: sts:AssumeRole on resource: {arn}"
+        )
+    # Role chaining is limited to one hour, as AWS.
+    high = 3600 if p.kind == "assumed-role" else role.max_session_duration
+    seconds = _duration(params.get("DurationSeconds"), 900, high, 3600)
+    policy, packed = _session_policy(params.get("Policy"))
+    assumed_id = f"{role.id}:{session_name}"
+    session_arn = f"arn:aws:sts::{role.account_id}:assumed-role/{role.name}/{session_name}"
+    template = {
+        "account_id": role.account_id,
+        "kind": "assumed-role",
+        "entity_id": role.id,
+        "arn": session_arn,
+        "user_id": assumed_id,
+        "name": session_name,
+        "session_policy": policy,
+        "source_access_key": p.access_key_id,
+    }
+    row, expires = _issue(s, template, seconds)
+    role.last_used_at = now()
+    out: dict[str, Any] = {
+        "Credentials": _credentials(row, expires),
+        "AssumedRoleUser": {"AssumedRoleId": assumed_id, "Arn": session_arn},
+    }
+    if packed is not None:
+        out["PackedPolicySize"] = packed
+    return out
+
+
+def get_access_key_info(s: Session, p: Principal, params: dict[str, Any]) -> dict[str, Any]:
+    key_id = str(params.get("AccessKeyId") or "")
+    account: str | None = None
+    if key_id.startswith("ASIA"):
+        found = s.get(StsSession, key_id)
+        account = found.account_id if found else None
+    else:
+        key = s.get(IamAccessKey, key_id)
+        account = key.account_id if key else None
+    if account is None:
+        raise ServiceError("InvalidParameterValue", f"Unknown access key {key_id}", 400)
+    return {"Account": account}
