@@ -14,7 +14,7 @@ lint-imports
 
 pgdir=$(mktemp -d /tmp/mallee-pg.XXXXXX)
 chmod 755 "$pgdir"
-trap 'scripts/pg.sh stop "$pgdir"; rm -rf "$pgdir"' EXIT
+trap 'scripts/pg.sh stop "$pgdir/data"; rm -rf "$pgdir"' EXIT
 port=$(python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 MALLEE_TEST_PG_URL=$(scripts/pg.sh start "$pgdir/data" "$port")
 export MALLEE_TEST_PG_URL

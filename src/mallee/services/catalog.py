@@ -9,6 +9,7 @@ import functools
 import importlib
 from dataclasses import dataclass
 
+from mallee.api.auth.errors import Style
 from mallee.api.models import load_service_model
 from mallee.services.base import Provider
 
@@ -22,9 +23,12 @@ class ServiceSpec:
     # Host prefixes for endpoint-per-host routing (iam.<domain>, ec2.<region>.<domain>).
     host_prefixes: tuple[str, ...]
     # How authentication failures are spelled for this service (see mallee.api.auth).
-    auth_style: str
+    auth_style: Style
     # "module:Class" of the provider, imported on first use.
     provider: str
+    # SigV4 service names clients sign with besides the model's (euca2ools signs the
+    # Properties and bootstrap endpoints of Empyrean with their own names).
+    extra_signing_names: tuple[str, ...] = ()
 
     @property
     def signing_name(self) -> str:
@@ -46,10 +50,11 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("sts", ("Tokens",), ("sts",), "query", "mallee.services.sts.provider:StsProvider"),
     ServiceSpec(
         "empyrean",
-        ("Empyrean",),
-        ("empyrean",),
+        ("Empyrean", "Properties"),
+        ("empyrean", "properties", "bootstrap"),
         "query",
         "mallee.services.empyrean.provider:EmpyreanProvider",
+        ("properties", "bootstrap"),
     ),
 )
 
@@ -69,5 +74,6 @@ def by_signing_name() -> dict[str, list[ServiceSpec]]:
     """Several models may share a signing name (elb and elbv2): the api Version picks one."""
     table: dict[str, list[ServiceSpec]] = {}
     for s in SERVICES:
-        table.setdefault(s.signing_name, []).append(s)
+        for name in (s.signing_name, *s.extra_signing_names):
+            table.setdefault(name, []).append(s)
     return table

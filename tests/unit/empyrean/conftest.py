@@ -1,9 +1,4 @@
-"""Fixtures for the Empyrean tests: a real store, the provider, and a botocore wire round trip.
-
-The schema comes from `store.migrate()`; until the Alembic revision for the registry tables
-exists, the tables are also created straight from the metadata (create_all is a no-op for tables
-a migration already made).
-"""
+"""Fixtures for the Empyrean tests: a real store, the provider, and a botocore wire round trip."""
 
 from __future__ import annotations
 
@@ -26,21 +21,15 @@ from mallee.api.protocol import parser_for, serializer_for
 from mallee.config import Settings
 from mallee.services.base import Runtime
 from mallee.services.empyrean.provider import EmpyreanProvider
-from mallee.store import Base, Store
+from mallee.store import Store
 
 TIMEOUT = 30
 
 
 @pytest.fixture
-def reg_store(store: Store) -> Store:
-    Base.metadata.create_all(store.engine)
-    return store
-
-
-@pytest.fixture
-def provider(reg_store: Store, tmp_path: Path) -> EmpyreanProvider:
+def provider(store: Store, tmp_path: Path) -> EmpyreanProvider:
     settings = Settings(data_dir=tmp_path, heartbeat_timeout=TIMEOUT)
-    return EmpyreanProvider(Runtime(settings=settings, store=reg_store))
+    return EmpyreanProvider(Runtime(settings=settings, store=store))
 
 
 def context(operation: str = "") -> RequestContext:

@@ -30,48 +30,48 @@ def test_interval_is_a_third_of_the_timeout() -> None:
     assert interval_for(1) == 1.0
 
 
-def test_beats_keep_the_service_alive(reg_store: Store) -> None:
-    sid = _register(reg_store, now=time.time() - 3600)
-    assert not registry.is_enabled(reg_store, sid, timeout=30)
-    beat = Heartbeat(reg_store, sid, interval=0.02)
+def test_beats_keep_the_service_alive(store: Store) -> None:
+    sid = _register(store, now=time.time() - 3600)
+    assert not registry.is_enabled(store, sid, timeout=30)
+    beat = Heartbeat(store, sid, interval=0.02)
     beat.start()
     try:
-        assert _wait_for(lambda: registry.is_enabled(reg_store, sid, timeout=30))
+        assert _wait_for(lambda: registry.is_enabled(store, sid, timeout=30))
     finally:
         beat.stop()
     assert not beat.running
 
 
-def test_a_failing_health_check_shows_broken(reg_store: Store) -> None:
-    sid = _register(reg_store)
+def test_a_failing_health_check_shows_broken(store: Store) -> None:
+    sid = _register(store)
     problems: list[str | None] = ["disk full"]
-    beat = Heartbeat(reg_store, sid, interval=0.02, health=lambda: problems[0])
+    beat = Heartbeat(store, sid, interval=0.02, health=lambda: problems[0])
     assert beat.beat_once()
-    record = registry.get_service(reg_store, sid, timeout=30)
+    record = registry.get_service(store, sid, timeout=30)
     assert record is not None and (record.state, record.details) == ("BROKEN", ("disk full",))
     problems[0] = None
     beat.beat_once()
-    assert registry.is_enabled(reg_store, sid, timeout=30)
+    assert registry.is_enabled(store, sid, timeout=30)
 
 
-def test_a_crashing_health_check_is_the_fault(reg_store: Store) -> None:
-    sid = _register(reg_store)
+def test_a_crashing_health_check_is_the_fault(store: Store) -> None:
+    sid = _register(store)
 
     def check() -> str | None:
         raise OSError("no such device")
 
-    Heartbeat(reg_store, sid, interval=1, health=check).beat_once()
-    record = registry.get_service(reg_store, sid, timeout=30)
+    Heartbeat(store, sid, interval=1, health=check).beat_once()
+    record = registry.get_service(store, sid, timeout=30)
     assert record is not None and record.state == "BROKEN"
     assert "no such device" in record.details[0]
 
 
-def test_heartbeats_stop_once_deregistered(reg_store: Store) -> None:
-    sid = _register(reg_store)
-    beat = Heartbeat(reg_store, sid, interval=0.02)
+def test_heartbeats_stop_once_deregistered(store: Store) -> None:
+    sid = _register(store)
+    beat = Heartbeat(store, sid, interval=0.02)
     beat.start()
     try:
-        registry.deregister_service(reg_store, "clc-1")
+        registry.deregister_service(store, "clc-1")
         assert _wait_for(lambda: not beat.running)
         assert beat.deregistered
     finally:

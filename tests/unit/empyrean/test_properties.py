@@ -27,118 +27,118 @@ def test_catalog_names_are_unique() -> None:
     assert len(properties.PROPERTIES) == len(properties.CATALOG)
 
 
-def test_describe_merges_defaults_with_stored_values(reg_store: Store) -> None:
-    properties.set_value(reg_store, "authentication.access_keys_limit", "3")
-    views = {v.name: v.value for v in properties.describe(reg_store)}
+def test_describe_merges_defaults_with_stored_values(store: Store) -> None:
+    properties.set_value(store, "authentication.access_keys_limit", "3")
+    views = {v.name: v.value for v in properties.describe(store)}
     assert views["authentication.access_keys_limit"] == "3"
     assert views["objectstorage.providerclient"] == "fs"
     assert set(views) == set(properties.PROPERTIES)
 
 
-def test_describe_by_name_and_subtree(reg_store: Store) -> None:
-    names = [v.name for v in properties.describe(reg_store, ["cloud.vmstate"])]
+def test_describe_by_name_and_subtree(store: Store) -> None:
+    names = [v.name for v in properties.describe(store, ["cloud.vmstate"])]
     assert names and all(n.startswith("cloud.vmstate.") for n in names)
-    assert [v.name for v in properties.describe(reg_store, ["objectstorage.providerclient"])] == [
+    assert [v.name for v in properties.describe(store, ["objectstorage.providerclient"])] == [
         "objectstorage.providerclient"
     ]
     # A prefix matches whole dotted components only.
-    assert properties.describe(reg_store, ["cloud.vm"]) == []
-    assert properties.describe(reg_store, ["no.such"]) == []
+    assert properties.describe(store, ["cloud.vm"]) == []
+    assert properties.describe(store, ["no.such"]) == []
 
 
-def test_int_values(reg_store: Store) -> None:
-    assert properties.set_value(reg_store, "authentication.access_keys_limit", " 5 ") == ("2", "5")
-    assert properties.get_int(reg_store, "authentication.access_keys_limit") == 5
+def test_int_values(store: Store) -> None:
+    assert properties.set_value(store, "authentication.access_keys_limit", " 5 ") == ("2", "5")
+    assert properties.get_int(store, "authentication.access_keys_limit") == 5
     for bad, why in (("two", "expected an integer"), ("101", "at most 100"), ("-1", "at least 0")):
         with pytest.raises(ServiceError) as err:
-            properties.set_value(reg_store, "authentication.access_keys_limit", bad)
+            properties.set_value(store, "authentication.access_keys_limit", bad)
         assert (err.value.code, err.value.status) == ("InvalidParameterValue", 400)
         assert "authentication.access_keys_limit" in err.value.message
         assert why in err.value.message
-    assert properties.get_int(reg_store, "authentication.access_keys_limit") == 5
+    assert properties.get_int(store, "authentication.access_keys_limit") == 5
 
 
-def test_bool_values(reg_store: Store) -> None:
+def test_bool_values(store: Store) -> None:
     name = "cloud.addresses.dodynamicpublicaddresses"
-    assert properties.get_bool(reg_store, name) is True
-    assert properties.set_value(reg_store, name, "No") == ("true", "false")
-    assert properties.get_bool(reg_store, name) is False
+    assert properties.get_bool(store, name) is True
+    assert properties.set_value(store, name, "No") == ("true", "false")
+    assert properties.get_bool(store, name) is False
     with pytest.raises(ServiceError) as err:
-        properties.set_value(reg_store, name, "maybe")
+        properties.set_value(store, name, "maybe")
     assert "expected true or false" in err.value.message
 
 
-def test_enum_values(reg_store: Store) -> None:
+def test_enum_values(store: Store) -> None:
     name = "objectstorage.providerclient"
-    assert properties.set_value(reg_store, name, "S3") == ("fs", "s3")
-    assert properties.get_str(reg_store, name) == "s3"
+    assert properties.set_value(store, name, "S3") == ("fs", "s3")
+    assert properties.get_str(store, name) == "s3"
     with pytest.raises(ServiceError) as err:
-        properties.set_value(reg_store, name, "riakcs")
+        properties.set_value(store, name, "riakcs")
     assert "expected one of: fs, s3" in err.value.message
 
 
-def test_duration_values(reg_store: Store) -> None:
+def test_duration_values(store: Store) -> None:
     name = "cloud.vmstate.instance_timeout"
-    assert properties.get_duration(reg_store, name) == timedelta(hours=12)
-    assert properties.set_value(reg_store, name, "2h") == ("720", "120")
-    assert properties.set_value(reg_store, name, "90") == ("120", "90")
-    assert properties.get_duration(reg_store, name) == timedelta(minutes=90)
+    assert properties.get_duration(store, name) == timedelta(hours=12)
+    assert properties.set_value(store, name, "2h") == ("720", "120")
+    assert properties.set_value(store, name, "90") == ("120", "90")
+    assert properties.get_duration(store, name) == timedelta(minutes=90)
     for bad in ("90s", "soon", "0", "1.5h"):
         with pytest.raises(ServiceError) as err:
-            properties.set_value(reg_store, name, bad)
+            properties.set_value(store, name, bad)
         assert err.value.code == "InvalidParameterValue"
 
 
-def test_string_and_json_values(reg_store: Store) -> None:
-    assert properties.set_value(reg_store, "cloud.vmtypes.default_type_name", "t2.micro")[1] == (
+def test_string_and_json_values(store: Store) -> None:
+    assert properties.set_value(store, "cloud.vmtypes.default_type_name", "t2.micro")[1] == (
         "t2.micro"
     )
     with pytest.raises(ServiceError):
-        properties.set_value(reg_store, "cloud.vmtypes.default_type_name", "huge")
+        properties.set_value(store, "cloud.vmtypes.default_type_name", "huge")
     name = "cloud.network.network_configuration"
     text = '{\n  "InstanceDnsServers": ["10.1.0.1"]\n}'
-    assert properties.set_value(reg_store, name, text) == ("{}", text)
-    assert properties.get_json(reg_store, name) == {"InstanceDnsServers": ["10.1.0.1"]}
+    assert properties.set_value(store, name, text) == ("{}", text)
+    assert properties.get_json(store, name) == {"InstanceDnsServers": ["10.1.0.1"]}
     for bad in ("{not json", "[1, 2]"):
         with pytest.raises(ServiceError) as err:
-            properties.set_value(reg_store, name, bad)
+            properties.set_value(store, name, bad)
         assert err.value.code == "InvalidParameterValue"
 
 
-def test_reset_restores_the_default(reg_store: Store) -> None:
+def test_reset_restores_the_default(store: Store) -> None:
     name = "objectstorage.max_buckets_per_account"
-    properties.set_value(reg_store, name, "7")
-    assert properties.reset(reg_store, name) == ("7", "100")
-    assert properties.get_property(reg_store, name) == 100
-    with reg_store.read() as s:
+    properties.set_value(store, name, "7")
+    assert properties.reset(store, name) == ("7", "100")
+    assert properties.get_property(store, name) == 100
+    with store.read() as s:
         assert s.get(PropertyRow, name) is None
-    assert properties.reset(reg_store, name) == ("100", "100")
+    assert properties.reset(store, name) == ("100", "100")
 
 
-def test_unknown_property(reg_store: Store) -> None:
+def test_unknown_property(store: Store) -> None:
     calls: list[Callable[[], object]] = [
-        lambda: properties.set_value(reg_store, "cloud.nope", "1"),
-        lambda: properties.reset(reg_store, "cloud.nope"),
+        lambda: properties.set_value(store, "cloud.nope", "1"),
+        lambda: properties.reset(store, "cloud.nope"),
     ]
     for call in calls:
         with pytest.raises(ServiceError) as err:
             call()
         assert (err.value.code, err.value.status) == ("NoSuchProperty", 404)
     with pytest.raises(KeyError):
-        properties.get_property(reg_store, "cloud.nope")
+        properties.get_property(store, "cloud.nope")
 
 
 def test_a_stored_value_the_catalog_no_longer_accepts_reads_as_the_default(
-    reg_store: Store,
+    store: Store,
 ) -> None:
-    with reg_store.session() as s:
+    with store.session() as s:
         s.add(PropertyRow(name="objectstorage.providerclient", value="walrus", updated_at=0.0))
-    assert properties.get_str(reg_store, "objectstorage.providerclient") == "fs"
+    assert properties.get_str(store, "objectstorage.providerclient") == "fs"
 
 
-def test_typed_getters_check_the_kind(reg_store: Store) -> None:
+def test_typed_getters_check_the_kind(store: Store) -> None:
     with pytest.raises(TypeError):
-        properties.get_int(reg_store, "objectstorage.providerclient")
+        properties.get_int(store, "objectstorage.providerclient")
 
 
 def test_overlong_values_are_refused() -> None:

@@ -36,8 +36,8 @@ def test_provider_declares_admin_only_euserv() -> None:
     assert EmpyreanProvider.admin_operations == frozenset({"*"})
 
 
-def test_describe_services_shows_a_running_api(reg_store: Store, wire: Wire) -> None:
-    sid = _running(reg_store, "user-api", "API_1", partition="eucalyptus")
+def test_describe_services_shows_a_running_api(store: Store, wire: Wire) -> None:
+    sid = _running(store, "user-api", "API_1", partition="eucalyptus")
     (status,) = wire.call("DescribeServices")["ServiceStatuses"]
     assert status["LocalState"] == "ENABLED"
     assert status["LocalEpoch"] == 0
@@ -53,9 +53,9 @@ def test_describe_services_shows_a_running_api(reg_store: Store, wire: Wire) -> 
     }
 
 
-def test_nodes_are_listed_when_asked_for(reg_store: Store, wire: Wire) -> None:
-    _running(reg_store, "user-api", "API_1")
-    _running(reg_store, "node", "node-1", "zone-a")
+def test_nodes_are_listed_when_asked_for(store: Store, wire: Wire) -> None:
+    _running(store, "user-api", "API_1")
+    _running(store, "node", "node-1", "zone-a")
     assert _names(wire.call("DescribeServices")) == ["API_1"]
     assert _names(wire.call("DescribeServices", ListAll=True)) == ["node-1", "API_1"]
     assert _names(wire.call("DescribeServices", ByServiceType="node")) == ["node-1"]
@@ -72,9 +72,9 @@ def test_nodes_are_listed_when_asked_for(reg_store: Store, wire: Wire) -> None:
     assert _names(answer) == ["node-1"]
 
 
-def test_describe_services_filters(reg_store: Store, wire: Wire) -> None:
-    _running(reg_store, "user-api", "API_1")
-    _running(reg_store, "controller", "clc-1")
+def test_describe_services_filters(store: Store, wire: Wire) -> None:
+    _running(store, "user-api", "API_1")
+    _running(store, "controller", "clc-1")
     wire.call("RegisterService", Type="storage", Name="sc-1", Host="10.0.0.9", Partition="z1")
     wire.call("ModifyService", Name="clc-1", State="DISABLED")
     assert _names(wire.call("DescribeServices", ByState="notready")) == ["sc-1"]
@@ -87,7 +87,7 @@ def test_describe_services_filters(reg_store: Store, wire: Wire) -> None:
     assert _names(wire.call("DescribeServices", ListUserServices=True)) == ["API_1"]
 
 
-def test_show_events_explains_states(reg_store: Store, wire: Wire) -> None:
+def test_show_events_explains_states(store: Store, wire: Wire) -> None:
     wire.call("RegisterService", Type="controller", Name="clc-2", Host="h2")
     (status,) = wire.call("DescribeServices", ShowEvents=True)["ServiceStatuses"]
     assert status["LocalState"] == "NOTREADY"
@@ -114,7 +114,7 @@ def test_describe_services_errors(
     assert _error(err) == (code, status)
 
 
-def test_register_modify_deregister_round_trip(reg_store: Store, wire: Wire) -> None:
+def test_register_modify_deregister_round_trip(store: Store, wire: Wire) -> None:
     answer = wire.call("RegisterService", Type="node", Name="nc-1", Host="10.2.0.1", Partition="z")
     assert answer["Return"] is True
     (registered,) = answer["RegisteredServices"]
@@ -125,12 +125,12 @@ def test_register_modify_deregister_round_trip(reg_store: Store, wire: Wire) -> 
 
     # The node agent starting on that host claims the registration.
     registry.register_self(
-        reg_store, type="node", name="nc-1", host="10.2.0.1", port=8775, now=time.time()
+        store, type="node", name="nc-1", host="10.2.0.1", port=8775, now=time.time()
     )
     assert wire.call("ModifyService", Name="nc-1", State="DISABLE") == {"Return": True}
     (status,) = wire.call("DescribeServices", ServiceName=["nc-1"])["ServiceStatuses"]
     assert (status["LocalState"], status["LocalEpoch"]) == ("DISABLED", 1)
-    assert registry.enabled_services(reg_store, "node") == []
+    assert registry.enabled_services(store, "node") == []
 
     gone = wire.call("DeregisterService", Name="nc-1")
     assert [s["Name"] for s in gone["DeregisteredServices"]] == ["nc-1"]
@@ -156,8 +156,8 @@ def test_register_service_errors(wire: Wire, params: dict[str, object], code: st
     assert _error(err) == (code, 400)
 
 
-def test_modify_service_bad_state(reg_store: Store, wire: Wire) -> None:
-    _running(reg_store, "controller", "clc-1")
+def test_modify_service_bad_state(store: Store, wire: Wire) -> None:
+    _running(store, "controller", "clc-1")
     with pytest.raises(ClientError) as err:
         wire.call("ModifyService", Name="clc-1", State="HIBERNATE")
     assert _error(err) == ("InvalidParameterValue", 400)

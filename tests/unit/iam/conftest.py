@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,15 +21,7 @@ from mallee.services.iam.bootstrap import ensure_system_account
 from mallee.services.iam.credentials import invalidate, lookup_credential
 from mallee.services.iam.provider import IamProvider
 from mallee.services.sts.provider import StsProvider
-from mallee.store import Base, Store
-
-
-def make_store(tmp: Path) -> Store:
-    store = Store(f"sqlite:///{tmp / 'mallee.db'}")
-    store.migrate()
-    # Until the lead's Alembic revision includes the IAM tables.
-    Base.metadata.create_all(store.engine)
-    return store
+from mallee.store import Store
 
 
 class Harness:
@@ -114,11 +105,9 @@ def allow(action: str, resource: str = "*", **extra: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def h(tmp_path: Path) -> Iterator[Harness]:
+def h(store: Store) -> Iterator[Harness]:
     invalidate()
-    store = make_store(tmp_path)
     yield Harness(store)
-    store.dispose()
 
 
 def code_of(exc: pytest.ExceptionInfo[ServiceError]) -> tuple[str, int]:

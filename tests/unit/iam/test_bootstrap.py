@@ -1,14 +1,12 @@
 from __future__ import annotations
 
-from pathlib import Path
-
 from mallee.services.iam.bootstrap import ensure_system_account
 from mallee.services.iam.credentials import lookup_credential
-from tests.unit.iam.conftest import Harness, make_store
+from mallee.store import Store
+from tests.unit.iam.conftest import Harness
 
 
-def test_system_account_is_idempotent(tmp_path: Path) -> None:
-    store = make_store(tmp_path)
+def test_system_account_is_idempotent(store: Store) -> None:
     first = ensure_system_account(store)
     second = ensure_system_account(store)
     assert first == second
@@ -19,7 +17,6 @@ def test_system_account_is_idempotent(tmp_path: Path) -> None:
     assert p.kind == "root" and p.is_cloud_admin
     assert p.arn == f"arn:aws:iam::{p.account_id}:root"
     assert len(p.account_id) == 12 and p.account_id.isdigit()
-    store.dispose()
 
 
 def test_admin_sees_eucalyptus_account(h: Harness) -> None:

@@ -202,10 +202,12 @@ def test_json_missing_and_wrong_typed() -> None:
     assert _fails("json", CW, _json(json.dumps(wrong).encode())).code == "SerializationException"
 
 
-def test_json_enum_left_to_the_provider() -> None:
+def test_json_enum_is_a_constraint() -> None:
     body = {"Namespace": "n", "MetricData": [{"MetricName": "m", "Unit": "Parsecs"}]}
-    parsed = parser_for("json").parse(_json(json.dumps(body).encode()), CW)
-    assert parsed.params["MetricData"][0]["Unit"] == "Parsecs"
+    err = _fails("json", CW, _json(json.dumps(body).encode()))
+    assert (err.code, err.status) == ("ValidationException", 400)
+    assert "'metricData.1.member.unit'" in err.message
+    assert "Member must satisfy enum value set" in err.message
 
 
 def _cbor(body: bytes, op: str = "PutMetricData") -> HttpRequest:

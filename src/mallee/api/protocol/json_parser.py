@@ -13,7 +13,7 @@ from botocore.model import OperationModel, OperationNotFoundError, ServiceModel,
 
 from mallee.api.errors import ServiceError
 from mallee.api.http import HttpRequest
-from mallee.api.protocol import ParsedRequest, RequestParser, scalars
+from mallee.api.protocol import ParsedRequest, RequestParser, constraints, scalars
 from mallee.api.protocol.shapes import is_document, lower_camel, members
 from mallee.api.protocol.validation import Problems, join_path, json_error, serialization_error
 
@@ -164,9 +164,12 @@ def _convert(operation: OperationModel, body: Any, binary: bool) -> dict[str, An
         raise serialization_error("The request body must be an object.")
     conv = _Converter(binary)
     result = conv.structure(shape, body, "", 1)
+    parsed = result if isinstance(result, dict) else {}
+    if not conv.problems:
+        constraints.check(shape, parsed, conv.problems)
     if conv.problems:
         raise json_error(conv.problems)
-    return result if isinstance(result, dict) else {}
+    return parsed
 
 
 class JsonRequestParser(RequestParser):

@@ -8,7 +8,7 @@ from botocore.model import OperationModel, OperationNotFoundError, ServiceModel,
 
 from mallee.api.errors import ServiceError, invalid_action, missing_action
 from mallee.api.http import HttpRequest
-from mallee.api.protocol import ParsedRequest, RequestParser
+from mallee.api.protocol import ParsedRequest, RequestParser, constraints
 from mallee.api.protocol.shapes import Member, location_name, lower_camel, members
 from mallee.api.protocol.validation import (
     Problems,
@@ -68,6 +68,8 @@ class _Form:
 
 class QueryRequestParser(RequestParser):
     protocol = "query"
+    # EC2 does not enforce the (few) constraints its model declares; query services do.
+    checks_constraints = True
 
     def parse(self, request: HttpRequest, service: ServiceModel) -> ParsedRequest:
         params = form_params(request)
@@ -77,9 +79,12 @@ class QueryRequestParser(RequestParser):
             return ParsedRequest(operation, {})
         problems = Problems()
         result = self._structure(_Form(params), shape, "", "", problems)
+        parsed = result if isinstance(result, dict) else {}
+        if not problems and self.checks_constraints:
+            constraints.check(shape, parsed, problems)
         if problems:
             raise self._error(problems)
-        return ParsedRequest(operation, result if isinstance(result, dict) else {})
+        return ParsedRequest(operation, parsed)
 
     def _error(self, problems: Problems) -> ServiceError:
         return query_error(problems)
@@ -170,6 +175,7 @@ class Ec2RequestParser(QueryRequestParser):
     """EC2 query dialect: capitalised locationName/queryName, lists as Name.N without member."""
 
     protocol = "ec2"
+    checks_constraints = False
 
     def _error(self, problems: Problems) -> ServiceError:
         return ec2_error(problems)

@@ -28,14 +28,24 @@ class Problem:
     wire: str
     type_name: str
     value: str | None = None
+    # Set for a well-typed value that breaks a model constraint (length, range, enum, pattern).
+    constraint: str | None = None
 
     def sentence(self) -> str:
         if self.missing:
             return (
                 f"Value null at '{self.path}' failed to satisfy constraint: Member must not be null"
             )
-        constraint = _EXPECTED.get(self.type_name, f"Member must be of type {self.type_name}")
-        return f"Value '{self.value}' at '{self.path}' failed to satisfy constraint: {constraint}"
+        constraint = self.constraint or _EXPECTED.get(
+            self.type_name, f"Member must be of type {self.type_name}"
+        )
+        # Sensitive values (passwords) are not echoed back, as AWS does.
+        shown = "Value" if self.value is None else f"Value '{self.value}'"
+        return f"{shown} at '{self.path}' failed to satisfy constraint: {constraint}"
+
+    @property
+    def wrong_type(self) -> bool:
+        return not self.missing and self.constraint is None
 
 
 @dataclass(slots=True)
@@ -47,6 +57,10 @@ class Problems:
 
     def bad(self, path: str, wire: str, type_name: str, value: Any) -> None:
         self.items.append(Problem(False, path, wire, type_name, _show(value)))
+
+    def constraint(self, path: str, wire: str, type_name: str, value: Any, constraint: str) -> None:
+        shown = None if value is None else _show(value)
+        self.items.append(Problem(False, path, wire, type_name, shown, constraint))
 
     def __bool__(self) -> bool:
         return bool(self.items)
@@ -89,7 +103,7 @@ def ec2_error(problems: Problems) -> ServiceError:
 
 def json_error(problems: Problems) -> ServiceError:
     """json/cbor: wrong types are SerializationException, missing members ValidationException."""
-    bad = [p for p in problems.items if not p.missing]
+    bad = [p for p in problems.items if p.wrong_type]
     if bad:
         return serialization_error(bad[0].sentence())
     return ServiceError("ValidationException", validation_message(problems.items), 400)
