@@ -32,6 +32,21 @@ class Settings:
     heartbeat_timeout: int = 30
     # Name of this api process in the service registry (user-api type).
     service_name: str = ""
+    # The one availability zone of a cloud-in-a-box (Eucalyptus: the cluster's partition).
+    zone: str = "one"
+    # Hypervisor for `mallee node`: auto (KVM when a probe boots, else TCG), kvm, tcg, or
+    # fake (no VMs: scale simulation and control-plane tests only).
+    hypervisor: str = "auto"
+    # Name of this node in the service registry; defaults to node-<hostname>.
+    node_name: str = ""
+    # Private subnet of this node's bridge (EDGE: flat L3 routes between node subnets).
+    node_subnet: str = "10.111.1.0/24"
+    # Resources a node offers; 0 means what the host has.
+    node_cores: int = 0
+    node_memory_mb: int = 0
+    node_disk_gb: int = 0
+    # Where the default image (eki/eri/emi) is built and cached.
+    image_dir: Path = field(default_factory=lambda: _default_data_dir() / "images")
 
     @property
     def database_url(self) -> str:

@@ -46,6 +46,13 @@ class ServiceSpec:
 
 
 SERVICES: tuple[ServiceSpec, ...] = (
+    ServiceSpec(
+        "ec2",
+        ("compute", "Eucalyptus"),
+        ("ec2", "compute"),
+        "ec2",
+        "mallee.services.ec2.provider:Ec2Provider",
+    ),
     ServiceSpec("iam", ("Euare",), ("iam",), "query", "mallee.services.iam.provider:IamProvider"),
     ServiceSpec("sts", ("Tokens",), ("sts",), "query", "mallee.services.sts.provider:StsProvider"),
     ServiceSpec(

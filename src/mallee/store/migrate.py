@@ -44,6 +44,18 @@ def new_revision(message: str) -> None:
             with store.engine.begin() as conn:
                 cfg = alembic_config(store.url)
                 cfg.attributes["connection"] = conn
-                command.revision(cfg, message=message, autogenerate=True)
+                script = command.revision(cfg, message=message, autogenerate=True)
+            _format(script)
         finally:
             store.dispose()
+
+
+def _format(script: object) -> None:
+    """Autogenerate writes long lines; the repository's formatter tidies the new file."""
+    import shutil
+    import subprocess
+
+    path = getattr(script, "path", None)
+    ruff = shutil.which("ruff")
+    if path and ruff:
+        subprocess.run([ruff, "format", "-q", path], check=False)

@@ -1,0 +1,9 @@
+"""EC2 instances: operations (filled in by the owner of this family)."""
+
+from __future__ import annotations
+
+from mallee.services.base import Provider
+
+
+class InstancesApi(Provider):
+    pass

@@ -1,0 +1,9 @@
+"""EC2 keypairs: operations (filled in by the owner of this family)."""
+
+from __future__ import annotations
+
+from mallee.services.base import Provider
+
+
+class KeyPairsApi(Provider):
+    pass

@@ -1,0 +1,61 @@
+"""What the node agents report and what the controller holds: capacity, counters, leases."""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Float, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from mallee.store.db import Base
+
+
+class NodeRow(Base):
+    """A node controller's resources, written by its agent on every report.
+
+    The node's identity, admin state (ENABLED/DISABLED) and liveness are its row in `services`
+    (type `node`, same name); this row is what the scheduler needs on top of that.
+    """
+
+    __tablename__ = "nodes"
+
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    zone: Mapped[str] = mapped_column(String(64))
+    hypervisor: Mapped[str] = mapped_column(String(16))  # kvm | tcg | fake
+    cores: Mapped[int] = mapped_column(Integer)
+    memory_mb: Mapped[int] = mapped_column(Integer)
+    disk_gb: Mapped[int] = mapped_column(Integer)
+    # The node's private subnet (CIDR) and its bridge gateway, for placement and the data plane.
+    subnet: Mapped[str] = mapped_column(String(64), default="")
+    # Network namespace holding the node's data plane ("" = the host's own).
+    netns: Mapped[str] = mapped_column(String(64), default="")
+    reported_at: Mapped[float] = mapped_column(Float)
+
+
+class InstanceCounters(Base):
+    """Cumulative per-instance counters from the node (CloudWatch derives rates from them)."""
+
+    __tablename__ = "instance_counters"
+
+    instance_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    sampled_at: Mapped[float] = mapped_column(Float)
+    cpu_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    disk_read_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    disk_write_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    disk_read_ops: Mapped[int] = mapped_column(BigInteger, default=0)
+    disk_write_ops: Mapped[int] = mapped_column(BigInteger, default=0)
+    net_in_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    net_out_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    net_in_packets: Mapped[int] = mapped_column(BigInteger, default=0)
+    net_out_packets: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class Lease(Base):
+    """A named lease: the holder may act until `expires_at`; one active controller uses it."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(255))
+    expires_at: Mapped[float] = mapped_column(Float)
+    # Bumped on each change of holder: work stamped with an older epoch is fenced off.
+    epoch: Mapped[int] = mapped_column(Integer, default=0)
+    detail: Mapped[str] = mapped_column(Text, default="")
