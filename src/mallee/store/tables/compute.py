@@ -48,6 +48,17 @@ class InstanceCounters(Base):
     net_out_packets: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
+class InstanceConsole(Base):
+    """The tail of an instance's serial console, copied up by its node for GetConsoleOutput."""
+
+    __tablename__ = "instance_consoles"
+
+    instance_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    # Last 64 KiB of the console, decoded as UTF-8 with replacement.
+    output: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[float] = mapped_column(Float)
+
+
 class Lease(Base):
     """A named lease: the holder may act until `expires_at`; one active controller uses it."""
 

@@ -1,8 +1,8 @@
 """ec2 compute
 
-Revision ID: 9a8df07778ca
+Revision ID: 340ab9a8adb8
 Revises: 1e77699c49d9
-Create Date: 2026-11-24 15:09:00.550214
+Create Date: 2026-11-24 15:09:41.968924
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "9a8df07778ca"
+revision = "340ab9a8adb8"
 down_revision = "1e77699c49d9"
 branch_labels = None
 depends_on = None
@@ -26,6 +26,13 @@ def upgrade() -> None:
         sa.Column("disk_gb", sa.Integer(), nullable=False),
         sa.Column("rank", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("name"),
+    )
+    op.create_table(
+        "instance_consoles",
+        sa.Column("instance_id", sa.String(length=32), nullable=False),
+        sa.Column("output", sa.Text(), nullable=False),
+        sa.Column("updated_at", sa.Float(), nullable=False),
+        sa.PrimaryKeyConstraint("instance_id"),
     )
     op.create_table(
         "instance_counters",
@@ -193,5 +200,6 @@ def downgrade() -> None:
     op.drop_table("nodes")
     op.drop_table("leases")
     op.drop_table("instance_counters")
+    op.drop_table("instance_consoles")
     op.drop_table("ec2_instance_types")
     # ### end Alembic commands ###

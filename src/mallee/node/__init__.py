@@ -1,0 +1,1 @@
+"""The node controller agent: runs VMs with QEMU and applies the node's data plane."""
