@@ -6,36 +6,19 @@ Usage: python bench/api_throughput.py [--seconds 10] [--ops sts,iam]
 from __future__ import annotations
 
 import argparse
-import configparser
-import os
 import re
-import shutil
-import socket
 import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
+from servers import Server, rss_mib, signed, start_mallee, start_moto, stop
 
 OPS = {
     "sts": ("sts", "Action=GetCallerIdentity&Version=2011-06-15"),
     "iam": ("iam", "Action=ListUsers&Version=2010-05-08"),
 }
-
-
-@dataclass
-class Server:
-    name: str
-    proc: subprocess.Popen[bytes]
-    url: str
-    access_key: str
-    secret_key: str
 
 
 @dataclass
@@ -45,68 +28,9 @@ class Result:
     p99_ms: float
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def wait_up(url: str, proc: subprocess.Popen[bytes]) -> None:
-    for _ in range(600):
-        if proc.poll() is not None:
-            raise SystemExit(f"server {url} exited")
-        try:
-            urllib.request.urlopen(url, timeout=1)
-            return
-        except urllib.error.HTTPError:
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit(f"server {url} did not start")
-
-
-def start_mallee(tmp: Path) -> Server:
-    port = free_port()
-    env = dict(os.environ, MALLEE_DATA_DIR=str(tmp / "mallee"))
-    proc = subprocess.Popen(
-        ["taskset", "-c", "0", sys.executable, "-m", "mallee", "up", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    wait_up(url + "/healthz", proc)
-    creds = configparser.ConfigParser()
-    creds.read(tmp / "mallee" / "credentials" / "aws-credentials")
-    sec = creds["mallee-admin"]
-    return Server("mallee", proc, url, sec["aws_access_key_id"], sec["aws_secret_access_key"])
-
-
-def start_moto() -> Server:
-    port = free_port()
-    moto = shutil.which("moto_server") or str(Path(sys.executable).parent / "moto_server")
-    proc = subprocess.Popen(
-        ["taskset", "-c", "0", moto, "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    wait_up(url, proc)
-    return Server("moto", proc, url, "AKIAIOSFODNN7EXAMPLE", "x" * 40)
-
-
 def wrk_script(server: Server, service: str, body: str, path: Path) -> None:
     """A wrk Lua script replaying one SigV4-signed request (valid for 15 minutes)."""
-    req = AWSRequest(
-        "POST",
-        server.url + "/",
-        data=body,
-        headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"},
-    )
-    SigV4Auth(Credentials(server.access_key, server.secret_key), service, "eucalyptus").add_auth(
-        req
-    )
+    req = signed(server, service, body)
     lines = ['wrk.method = "POST"', f'wrk.body = "{body}"']
     for k, v in req.headers.items():
         lines.append(f'wrk.headers["{k}"] = "{v}"')
@@ -145,19 +69,6 @@ def wrk(url: str, script: Path, conns: int, seconds: int) -> Result:
     return Result(rps, pct("50"), pct("99"))
 
 
-def rss_mib(pid: int) -> float:
-    """RSS of the server process and its children (uvicorn/werkzeug may fork)."""
-    total = 0
-    pids = [pid]
-    kids = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
-    pids += [int(p) for p in kids.split()]
-    for p in pids:
-        for line in Path(f"/proc/{p}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                total += int(line.split()[1])
-    return total / 1024
-
-
 def measure(server: Server, ops: list[str], seconds: int, tmp: Path) -> dict[str, object]:
     out: dict[str, object] = {"rss_idle_mib": rss_mib(server.proc.pid)}
     for op in ops:
@@ -184,8 +95,7 @@ def main() -> None:
                 time.sleep(1)
                 results[server.name] = measure(server, ops, args.seconds, tmp)
             finally:
-                server.proc.terminate()
-                server.proc.wait()
+                stop(server)
     print(f"{'':28}{'mallee':>12}{'moto':>12}{'ratio':>10}")
     m, t = results["mallee"], results["moto"]
     print(f"{'RSS at idle (MiB)':28}{m['rss_idle_mib']:12.1f}{t['rss_idle_mib']:12.1f}")

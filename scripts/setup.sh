@@ -10,6 +10,9 @@ APT_PACKAGES=(
   postgresql postgresql-contrib
   iproute2 procps ca-certificates util-linux
   wrk
+  # node: QEMU (TCG), the data plane, and what the default image is built from
+  qemu-system-x86 qemu-system-data qemu-utils dnsmasq-base iptables ebtables
+  busybox-static dropbear-bin e2fsprogs openssh-client curl
 )
 
 sudo_() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }

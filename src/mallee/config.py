@@ -41,7 +41,8 @@ class Settings:
     node_name: str = ""
     # Private subnet of this node's bridge (EDGE: flat L3 routes between node subnets).
     node_subnet: str = "10.111.1.0/24"
-    # Resources a node offers; 0 means what the host has.
+    # Resources a node offers; 0 means what the host has (cores: 4 per host core, since idle
+    # TCG guests use little CPU; Eucalyptus' MAX_CORES overcommit).
     node_cores: int = 0
     node_memory_mb: int = 0
     node_disk_gb: int = 0
@@ -51,6 +52,16 @@ class Settings:
     @property
     def database_url(self) -> str:
         return self.db_url or f"sqlite:///{self.data_dir / 'mallee.db'}"
+
+    def to_env(self) -> dict[str, str]:
+        """MALLEE_* variables that make `from_env` in a child process give these settings."""
+        out = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            out[f"MALLEE_{f.name.upper()}"] = (
+                ("true" if value else "false") if isinstance(value, bool) else str(value)
+            )
+        return out
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:

@@ -102,9 +102,23 @@ def wait_healthy(endpoint: str, proc: subprocess.Popen[bytes], timeout: float = 
     raise RuntimeError("mallee did not become healthy")
 
 
+def shared_image_dir() -> Path:
+    """The default image setup builds; tests reuse it rather than building their own."""
+    default = Path.home() / ".local/share/mallee/images"
+    return Path(os.environ.get("MALLEE_IMAGE_DIR", default))
+
+
 def start_cloud(data_dir: Path, db_url: str) -> Cloud:
     port = free_port()
-    env = dict(os.environ, MALLEE_DATA_DIR=str(data_dir), MALLEE_DB_URL=db_url)
+    env = dict(
+        os.environ,
+        MALLEE_DATA_DIR=str(data_dir),
+        MALLEE_DB_URL=db_url,
+        # Control-plane tests: the node runs no VMs (tests/vm boots real ones).
+        MALLEE_HYPERVISOR="fake",
+        MALLEE_NODE_CORES="64",
+        MALLEE_IMAGE_DIR=str(shared_image_dir()),
+    )
     log = open(data_dir / "server.log", "wb")  # noqa: SIM115 - lives as long as the process
     proc = subprocess.Popen(
         [sys.executable, "-m", "mallee", "up", "--port", str(port)],

@@ -107,6 +107,7 @@ class Chain:
             raise invalid_action(ctx.operation_name)
         if ctx.principal.kind != "anonymous":
             self.authorizer.authorize(ctx, provider)
+        provider.prepare(ctx)
         result: dict[str, Any] = method(ctx, ctx.params)
         return result
 

@@ -17,7 +17,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         db_url=args.db_url,
         host=getattr(args, "host", None),
         port=getattr(args, "port", None),
-        service_name=getattr(args, "name", None),
+        service_name=getattr(args, "name", None) if args.command != "node" else None,
+        node_name=getattr(args, "name", None) if args.command == "node" else None,
     )
 
 
@@ -46,6 +47,32 @@ def cmd_api(args: argparse.Namespace) -> int:
     return run_api(_settings(args), workers=args.workers)
 
 
+def cmd_controller(args: argparse.Namespace) -> int:
+    from mallee.controller.main import run_controller
+
+    return run_controller(_settings(args))
+
+
+def cmd_node(args: argparse.Namespace) -> int:
+    from mallee.node.agent import run_node
+
+    return run_node(_settings(args))
+
+
+def cmd_image(args: argparse.Namespace) -> int:
+    from mallee.images.cli import main as image_main
+
+    return image_main(args.image_args)
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from mallee.cli.up import init
+
+    eucarc, emi = init(_settings(args))
+    print(f"admin credentials: {eucarc}\ndefault image: {emi}")
+    return 0
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     from mallee.cli.up import up
 
@@ -65,6 +92,22 @@ def _parser() -> argparse.ArgumentParser:
     api.add_argument("--name", help="name in the service registry")
     api.add_argument("--workers", type=int, default=1, help="server processes")
     api.set_defaults(func=cmd_api)
+
+    ctl = sub.add_parser("controller", help="scheduler and instance state machine (CLC/CC)")
+    ctl.add_argument("--name", help="name in the service registry")
+    ctl.set_defaults(func=cmd_controller)
+
+    node = sub.add_parser("node", help="node controller: runs this host's VMs (NC + eucanetd)")
+    node.add_argument("--name", help="name in the service registry (default node-<host>)")
+    node.set_defaults(func=cmd_node)
+
+    img = sub.add_parser("image", help="instance images (build-default)")
+    img.add_argument("image_args", nargs=argparse.REMAINDER)
+    img.set_defaults(func=cmd_image)
+
+    sub.add_parser(
+        "init", help="prepare a new cloud: schema, admin account, instance types, default image"
+    ).set_defaults(func=cmd_init)
 
     up = sub.add_parser("up", help="cloud-in-a-box: set up and run every component here")
     up.add_argument("--host", help="listen address (default 127.0.0.1)")

@@ -18,11 +18,7 @@ def create_app() -> App:
 
 def _export(settings: Settings) -> None:
     """Worker processes rebuild Settings from the environment; put the CLI's choices there."""
-    os.environ["MALLEE_DATA_DIR"] = str(settings.data_dir)
-    os.environ["MALLEE_DB_URL"] = settings.db_url
-    os.environ["MALLEE_HOST"] = settings.host
-    os.environ["MALLEE_PORT"] = str(settings.port)
-    os.environ["MALLEE_SERVICE_NAME"] = settings.service_name
+    os.environ.update(settings.to_env())
 
 
 def run_api(settings: Settings, *, workers: int = 1) -> int:

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 from mallee.cli.run import run_api
 from mallee.config import Settings
-from mallee.services.iam.bootstrap import ensure_system_account
+from mallee.images.default import build_default_image
+from mallee.services.ec2.images import register_local_image
+from mallee.services.ec2.instance_types import ensure_instance_types
+from mallee.services.iam.bootstrap import ensure_system_account, system_account_id
 from mallee.store import Store
 
 
@@ -43,17 +48,86 @@ def write_credentials(settings: Settings, access_key: str, secret_key: str) -> P
     return eucarc
 
 
-def up(settings: Settings) -> int:
+def register_default_image(store: Store, settings: Settings) -> str:
+    """Build (cached) and register the default eki/eri/emi, owned by the eucalyptus account."""
+    image = build_default_image(settings.image_dir)
+    owner = system_account_id(store)
+    kernel = register_local_image(
+        store, owner, name="mallee-default-kernel", path=image.kernel, image_type="kernel"
+    )
+    ramdisk = register_local_image(
+        store, owner, name="mallee-default-ramdisk", path=image.ramdisk, image_type="ramdisk"
+    )
+    return register_local_image(
+        store,
+        owner,
+        name="mallee-default",
+        path=image.root,
+        image_type="machine",
+        kernel_id=kernel,
+        ramdisk_id=ramdisk,
+    )
+
+
+def start_components(settings: Settings) -> list[subprocess.Popen[bytes]]:
+    """The controller and this host's node agent, as child processes of `mallee up`."""
+    env = dict(os.environ, **settings.to_env())
+    logs = settings.data_dir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    children = []
+    for component in ("controller", "node"):
+        log = open(logs / f"{component}.log", "ab")  # noqa: SIM115 - the child owns it
+        children.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "mallee", component],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        )
+    return children
+
+
+def stop_components(children: list[subprocess.Popen[bytes]]) -> None:
+    # SIGTERM: the node agent leaves its VMs running, to adopt them when it comes back.
+    for child in children:
+        child.terminate()
+    for child in children:
+        try:
+            child.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+
+
+def init(settings: Settings) -> tuple[Path, str]:
+    """Everything a new cloud needs before its components start; safe to repeat.
+
+    Returns the admin's eucarc and the default machine image id.
+    """
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = Store(settings.database_url)
-    store.migrate()
-    access_key, secret_key = ensure_system_account(store)
-    store.dispose()
-    eucarc = write_credentials(settings, access_key, secret_key)
+    try:
+        store.migrate()
+        access_key, secret_key = ensure_system_account(store)
+        ensure_instance_types(store)
+        emi = register_default_image(store, settings)
+    finally:
+        store.dispose()
+    return write_credentials(settings, access_key, secret_key), emi
+
+
+def up(settings: Settings) -> int:
+    eucarc, emi = init(settings)
+    children = start_components(settings)
     print(
         f"mallee cloud-in-a-box on http://{settings.host}:{settings.port}\n"
         f"  admin credentials: source {eucarc}\n"
-        f"  try: source {eucarc} && aws iam list-users\n",
+        f"  default image: {emi}\n"
+        f"  try: source {eucarc} && aws ec2 run-instances --image-id {emi}\n",
         flush=True,
     )
-    return run_api(settings)
+    try:
+        return run_api(settings)
+    finally:
+        stop_components(children)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import subprocess
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +29,7 @@ def run(
     input: bytes | None = None,
     timeout: float | None = 120,
     env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run argv to completion and return its text output; CommandError when it fails."""
     log.debug("run %s", argv)
@@ -38,6 +40,7 @@ def run(
         text=True,
         timeout=timeout,
         env=dict(env) if env is not None else None,
+        cwd=cwd,
         check=False,
     )
     if check and proc.returncode != 0:

@@ -47,6 +47,9 @@ class Provider:
     def store(self) -> Store:
         return self.runtime.store
 
+    def prepare(self, ctx: RequestContext) -> None:
+        """Called after authorization, before the operation (EC2 answers DryRun here)."""
+
     def resources(self, ctx: RequestContext) -> list[str]:
         """ARNs the current operation acts on, for policy evaluation. '*' unless overridden."""
         return ["*"]

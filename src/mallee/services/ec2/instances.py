@@ -1,9 +1,297 @@
-"""EC2 instances: operations (filled in by the owner of this family)."""
+"""EC2 instances: run, describe, terminate, stop, start, reboot, console, monitoring.
+
+The api only records what the caller asked for; the controller places instances and the node
+agent makes the VMs match (see mallee.store.tables.ec2.Ec2Instance).
+"""
 
 from __future__ import annotations
 
-from mallee.services.base import Provider
+import base64
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from mallee.api.context import RequestContext
+from mallee.api.errors import ServiceError
+from mallee.ids import is_id
+from mallee.services.base import Params, Provider, Result
+from mallee.services.ec2 import instance_views as views
+from mallee.services.ec2 import launch
+from mallee.services.ec2.filters import lookup, matches, parse_filters
+from mallee.services.ec2.pagination import page
+from mallee.services.ec2.tags import tags_for
+from mallee.store.tables.compute import InstanceConsole
+from mallee.store.tables.ec2 import Ec2Instance
+
+
+def not_found(ids: Sequence[str]) -> ServiceError:
+    shown = ", ".join(ids)
+    noun = "IDs" if len(ids) > 1 else "ID"
+    return ServiceError(
+        "InvalidInstanceID.NotFound", f"The instance {noun} '{shown}' do not exist", 400
+    )
+
+
+def incorrect_state(row: Ec2Instance, action: str) -> ServiceError:
+    return ServiceError(
+        "IncorrectInstanceState",
+        f"The instance '{row.id}' is not in a state from which it can be {action}.",
+        400,
+    )
+
+
+def owned(s: Session, account: str, ids: Sequence[str]) -> list[Ec2Instance]:
+    """The caller's instances by id, in the order asked; NotFound/Malformed as EC2 reports."""
+    bad = [i for i in ids if not is_id(i, "i")]
+    if bad:
+        raise ServiceError(
+            "InvalidInstanceID.Malformed", f'Invalid id: "{bad[0]}" (expecting "i-...")', 400
+        )
+    rows = s.scalars(
+        select(Ec2Instance).where(Ec2Instance.account_id == account, Ec2Instance.id.in_(ids))
+    ).all()
+    by_id = {r.id: r for r in rows}
+    missing = [i for i in ids if i not in by_id]
+    if missing:
+        raise not_found(missing)
+    return [by_id[i] for i in dict.fromkeys(ids)]
+
+
+def move(row: Ec2Instance, new: str, reason: str = "") -> None:
+    row.state = new
+    row.state_changed_at = time.time()
+    if reason:
+        row.transition_reason = reason
+
+
+def _change(row: Ec2Instance, before: str) -> dict[str, Any]:
+    return {
+        "InstanceId": row.id,
+        "CurrentState": views.state(row.state),
+        "PreviousState": views.state(before),
+    }
+
+
+def _user_reason(verb: str) -> str:
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S GMT", time.gmtime())
+    return f"User initiated ({stamp})" if verb else ""
 
 
 class InstancesApi(Provider):
-    pass
+    def _zone(self) -> str:
+        return self.runtime.settings.zone
+
+    def run_instances(self, ctx: RequestContext, params: Params) -> Result:
+        token = params.get("ClientToken")
+        if token:
+            earlier = self._by_token(ctx, str(token))
+            if earlier is not None:
+                return earlier
+        try:
+            with self.store.session() as s:
+                plan = launch.plan(s, ctx, params, self._zone(), launch.user_data_limit(self.store))
+                count = launch.how_many(s, params, plan, self.runtime.settings.heartbeat_timeout)
+                rows = launch.create(s, ctx, params, plan, count)
+                return self._reservation(s, ctx, rows)
+        except IntegrityError:
+            # A concurrent request with the same ClientToken won the race: answer with its.
+            if token and (earlier := self._by_token(ctx, str(token))) is not None:
+                return earlier
+            raise
+
+    def _by_token(self, ctx: RequestContext, token: str) -> Result | None:
+        with self.store.read() as s:
+            rows = s.scalars(
+                select(Ec2Instance)
+                .where(
+                    Ec2Instance.account_id == ctx.principal.account_id,
+                    Ec2Instance.client_token == token,
+                )
+                .order_by(Ec2Instance.launch_index)
+            ).all()
+            return self._reservation(s, ctx, list(rows)) if rows else None
+
+    def _reservation(self, s: Session, ctx: RequestContext, rows: list[Ec2Instance]) -> Result:
+        tags = tags_for(s, ctx.principal.account_id, [r.id for r in rows])
+        region = self.runtime.settings.region
+        first = rows[0]
+        return {
+            "ReservationId": first.reservation_id,
+            "OwnerId": first.account_id,
+            "Groups": views.groups(first),
+            "Instances": [views.instance_out(r, tags.get(r.id, {}), region) for r in rows],
+        }
+
+    def describe_instances(self, ctx: RequestContext, params: Params) -> Result:
+        ids = params.get("InstanceIds") or []
+        if ids and params.get("MaxResults") is not None:
+            raise ServiceError(
+                "InvalidParameterCombination",
+                "The parameter instancesSet cannot be used with the parameter maxResults",
+                400,
+            )
+        region = self.runtime.settings.region
+        lookups = {**views.FILTERS, **views.dns_filters(region)}
+        filters = parse_filters(params.get("Filters"), lookups)
+        account = ctx.principal.account_id
+        with self.store.read() as s:
+            if ids:
+                rows: Sequence[Ec2Instance] = owned(s, account, ids)
+            else:
+                rows = s.scalars(
+                    select(Ec2Instance)
+                    .where(Ec2Instance.account_id == account)
+                    .order_by(Ec2Instance.reservation_id, Ec2Instance.launch_index)
+                ).all()
+            tags = tags_for(s, account, [r.id for r in rows]) if rows else {}
+        chosen = [r for r in rows if self._wanted(r, filters, lookups, tags.get(r.id, {}))]
+        reservations: dict[str, list[Ec2Instance]] = {}
+        for r in chosen:
+            reservations.setdefault(r.reservation_id, []).append(r)
+        groups, token = page(list(reservations.items()), params, key=lambda item: item[0])
+        out: Result = {
+            "Reservations": [
+                {
+                    "ReservationId": rid,
+                    "OwnerId": members[0].account_id,
+                    "Groups": views.groups(members[0]),
+                    "Instances": [
+                        views.instance_out(r, tags.get(r.id, {}), region) for r in members
+                    ],
+                }
+                for rid, members in groups
+            ]
+        }
+        if token:
+            out["NextToken"] = token
+        return out
+
+    @staticmethod
+    def _wanted(
+        row: Ec2Instance,
+        filters: Any,
+        lookups: dict[str, Callable[[Ec2Instance], Any]],
+        tags: dict[str, str],
+    ) -> bool:
+        if not filters:
+            return True
+        return matches(filters, lookup(lookups, row), tags)
+
+    def terminate_instances(self, ctx: RequestContext, params: Params) -> Result:
+        changes = []
+        with self.store.session() as s:
+            rows = owned(s, ctx.principal.account_id, params.get("InstanceIds") or [])
+            locked = [r.id for r in rows if r.disable_api_termination and r.state != "terminated"]
+            if locked:
+                raise ServiceError(
+                    "OperationNotPermitted",
+                    f"The instance '{locked[0]}' may not be terminated. Modify its "
+                    "'disableApiTermination' instance attribute and try again.",
+                    400,
+                )
+            for row in rows:
+                before = row.state
+                if before in ("terminated", "shutting-down"):
+                    pass
+                elif row.node is None:
+                    # Never placed: nothing runs anywhere, so it ends here.
+                    move(row, "terminated", _user_reason("terminate"))
+                    row.terminated_at = time.time()
+                else:
+                    move(row, "shutting-down", _user_reason("terminate"))
+                if before != row.state and not row.state_reason_code:
+                    row.state_reason_code = "Client.UserInitiatedShutdown"
+                    row.state_reason_message = (
+                        "Client.UserInitiatedShutdown: User initiated shutdown"
+                    )
+                changes.append(_change(row, before))
+        return {"TerminatingInstances": changes}
+
+    def stop_instances(self, ctx: RequestContext, params: Params) -> Result:
+        changes = []
+        with self.store.session() as s:
+            rows = owned(s, ctx.principal.account_id, params.get("InstanceIds") or [])
+            for row in rows:
+                if row.root_device_type != "ebs":
+                    raise ServiceError(
+                        "UnsupportedOperation",
+                        f"The instance '{row.id}' does not have an 'ebs' root device type and "
+                        "cannot be stopped.",
+                        400,
+                    )
+                if row.state in ("terminated", "shutting-down"):
+                    raise incorrect_state(row, "stopped")
+            for row in rows:
+                before = row.state
+                if before in ("pending", "running"):
+                    move(row, "stopping", _user_reason("stop"))
+                changes.append(_change(row, before))
+        return {"StoppingInstances": changes}
+
+    def start_instances(self, ctx: RequestContext, params: Params) -> Result:
+        changes = []
+        with self.store.session() as s:
+            rows = owned(s, ctx.principal.account_id, params.get("InstanceIds") or [])
+            for row in rows:
+                if row.state not in ("stopped", "pending", "running"):
+                    raise incorrect_state(row, "started")
+            for row in rows:
+                before = row.state
+                if before == "stopped":
+                    move(row, "pending")
+                    row.state_reason_code = row.state_reason_message = None
+                changes.append(_change(row, before))
+        return {"StartingInstances": changes}
+
+    def reboot_instances(self, ctx: RequestContext, params: Params) -> Result:
+        with self.store.session() as s:
+            rows = owned(s, ctx.principal.account_id, params.get("InstanceIds") or [])
+            for row in rows:
+                if row.state == "terminated":
+                    raise incorrect_state(row, "rebooted")
+            for row in rows:
+                if row.state == "running":
+                    row.reboots_requested += 1
+        return {}
+
+    def get_console_output(self, ctx: RequestContext, params: Params) -> Result:
+        instance_id = str(params.get("InstanceId", ""))
+        with self.store.read() as s:
+            owned(s, ctx.principal.account_id, [instance_id])
+            console = s.get(InstanceConsole, instance_id)
+        out: Result = {"InstanceId": instance_id}
+        if console is not None and console.output:
+            text = console.output
+            if params.get("Latest"):
+                text = text[-64 * 1024 :]
+            out["Output"] = base64.b64encode(text.encode()).decode()
+            out["Timestamp"] = _utc(console.updated_at)
+        return out
+
+    def monitor_instances(self, ctx: RequestContext, params: Params) -> Result:
+        return self._monitoring(ctx, params, True)
+
+    def unmonitor_instances(self, ctx: RequestContext, params: Params) -> Result:
+        return self._monitoring(ctx, params, False)
+
+    def _monitoring(self, ctx: RequestContext, params: Params, on: bool) -> Result:
+        with self.store.session() as s:
+            rows = owned(s, ctx.principal.account_id, params.get("InstanceIds") or [])
+            for row in rows:
+                row.monitoring = on
+            state = "pending" if on else "disabling"
+            return {
+                "InstanceMonitorings": [
+                    {"InstanceId": r.id, "Monitoring": {"State": state}} for r in rows
+                ]
+            }
+
+
+def _utc(epoch: float) -> Any:
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(epoch, dt.UTC).replace(microsecond=0)

@@ -104,6 +104,14 @@ CATALOG: tuple[PropertyDef, ...] = (
         pattern=r"[a-z0-9]+\.[a-z0-9]+",
     ),
     PropertyDef(
+        "cloud.compute.scheduling_policy",
+        "enum",
+        "ROUNDROBIN",
+        "How the controller picks a node for a new instance (Eucalyptus SCHEDPOLICY): "
+        "ROUNDROBIN spreads instances over the nodes in turn, GREEDY fills one node first.",
+        choices=("ROUNDROBIN", "GREEDY"),
+    ),
+    PropertyDef(
         "objectstorage.providerclient",
         "enum",
         "fs",

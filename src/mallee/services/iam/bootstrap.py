@@ -38,3 +38,12 @@ def ensure_system_account(store: Store) -> tuple[str, str]:
     except IntegrityError:
         # Another process created the account at the same moment: read what it made.
         return _ensure(store)
+
+
+def system_account_id(store: Store) -> str:
+    """Id of the `eucalyptus` account (which owns the cloud's public images)."""
+    with store.read() as s:
+        found = s.scalar(select(IamAccount.id).where(IamAccount.name == SYSTEM_ACCOUNT))
+    if found is None:
+        raise RuntimeError("the eucalyptus account does not exist yet")
+    return found

@@ -35,8 +35,11 @@ class Ec2Instance(Base):
     __table_args__ = (
         Index("ix_ec2_instances_account_state", "account_id", "state"),
         Index("ix_ec2_instances_node_state", "node", "state"),
-        # ClientToken idempotency is per account (AWS: per account and region).
-        UniqueConstraint("account_id", "client_token", name="uq_ec2_instances_client_token"),
+        # ClientToken idempotency is per account; one reservation shares its token, so the
+        # launch index completes the key (a racing duplicate request fails on index 0).
+        UniqueConstraint(
+            "account_id", "client_token", "launch_index", name="uq_ec2_instances_client_token"
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)

@@ -1,8 +1,8 @@
 """ec2 compute
 
-Revision ID: 340ab9a8adb8
+Revision ID: 9d385e823dea
 Revises: 1e77699c49d9
-Create Date: 2026-11-24 15:09:41.968924
+Create Date: 2026-11-24 15:13:02.256607
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "340ab9a8adb8"
+revision = "9d385e823dea"
 down_revision = "1e77699c49d9"
 branch_labels = None
 depends_on = None
@@ -135,7 +135,9 @@ def upgrade() -> None:
         sa.Column("terminated_at", sa.Float(), nullable=True),
         sa.ForeignKeyConstraint(["account_id"], ["iam_accounts.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("account_id", "client_token", name="uq_ec2_instances_client_token"),
+        sa.UniqueConstraint(
+            "account_id", "client_token", "launch_index", name="uq_ec2_instances_client_token"
+        ),
     )
     with op.batch_alter_table("ec2_instances", schema=None) as batch_op:
         batch_op.create_index(

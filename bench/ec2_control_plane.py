@@ -1,0 +1,125 @@
+"""mallee vs moto server: EC2 control plane (RunInstances rate, DescribeInstances at 1000).
+
+mallee runs with the fake hypervisor (no VMs: this measures the api, controller and node agent
+bookkeeping) and a node big enough for every instance. Both servers on CPU 0, client on CPU 1.
+
+Usage: python bench/ec2_control_plane.py [--instances 1000] [--runs 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from servers import Server, signed, start_mallee, start_moto, stop
+
+FAKE_NODE = {
+    "MALLEE_HYPERVISOR": "fake",
+    "MALLEE_NODE_CORES": "100000",
+    "MALLEE_NODE_MEMORY_MB": "100000000",
+    "MALLEE_NODE_DISK_GB": "10000000",
+}
+
+
+def client(server: Server) -> Any:
+    return boto3.client(
+        "ec2",
+        endpoint_url=server.url,
+        region_name="eucalyptus" if server.name == "mallee" else "us-east-1",
+        aws_access_key_id=server.access_key,
+        aws_secret_access_key=server.secret_key,
+        config=Config(retries={"max_attempts": 1}),
+    )
+
+
+def image_id(ec2: Any, server: Server) -> str:
+    images = ec2.describe_images()["Images"] if server.name == "mallee" else []
+    machine = [i for i in images if i["ImageId"].startswith("emi-")]
+    if machine:
+        return str(machine[0]["ImageId"])
+    found = ec2.describe_images(Owners=["amazon"])["Images"]
+    return str(found[0]["ImageId"])
+
+
+def run_rate(ec2: Any, image: str, runs: int) -> float:
+    """Instances per second, one client calling RunInstances for one instance at a time."""
+    start = time.perf_counter()
+    for _ in range(runs):
+        ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1, InstanceType="m1.small")
+    return runs / (time.perf_counter() - start)
+
+
+def fill(ec2: Any, image: str, total: int) -> None:
+    have = sum(len(r["Instances"]) for r in ec2.describe_instances()["Reservations"])
+    while have < total:
+        n = min(100, total - have)
+        ec2.run_instances(ImageId=image, MinCount=n, MaxCount=n, InstanceType="m1.small")
+        have += n
+
+
+def describe_seconds(server: Server, repeats: int = 5) -> tuple[float, int]:
+    """Server-side time of DescribeInstances: signed raw HTTP, response read, not parsed."""
+    region = "eucalyptus" if server.name == "mallee" else "us-east-1"
+    times = []
+    size = 0
+    for _ in range(repeats):
+        req = signed(server, "ec2", "Action=DescribeInstances&Version=2016-11-15", region)
+        http = urllib.request.Request(
+            req.url, data=req.body, headers=dict(req.headers.items()), method="POST"
+        )
+        start = time.perf_counter()
+        with urllib.request.urlopen(http, timeout=120) as resp:
+            size = len(resp.read())
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), size
+
+
+def measure(server: Server, instances: int, runs: int) -> dict[str, float]:
+    ec2 = client(server)
+    image = image_id(ec2, server)
+    rate = run_rate(ec2, image, runs)
+    fill(ec2, image, instances)
+    seconds, size = describe_seconds(server)
+    return {"run_rate": rate, "describe_s": seconds, "describe_kib": size / 1024}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--instances", type=int, default=1000)
+    ap.add_argument("--runs", type=int, default=200)
+    args = ap.parse_args()
+    os.sched_setaffinity(0, {1})
+    results: dict[str, dict[str, float]] = {}
+    with tempfile.TemporaryDirectory() as d:
+        for name in ("mallee", "moto"):
+            server = start_mallee(Path(d), **FAKE_NODE) if name == "mallee" else start_moto()
+            try:
+                time.sleep(2)
+                results[name] = measure(server, args.instances, args.runs)
+            finally:
+                stop(server)
+    m, t = results["mallee"], results["moto"]
+    print(f"{'':40}{'mallee':>10}{'moto':>10}{'ratio':>9}")
+    print(
+        f"{'RunInstances, instances/s (1 client)':40}{m['run_rate']:10.1f}{t['run_rate']:10.1f}"
+        f"{m['run_rate'] / t['run_rate']:8.1f}x"
+    )
+    label = f"DescribeInstances, {args.instances} inst. (s)"
+    print(
+        f"{label:40}{m['describe_s']:10.3f}{t['describe_s']:10.3f}"
+        f"{t['describe_s'] / m['describe_s']:8.1f}x"
+    )
+    print(f"{'  response size (KiB)':40}{m['describe_kib']:10.0f}{t['describe_kib']:10.0f}")
+
+
+if __name__ == "__main__":
+    main()

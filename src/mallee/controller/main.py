@@ -1,0 +1,90 @@
+"""`mallee controller`: the active controller's loop, and standby while another holds the lease."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+import uuid
+from types import FrameType
+
+from mallee.config import Settings
+from mallee.controller import lease, vmstate
+from mallee.controller.scheduler import Scheduler
+from mallee.services.empyrean import properties, registry
+from mallee.services.empyrean.heartbeat import Heartbeat, interval_for
+from mallee.store import Store
+
+log = logging.getLogger(__name__)
+
+LEASE = "controller"
+LEASE_TTL = 10.0
+TICK = 0.5
+# Housekeeping that need not run on every tick.
+SLOW_EVERY = 10.0
+
+
+class Controller:
+    """One tick places pending instances and settles those of silent nodes."""
+
+    def __init__(self, store: Store, settings: Settings) -> None:
+        self.store = store
+        self.settings = settings
+        self.scheduler = Scheduler()
+        self._slow_at = 0.0
+
+    def tick(self, now: float | None = None) -> None:
+        now = time.time() if now is None else now
+        self.scheduler.policy = properties.get_str(self.store, "cloud.compute.scheduling_policy")
+        self.scheduler.place_pending(
+            self.store,
+            zone=self.settings.zone,
+            heartbeat_timeout=float(self.settings.heartbeat_timeout),
+        )
+        vmstate.handle_silent_nodes(self.store, now=now)
+        if now - self._slow_at >= SLOW_EVERY:
+            self._slow_at = now
+            vmstate.purge_terminated(self.store, now=now)
+
+
+def run_controller(settings: Settings) -> int:
+    store = Store(settings.database_url)
+    store.migrate()
+    host = socket.gethostname()
+    name = settings.service_name or f"controller-{host}"
+    service_id = registry.register_self(
+        store, type="controller", name=name, host=host, port=settings.port, partition=settings.zone
+    )
+    beat = Heartbeat(store, service_id, interval=interval_for(settings.heartbeat_timeout))
+    beat.start()
+    holder = f"{name}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    stop = threading.Event()
+
+    def _stop(_sig: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    controller = Controller(store, settings)
+    active = False
+    try:
+        while not stop.is_set():
+            epoch = lease.acquire(store, LEASE, holder, ttl=LEASE_TTL, now=time.time())
+            if (epoch is not None) != active:
+                active = epoch is not None
+                log.info("controller %s is %s", name, "active" if active else "standby")
+            if active:
+                try:
+                    controller.tick()
+                except Exception:
+                    # One bad tick must not stop the cloud's control loop; the next retries.
+                    log.exception("controller tick failed")
+            stop.wait(TICK)
+    finally:
+        lease.release(store, LEASE, holder)
+        beat.stop()
+        store.dispose()
+    return 0

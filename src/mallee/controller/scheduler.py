@@ -1,0 +1,118 @@
+"""Placing pending instances on nodes (Eucalyptus CC: ROUNDROBIN or GREEDY).
+
+A placement is one conditional update of the instance row (node, mac, private ip), made only
+while the row is still pending and unplaced, so a controller that dies mid-way and a standby
+that takes over never place the same instance twice.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mallee.controller.placement import NodeUsage, fits, usable_nodes
+from mallee.node.network import mac_for
+from mallee.store import Store
+from mallee.store.tables.ec2 import Ec2Instance
+
+log = logging.getLogger(__name__)
+
+NO_CAPACITY = "Server.InsufficientInstanceCapacity"
+
+
+@dataclass(slots=True)
+class RoundRobin:
+    """Remembers where the last instance went; the next goes to the following node."""
+
+    last: str = ""
+
+    def order(self, nodes: Sequence[NodeUsage]) -> list[NodeUsage]:
+        names = [n.node.name for n in nodes]
+        start = names.index(self.last) + 1 if self.last in names else 0
+        return [*nodes[start:], *nodes[:start]]
+
+
+@dataclass(slots=True)
+class Scheduler:
+    policy: str = "ROUNDROBIN"
+    rr: RoundRobin = field(default_factory=RoundRobin)
+
+    def pick(self, nodes: Sequence[NodeUsage], row: Ec2Instance) -> NodeUsage | None:
+        ordered = self.rr.order(nodes) if self.policy == "ROUNDROBIN" else list(nodes)
+        for candidate in ordered:
+            if fits(candidate, row.cores, row.memory_mb, row.disk_gb):
+                self.rr.last = candidate.node.name
+                return candidate
+        return None
+
+    def place_pending(self, store: Store, *, zone: str, heartbeat_timeout: float) -> int:
+        """Place every unplaced pending instance of the zone; returns how many were placed."""
+        with store.session() as s:
+            pending = s.scalars(
+                select(Ec2Instance)
+                .where(
+                    Ec2Instance.state == "pending",
+                    Ec2Instance.node.is_(None),
+                    Ec2Instance.availability_zone == zone,
+                )
+                .order_by(Ec2Instance.launch_time, Ec2Instance.reservation_id, Ec2Instance.id)
+            ).all()
+            if not pending:
+                return 0
+            nodes = usable_nodes(s, zone, now=time.time(), heartbeat_timeout=heartbeat_timeout)
+            placed = 0
+            for row in pending:
+                target = self.pick(nodes, row)
+                address = _free_ip(s, target.node.subnet, target.node.name) if target else None
+                if target is None or address is None:
+                    _no_capacity(row)
+                    continue
+                _assign(s, row, target, address)
+                placed += 1
+            return placed
+
+
+def _assign(s: Session, row: Ec2Instance, target: NodeUsage, address: str) -> None:
+    row.node = target.node.name
+    row.mac = mac_for(row.id)
+    row.private_ip = address
+    target.take(row.cores, row.memory_mb, row.disk_gb)
+    s.flush()
+    log.info("placed %s on %s at %s", row.id, row.node, row.private_ip)
+
+
+def _no_capacity(row: Ec2Instance) -> None:
+    # RunInstances checked capacity, but nodes can leave between the check and placement.
+    row.state = "terminated"
+    row.state_changed_at = row.terminated_at = time.time()
+    row.state_reason_code = NO_CAPACITY
+    row.state_reason_message = (
+        f"{NO_CAPACITY}: no node in {row.availability_zone} can hold a {row.instance_type}"
+    )
+    log.warning("no node can hold %s (%s)", row.id, row.instance_type)
+
+
+def _free_ip(s: Session, subnet: str, node: str) -> str | None:
+    """The lowest address of the node's subnet no instance placed there holds (gateway: first)."""
+    taken = set(
+        s.scalars(
+            select(Ec2Instance.private_ip).where(
+                Ec2Instance.node == node,
+                Ec2Instance.state != "terminated",
+                Ec2Instance.private_ip.is_not(None),
+            )
+        ).all()
+    )
+    hosts = ipaddress.ip_network(subnet, strict=False).hosts()
+    next(hosts)  # the bridge's gateway address
+    for address in hosts:
+        text = str(address)
+        if text not in taken:
+            return text
+    return None

@@ -1,0 +1,1 @@
+"""Instance images: the default image built from Debian packages."""

@@ -1,0 +1,63 @@
+"""The node's image cache: each registered image's file, once, by content digest."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import threading
+from pathlib import Path
+
+from mallee.store import Store
+from mallee.store.tables.ec2 import Ec2Image
+
+
+class ImageError(RuntimeError):
+    pass
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+class ImageCache:
+    def __init__(self, root: Path, store: Store) -> None:
+        self.root = root
+        self.store = store
+        # One copy per image even when several launches want it at once.
+        self._lock = threading.Lock()
+        root.mkdir(parents=True, exist_ok=True)
+
+    def path(self, image_id: str) -> Path:
+        with self.store.read() as s:
+            image = s.get(Ec2Image, image_id)
+            if image is None:
+                raise ImageError(f"image {image_id} is not registered")
+            location, digest = image.location, image.digest
+        if digest is None:
+            raise ImageError(f"image {image_id} has no content digest yet")
+        cached = self.root / digest
+        if cached.exists():
+            return cached
+        with self._lock:
+            if not cached.exists():
+                self._fetch(image_id, location, digest, cached)
+        return cached
+
+    def _fetch(self, image_id: str, location: str, digest: str, cached: Path) -> None:
+        if not location.startswith("file:"):
+            raise ImageError(f"image {image_id}: fetching {location} is not supported yet")
+        source = Path(location.removeprefix("file:"))
+        tmp = self.root / f".{digest}.{os.getpid()}"
+        try:
+            shutil.copyfile(source, tmp)
+        except OSError as err:
+            raise ImageError(f"image {image_id}: cannot read {source}: {err}") from err
+        if _sha256(tmp) != digest:
+            tmp.unlink()
+            raise ImageError(f"image {image_id}: {source} changed since it was registered")
+        os.replace(tmp, cached)

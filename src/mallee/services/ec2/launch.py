@@ -1,0 +1,195 @@
+"""RunInstances: validate the request, check capacity, and write the pending instance rows.
+
+Placement on a node is the controller's job; this only promises what the zone can hold now.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mallee.api.context import RequestContext
+from mallee.api.errors import ServiceError
+from mallee.ids import new_id
+from mallee.services.ec2.capacity import zone_capacity
+from mallee.services.ec2.images import launchable_image
+from mallee.services.ec2.instance_types import get_type
+from mallee.services.ec2.tags import apply_tag_specifications
+from mallee.services.empyrean import properties
+from mallee.store import Store
+from mallee.store.tables.ec2 import Ec2Image, Ec2Instance, Ec2InstanceType, Ec2KeyPair
+
+DEFAULT_TYPE = "m1.small"
+
+
+def invalid(message: str) -> ServiceError:
+    return ServiceError("InvalidParameterValue", message, 400)
+
+
+@dataclass(slots=True)
+class LaunchPlan:
+    image: Ec2Image
+    kernel_id: str | None
+    ramdisk_id: str | None
+    itype: Ec2InstanceType
+    key: Ec2KeyPair | None
+    user_data: str | None
+    zone: str
+    groups: list[dict[str, str]]
+
+
+def _counts(params: dict[str, Any]) -> tuple[int, int]:
+    low, high = int(params.get("MinCount", 1)), int(params.get("MaxCount", 1))
+    if low < 1 or high < 1:
+        raise invalid("MinCount and MaxCount must be at least 1")
+    if low > high:
+        raise invalid("MinCount cannot be greater than MaxCount")
+    return low, high
+
+
+def user_data_limit(store: Store) -> int:
+    return properties.get_int(store, "cloud.vmstate.user_data_max_size_kb") * 1024
+
+
+def user_data(raw: Any, limit: int) -> str | None:
+    """The base64 text as sent, once it decodes to at most `limit` bytes."""
+    if raw is None or raw == "":
+        return None
+    text = str(raw)
+    try:
+        data = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError) as err:
+        raise invalid("Invalid BASE64 encoding of user data.") from err
+    if len(data) > limit:
+        raise invalid(f"User data is limited to {limit} bytes")
+    return text
+
+
+def _aux_image(s: Session, account: str, image_id: str | None, kind: str) -> str | None:
+    if not image_id:
+        return None
+    found = launchable_image(s, account, image_id)
+    if found.image_type != kind:
+        raise invalid(f"Image {image_id} is not a {kind} image")
+    return found.id
+
+
+def _key(s: Session, account: str, name: str | None) -> Ec2KeyPair | None:
+    if not name:
+        return None
+    key = s.scalar(
+        select(Ec2KeyPair).where(Ec2KeyPair.account_id == account, Ec2KeyPair.name == name)
+    )
+    if key is None:
+        raise ServiceError("InvalidKeyPair.NotFound", f"The key pair '{name}' does not exist", 400)
+    return key
+
+
+def _groups(params: dict[str, Any]) -> list[dict[str, str]]:
+    # Security groups are the EDGE networking's (issue 4): until they exist as resources an
+    # instance records the names and ids it was launched with, and "default" when none.
+    named = [{"GroupName": str(n), "GroupId": ""} for n in params.get("SecurityGroups") or []]
+    by_id = [{"GroupName": "", "GroupId": str(i)} for i in params.get("SecurityGroupIds") or []]
+    return named + by_id or [{"GroupName": "default", "GroupId": ""}]
+
+
+def plan(
+    s: Session, ctx: RequestContext, params: dict[str, Any], zone: str, user_data_limit: int
+) -> LaunchPlan:
+    account = ctx.principal.account_id
+    if not params.get("ImageId"):
+        raise ServiceError(
+            "MissingParameter", "The request must contain the parameter ImageId", 400
+        )
+    image = launchable_image(s, account, str(params["ImageId"]))
+    if image.image_type != "machine":
+        raise invalid(f"Image {image.id} is not a machine image and cannot be run")
+    placement = params.get("Placement") or {}
+    wanted_zone = placement.get("AvailabilityZone")
+    if wanted_zone and wanted_zone != zone:
+        raise invalid(f"Invalid availability zone: [{wanted_zone}]")
+    behavior = params.get("InstanceInitiatedShutdownBehavior", "stop")
+    if behavior not in ("stop", "terminate"):
+        raise invalid(f"Invalid value '{behavior}' for InstanceInitiatedShutdownBehavior")
+    return LaunchPlan(
+        image=image,
+        kernel_id=_aux_image(s, account, params.get("KernelId") or image.kernel_id, "kernel"),
+        ramdisk_id=_aux_image(s, account, params.get("RamdiskId") or image.ramdisk_id, "ramdisk"),
+        itype=get_type(s, str(params.get("InstanceType") or DEFAULT_TYPE)),
+        key=_key(s, account, params.get("KeyName")),
+        user_data=user_data(params.get("UserData"), user_data_limit),
+        zone=zone,
+        groups=_groups(params),
+    )
+
+
+def how_many(s: Session, params: dict[str, Any], launch: LaunchPlan, timeout: float) -> int:
+    """MaxCount if the zone has room for it, else as many as fit but at least MinCount."""
+    low, high = _counts(params)
+    free = 0
+    for cap in zone_capacity(s, launch.zone, now=time.time(), heartbeat_timeout=timeout):
+        if cap.name == launch.itype.name:
+            free = cap.free
+    if free < low:
+        raise ServiceError(
+            "InsufficientInstanceCapacity",
+            f"There is not enough capacity to fulfill your request for {low} "
+            f"{launch.itype.name} instance(s) in {launch.zone}; {free} available.",
+            500,
+            sender_fault=False,
+        )
+    return min(high, free)
+
+
+def create(
+    s: Session, ctx: RequestContext, params: dict[str, Any], launch: LaunchPlan, count: int
+) -> list[Ec2Instance]:
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    reservation = new_id("r")
+    monitoring = bool((params.get("Monitoring") or {}).get("Enabled", False))
+    rows = [
+        Ec2Instance(
+            id=new_id("i"),
+            account_id=ctx.principal.account_id,
+            reservation_id=reservation,
+            requester_arn=ctx.principal.arn,
+            client_token=params.get("ClientToken") or None,
+            launch_index=index,
+            image_id=launch.image.id,
+            kernel_id=launch.kernel_id,
+            ramdisk_id=launch.ramdisk_id,
+            instance_type=launch.itype.name,
+            cores=launch.itype.cores,
+            memory_mb=launch.itype.memory_mb,
+            disk_gb=launch.itype.disk_gb,
+            key_name=launch.key.name if launch.key else None,
+            public_key=launch.key.public_key if launch.key else None,
+            user_data=launch.user_data,
+            availability_zone=launch.zone,
+            security_groups=json.dumps(launch.groups),
+            monitoring=monitoring,
+            disable_api_termination=bool(params.get("DisableApiTermination", False)),
+            shutdown_behavior=params.get("InstanceInitiatedShutdownBehavior", "stop"),
+            root_device_type=launch.image.root_device_type,
+            root_device_name=launch.image.root_device_name,
+            state="pending",
+            launch_time=now,
+            state_changed_at=time.time(),
+        )
+        for index in range(count)
+    ]
+    s.add_all(rows)
+    s.flush()
+    ids = [r.id for r in rows]
+    apply_tag_specifications(
+        s, ctx.principal.account_id, params.get("TagSpecifications"), {"instance": ids}
+    )
+    return rows

@@ -1,0 +1,196 @@
+"""A whole cloud on this machine with real VMs, each component its own process so a test can
+SIGKILL and restart any of them (the api, the controller, the node agent)."""
+
+from __future__ import annotations
+
+import configparser
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from tests.conftest import fresh_database_url
+from tests.e2e.conftest import free_port, shared_image_dir, wait_healthy
+
+REGION = "eucalyptus"
+COMPONENTS = ("api", "controller", "node")
+
+
+@dataclass
+class VmCloud:
+    data_dir: Path
+    env: dict[str, str]
+    port: int
+    node_name: str
+    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    keys: tuple[str, str] = ("", "")
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, component: str) -> None:
+        argv = [sys.executable, "-m", "mallee", component]
+        if component == "api":
+            argv += ["--port", str(self.port)]
+        log = open(self.data_dir / f"{component}.log", "ab")  # noqa: SIM115 - child owns it
+        self.procs[component] = subprocess.Popen(
+            argv, env=self.env, stdout=log, stderr=subprocess.STDOUT
+        )
+        if component == "api":
+            wait_healthy(self.endpoint, self.procs[component])
+
+    def kill(self, component: str) -> None:
+        proc = self.procs.pop(component)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+
+    def stop(self, component: str) -> None:
+        proc = self.procs.pop(component, None)
+        if proc is None:
+            return
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    def client(self, service: str) -> Any:
+        return boto3.client(
+            service,
+            endpoint_url=self.endpoint,
+            region_name=REGION,
+            aws_access_key_id=self.keys[0],
+            aws_secret_access_key=self.keys[1],
+            config=Config(retries={"max_attempts": 1}),
+        )
+
+    def netns(self) -> str:
+        from mallee.store import Store
+        from mallee.store.tables.compute import NodeRow
+
+        store = Store(self.env["MALLEE_DB_URL"])
+        try:
+            with store.read() as s:
+                row = s.get(NodeRow, self.node_name)
+                assert row is not None, "the node has not reported yet"
+                return row.netns
+        finally:
+            store.dispose()
+
+
+def start_vm_cloud(tmp: Path) -> Iterator[VmCloud]:
+    for db_url in fresh_database_url(tmp):
+        node = f"node-{uuid.uuid4().hex[:6]}"
+        env = dict(
+            os.environ,
+            MALLEE_DATA_DIR=str(tmp),
+            MALLEE_DB_URL=db_url,
+            MALLEE_IMAGE_DIR=str(shared_image_dir()),
+            MALLEE_HYPERVISOR="auto",
+            MALLEE_NODE_NAME=node,
+            MALLEE_HEARTBEAT_TIMEOUT="30",
+        )
+        cloud = VmCloud(tmp, env, free_port(), node)
+        subprocess.run([sys.executable, "-m", "mallee", "init"], env=env, check=True)
+        creds = configparser.ConfigParser()
+        creds.read(tmp / "credentials" / "aws-credentials")
+        sec = creds["mallee-admin"]
+        cloud.keys = (sec["aws_access_key_id"], sec["aws_secret_access_key"])
+        for component in COMPONENTS:
+            cloud.start(component)
+        try:
+            yield cloud
+        finally:
+            _teardown(cloud)
+
+
+def _teardown(cloud: VmCloud) -> None:
+    try:
+        ec2 = cloud.client("ec2")
+        ids = [
+            i["InstanceId"]
+            for r in ec2.describe_instances()["Reservations"]
+            for i in r["Instances"]
+            if i["State"]["Name"] != "terminated"
+        ]
+        if ids:
+            ec2.terminate_instances(InstanceIds=ids)
+            wait_until(lambda: not live_instances(ec2), 60)
+    finally:
+        for component in COMPONENTS:
+            cloud.stop(component)
+        _kill_vms(cloud.data_dir)
+        _remove_netns(cloud)
+
+
+def live_instances(ec2: Any) -> list[str]:
+    return [
+        i["InstanceId"]
+        for r in ec2.describe_instances()["Reservations"]
+        for i in r["Instances"]
+        if i["State"]["Name"] != "terminated"
+    ]
+
+
+def _kill_vms(data_dir: Path) -> None:
+    """Any QEMU left running from this cloud's data dir (a failed test must not leak VMs)."""
+    for pids in qemu_pids(data_dir).values():
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def _remove_netns(cloud: VmCloud) -> None:
+    from mallee.node.network import DataPlane
+
+    plane = DataPlane(
+        node_name=cloud.node_name,
+        subnet=os.environ.get("MALLEE_NODE_SUBNET", "10.111.1.0/24"),
+        data_dir=cloud.data_dir,
+        db_url=cloud.env["MALLEE_DB_URL"],
+    )
+    plane.teardown()
+
+
+def qemu_pids(data_dir: Path) -> dict[str, list[int]]:
+    """instance id -> pids of the QEMUs whose command line points into data_dir."""
+    found: dict[str, list[int]] = {}
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if not argv or not argv[0].endswith(b"qemu-system-x86_64"):
+            continue
+        text = b" ".join(argv).decode(errors="replace")
+        if str(data_dir) not in text:
+            continue
+        for word in text.replace(",", " ").replace("/", " ").split():
+            if word.startswith("i-") and len(word) == 19:
+                found.setdefault(word, []).append(int(proc.name))
+                break
+    return found
+
+
+def wait_until(check: Any, timeout: float, interval: float = 0.2) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s")
+        time.sleep(interval)
