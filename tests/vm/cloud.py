@@ -18,6 +18,7 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+
 from tests.conftest import fresh_database_url
 from tests.e2e.conftest import free_port, shared_image_dir, wait_healthy
 
@@ -75,6 +76,17 @@ class VmCloud:
             config=Config(retries={"max_attempts": 1}),
         )
 
+    def wait_node_ready(self, timeout: float = 120) -> None:
+        """Until the node has reported (it probes KVM and sets up its namespace first)."""
+        ec2 = self.client("ec2")
+
+        def free() -> bool:
+            zones = ec2.describe_availability_zones(ZoneNames=["verbose"])["AvailabilityZones"]
+            small = [z for z in zones if z["ZoneName"] == "|- m1.small"]
+            return bool(small) and not small[0]["State"].startswith("0000")
+
+        wait_until(free, timeout)
+
     def netns(self) -> str:
         from mallee.store import Store
         from mallee.store.tables.compute import NodeRow
@@ -109,6 +121,7 @@ def start_vm_cloud(tmp: Path) -> Iterator[VmCloud]:
         cloud.keys = (sec["aws_access_key_id"], sec["aws_secret_access_key"])
         for component in COMPONENTS:
             cloud.start(component)
+        cloud.wait_node_ready()
         try:
             yield cloud
         finally:

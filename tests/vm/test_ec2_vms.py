@@ -3,7 +3,6 @@ and SIGKILL of the node agent and the controller mid-run."""
 
 from __future__ import annotations
 
-import base64
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -11,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from tests.vm.cloud import VmCloud, qemu_pids, start_vm_cloud, wait_until
 
 pytestmark = [pytest.mark.vm, pytest.mark.timeout(900)]
@@ -39,8 +39,8 @@ def all_in(ec2: Any, ids: list[str], state: str) -> list[dict[str, Any]] | None:
 
 
 def console(ec2: Any, iid: str) -> str:
-    out = ec2.get_console_output(InstanceId=iid).get("Output", "")
-    return base64.b64decode(out).decode(errors="replace") if out else ""
+    # botocore decodes EC2's base64 console output itself.
+    return str(ec2.get_console_output(InstanceId=iid).get("Output", ""))
 
 
 def in_ns(netns: str, *argv: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
@@ -112,6 +112,7 @@ def test_sigkill_node_and_controller_mid_run(vmcloud: VmCloud) -> None:
     vmcloud.kill("node")
     vmcloud.start("controller")
     vmcloud.start("node")
+    vmcloud.wait_node_ready()
     wait_until(lambda: all_in(ec2, ids, "running"), 240)
     pids = wait_until(lambda: _vms_of(vmcloud, ids), 30)
     # Killed again while the VMs run: the new agent adopts them, same processes.

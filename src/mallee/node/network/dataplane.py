@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,6 +64,8 @@ class DataPlane:
         self.db_url = db_url
         self.region = region
         self.hosts_file = self.run_dir / "dhcp-hosts"
+        # plug/unplug run on several agent threads; the hosts file is read-modify-written.
+        self._hosts_lock = threading.Lock()
 
     @property
     def netns(self) -> str:
@@ -173,6 +176,10 @@ class DataPlane:
             return []
 
     def _set_host(self, instance_id: str, line: str | None) -> None:
+        with self._hosts_lock:
+            self._write_host(instance_id, line)
+
+    def _write_host(self, instance_id: str, line: str | None) -> None:
         old = self._hosts()
         new = [ln for ln in old if ln.split(",")[2:3] != [instance_id]]
         if line is not None:
