@@ -41,4 +41,7 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install -q -e '.[test]'
   touch "$stamp"
 fi
+
+# The default instance image (kernel, initramfs, root disk) from Debian packages; cached.
+.venv/bin/python -m mallee.images build-default >/dev/null
 echo "setup: done"

@@ -60,6 +60,7 @@ class FakeHypervisor:
         if vm is not None:
             vm["alive"] = True
             vm["boots"] = int(str(vm["boots"])) + 1
+            vm["console"] = f"{vm['console']}[fake] boot {vm['boots']} of {instance_id}\n"
             self._save()
 
     def destroy(self, instance_id: str) -> None:

@@ -124,14 +124,13 @@ class DataPlane:
         argv = [
             sys.executable, "-m", "mallee.node.network.metadata",
             "--db-url", self.db_url, "--node", self.node_name, "--region", self.region,
-            "--listen", self.gateway, "--port", str(METADATA_PORT), "--pidfile", str(pidfile),
+            "--netns", self.netns, "--listen", self.gateway, "--port", str(METADATA_PORT),
+            "--pidfile", str(pidfile),
         ]  # fmt: skip
         log_file = open(self.run_dir / "metadata.log", "ab")  # noqa: SIM115 - the child owns it
         # Its own session: the server outlives a crashed agent and is adopted by the next one.
-        subprocess.Popen(
-            in_netns(self.netns, argv), stdout=log_file, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )  # fmt: skip
+        # It stays in the host's namespace (to reach the database) and listens in the node's.
+        subprocess.Popen(argv, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + 10
         while not _alive(pidfile, "mallee.node.network.metadata"):
             if time.monotonic() > deadline:

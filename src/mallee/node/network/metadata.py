@@ -22,6 +22,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from mallee.node.network.nsock import listen_in
 from mallee.store import Store
 from mallee.store.tables.ec2 import Ec2Instance
 
@@ -227,15 +228,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--db-url", required=True)
     p.add_argument("--node", required=True)
     p.add_argument("--region", default="eucalyptus")
+    p.add_argument("--netns", default="", help="namespace to listen in (this process stays out)")
     p.add_argument("--listen", required=True)
     p.add_argument("--port", type=int, default=8775)
     p.add_argument("--pidfile", type=Path, required=True)
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s metadata: %(message)s")
     store = Store(args.db_url)
-    server = ThreadingHTTPServer(
-        (args.listen, args.port), _handler(Directory(store, args.node, args.region), Tokens())
-    )
+    handler = _handler(Directory(store, args.node, args.region), Tokens())
+    server = ThreadingHTTPServer((args.listen, args.port), handler, bind_and_activate=False)
+    server.socket.close()
+    server.socket = listen_in(args.netns, args.listen, args.port)
     server.daemon_threads = True
     args.pidfile.write_text(str(os.getpid()))
     log.info("serving metadata for %s on %s:%s", args.node, args.listen, args.port)

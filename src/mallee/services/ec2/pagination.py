@@ -31,7 +31,7 @@ def page(
     token = params.get("NextToken")
     if token:
         try:
-            after = base64.urlsafe_b64decode(str(token).encode()).decode()
+            after = base64.b64decode(str(token), altchars=b"-_", validate=True).decode()
         except (binascii.Error, UnicodeDecodeError, ValueError) as err:
             raise _bad_token() from err
         start = next((i for i, item in enumerate(items) if key(item) > after), len(items))
