@@ -60,6 +60,15 @@ class NicPlane(Protocol):
     def plugged(self) -> set[str]: ...
 
 
+def _needs_work(row: Ec2Instance, alive: bool) -> bool:
+    """Cheap pre-check so a node with many settled instances does not queue a step for each."""
+    if row.state == "running":
+        return not alive or row.reboots_requested > row.reboots_done
+    if row.state == "stopped":
+        return alive
+    return True
+
+
 class NodeAgent:
     def __init__(
         self,
@@ -81,6 +90,8 @@ class NodeAgent:
         self._busy: set[str] = set()
         self._lock = threading.Lock()
         self._reported = 0.0
+        # What was last written per instance, so unchanged consoles and counters are not.
+        self._written: dict[str, tuple[int, tuple[float, ...]]] = {}
 
     # --- the loop ---------------------------------------------------------------------------
 
@@ -96,7 +107,8 @@ class NodeAgent:
         alive = self.hv.running()
         mine = {r.id for r in rows}
         for row in rows:
-            self._submit(row.id, functools.partial(self._step, row, row.id in alive))
+            if _needs_work(row, row.id in alive):
+                self._submit(row.id, functools.partial(self._step, row, row.id in alive))
         for orphan in (self._known() - mine) | (self._plugged() - mine):
             self._submit(orphan, functools.partial(self._forget, orphan))
         if time.monotonic() - self._reported >= REPORT_EVERY:
@@ -247,13 +259,21 @@ class NodeAgent:
         with self.store.session() as s:
             s.merge(self._node_row())
         now = time.time()
+        live = {r.id for r in rows}
+        self._written = {k: v for k, v in self._written.items() if k in live}
         for row in rows:
             if row.state not in ("pending", "running"):
                 continue
-            self._save_console(row.id)
+            console = self.hv.console(row.id)
             counters = self.hv.counters(row.id)
-            if counters:
-                with self.store.session() as s:
+            seen = (len(console), tuple(counters.values()))
+            if self._written.get(row.id) == seen:
+                continue
+            self._written[row.id] = seen
+            with self.store.session() as s:
+                if console:
+                    s.merge(InstanceConsole(instance_id=row.id, output=console, updated_at=now))
+                if counters:
                     values = {k: (v if k == "cpu_seconds" else int(v)) for k, v in counters.items()}
                     s.merge(InstanceCounters(instance_id=row.id, sampled_at=now, **values))
 

@@ -37,3 +37,11 @@ def zone_capacity(
         )
         for t in all_types(s)
     ]
+
+
+def free_slots(
+    s: Session, zone: str, size: tuple[int, int, int], *, now: float, heartbeat_timeout: float
+) -> int:
+    """How many instances of this (cores, memory MiB, disk GB) size the zone can take now."""
+    nodes = usable_nodes(s, zone, now=now, heartbeat_timeout=heartbeat_timeout)
+    return sum(n.room_for(*size) for n in nodes)

@@ -141,7 +141,8 @@ _FILTERS = {
 }
 
 
-def _owned(s: Session, ctx: RequestContext, image_id: str) -> Ec2Image:
+def owned_image(s: Session, ctx: RequestContext, image_id: str) -> Ec2Image:
+    """An image the caller owns (the cloud admin owns all); AuthFailure for others' images."""
     _check_id(image_id)
     image = s.get(Ec2Image, image_id)
     if image is None or image.state == "deregistered":
@@ -234,7 +235,7 @@ class ImagesApi(Provider):
 
     def deregister_image(self, ctx: RequestContext, params: Params) -> Result:
         with self.store.session() as s:
-            image = _owned(s, ctx, str(params.get("ImageId", "")))
+            image = owned_image(s, ctx, str(params.get("ImageId", "")))
             image.state = "deregistered"
             delete_all_tags(s, [image.id])
         return {}

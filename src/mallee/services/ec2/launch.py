@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from mallee.api.context import RequestContext
 from mallee.api.errors import ServiceError
 from mallee.ids import new_id
-from mallee.services.ec2.capacity import zone_capacity
+from mallee.services.ec2.capacity import free_slots
 from mallee.services.ec2.images import launchable_image
 from mallee.services.ec2.instance_types import get_type
 from mallee.services.ec2.tags import apply_tag_specifications
@@ -134,10 +134,9 @@ def plan(
 def how_many(s: Session, params: dict[str, Any], launch: LaunchPlan, timeout: float) -> int:
     """MaxCount if the zone has room for it, else as many as fit but at least MinCount."""
     low, high = _counts(params)
-    free = 0
-    for cap in zone_capacity(s, launch.zone, now=time.time(), heartbeat_timeout=timeout):
-        if cap.name == launch.itype.name:
-            free = cap.free
+    t = launch.itype
+    size = (t.cores, t.memory_mb, t.disk_gb)
+    free = free_slots(s, launch.zone, size, now=time.time(), heartbeat_timeout=timeout)
     if free < low:
         raise ServiceError(
             "InsufficientInstanceCapacity",

@@ -6,6 +6,7 @@ from typing import ClassVar
 
 from mallee.api.context import RequestContext
 from mallee.api.errors import ServiceError
+from mallee.services.ec2.image_attributes import ImageAttributesApi
 from mallee.services.ec2.images import ImagesApi
 from mallee.services.ec2.instance_attributes import InstanceAttributesApi
 from mallee.services.ec2.instance_types import InstanceTypesApi
@@ -19,6 +20,7 @@ class Ec2Provider(
     InstancesApi,
     InstanceAttributesApi,
     ImagesApi,
+    ImageAttributesApi,
     KeyPairsApi,
     TagsApi,
     RegionsApi,

@@ -192,6 +192,7 @@ def describe(store: Store, queries: list[str] | None = None) -> list[PropertyVie
 
 
 def set_value(store: Store, name: str, text: str) -> tuple[str, str]:
+    _cache.clear()
     """Validate and store a new value; returns (old, new) canonical values."""
     prop = definition(name)
     try:
@@ -209,6 +210,7 @@ def set_value(store: Store, name: str, text: str) -> tuple[str, str]:
 
 
 def reset(store: Store, name: str) -> tuple[str, str]:
+    _cache.clear()
     """Back to the catalog default; returns (old, new) canonical values."""
     prop = definition(name)
     with store.session() as s:
@@ -222,13 +224,26 @@ def reset(store: Store, name: str) -> tuple[str, str]:
 # --- typed reads, for the rest of mallee ---------------------------------------------------------
 
 
+# Hot paths read properties on every request: a value is reused for this long (seconds), so a
+# change made with ModifyPropertyValue takes effect within it in every process.
+CACHE_SECONDS = 1.0
+_cache: dict[tuple[int, str], tuple[float, PropertyValue]] = {}
+
+
 def get_property(store: Store, name: str) -> PropertyValue:
     """The value in effect, typed: int, bool, str, timedelta (durations) or dict (json)."""
     prop = PROPERTIES[name]
+    key = (id(store), name)
+    now = time.monotonic()
+    hit = _cache.get(key)
+    if hit is not None and now - hit[0] < CACHE_SECONDS:
+        return hit[1]
     with store.read() as s:
         row = s.get(PropertyRow, name)
         stored = None if row is None else row.value
-    return prop.typed(_effective(prop, stored))
+    value = prop.typed(_effective(prop, stored))
+    _cache[key] = (now, value)
+    return value
 
 
 def _typed(store: Store, name: str, kinds: tuple[str, ...]) -> PropertyValue:

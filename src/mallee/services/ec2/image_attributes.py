@@ -1,0 +1,109 @@
+"""Describe/Modify/ResetImageAttribute: description, kernel, ramdisk and launch permissions."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from mallee.api.context import RequestContext
+from mallee.api.errors import ServiceError
+from mallee.services.base import Params, Provider, Result
+from mallee.services.ec2.images import owned_image
+from mallee.store.tables.ec2 import Ec2Image, Ec2LaunchPermission
+
+
+def _invalid(message: str) -> ServiceError:
+    return ServiceError("InvalidParameterValue", message, 400)
+
+
+def _permissions(s: Session, image: Ec2Image) -> list[dict[str, str]]:
+    users = s.scalars(
+        select(Ec2LaunchPermission.account_id)
+        .where(Ec2LaunchPermission.image_id == image.id)
+        .order_by(Ec2LaunchPermission.account_id)
+    ).all()
+    out = [{"UserId": u} for u in users]
+    return [{"Group": "all"}, *out] if image.is_public else out
+
+
+def _value(v: str | None) -> dict[str, Any]:
+    return {"Value": v} if v else {}
+
+
+def _read(s: Session, image: Ec2Image, name: str) -> tuple[str, Any]:
+    if name == "description":
+        return "Description", _value(image.description)
+    if name == "kernel":
+        return "KernelId", _value(image.kernel_id)
+    if name == "ramdisk":
+        return "RamdiskId", _value(image.ramdisk_id)
+    if name == "launchPermission":
+        return "LaunchPermissions", _permissions(s, image)
+    if name == "productCodes":
+        return "ProductCodes", []
+    if name == "blockDeviceMapping":
+        return "BlockDeviceMappings", json.loads(image.block_device_mappings or "[]")
+    raise _invalid(f"Value ({name}) for parameter attribute is invalid.")
+
+
+def _changes(params: Params) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(add, remove) launch permissions from either the structured or the flat form."""
+    if params.get("LaunchPermission"):
+        perm = params["LaunchPermission"]
+        return list(perm.get("Add") or []), list(perm.get("Remove") or [])
+    items = [{"UserId": str(u)} for u in params.get("UserIds") or []]
+    items += [{"Group": str(g)} for g in params.get("UserGroups") or []]
+    operation = params.get("OperationType")
+    if operation not in ("add", "remove"):
+        raise _invalid("OperationType must be add or remove")
+    return (items, []) if operation == "add" else ([], items)
+
+
+class ImageAttributesApi(Provider):
+    def describe_image_attribute(self, ctx: RequestContext, params: Params) -> Result:
+        name = str(params.get("Attribute", ""))
+        with self.store.read() as s:
+            image = owned_image(s, ctx, str(params.get("ImageId", "")))
+            key, value = _read(s, image, name)
+            return {"ImageId": image.id, key: value}
+
+    def modify_image_attribute(self, ctx: RequestContext, params: Params) -> Result:
+        with self.store.session() as s:
+            image = owned_image(s, ctx, str(params.get("ImageId", "")))
+            attribute = params.get("Attribute")
+            if params.get("Description") is not None or attribute == "description":
+                desc = params.get("Description") or {"Value": params.get("Value")}
+                image.description = str(desc.get("Value") or "")
+                return {}
+            add, remove = _changes(params)
+            for item, adding in [(i, True) for i in add] + [(i, False) for i in remove]:
+                self._permission(s, image, item, adding)
+        return {}
+
+    @staticmethod
+    def _permission(s: Session, image: Ec2Image, item: dict[str, Any], adding: bool) -> None:
+        if item.get("Group"):
+            if item["Group"] != "all":
+                raise _invalid(f"Invalid group: {item['Group']}")
+            image.is_public = adding
+            return
+        user = str(item.get("UserId") or "")
+        if not (len(user) == 12 and user.isdigit()):
+            raise _invalid(f"Invalid user id: {user}")
+        found = s.get(Ec2LaunchPermission, (image.id, user))
+        if adding and found is None:
+            s.add(Ec2LaunchPermission(image_id=image.id, account_id=user))
+        elif not adding and found is not None:
+            s.delete(found)
+
+    def reset_image_attribute(self, ctx: RequestContext, params: Params) -> Result:
+        if params.get("Attribute") != "launchPermission":
+            raise _invalid("Only the launchPermission attribute can be reset")
+        with self.store.session() as s:
+            image = owned_image(s, ctx, str(params.get("ImageId", "")))
+            image.is_public = False
+            s.execute(delete(Ec2LaunchPermission).where(Ec2LaunchPermission.image_id == image.id))
+        return {}
