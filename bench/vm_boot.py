@@ -41,12 +41,23 @@ def in_ns(netns: str, *argv: str) -> bool:
     return done.returncode == 0
 
 
-def until(check: Any, start: float, timeout: float = 120) -> float:
+def until(check: Any, start: float, timeout: float = 120, what: str = "") -> float:
     while not check():
         if time.monotonic() - start > timeout:
-            raise SystemExit("timed out")
+            raise SystemExit(f"timed out waiting for {what or check}")
         time.sleep(0.05)
     return time.monotonic() - start
+
+
+def wait_for_node(ec2: Any) -> None:
+    """The node probes KVM and builds its namespace before it offers capacity."""
+
+    def ready() -> bool:
+        zones = ec2.describe_availability_zones(ZoneNames=["verbose"])["AvailabilityZones"]
+        small = [z for z in zones if z["ZoneName"] == "|- m1.small"]
+        return bool(small) and not small[0]["State"].startswith("0000")
+
+    until(ready, time.monotonic(), what="node capacity")
 
 
 def one_boot(ec2: Any, image: str, key: str, keyfile: Path, netns: str) -> tuple[float, ...]:
@@ -61,12 +72,14 @@ def one_boot(ec2: Any, image: str, key: str, keyfile: Path, netns: str) -> tuple
         info.update(found)
         return bool(found["State"]["Name"] == "running")
 
-    to_running = until(running, start)
+    to_running = until(running, start, what="running")
     ip = info["PrivateIpAddress"]
-    to_http = until(lambda: in_ns(netns, "curl", "-sf", "-m", "1", f"http://{ip}/"), start)
+    to_http = until(
+        lambda: in_ns(netns, "curl", "-sf", "-m", "1", f"http://{ip}/"), start, what="http"
+    )
     ssh = ["ssh", "-i", str(keyfile), "-o", "StrictHostKeyChecking=no", "-o", "BatchMode=yes"]
     ssh += ["-o", "UserKnownHostsFile=/dev/null", "-o", "ConnectTimeout=2", f"root@{ip}", "true"]
-    to_ssh = until(lambda: in_ns(netns, *ssh), start)
+    to_ssh = until(lambda: in_ns(netns, *ssh), start, what="ssh")
     rss = _rss_after_idle(iid)
     ec2.terminate_instances(InstanceIds=[iid])
     return to_running, to_http, to_ssh, rss
@@ -82,6 +95,19 @@ def _rss_after_idle(iid: str, idle: float = 10) -> float:
     return 0.0
 
 
+def clean_node(tmp: Path) -> None:
+    """The node leaves its VMs and data plane running for the next agent; a bench does not."""
+    subprocess.run(["pkill", "-f", f"qemu-system-x86_64.*{tmp}"], check=False)
+    from mallee.node.network import DataPlane
+
+    DataPlane(
+        node_name=REAL_NODE["MALLEE_NODE_NAME"],
+        subnet="10.111.1.0/24",
+        data_dir=tmp / "mallee",
+        db_url="",
+    ).teardown()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=5)
@@ -91,6 +117,7 @@ def main() -> None:
         server = start_mallee(Path(d), **REAL_NODE)
         try:
             ec2 = ec2_client(server)
+            wait_for_node(ec2)
             image = ec2.describe_images(Filters=[{"Name": "name", "Values": ["mallee-default"]}])
             image_id = image["Images"][0]["ImageId"]
             keyfile = Path(d) / "key.pem"
@@ -100,6 +127,7 @@ def main() -> None:
             rows = [one_boot(ec2, image_id, "bench", keyfile, netns) for _ in range(args.runs)]
         finally:
             stop(server)
+            clean_node(Path(d))
     med = [statistics.median(col) for col in zip(*rows, strict=True)]
     print(f"{'median of ' + str(args.runs):32}{'measured':>10}{'target':>10}")
     print(f"{'RunInstances -> running (s)':32}{med[0]:10.2f}")

@@ -11,7 +11,7 @@ APT_PACKAGES=(
   iproute2 procps ca-certificates util-linux
   wrk
   # node: QEMU (TCG), the data plane, and what the default image is built from
-  qemu-system-x86 qemu-system-data qemu-utils dnsmasq-base iptables ebtables
+  qemu-system-x86 qemu-system-data qemu-utils dnsmasq-base dnsmasq-utils iptables ebtables
   busybox-static dropbear-bin e2fsprogs openssh-client curl
 )
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
+from types import FrameType
 
 from mallee.cli.run import run_api
 from mallee.config import Settings
@@ -127,7 +129,14 @@ def up(settings: Settings) -> int:
         f"  try: source {eucarc} && aws ec2 run-instances --image-id {emi}\n",
         flush=True,
     )
+    # uvicorn re-raises the SIGTERM it handled once it has shut down; this handler turns that
+    # into an exit that still stops the controller and the node agent below.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     try:
         return run_api(settings)
     finally:
         stop_components(children)
+
+
+def _exit_on_signal(signum: int, _frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)

@@ -163,6 +163,12 @@ class DataPlane:
         tap = tap_for(instance_id)
         if self._ns("ip", "link", "show", tap, check=False).returncode == 0:
             self._ns("ip", "link", "del", tap, check=False)
+        for line in self._hosts():
+            mac, ip, owner = line.split(",")[:3]
+            if owner == instance_id:
+                # dnsmasq would keep the (infinite) lease and refuse this address to the next
+                # instance given it; release it on the departed VM's behalf.
+                self._ns("dhcp_release", BRIDGE, ip, mac, check=False)
         self._set_host(instance_id, None)
 
     def plugged(self) -> set[str]:
