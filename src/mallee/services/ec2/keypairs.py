@@ -6,6 +6,7 @@ import base64
 import datetime as dt
 import hashlib
 
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from sqlalchemy import select
@@ -65,7 +66,7 @@ def _imported(material: bytes) -> tuple[str, str, str]:
             key = serialization.load_pem_public_key(text)
         else:
             key = serialization.load_ssh_public_key(text)
-    except (ValueError, TypeError) as err:
+    except (ValueError, TypeError, UnsupportedAlgorithm) as err:
         raise ServiceError(
             "InvalidKey.Format", "Key is not in valid OpenSSH public key format", 400
         ) from err
