@@ -149,3 +149,27 @@ def test_image_launch_permissions(cloud: Cloud, ec2: Any, tmp_path: Path) -> Non
     with pytest.raises(ClientError) as err:
         ec2.describe_images(ImageIds=["emi-0000000z"])
     assert code(err) == "InvalidAMIID.Malformed"
+
+
+def test_cloud_admin_modifies_instance_types(cloud: Cloud, tmp_path: Path) -> None:
+    from mallee.api.models.client import mallee_client
+
+    def euca(access: str, secret: str) -> Any:
+        return mallee_client(
+            "ec2",
+            cloud.endpoint,
+            region_name="eucalyptus",
+            aws_access_key_id=access,
+            aws_secret_access_key=secret,
+        )
+
+    admin = euca(cloud.admin.access_key, cloud.admin.secret_key)
+    out = admin.modify_instance_type_attribute(Name="m1.xlarge", Memory=1536)
+    assert (out["PreviousMemory"], out["Memory"]) == (1024, 1536)
+    listed = admin.describe_instance_types(InstanceTypes=["m1.xlarge"])["InstanceTypes"]
+    assert listed[0]["MemoryInfo"]["SizeInMiB"] == 1536
+    assert admin.modify_instance_type_attribute(Name="m1.xlarge", Reset=True)["Memory"] == 1024
+    _, access, secret = new_account(cloud, tmp_path)
+    with pytest.raises(ClientError) as err:
+        euca(access, secret).modify_instance_type_attribute(Name="m1.xlarge", Cpu=8)
+    assert code(err) in ("AccessDenied", "UnauthorizedOperation")

@@ -120,3 +120,32 @@ class InstanceTypesApi(Provider):
         if token:
             out["NextToken"] = token
         return out
+
+    def modify_instance_type_attribute(self, ctx: RequestContext, params: Params) -> Result:
+        """Eucalyptus' euca-modify-instance-type (the provider limits it to the cloud admin)."""
+        defaults = {name: (c, m, d) for name, c, m, d in SEED_TYPES}
+        with self.store.session() as s:
+            t = get_type(s, str(params.get("Name", "")))
+            before = (t.cores, t.memory_mb, t.disk_gb)
+            if params.get("Reset"):
+                if t.name not in defaults:
+                    raise ServiceError("InvalidParameterValue", f"{t.name} has no default", 400)
+                t.cores, t.memory_mb, t.disk_gb = defaults[t.name]
+            for key, attr in (("Cpu", "cores"), ("Memory", "memory_mb"), ("Disk", "disk_gb")):
+                value = params.get(key)
+                if value is None:
+                    continue
+                if int(value) < 1:
+                    raise ServiceError(
+                        "InvalidParameterValue", f"{key} must be a positive number", 400
+                    )
+                setattr(t, attr, int(value))
+            return {
+                "Name": t.name,
+                "Cpu": t.cores,
+                "Memory": t.memory_mb,
+                "Disk": t.disk_gb,
+                "PreviousCpu": before[0],
+                "PreviousMemory": before[1],
+                "PreviousDisk": before[2],
+            }
