@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import socket
-import threading
 import time
 import uuid
-from types import FrameType
 
 from mallee.config import Settings
 from mallee.controller import lease, vmstate
 from mallee.controller.scheduler import Scheduler
+from mallee.runloop import stop_on_signals
 from mallee.services.empyrean import properties, registry
 from mallee.services.empyrean.heartbeat import Heartbeat, interval_for
 from mallee.store import Store
@@ -61,13 +59,7 @@ def run_controller(settings: Settings) -> int:
     beat = Heartbeat(store, service_id, interval=interval_for(settings.heartbeat_timeout))
     beat.start()
     holder = f"{name}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-    stop = threading.Event()
-
-    def _stop(_sig: int, _frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
+    stop = stop_on_signals()
     controller = Controller(store, settings)
     active = False
     try:

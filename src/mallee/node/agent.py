@@ -12,14 +12,12 @@ import functools
 import logging
 import os
 import shutil
-import signal
 import socket
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from types import FrameType
 from typing import Any, Protocol
 
 from sqlalchemy import select, update
@@ -27,6 +25,7 @@ from sqlalchemy import select, update
 from mallee.config import Settings
 from mallee.node.hypervisor.base import Hypervisor, VmSpec
 from mallee.node.image_cache import ImageCache
+from mallee.runloop import stop_on_signals
 from mallee.services.empyrean import registry
 from mallee.services.empyrean.heartbeat import Heartbeat, interval_for
 from mallee.store import Store
@@ -348,13 +347,7 @@ def run_node(settings: Settings) -> int:
     agent.report([])
     beat = Heartbeat(store, service_id, interval=interval_for(settings.heartbeat_timeout))
     beat.start()
-    stop = threading.Event()
-
-    def _stop(_sig: int, _frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
+    stop = stop_on_signals()
     log.info("node %s up (%s), adopting %d running VMs", name, hv.kind, len(hv.running()))
     try:
         while not stop.is_set():

@@ -1,7 +1,7 @@
 """EC2 Describe* filters: names checked, values matched with `*` and `?` wildcards.
 
-Different filters AND, the values of one filter OR. Wildcards are matched by a linear-time
-two-pointer scan, so no pattern a caller sends can make matching exponential.
+Different filters AND, the values of one filter OR. Wildcards use the policy engine's matcher
+(linear, whatever the pattern); EC2's backslash escapes of `*` and `?` are not supported.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from mallee.api.errors import ServiceError
+from mallee.policy import wildcard_match
 
 TAG_FILTERS = ("tag-key", "tag-value")
 T = TypeVar("T")
@@ -41,52 +42,6 @@ def parse_filters(raw: list[dict[str, Any]] | None, known: Collection[str]) -> l
     return out
 
 
-def wildcard(pattern: str, text: str) -> bool:
-    """`*` any run, `?` one character, `\\` escapes; backtracks only to the last star."""
-    tokens = _tokens(pattern)
-    t = p = 0
-    star_p, star_t = -1, 0
-    while t < len(text):
-        if p < len(tokens) and tokens[p] != "*" and _same(tokens[p], text[t]):
-            t, p = t + 1, p + 1
-        elif p < len(tokens) and tokens[p] == "*":
-            star_p, star_t = p, t
-            p += 1
-        elif star_p >= 0:
-            star_t += 1
-            t, p = star_t, star_p + 1
-        else:
-            return False
-    while p < len(tokens) and tokens[p] == "*":
-        p += 1
-    return p == len(tokens)
-
-
-def _same(token: str, char: str) -> bool:
-    # "?" is any one character; an escaped wildcard ("\\?", "\\*") is that character.
-    if token == "?":
-        return True
-    return (token[1] if len(token) == 2 else token) == char
-
-
-def _tokens(pattern: str) -> list[str]:
-    out: list[str] = []
-    i = 0
-    while i < len(pattern):
-        char = pattern[i]
-        if char == "\\" and i + 1 < len(pattern) and pattern[i + 1] in "*?\\":
-            nxt = pattern[i + 1]
-            out.append("\\" + nxt if nxt in "*?" else nxt)
-            i += 2
-            continue
-        if char == "*" and out and out[-1] == "*":
-            i += 1  # "**" is "*"
-            continue
-        out.append(char)
-        i += 1
-    return out
-
-
 def _texts(value: Any) -> list[str]:
     if value is None:
         return []
@@ -109,7 +64,7 @@ def _one(flt: Filter, value_of: Callable[[str], Any], tags: Mapping[str, str]) -
         candidates = list(tags.values())
     else:
         candidates = _texts(value_of(flt.name))
-    return any(wildcard(p, c) for p in flt.values for c in candidates)
+    return any(wildcard_match(p, c) for p in flt.values for c in candidates)
 
 
 def matches(
