@@ -59,11 +59,11 @@ class NicPlane(Protocol):
     def plugged(self) -> set[str]: ...
 
 
-def _needs_work(row: Ec2Instance, alive: bool) -> bool:
+def _needs_work(state: str, alive: bool, reboot_due: bool) -> bool:
     """Cheap pre-check so a node with many settled instances does not queue a step for each."""
-    if row.state == "running":
-        return not alive or row.reboots_requested > row.reboots_done
-    if row.state == "stopped":
+    if state == "running":
+        return not alive or reboot_due
+    if state == "stopped":
         return alive
     return True
 
@@ -95,24 +95,34 @@ class NodeAgent:
     # --- the loop ---------------------------------------------------------------------------
 
     def reconcile_once(self) -> None:
-        with self.store.read() as s:
-            rows = list(
-                s.scalars(
-                    select(Ec2Instance).where(
-                        Ec2Instance.node == self.name, Ec2Instance.state != "terminated"
-                    )
-                ).all()
-            )
         alive = self.hv.running()
-        mine = {r.id for r in rows}
-        for row in rows:
-            if _needs_work(row, row.id in alive):
-                self._submit(row.id, functools.partial(self._step, row, row.id in alive))
-        for orphan in (self._known() - mine) | (self._plugged() - mine):
+        mine = self._states()
+        due = [i for i, (state, reboot) in mine.items() if _needs_work(state, i in alive, reboot)]
+        for row in self._rows(due):
+            self._submit(row.id, functools.partial(self._step, row, row.id in alive))
+        for orphan in (self._known() - set(mine)) | (self._plugged() - set(mine)):
             self._submit(orphan, functools.partial(self._forget, orphan))
         if time.monotonic() - self._reported >= REPORT_EVERY:
             self._reported = time.monotonic()
-            self.report(rows)
+            self.report({i: state for i, (state, _) in mine.items()})
+
+    def _states(self) -> dict[str, tuple[str, bool]]:
+        """id -> (state, reboot due) of this node's instances: a light query, every tick."""
+        with self.store.read() as s:
+            found = s.execute(
+                select(
+                    Ec2Instance.id,
+                    Ec2Instance.state,
+                    Ec2Instance.reboots_requested > Ec2Instance.reboots_done,
+                ).where(Ec2Instance.node == self.name, Ec2Instance.state != "terminated")
+            ).all()
+        return {i: (state, bool(reboot)) for i, state, reboot in found}
+
+    def _rows(self, ids: list[str]) -> list[Ec2Instance]:
+        if not ids:
+            return []
+        with self.store.read() as s:
+            return list(s.scalars(select(Ec2Instance).where(Ec2Instance.id.in_(ids))).all())
 
     def _known(self) -> set[str]:
         known: Callable[[], set[str]] | None = getattr(self.hv, "known", None)
@@ -254,27 +264,28 @@ class NodeAgent:
         with self.store.session() as s:
             s.merge(InstanceConsole(instance_id=instance_id, output=text, updated_at=time.time()))
 
-    def report(self, rows: list[Ec2Instance]) -> None:
+    def report(self, states: dict[str, str]) -> None:
         with self.store.session() as s:
             s.merge(self._node_row())
         now = time.time()
-        live = {r.id for r in rows}
-        self._written = {k: v for k, v in self._written.items() if k in live}
-        for row in rows:
-            if row.state not in ("pending", "running"):
+        self._written = {k: v for k, v in self._written.items() if k in states}
+        for instance_id, state in states.items():
+            if state not in ("pending", "running"):
                 continue
-            console = self.hv.console(row.id)
-            counters = self.hv.counters(row.id)
+            console = self.hv.console(instance_id)
+            counters = self.hv.counters(instance_id)
             seen = (len(console), tuple(counters.values()))
-            if self._written.get(row.id) == seen:
+            if self._written.get(instance_id) == seen:
                 continue
-            self._written[row.id] = seen
+            self._written[instance_id] = seen
             with self.store.session() as s:
                 if console:
-                    s.merge(InstanceConsole(instance_id=row.id, output=console, updated_at=now))
+                    s.merge(
+                        InstanceConsole(instance_id=instance_id, output=console, updated_at=now)
+                    )
                 if counters:
                     values = {k: (v if k == "cpu_seconds" else int(v)) for k, v in counters.items()}
-                    s.merge(InstanceCounters(instance_id=row.id, sampled_at=now, **values))
+                    s.merge(InstanceCounters(instance_id=instance_id, sampled_at=now, **values))
 
     def _node_row(self) -> NodeRow:
         st = self.settings
@@ -344,7 +355,7 @@ def run_node(settings: Settings) -> int:
         port=8775,
         partition=settings.zone,
     )
-    agent.report([])
+    agent.report({})
     beat = Heartbeat(store, service_id, interval=interval_for(settings.heartbeat_timeout))
     beat.start()
     stop = stop_on_signals()
