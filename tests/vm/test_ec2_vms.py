@@ -132,3 +132,31 @@ def _vms_of(vmcloud: VmCloud, ids: list[str]) -> dict[str, list[int]] | None:
     """The QEMU of each instance when every instance has exactly one, else None."""
     pids = {k: v for k, v in qemu_pids(vmcloud.data_dir).items() if k in ids}
     return pids if set(pids) == set(ids) and all(len(v) == 1 for v in pids.values()) else None
+
+
+def test_reboot_keeps_the_disk_in_a_fresh_process(vmcloud: VmCloud, tmp_path: Path) -> None:
+    ec2 = vmcloud.client("ec2")
+    name = f"key-{uuid.uuid4().hex[:6]}"
+    key = tmp_path / "key.pem"
+    key.write_text(ec2.create_key_pair(KeyName=name)["KeyMaterial"])
+    key.chmod(0o600)
+    iid = ec2.run_instances(ImageId=default_image(ec2), MinCount=1, MaxCount=1, KeyName=name)[
+        "Instances"
+    ][0]["InstanceId"]
+    ip = wait_until(lambda: all_in(ec2, [iid], "running"), 180)[0]["PrivateIpAddress"]
+    wait_until(lambda: "EUCA-READY" in console(ec2, iid), 180, interval=1)
+    netns = vmcloud.netns()
+    wrote = wait_until(
+        lambda: ssh(netns, key, ip, "echo kept > /root/kept && sync").returncode == 0 or None, 60
+    )
+    assert wrote
+    before = qemu_pids(vmcloud.data_dir)[iid]
+    ec2.reboot_instances(InstanceIds=[iid])
+    # -no-reboot: the reset ends the QEMU process and the node starts a new one on the same disk.
+    wait_until(lambda: qemu_pids(vmcloud.data_dir).get(iid, before) != before, 60)
+    wait_until(lambda: console(ec2, iid).count("EUCA-READY") >= 2, 120, interval=1)
+    kept = wait_until(lambda: ssh(netns, key, ip, "cat /root/kept").stdout.strip() or None, 60)
+    assert kept == "kept"
+    assert all_in(ec2, [iid], "running")
+    ec2.terminate_instances(InstanceIds=[iid])
+    wait_until(lambda: all_in(ec2, [iid], "terminated"), 120)
