@@ -87,6 +87,22 @@ class VmCloud:
 
         wait_until(free, timeout)
 
+    def counters(self, instance_id: str) -> dict[str, float] | None:
+        """What the node last reported for the instance (InstanceCounters), if anything."""
+        from mallee.store import Store
+        from mallee.store.tables.compute import InstanceCounters
+
+        store = Store(self.env["MALLEE_DB_URL"])
+        try:
+            with store.read() as s:
+                row = s.get(InstanceCounters, instance_id)
+                if row is None:
+                    return None
+                return {"cpu_seconds": row.cpu_seconds, "net_in_bytes": float(row.net_in_bytes),
+                        "disk_read_bytes": float(row.disk_read_bytes)}  # fmt: skip
+        finally:
+            store.dispose()
+
     def netns(self) -> str:
         from mallee.store import Store
         from mallee.store.tables.compute import NodeRow

@@ -97,6 +97,12 @@ def test_run_ssh_user_data_console_terminate(vmcloud: VmCloud, tmp_path: Path) -
     ran = ssh(netns, key, first["PrivateIpAddress"], "cat /root/user-data-ran")
     assert ran.returncode == 0, ran.stderr
     assert ran.stdout.strip() == token
+    # The node reports what the VM used: CPU, disk and the traffic of this very test.
+    counters = wait_until(
+        lambda: (c := vmcloud.counters(first["InstanceId"])) and c["net_in_bytes"] > 0 and c,
+        30,
+    )
+    assert counters["cpu_seconds"] > 0 and counters["disk_read_bytes"] > 0
     ec2.terminate_instances(InstanceIds=ids)
     done = wait_until(lambda: all_in(ec2, ids, "terminated"), 120)
     assert {i["StateReason"]["Code"] for i in done} == {"Client.UserInitiatedShutdown"}

@@ -189,4 +189,25 @@ class QemuHypervisor:
                 out["disk_write_bytes"] = out.get("disk_write_bytes", 0) + stats.get("wr_bytes", 0)
                 out["disk_read_ops"] = out.get("disk_read_ops", 0) + stats.get("rd_operations", 0)
                 out["disk_write_ops"] = out.get("disk_write_ops", 0) + stats.get("wr_operations", 0)
+        out.update(self._net_counters(instance_id))
         return out
+
+    def _net_counters(self, instance_id: str) -> dict[str, float]:
+        """The tap's counters, seen from the host side: its tx is what the guest received."""
+        try:
+            spec = self._spec(instance_id)
+        except (OSError, ValueError, TypeError):
+            return {}
+        if not spec.tap:
+            return {}
+        done = run(in_netns(spec.netns, ["ip", "-j", "-s", "link", "show", spec.tap]), check=False)
+        try:
+            stats = json.loads(done.stdout)[0]["stats64"]
+        except (ValueError, IndexError, KeyError):
+            return {}
+        return {
+            "net_in_bytes": stats["tx"]["bytes"],
+            "net_in_packets": stats["tx"]["packets"],
+            "net_out_bytes": stats["rx"]["bytes"],
+            "net_out_packets": stats["rx"]["packets"],
+        }
