@@ -96,7 +96,9 @@ class InstancesApi(Provider):
                 plan = launch.plan(s, ctx, params, self._zone(), launch.user_data_limit(self.store))
                 count = launch.how_many(s, params, plan, self.runtime.settings.heartbeat_timeout)
                 rows = launch.create(s, ctx, params, plan, count)
-                return self._reservation(s, ctx, rows)
+                # New instances carry only the tags their request specified.
+                tagged = bool(params.get("TagSpecifications"))
+                return self._reservation(s, ctx, rows, with_tags=tagged)
         except IntegrityError:
             # A concurrent request with the same ClientToken won the race: answer with its.
             if token and (earlier := self._by_token(ctx, str(token))) is not None:
@@ -115,8 +117,11 @@ class InstancesApi(Provider):
             ).all()
             return self._reservation(s, ctx, list(rows)) if rows else None
 
-    def _reservation(self, s: Session, ctx: RequestContext, rows: list[Ec2Instance]) -> Result:
-        tags = tags_for(s, ctx.principal.account_id, [r.id for r in rows])
+    def _reservation(
+        self, s: Session, ctx: RequestContext, rows: list[Ec2Instance], *, with_tags: bool = True
+    ) -> Result:
+        ids = [r.id for r in rows]
+        tags = tags_for(s, ctx.principal.account_id, ids) if with_tags else {}
         region = self.runtime.settings.region
         first = rows[0]
         return {
