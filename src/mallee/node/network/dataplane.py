@@ -6,6 +6,7 @@ still running (found by pid file and command line), so nothing is started twice.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import logging
 import os
@@ -44,6 +45,42 @@ def _alive(pidfile: Path, marker: str) -> int | None:
     except (OSError, ValueError):
         return None
     return pid if marker in cmdline else None
+
+
+def _strays(program: str, netns: str) -> list[int]:
+    """Processes of `program` serving `netns` that no pid file of ours names any more.
+
+    They are left when a node's state directory is lost while its namespace lives on (a wiped
+    data dir, a crashed test); they hold the DHCP and metadata ports a new server needs.
+    """
+    try:
+        wanted = os.stat(f"/run/netns/{netns}").st_ino
+    except OSError:
+        return []
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().split(b"\0")
+            ours = os.stat(proc / "ns" / "net").st_ino == wanted
+        except OSError:
+            continue
+        words = [w.decode(errors="replace") for w in cmdline]
+        if not words or program not in " ".join(words[:3]):
+            continue
+        # dnsmasq runs inside the namespace; the metadata server names it on its command line.
+        if ours or ("--netns" in words and netns in words):
+            found.append(int(proc.name))
+    return found
+
+
+def _kill(pids: list[int]) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    if pids:
+        time.sleep(0.2)
 
 
 class DataPlane:
@@ -99,6 +136,7 @@ class DataPlane:
         pidfile = self.run_dir / "dnsmasq.pid"
         if _alive(pidfile, str(self.hosts_file)):
             return
+        _kill(_strays("dnsmasq", self.netns) if self.netns else [])
         mask = str(self.network.netmask)
         self._ns(
             "dnsmasq",
@@ -121,6 +159,7 @@ class DataPlane:
         pidfile = self.run_dir / "metadata.pid"
         if _alive(pidfile, "mallee.node.network.metadata"):
             return
+        _kill(_strays("mallee.node.network.metadata", self.netns) if self.netns else [])
         argv = [
             sys.executable, "-m", "mallee.node.network.metadata",
             "--db-url", self.db_url, "--node", self.node_name, "--region", self.region,
