@@ -1,26 +1,29 @@
-"""`mallee image build-default`: build (or confirm the cache of) the default image."""
+"""`mallee image build-default` (also `python -m mallee.images build-default`)."""
 
 from __future__ import annotations
 
 import argparse
-import os
+import time
 from pathlib import Path
 
+from mallee.config import Settings
 from mallee.images.default import build_default_image
-
-
-def _default_dir() -> Path:
-    data = Path(os.environ.get("MALLEE_DATA_DIR", Path.home() / ".local/share/mallee"))
-    return Path(os.environ.get("MALLEE_IMAGE_DIR", data / "images"))
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="mallee image")
     sub = p.add_subparsers(dest="command", required=True)
-    build = sub.add_parser("build-default", help="build the default eki/eri/emi (cached)")
-    build.add_argument("--image-dir", type=Path, default=None)
-    build.add_argument("--force", action="store_true")
+    build = sub.add_parser(
+        "build-default", help="build the default kernel, ramdisk and root disk (cached)"
+    )
+    build.add_argument(
+        "--image-dir", type=Path, default=None, help="default: $MALLEE_IMAGE_DIR or <data>/images"
+    )
+    build.add_argument("--force", action="store_true", help="rebuild even if up to date")
     args = p.parse_args(argv)
-    image = build_default_image(args.image_dir or _default_dir(), force=args.force)
-    print(f"kernel {image.kernel}\nramdisk {image.ramdisk}\nroot {image.root}")
+    started = time.monotonic()
+    image = build_default_image(args.image_dir or Settings.from_env().image_dir, force=args.force)
+    for role, path in (("kernel", image.kernel), ("ramdisk", image.ramdisk), ("root", image.root)):
+        print(f"{role:8} {path} ({path.stat().st_size:,} bytes)")
+    print(f"took {time.monotonic() - started:.2f}s")
     return 0

@@ -3,7 +3,8 @@
 Every transition the agent makes is a conditional UPDATE (`WHERE state = expected`), and what it
 does to a VM is found again from disk after a restart, so killing the agent at any moment and
 starting it again neither repeats nor loses a step. Slow steps (boots, graceful stops) run on a
-small thread pool, one at a time per instance.
+small thread pool, one at a time per instance; each step reads its row afresh when it starts, so
+a decision is never taken on a row another step changed meanwhile.
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from mallee.config import Settings
-from mallee.node.hypervisor.base import Hypervisor, VmSpec
+from mallee.node.hypervisor.base import Hypervisor, LaunchError, VmSpec
 from mallee.node.image_cache import ImageCache
 from mallee.runloop import stop_on_signals
 from mallee.services.empyrean import registry
@@ -42,6 +44,13 @@ STOP_TIMEOUT = 30.0
 TERMINATE_TIMEOUT = 5.0
 TICK = 0.25
 REPORT_EVERY = 5.0
+REPORT_BATCH = 200
+# The data plane's ensure() restarts a dead dnsmasq or metadata server: the agent is their keeper.
+ENSURE_EVERY = 30.0
+# A guest that keeps crashing is relaunched ever more slowly (seconds between attempts).
+CRASH_WINDOW = 300.0
+CRASH_FREE_RELAUNCHES = 3
+CRASH_MAX_DELAY = 60.0
 
 
 class NicPlane(Protocol):
@@ -68,6 +77,27 @@ def _needs_work(state: str, alive: bool, reboot_due: bool) -> bool:
     return True
 
 
+class _Crashes:
+    """Recent unexpected exits per instance, to slow down relaunching a crash loop."""
+
+    def __init__(self) -> None:
+        self._at: dict[str, list[float]] = {}
+
+    def may_relaunch(self, instance_id: str, now: float) -> bool:
+        recent = [t for t in self._at.get(instance_id, []) if now - t < CRASH_WINDOW]
+        self._at[instance_id] = recent
+        if len(recent) < CRASH_FREE_RELAUNCHES:
+            return True
+        delay = min(CRASH_MAX_DELAY, 2.0 ** (len(recent) - CRASH_FREE_RELAUNCHES + 1))
+        return now - recent[-1] >= delay
+
+    def record(self, instance_id: str, now: float) -> None:
+        self._at.setdefault(instance_id, []).append(now)
+
+    def forget(self, instance_id: str) -> None:
+        self._at.pop(instance_id, None)
+
+
 class NodeAgent:
     def __init__(
         self,
@@ -89,22 +119,31 @@ class NodeAgent:
         self._busy: set[str] = set()
         self._lock = threading.Lock()
         self._reported = 0.0
+        self._ensured = time.monotonic()
+        self._crashes = _Crashes()
         # What was last written per instance, so unchanged consoles and counters are not.
         self._written: dict[str, tuple[int, tuple[float, ...]]] = {}
 
     # --- the loop ---------------------------------------------------------------------------
 
+    def adopt(self) -> int:
+        """At start: the VMs a previous agent left running are ours to carry on with."""
+        return len(self.hv.adopt())
+
     def reconcile_once(self) -> None:
         alive = self.hv.running()
         mine = self._states()
-        due = [i for i, (state, reboot) in mine.items() if _needs_work(state, i in alive, reboot)]
-        for row in self._rows(due):
-            self._submit(row.id, functools.partial(self._step, row, row.id in alive))
-        for orphan in (self._known() - set(mine)) | (self._plugged() - set(mine)):
-            self._submit(orphan, functools.partial(self._forget, orphan))
+        for iid, (state, reboot) in mine.items():
+            if _needs_work(state, iid in alive, reboot):
+                self._submit(iid, functools.partial(self._step, iid))
+        for orphan in (self.hv.known() | self._plugged()) - set(mine):
+            self._submit(orphan, functools.partial(self._orphan, orphan))
         if time.monotonic() - self._reported >= REPORT_EVERY:
             self._reported = time.monotonic()
             self.report({i: state for i, (state, _) in mine.items()})
+        if self.plane and time.monotonic() - self._ensured >= ENSURE_EVERY:
+            self._ensured = time.monotonic()
+            self.plane.ensure()
 
     def _states(self) -> dict[str, tuple[str, bool]]:
         """id -> (state, reboot due) of this node's instances: a light query, every tick."""
@@ -118,15 +157,12 @@ class NodeAgent:
             ).all()
         return {i: (state, bool(reboot)) for i, state, reboot in found}
 
-    def _rows(self, ids: list[str]) -> list[Ec2Instance]:
-        if not ids:
-            return []
+    def _row(self, instance_id: str) -> Ec2Instance | None:
         with self.store.read() as s:
-            return list(s.scalars(select(Ec2Instance).where(Ec2Instance.id.in_(ids))).all())
-
-    def _known(self) -> set[str]:
-        known: Callable[[], set[str]] | None = getattr(self.hv, "known", None)
-        return known() if known else self.hv.running()
+            row = s.get(Ec2Instance, instance_id)
+        if row is None or row.node != self.name or row.state == "terminated":
+            return None
+        return row
 
     def _plugged(self) -> set[str]:
         return self.plane.plugged() if self.plane else set()
@@ -161,11 +197,18 @@ class NodeAgent:
 
     # --- one instance -------------------------------------------------------------------------
 
-    def _step(self, row: Ec2Instance, alive: bool) -> None:
+    def _alive(self, instance_id: str) -> bool:
+        vm = self.hv.info(instance_id)
+        return vm is not None and vm.pid is not None
+
+    def _step(self, instance_id: str) -> None:
+        row = self._row(instance_id)
+        if row is None:
+            return  # gone or moved on since the tick looked: the orphan sweep handles its VM
+        alive = self._alive(instance_id)
         if row.state == "pending":
-            if not alive and not self._launch(row):
-                return
-            self._move(row.id, "pending", "running")
+            if alive or self._launch(row, "pending"):
+                self._move(row.id, "pending", "running")
         elif row.state == "running":
             self._running(row, alive)
         elif row.state == "stopping":
@@ -175,71 +218,114 @@ class NodeAgent:
         elif row.state == "stopped" and alive:
             self.hv.stop(row.id, STOP_TIMEOUT)
         elif row.state == "shutting-down":
-            self._save_console(row.id)
-            self.hv.stop(row.id, TERMINATE_TIMEOUT)
-            self._forget(row.id)
-            self._move(row.id, "shutting-down", "terminated", terminated_at=time.time())
+            self._terminate(row)
+
+    def _terminate(self, row: Ec2Instance) -> None:
+        self._save_console(row.id)
+        self.hv.stop(row.id, TERMINATE_TIMEOUT)
+        self._forget(row.id)
+        reason: dict[str, Any] = {}
+        if row.state_reason_code is None:
+            code = "Client.UserInitiatedShutdown"
+            reason = dict(state_reason_code=code, state_reason_message=f"{code}: User initiated "
+                          "shutdown")  # fmt: skip
+        self._move(row.id, "shutting-down", "terminated", terminated_at=time.time(), **reason)
+
+    def _orphan(self, instance_id: str) -> None:
+        """A VM or NIC here whose row is terminated, missing or on another node."""
+        if self._row(instance_id) is None:
+            log.info("%s is not this node's (any more): removing its VM", instance_id)
+            self._forget(instance_id)
 
     def _running(self, row: Ec2Instance, alive: bool) -> None:
         if not alive:
-            if self.hv.exited_for_reboot(row.id):
-                self.hv.restart(row.id)
-                return
-            # The guest powered itself off: an instance-store instance is gone for good.
-            self._save_console(row.id)
-            self._forget(row.id)
-            code = "Client.InstanceInitiatedShutdown"
-            self._move(
-                row.id, "running", "terminated", terminated_at=time.time(),
-                state_reason_code=code, state_reason_message=f"{code}: Instance initiated shutdown",
-            )  # fmt: skip
+            self._exited(row)
         elif row.reboots_requested > row.reboots_done:
-            self.hv.restart(row.id)
+            vm = self.hv.info(row.id)
+            # A VM that already applied this reboot (the agent died before recording it).
+            if vm is None or vm.reboots < row.reboots_requested:
+                log.info("%s: reboot", row.id)
+                self.hv.restart(row.id, row.reboots_requested)
             with self.store.session() as s:
                 s.execute(
                     update(Ec2Instance)
-                    .where(Ec2Instance.id == row.id)
+                    .where(
+                        Ec2Instance.id == row.id,
+                        Ec2Instance.reboots_done < row.reboots_requested,
+                    )
                     .values(reboots_done=row.reboots_requested)
                 )
 
-    def _launch(self, row: Ec2Instance) -> bool:
+    def _exited(self, row: Ec2Instance) -> None:
+        """The VM of a running instance is gone, and nobody here stopped it."""
+        vm = self.hv.info(row.id)
+        if vm is None or self.hv.exited_for_reboot(row.id):
+            now = time.time()
+            if not self._crashes.may_relaunch(row.id, now):
+                return
+            self._crashes.record(row.id, now)
+            log.info("%s exited without powering off: relaunching", row.id)
+            self._launch(row, "running", reboots=vm.reboots if vm else row.reboots_done)
+            return
+        self._save_console(row.id)
+        code = "Client.InstanceInitiatedShutdown"
+        reason = dict(state_reason_code=code, state_reason_message=f"{code}: Instance initiated "
+                      "shutdown")  # fmt: skip
+        if row.root_device_type == "ebs" and row.shutdown_behavior == "stop":
+            self._move(row.id, "running", "stopped", **reason)
+            return
+        # An instance-store instance that powers itself off is gone for good (AWS).
+        self._forget(row.id)
+        self._move(row.id, "running", "terminated", terminated_at=time.time(), **reason)
+
+    def _launch(self, row: Ec2Instance, expected: str, reboots: int | None = None) -> bool:
         try:
-            spec = self._spec(row)
+            spec = self._spec(row, row.reboots_done if reboots is None else reboots)
             self.hv.launch(spec)
             return True
+        except SQLAlchemyError:
+            raise  # the database, not the instance: try again next tick
         except Exception as err:
             log.warning("%s failed to launch: %s", row.id, err)
             console = self.hv.console(row.id) + f"\n[mallee] launch failed: {err}\n"
             self._write_console(row.id, console)
             self._forget(row.id)
             self._move(
-                row.id, "pending", "terminated", terminated_at=time.time(),
+                row.id, expected, "terminated", terminated_at=time.time(),
                 state_reason_code="Server.InternalError",
                 state_reason_message=f"Server.InternalError: {err}"[:2000],
+                transition_reason="Server.InternalError: the instance failed to start",
             )  # fmt: skip
             return False
 
-    def _spec(self, row: Ec2Instance) -> VmSpec:
+    def _spec(self, row: Ec2Instance, reboots: int) -> VmSpec:
         if not row.kernel_id:
-            raise RuntimeError(f"{row.image_id} names no kernel image; cannot boot it")
+            raise LaunchError(f"{row.image_id} names no kernel image; cannot boot it")
+        if self.plane and not (row.mac and row.private_ip):
+            raise LaunchError(f"{row.id} was placed without a MAC and private address")
+        kernel = self.cache.path(row.kernel_id)
+        ramdisk = self.cache.path(row.ramdisk_id) if row.ramdisk_id else None
+        root = self.cache.path(row.image_id)
         nic = self.plane.plug(row.id, row.mac or "", row.private_ip or "") if self.plane else None
         return VmSpec(
             instance_id=row.id,
             cores=row.cores,
             memory_mb=row.memory_mb,
-            kernel=self.cache.path(row.kernel_id),
-            ramdisk=self.cache.path(row.ramdisk_id) if row.ramdisk_id else None,
-            root=self.cache.path(row.image_id),
+            kernel=kernel,
+            ramdisk=ramdisk,
+            root=root,
             cmdline=CMDLINE,
             netns=nic.netns if nic else "",
             tap=nic.tap if nic else "",
             mac=row.mac or "",
+            reboots=reboots,
         )
 
     def _forget(self, instance_id: str) -> None:
         self.hv.destroy(instance_id)
         if self.plane:
             self.plane.unplug(instance_id)
+        self._crashes.forget(instance_id)
 
     def _move(self, instance_id: str, expected: str, new: str, **fields: Any) -> bool:
         with self.store.session() as s:
@@ -265,27 +351,36 @@ class NodeAgent:
             s.merge(InstanceConsole(instance_id=instance_id, output=text, updated_at=time.time()))
 
     def report(self, states: dict[str, str]) -> None:
+        """The node's row, and each live instance's console and counters that changed."""
         with self.store.session() as s:
             s.merge(self._node_row())
         now = time.time()
         self._written = {k: v for k, v in self._written.items() if k in states}
+        changed: list[InstanceConsole | InstanceCounters] = []
         for instance_id, state in states.items():
-            if state not in ("pending", "running"):
-                continue
-            console = self.hv.console(instance_id)
-            counters = self.hv.counters(instance_id)
-            seen = (len(console), tuple(counters.values()))
-            if self._written.get(instance_id) == seen:
-                continue
-            self._written[instance_id] = seen
+            if state in ("pending", "running"):
+                changed += self._changed(instance_id, now)
+        # Batched: one transaction per few hundred rows, not one per instance.
+        for start in range(0, len(changed), REPORT_BATCH):
             with self.store.session() as s:
-                if console:
-                    s.merge(
-                        InstanceConsole(instance_id=instance_id, output=console, updated_at=now)
-                    )
-                if counters:
-                    values = {k: (v if k == "cpu_seconds" else int(v)) for k, v in counters.items()}
-                    s.merge(InstanceCounters(instance_id=instance_id, sampled_at=now, **values))
+                for item in changed[start : start + REPORT_BATCH]:
+                    s.merge(item)
+
+    def _changed(self, instance_id: str, now: float) -> list[InstanceConsole | InstanceCounters]:
+        console = self.hv.console(instance_id)
+        counters = self.hv.counters(instance_id)
+        values = counters.values() if counters else {}
+        # The console is a fixed-size tail once it is long: compare content, not length.
+        seen = (hash(console), tuple(float(v) for v in values.values()))
+        if self._written.get(instance_id) == seen:
+            return []
+        self._written[instance_id] = seen
+        out: list[InstanceConsole | InstanceCounters] = []
+        if console:
+            out.append(InstanceConsole(instance_id=instance_id, output=console, updated_at=now))
+        if counters:
+            out.append(InstanceCounters(instance_id=instance_id, sampled_at=now, **values))
+        return out
 
     def _node_row(self) -> NodeRow:
         st = self.settings
@@ -309,7 +404,7 @@ def _memory_mb() -> int:
     return 1024
 
 
-def _hypervisor(settings: Settings, store: Store, name: str) -> Hypervisor:
+def _hypervisor(settings: Settings, name: str) -> Hypervisor:
     run_dir = settings.data_dir / "nodes" / name
     if settings.hypervisor == "fake":
         from mallee.node.hypervisor.fake import FakeHypervisor
@@ -332,7 +427,7 @@ def run_node(settings: Settings) -> int:
     store = Store(settings.database_url)
     host = socket.gethostname()
     name = settings.node_name or f"node-{host}"
-    hv = _hypervisor(settings, store, name)
+    hv = _hypervisor(settings, name)
     plane: NicPlane | None = None
     if hv.kind != "fake":
         from mallee.node.network import DataPlane
@@ -346,20 +441,15 @@ def run_node(settings: Settings) -> int:
         )
         plane.ensure()
     agent = NodeAgent(store, settings, hv, plane, name)
+    # 8775: the Eucalyptus NC port (the agent listens on none; the registry wants one).
     service_id = registry.register_self(
-        # 8775: the Eucalyptus NC port (the agent listens on none; the registry wants one).
-        store,
-        type="node",
-        name=name,
-        host=host,
-        port=8775,
-        partition=settings.zone,
+        store, type="node", name=name, host=host, port=8775, partition=settings.zone
     )
+    log.info("node %s up (%s), adopting %d running VMs", name, hv.kind, agent.adopt())
     agent.report({})
     beat = Heartbeat(store, service_id, interval=interval_for(settings.heartbeat_timeout))
     beat.start()
     stop = stop_on_signals()
-    log.info("node %s up (%s), adopting %d running VMs", name, hv.kind, len(hv.running()))
     try:
         while not stop.is_set():
             try:

@@ -2,28 +2,33 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from sqlalchemy import delete
 
 from mallee.config import Settings
-from mallee.ids import new_id
 from mallee.node.agent import NodeAgent
 from mallee.node.hypervisor.fake import FakeHypervisor
-from mallee.services.iam.bootstrap import ensure_system_account, system_account_id
 from mallee.store import Store
-from mallee.store.tables.compute import InstanceConsole
-from mallee.store.tables.ec2 import Ec2Instance
+from mallee.store.tables.compute import InstanceConsole, InstanceCounters, NodeRow
+from mallee.store.tables.ec2 import Ec2Image, Ec2Instance
+from tests.unit.node.rows import NODE, instance, row_of, set_row
 
-NODE = "n1"
+
+@dataclass(frozen=True)
+class Nic:
+    netns: str
+    tap: str
+    mac: str
+    ip: str
 
 
 class Plane:
     """Records plug/unplug like the real data plane's bookkeeping."""
 
-    netns = ""
+    netns = "ns-test"
 
     def __init__(self) -> None:
         self.taps: set[str] = set()
@@ -31,8 +36,9 @@ class Plane:
     def ensure(self) -> None:
         pass
 
-    def plug(self, instance_id: str, mac: str, ip: str) -> None:
+    def plug(self, instance_id: str, mac: str, ip: str) -> Nic:
         self.taps.add(instance_id)
+        return Nic(self.netns, f"tap-{instance_id[-8:]}", mac, ip)
 
     def unplug(self, instance_id: str) -> None:
         self.taps.discard(instance_id)
@@ -42,17 +48,13 @@ class Plane:
 
 
 @pytest.fixture
-def images(store: Store, tmp_path: Path) -> dict[str, str]:
-    ensure_system_account(store)
-    owner = system_account_id(store)
-    from mallee.services.ec2.images import register_local_image
+def plane() -> Plane:
+    return Plane()
 
-    made = {}
-    for kind in ("kernel", "ramdisk", "machine"):
-        path = tmp_path / f"{kind}.img"
-        path.write_bytes(kind.encode() * 100)
-        made[kind] = register_local_image(store, owner, name=kind, path=path, image_type=kind)
-    return made
+
+@pytest.fixture
+def agent(store: Store, tmp_path: Path, plane: Plane) -> NodeAgent:
+    return agent_for(store, tmp_path, plane)
 
 
 def agent_for(store: Store, tmp_path: Path, plane: Plane) -> NodeAgent:
@@ -60,122 +62,224 @@ def agent_for(store: Store, tmp_path: Path, plane: Plane) -> NodeAgent:
     return NodeAgent(store, settings, FakeHypervisor(tmp_path / "vms"), plane, NODE, threads=0)
 
 
-def instance(store: Store, images: dict[str, str], state: str = "pending", **extra: object) -> str:
-    iid = new_id("i")
-    with store.session() as s:
-        s.add(
-            Ec2Instance(
-                id=iid,
-                account_id=system_account_id(store),
-                reservation_id="r-1",
-                image_id=images["machine"],
-                kernel_id=extra.pop("kernel_id", images["kernel"]),
-                ramdisk_id=images["ramdisk"],
-                instance_type="m1.small",
-                cores=1,
-                memory_mb=256,
-                disk_gb=5,
-                availability_zone="one",
-                state=state,
-                node=NODE,
-                mac="d0:0d:00:00:00:01",
-                private_ip="10.0.0.2",
-                launch_time=dt.datetime.now(dt.UTC),
-                state_changed_at=time.time(),
-                **extra,
-            )
-        )
-    return iid
+def fake(agent: NodeAgent) -> FakeHypervisor:
+    assert isinstance(agent.hv, FakeHypervisor)
+    return agent.hv
 
 
-def state_of(store: Store, iid: str) -> Ec2Instance:
+def console_row(store: Store, iid: str) -> str:
     with store.read() as s:
-        row = s.get(Ec2Instance, iid)
-        assert row is not None
-        return row
+        found = s.get(InstanceConsole, iid)
+        return found.output if found else ""
+
+
+def boots(agent: NodeAgent, iid: str) -> int:
+    return agent.hv.console(iid).count("[fake] boot")
 
 
 def test_pending_boots_then_terminates(
-    store: Store, tmp_path: Path, images: dict[str, str]
+    store: Store, agent: NodeAgent, plane: Plane, images: dict[str, str]
 ) -> None:
-    plane = Plane()
-    agent = agent_for(store, tmp_path, plane)
     iid = instance(store, images)
     agent.reconcile_once()
-    assert state_of(store, iid).state == "running"
+    assert row_of(store, iid).state == "running"
     assert iid in agent.hv.running() and iid in plane.taps
-    with store.session() as s:
-        s.get(Ec2Instance, iid).state = "shutting-down"  # type: ignore[union-attr]
+    set_row(store, iid, state="shutting-down")
     agent.reconcile_once()
-    row = state_of(store, iid)
+    row = row_of(store, iid)
     assert row.state == "terminated" and row.terminated_at
-    assert iid not in agent.hv.running() and iid not in plane.taps
-    with store.read() as s:
-        assert "EUCA-READY" in s.get(InstanceConsole, iid).output  # type: ignore[union-attr]
+    assert row.state_reason_code == "Client.UserInitiatedShutdown"
+    assert iid not in agent.hv.known() and iid not in plane.taps
+    assert "EUCA-READY" in console_row(store, iid)
+
+
+def test_termination_keeps_the_reason_the_api_set(
+    store: Store, agent: NodeAgent, images: dict[str, str]
+) -> None:
+    iid = instance(store, images)
+    agent.reconcile_once()
+    set_row(store, iid, state="shutting-down", state_reason_code="Server.SpotInstanceTermination")
+    agent.reconcile_once()
+    assert row_of(store, iid).state_reason_code == "Server.SpotInstanceTermination"
+
+
+def test_a_second_pass_does_not_boot_again(
+    store: Store, agent: NodeAgent, images: dict[str, str]
+) -> None:
+    iid = instance(store, images)
+    agent.reconcile_once()
+    # As if a tick had read the row before the launch step moved it to running.
+    set_row(store, iid, state="pending")
+    agent.reconcile_once()
+    assert row_of(store, iid).state == "running"
+    assert boots(agent, iid) == 1
 
 
 def test_restarted_agent_adopts_instead_of_relaunching(
-    store: Store, tmp_path: Path, images: dict[str, str]
+    store: Store, tmp_path: Path, plane: Plane, images: dict[str, str]
 ) -> None:
-    plane = Plane()
     iid = instance(store, images)
     agent_for(store, tmp_path, plane).reconcile_once()
-    # A new agent (a restart) over the same VMs: nothing boots twice.
+    # A new agent (a restart) over the same VMs: nothing boots twice and nothing is lost.
     again = agent_for(store, tmp_path, plane)
+    assert again.adopt() == 1
     again.reconcile_once()
     assert again.hv.running() == {iid}
-    assert "boot 1 of" in again.hv.console(iid)
+    assert boots(again, iid) == 1
+    assert row_of(store, iid).state == "running"
 
 
-def test_vm_of_a_row_that_moved_on_is_killed(
-    store: Store, tmp_path: Path, images: dict[str, str]
+def test_agent_dying_after_launch_before_the_update(
+    store: Store, tmp_path: Path, plane: Plane, images: dict[str, str]
 ) -> None:
-    plane = Plane()
-    agent = agent_for(store, tmp_path, plane)
+    iid = instance(store, images)
+    first = agent_for(store, tmp_path, plane)
+    row = row_of(store, iid)
+    first.hv.launch(first._spec(row, 0))  # launched, then SIGKILL before pending -> running
+    again = agent_for(store, tmp_path, plane)
+    again.reconcile_once()
+    assert row_of(store, iid).state == "running"
+    assert boots(again, iid) == 1
+
+
+@pytest.mark.parametrize("how", ["terminated", "deleted", "moved"])
+def test_vm_of_a_row_that_moved_on_is_killed(
+    store: Store, agent: NodeAgent, plane: Plane, images: dict[str, str], how: str
+) -> None:
     iid = instance(store, images)
     agent.reconcile_once()
-    # Terminated while this node was away (the controller settled it).
-    with store.session() as s:
-        s.get(Ec2Instance, iid).state = "terminated"  # type: ignore[union-attr]
+    if how == "terminated":  # settled by the controller while this node was away
+        set_row(store, iid, state="terminated")
+    elif how == "moved":
+        set_row(store, iid, node="n2")
+    else:
+        with store.session() as s:
+            s.execute(delete(Ec2Instance).where(Ec2Instance.id == iid))
     agent.reconcile_once()
-    assert agent.hv.running() == set() and plane.taps == set()
+    assert agent.hv.known() == set() and plane.taps == set()
 
 
 def test_launch_failure_terminates_with_a_reason(
-    store: Store, tmp_path: Path, images: dict[str, str]
+    store: Store, agent: NodeAgent, plane: Plane, images: dict[str, str]
 ) -> None:
-    agent = agent_for(store, tmp_path, Plane())
     iid = instance(store, images, kernel_id=None)
     agent.reconcile_once()
-    row = state_of(store, iid)
-    assert row.state == "terminated"
+    row = row_of(store, iid)
+    assert row.state == "terminated" and row.terminated_at
     assert row.state_reason_code == "Server.InternalError"
-    with store.read() as s:
-        console = s.get(InstanceConsole, iid)
-        assert console is not None and "launch failed" in console.output
+    assert "names no kernel" in (row.state_reason_message or "")
+    assert "launch failed" in console_row(store, iid)
+    assert plane.taps == set()
 
 
-def test_reboot_is_applied_once(store: Store, tmp_path: Path, images: dict[str, str]) -> None:
-    agent = agent_for(store, tmp_path, Plane())
+def test_unreadable_image_fails_the_launch(
+    store: Store, agent: NodeAgent, images: dict[str, str]
+) -> None:
+    with store.session() as s:
+        image = s.get(Ec2Image, images["machine"])
+        assert image is not None
+        image.location = "bucket/key/manifest.xml"
     iid = instance(store, images)
     agent.reconcile_once()
-    with store.session() as s:
-        s.get(Ec2Instance, iid).reboots_requested = 1  # type: ignore[union-attr]
+    row = row_of(store, iid)
+    assert row.state == "terminated"
+    assert "not supported" in (row.state_reason_message or "")
+
+
+def test_reboot_is_applied_once(store: Store, agent: NodeAgent, images: dict[str, str]) -> None:
+    iid = instance(store, images)
+    agent.reconcile_once()
+    set_row(store, iid, reboots_requested=1)
     agent.reconcile_once()
     agent.reconcile_once()
-    assert state_of(store, iid).reboots_done == 1
-    assert "boot 2 of" in agent.hv.console(iid)
-    assert "boot 3 of" not in agent.hv.console(iid)
+    assert row_of(store, iid).reboots_done == 1
+    assert boots(agent, iid) == 2
+
+
+def test_reboot_done_before_a_crash_is_recorded_not_repeated(
+    store: Store, tmp_path: Path, plane: Plane, images: dict[str, str]
+) -> None:
+    iid = instance(store, images)
+    agent = agent_for(store, tmp_path, plane)
+    agent.reconcile_once()
+    set_row(store, iid, reboots_requested=1)
+    agent.hv.restart(iid, 1)  # the agent rebooted the VM, then died before recording it
+    again = agent_for(store, tmp_path, plane)
+    again.reconcile_once()
+    assert row_of(store, iid).reboots_done == 1
+    assert boots(again, iid) == 2
 
 
 def test_guest_power_off_terminates_instance_store(
-    store: Store, tmp_path: Path, images: dict[str, str]
+    store: Store, agent: NodeAgent, plane: Plane, images: dict[str, str]
 ) -> None:
-    agent = agent_for(store, tmp_path, Plane())
     iid = instance(store, images)
     agent.reconcile_once()
-    agent.hv.stop(iid, 0)  # the guest ran `poweroff`
+    fake(agent).guest_poweroff(iid)
     agent.reconcile_once()
-    row = state_of(store, iid)
+    row = row_of(store, iid)
     assert row.state == "terminated"
     assert row.state_reason_code == "Client.InstanceInitiatedShutdown"
+    assert iid not in plane.taps
+
+
+def test_guest_power_off_stops_an_ebs_instance_that_asks_for_it(
+    store: Store, agent: NodeAgent, images: dict[str, str]
+) -> None:
+    iid = instance(store, images, root_device_type="ebs", shutdown_behavior="stop")
+    agent.reconcile_once()
+    fake(agent).guest_poweroff(iid)
+    agent.reconcile_once()
+    assert row_of(store, iid).state == "stopped"
+    assert iid in agent.hv.known()
+
+
+def test_guest_reset_relaunches(store: Store, agent: NodeAgent, images: dict[str, str]) -> None:
+    iid = instance(store, images)
+    agent.reconcile_once()
+    fake(agent).guest_reset(iid)
+    agent.reconcile_once()
+    assert row_of(store, iid).state == "running"
+    assert iid in agent.hv.running() and boots(agent, iid) == 2
+
+
+def test_a_crash_loop_is_relaunched_ever_more_slowly(
+    store: Store, agent: NodeAgent, images: dict[str, str]
+) -> None:
+    iid = instance(store, images)
+    agent.reconcile_once()
+    for _ in range(6):
+        fake(agent).guest_reset(iid)
+        agent.reconcile_once()
+    # Three quick relaunches, then a pause before the next.
+    assert boots(agent, iid) == 4
+    assert row_of(store, iid).state == "running"
+
+
+def test_stop_keeps_the_disk_and_start_boots_it_again(
+    store: Store, agent: NodeAgent, plane: Plane, images: dict[str, str]
+) -> None:
+    iid = instance(store, images)
+    agent.reconcile_once()
+    set_row(store, iid, state="stopping")
+    agent.reconcile_once()
+    assert row_of(store, iid).state == "stopped"
+    assert iid not in agent.hv.running() and iid in agent.hv.known()
+    set_row(store, iid, state="pending")  # StartInstances
+    agent.reconcile_once()
+    assert row_of(store, iid).state == "running"
+    assert boots(agent, iid) == 2
+
+
+def test_report_writes_the_node_row_console_and_counters(
+    store: Store, agent: NodeAgent, images: dict[str, str]
+) -> None:
+    iid = instance(store, images)
+    agent.reconcile_once()
+    agent.report({iid: "running"})
+    with store.read() as s:
+        node = s.get(NodeRow, NODE)
+        assert node is not None and node.hypervisor == "fake" and node.netns == "ns-test"
+        assert node.cores > 0 and node.memory_mb > 0
+        assert s.get(InstanceCounters, iid) is not None
+    assert "EUCA-READY" in console_row(store, iid)

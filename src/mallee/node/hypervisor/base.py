@@ -1,8 +1,13 @@
-"""What the node agent needs from a hypervisor."""
+"""What the node agent needs from a hypervisor.
+
+A hypervisor keeps everything it knows about a VM on disk (QEMU: its run directory), never only
+in memory: a new agent process constructing a new driver object finds the same VMs, alive or
+exited, and carries on with them (adoption).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Protocol
 
@@ -20,6 +25,41 @@ class VmSpec:
     netns: str = ""
     tap: str = ""
     mac: str = ""
+    # How many of the instance's reboot requests this VM has applied (survives agent restarts,
+    # so a reboot interrupted by a crash is neither lost nor done twice).
+    reboots: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class VmInfo:
+    instance_id: str
+    # The VM process, None when it is not running.
+    pid: int | None
+    # kvm | tcg | fake
+    accel: str
+    reboots: int
+
+
+@dataclass(frozen=True, slots=True)
+class Counters:
+    """Cumulative since the VM was launched; the columns of InstanceCounters."""
+
+    cpu_seconds: float = 0.0
+    disk_read_bytes: int = 0
+    disk_write_bytes: int = 0
+    disk_read_ops: int = 0
+    disk_write_ops: int = 0
+    net_in_bytes: int = 0
+    net_out_bytes: int = 0
+    net_in_packets: int = 0
+    net_out_packets: int = 0
+
+    def values(self) -> dict[str, float | int]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+class LaunchError(RuntimeError):
+    """The VM could not be started; the text says why (shown in the console and StateReason)."""
 
 
 class Hypervisor(Protocol):
@@ -29,14 +69,26 @@ class Hypervisor(Protocol):
     def running(self) -> set[str]:
         """Instances whose VM process is alive now (found from disk: survives agent restarts)."""
 
+    def known(self) -> set[str]:
+        """Instances the hypervisor holds anything for (a disk, a run directory), alive or not."""
+
+    def adopt(self) -> list[VmInfo]:
+        """The VMs alive at agent start, checked to be ours (not a recycled pid)."""
+
+    def info(self, instance_id: str) -> VmInfo | None:
+        """What is known of one VM, None when nothing is."""
+
     def launch(self, spec: VmSpec) -> None:
-        """Start the VM (reusing its overlay if one exists); raise when it cannot start."""
+        """Start the VM (reusing its disk if one exists); LaunchError when it cannot start.
+
+        A no-op when the VM is already running, so a repeated step cannot start it twice.
+        """
 
     def stop(self, instance_id: str, timeout: float) -> None:
         """ACPI power-off, then a hard stop after `timeout` seconds; keeps the disk."""
 
-    def restart(self, instance_id: str) -> None:
-        """A reboot: a fresh VM process on the same disk."""
+    def restart(self, instance_id: str, reboots: int) -> None:
+        """A reboot: a fresh VM process on the same disk, recorded as having applied `reboots`."""
 
     def destroy(self, instance_id: str) -> None:
         """Stop at once and delete everything of the VM."""
@@ -47,5 +99,5 @@ class Hypervisor(Protocol):
     def console(self, instance_id: str) -> str:
         """The tail of the serial console."""
 
-    def counters(self, instance_id: str) -> dict[str, float]:
-        """Cumulative counters: cpu_seconds, disk_* and net_* (keys of InstanceCounters)."""
+    def counters(self, instance_id: str) -> Counters | None:
+        """Cumulative counters of a running VM; None when it is not running."""

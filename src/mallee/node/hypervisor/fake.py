@@ -1,6 +1,7 @@
 """A hypervisor that runs nothing: for scale simulation and control-plane tests only.
 
 Its "VMs" are entries in a JSON file, so a restarted agent finds them again like real ones.
+State changes are instant. `guest_poweroff` and `guest_reset` play what a guest can do by itself.
 """
 
 from __future__ import annotations
@@ -9,8 +10,9 @@ import json
 import os
 import threading
 from pathlib import Path
+from typing import Any
 
-from mallee.node.hypervisor.base import VmSpec
+from mallee.node.hypervisor.base import Counters, VmInfo, VmSpec
 
 
 class FakeHypervisor:
@@ -20,15 +22,14 @@ class FakeHypervisor:
         run_dir.mkdir(parents=True, exist_ok=True)
         self.path = run_dir / "fake-vms.json"
         self._lock = threading.RLock()
-        self._vms: dict[str, dict[str, object]] = (
+        self._vms: dict[str, dict[str, Any]] = (
             json.loads(self.path.read_text()) if self.path.exists() else {}
         )
 
     def _save(self) -> None:
-        with self._lock:
-            tmp = self.path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(self._vms))
-            os.replace(tmp, self.path)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self._vms))
+        os.replace(tmp, self.path)
 
     def running(self) -> set[str]:
         with self._lock:
@@ -38,40 +39,68 @@ class FakeHypervisor:
         with self._lock:
             return set(self._vms)
 
+    def info(self, instance_id: str) -> VmInfo | None:
+        with self._lock:
+            vm = self._vms.get(instance_id)
+            if vm is None:
+                return None
+            # A made-up pid, stable per VM, so callers can tell "the same process" apart.
+            pid = 100000 + int(vm["boots"]) if vm["alive"] else None
+            return VmInfo(instance_id, pid, self.kind, int(vm.get("reboots", 0)))
+
+    def adopt(self) -> list[VmInfo]:
+        found = [self.info(i) for i in sorted(self.running())]
+        return [vm for vm in found if vm is not None]
+
     def launch(self, spec: VmSpec) -> None:
         with self._lock:
-            self._launch(spec)
+            vm = self._vms.get(spec.instance_id)
+            if vm is not None and vm["alive"]:
+                return
+            self._boot(spec.instance_id, spec.reboots)
 
-    def _launch(self, spec: VmSpec) -> None:
-        boots = int(str(self._vms.get(spec.instance_id, {}).get("boots", 0))) + 1
-        iid = spec.instance_id
-        console = f"[fake] boot {boots} of {iid}\nEUCA-READY instance-id={iid}\n"
-        self._vms[iid] = {"alive": True, "boots": boots, "console": console}
+    def _boot(self, instance_id: str, reboots: int) -> None:
+        vm = self._vms.setdefault(instance_id, {"boots": 0, "console": ""})
+        vm.update(alive=True, boots=int(vm["boots"]) + 1, reboots=reboots, exit=None)
+        vm["console"] = (
+            f"{vm['console']}[fake] boot {vm['boots']} of {instance_id}\n"
+            f"EUCA-READY instance-id={instance_id}\n"
+        )
         self._save()
 
-    def stop(self, instance_id: str, timeout: float) -> None:
-        if instance_id in self._vms:
-            self._vms[instance_id]["alive"] = False
-            self._save()
+    def _exit(self, instance_id: str, cause: str) -> None:
+        with self._lock:
+            vm = self._vms.get(instance_id)
+            if vm is not None and vm["alive"]:
+                vm.update(alive=False, exit=cause)
+                self._save()
 
-    def restart(self, instance_id: str) -> None:
-        self.stop(instance_id, 0)
-        vm = self._vms.get(instance_id)
-        if vm is not None:
-            vm["alive"] = True
-            vm["boots"] = int(str(vm["boots"])) + 1
-            vm["console"] = f"{vm['console']}[fake] boot {vm['boots']} of {instance_id}\n"
-            self._save()
+    def stop(self, instance_id: str, timeout: float) -> None:
+        self._exit(instance_id, "poweroff")
+
+    def restart(self, instance_id: str, reboots: int) -> None:
+        with self._lock:
+            if instance_id in self._vms:
+                self._boot(instance_id, reboots)
 
     def destroy(self, instance_id: str) -> None:
-        if self._vms.pop(instance_id, None) is not None:
-            self._save()
+        with self._lock:
+            if self._vms.pop(instance_id, None) is not None:
+                self._save()
 
     def exited_for_reboot(self, instance_id: str) -> bool:
-        return False
+        with self._lock:
+            return self._vms.get(instance_id, {}).get("exit") == "reset"
+
+    def guest_poweroff(self, instance_id: str) -> None:
+        self._exit(instance_id, "poweroff")
+
+    def guest_reset(self, instance_id: str) -> None:
+        self._exit(instance_id, "reset")
 
     def console(self, instance_id: str) -> str:
-        return str(self._vms.get(instance_id, {}).get("console", ""))
+        with self._lock:
+            return str(self._vms.get(instance_id, {}).get("console", ""))
 
-    def counters(self, instance_id: str) -> dict[str, float]:
-        return {"cpu_seconds": 0.0} if instance_id in self.running() else {}
+    def counters(self, instance_id: str) -> Counters | None:
+        return Counters() if instance_id in self.running() else None

@@ -1,8 +1,14 @@
 """QEMU with QMP: one daemonized process per instance, state kept in its run directory.
 
-run_dir/<instance>/: spec.json, root.qcow2 (overlay), console.log, qmp.sock, qemu.pid. The agent
-can die at any time: `running()` finds the VMs again from these files and /proc, so a new agent
-adopts them instead of starting them twice.
+run_dir/<instance>/: spec.json, root.qcow2 (overlay), console.log, qmp.sock, qemu.pid, qemu.log.
+The agent can die at any time: `running()` finds the VMs again from these files and /proc, so a
+new agent adopts them instead of starting them twice. QEMU runs with -daemonize in its own
+session, so VMs outlive the agent.
+
+Why a VM exited is read from qemu.log, where QEMU's own trace points record the shutdown request
+and the run state. With -no-reboot a reset (guest `reboot`, a panic with panic=1, QMP
+system_reset) makes QEMU exit with no shutdown request traced; a guest power-off traces reason 6
+(guest-shutdown). That survives the agent being down when it happens, which a QMP event would not.
 """
 
 from __future__ import annotations
@@ -11,26 +17,57 @@ import contextlib
 import json
 import logging
 import os
+import re
 import shutil
 import signal
+import subprocess
+import threading
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
+from typing import Any
 
-from mallee.node.host import in_netns, run
-from mallee.node.hypervisor.base import VmSpec
+from mallee.node.host import CommandError, in_netns, run
+from mallee.node.hypervisor.base import Counters, LaunchError, VmInfo, VmSpec
 from mallee.node.hypervisor.qmp import Qmp, QmpError
 
 log = logging.getLogger(__name__)
 
 QBOOT = Path("/usr/share/qemu/qboot.rom")
 CONSOLE_TAIL = 64 * 1024
+# The Debian cloud kernel does not boot in 64 MiB (80 does); 128 leaves room for the initramfs.
+MIN_GUEST_MB = 128
+# Per-netns link statistics are read once for all taps of a report, not once per VM.
+LINK_STATS_TTL = 2.0
+# ShutdownCause values (qapi/run-state.json) as QEMU 7.2's trace prints them.
+GUEST_SHUTDOWN = 6
+_SHUTDOWN_REQUEST = re.compile(r"qemu_system_shutdown_request reason=(\d+)")
+_STOPPED = "new_state 11 (shutdown)"
+_TRACE_PREFIXES = ("runstate_set ", "qemu_system_shutdown_request ")
+
+
+def exit_cause(trace: str) -> str:
+    """Why QEMU exited, from its trace log: poweroff, reset, or unknown (killed or crashed)."""
+    requests = _SHUTDOWN_REQUEST.findall(trace)
+    if requests:
+        return "poweroff" if int(requests[-1]) == GUEST_SHUTDOWN else "reset"
+    # -no-reboot turns a reset into a shutdown without going through the traced request.
+    return "reset" if _STOPPED in trace else "unknown"
+
+
+def console_says_poweroff(console: str) -> bool:
+    """Fallback when QEMU left no trace: the kernel's last words (printed even with quiet)."""
+    tail = console[-4096:]
+    power_off = tail.rfind("reboot: Power down")
+    return power_off > max(tail.rfind("reboot: Restarting system"), tail.rfind("Rebooting in"))
 
 
 class QemuHypervisor:
     def __init__(self, run_dir: Path, accel: str = "tcg") -> None:
         self.run_dir = run_dir
         self.kind = accel
+        self._links: dict[str, tuple[float, dict[str, Any]]] = {}
+        self._links_lock = threading.Lock()
         run_dir.mkdir(parents=True, exist_ok=True)
 
     def _dir(self, instance_id: str) -> Path:
@@ -46,24 +83,44 @@ class QemuHypervisor:
         # A recycled pid would not name this VM's QMP socket.
         return pid if str(d / "qmp.sock").encode() in cmdline else None
 
+    # --- what exists ----------------------------------------------------------------------
+
     def running(self) -> set[str]:
-        if not self.run_dir.exists():
-            return set()
-        return {d.name for d in self.run_dir.iterdir() if d.is_dir() and self._pid(d.name)}
+        return {i for i in self.known() if self._pid(i)}
 
     def known(self) -> set[str]:
-        """Every instance with a run directory, alive or not."""
-        return (
-            {d.name for d in self.run_dir.iterdir() if d.is_dir()}
-            if self.run_dir.exists()
-            else set()
-        )
+        if not self.run_dir.exists():
+            return set()
+        return {d.name for d in self.run_dir.iterdir() if d.is_dir()}
+
+    def info(self, instance_id: str) -> VmInfo | None:
+        try:
+            spec = self._spec(instance_id)
+        except (OSError, ValueError, TypeError):
+            return None
+        return VmInfo(instance_id, self._pid(instance_id), self.kind, spec.reboots)
+
+    def adopt(self) -> list[VmInfo]:
+        found = []
+        for instance_id in sorted(self.running()):
+            try:
+                with Qmp(self._dir(instance_id) / "qmp.sock") as q:
+                    status = q.execute("query-status").get("status", "?")
+            except QmpError as err:
+                status = f"monitor not answering ({err})"
+            log.info("adopting %s (pid %s): %s", instance_id, self._pid(instance_id), status)
+            vm = self.info(instance_id)
+            if vm is not None:
+                found.append(vm)
+        return found
+
+    # --- launching ------------------------------------------------------------------------
 
     def _argv(self, spec: VmSpec, d: Path) -> list[str]:
         accel = "kvm" if self.kind == "kvm" else "tcg,tb-size=32"
         argv = [
             "qemu-system-x86_64", "-name", spec.instance_id, "-machine", "pc", "-accel", accel,
-            "-m", str(max(spec.memory_mb, 128)), "-smp", str(max(spec.cores, 1)),
+            "-m", str(max(spec.memory_mb, MIN_GUEST_MB)), "-smp", str(max(spec.cores, 1)),
             "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
             "-kernel", str(spec.kernel), "-append", spec.cmdline,
             "-blockdev",
@@ -72,6 +129,8 @@ class QemuHypervisor:
             "-chardev", f"file,id=ser0,path={d / 'console.log'},append=on",
             "-serial", "chardev:ser0",
             "-qmp", f"unix:{d / 'qmp.sock'},server=on,wait=off",
+            "-trace", "enable=qemu_system_shutdown_request", "-trace", "enable=runstate_set",
+            "-D", str(d / "qemu.log"),
             "-pidfile", str(d / "qemu.pid"), "-daemonize",
         ]  # fmt: skip
         if QBOOT.exists():
@@ -86,35 +145,72 @@ class QemuHypervisor:
         return argv
 
     def launch(self, spec: VmSpec) -> None:
+        if self._pid(spec.instance_id):
+            return
         d = self._dir(spec.instance_id)
         d.mkdir(parents=True, exist_ok=True)
-        (d / "spec.json").write_text(json.dumps(asdict(spec), default=str))
+        self._save_spec(spec)
         overlay = d / "root.qcow2"
         if not overlay.exists():
-            run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", str(spec.root), "-F", "qcow2",
-                 str(overlay)])  # fmt: skip
+            self._create_overlay(spec.root, overlay)
         (d / "qmp.sock").unlink(missing_ok=True)
-        with (d / "console.log").open("ab") as console:
-            console.write(f"\n[mallee] starting {spec.instance_id} ({self.kind})\n".encode())
+        self._note(spec.instance_id, f"starting {spec.instance_id} ({self.kind})")
         try:
             run(in_netns(spec.netns, self._argv(spec, d)), timeout=60)
-        except Exception as err:
-            with (d / "console.log").open("ab") as console:
-                console.write(f"[mallee] QEMU failed to start: {err}\n".encode())
-            raise
-        self._wait_qmp(d)
+        except (CommandError, subprocess.TimeoutExpired, OSError) as err:
+            # A daemonizing QEMU writes its errors to the -D log, not to stderr.
+            said = err.stderr.strip() if isinstance(err, CommandError) else ""
+            detail = said or self._errors(spec.instance_id) or str(err)
+            self._note(spec.instance_id, f"QEMU failed to start: {detail}")
+            raise LaunchError(f"QEMU failed to start: {detail}") from err
+        self._wait_running(spec.instance_id)
 
-    def _wait_qmp(self, d: Path, timeout: float = 10) -> None:
+    def _create_overlay(self, base: Path, overlay: Path) -> None:
+        tmp = overlay.with_suffix(".tmp")
+        try:
+            run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", str(base), "-F", "qcow2",
+                 str(tmp)])  # fmt: skip
+        except CommandError as err:
+            raise LaunchError(f"cannot create the root disk: {err.stderr.strip()}") from err
+        # Renamed into place so a crash mid-create leaves no half overlay to boot from.
+        os.replace(tmp, overlay)
+
+    def _wait_running(self, instance_id: str, timeout: float = 15) -> None:
         deadline = time.monotonic() + timeout
         while True:
             try:
-                with Qmp(d / "qmp.sock") as q:
-                    q.execute("query-status")
-                    return
-            except QmpError:
+                with Qmp(self._dir(instance_id) / "qmp.sock") as q:
+                    if q.execute("query-status").get("status") == "running":
+                        return
+            except QmpError as err:
+                if not self._pid(instance_id):
+                    said = self._errors(instance_id) or self.console(instance_id)[-1000:]
+                    raise LaunchError(f"QEMU exited while starting: {said}") from err
                 if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
+                    raise LaunchError(f"QEMU does not answer on QMP: {err}") from err
+            time.sleep(0.05)
+
+    def _note(self, instance_id: str, text: str) -> None:
+        with (self._dir(instance_id) / "console.log").open("ab") as console:
+            console.write(f"\n[mallee] {text}\n".encode())
+
+    def _log_tail(self, instance_id: str) -> str:
+        try:
+            return (self._dir(instance_id) / "qemu.log").read_text(errors="replace")[-8192:]
+        except OSError:
+            return ""
+
+    def _errors(self, instance_id: str) -> str:
+        """What QEMU itself said in its log, without the trace lines."""
+        lines = self._log_tail(instance_id).splitlines()
+        said = [ln for ln in lines if not ln.startswith(_TRACE_PREFIXES)]
+        return "\n".join(said)[-2000:].strip()
+
+    def _save_spec(self, spec: VmSpec) -> None:
+        path = self._dir(spec.instance_id) / "spec.json"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(asdict(spec), default=str))
+        os.replace(tmp, path)
 
     def _spec(self, instance_id: str) -> VmSpec:
         raw = json.loads((self._dir(instance_id) / "spec.json").read_text())
@@ -123,8 +219,10 @@ class QemuHypervisor:
         raw["ramdisk"] = Path(raw["ramdisk"]) if raw.get("ramdisk") else None
         return VmSpec(**raw)
 
+    # --- stopping -------------------------------------------------------------------------
+
     def _qmp(self, instance_id: str, command: str) -> None:
-        with contextlib.suppress(QmpError, OSError), Qmp(self._dir(instance_id) / "qmp.sock") as q:
+        with contextlib.suppress(QmpError), Qmp(self._dir(instance_id) / "qmp.sock") as q:
             q.execute(command)
 
     def _wait_gone(self, instance_id: str, timeout: float) -> bool:
@@ -138,11 +236,16 @@ class QemuHypervisor:
     def stop(self, instance_id: str, timeout: float) -> None:
         if not self._pid(instance_id):
             return
-        self._qmp(instance_id, "system_powerdown")
-        if self._wait_gone(instance_id, timeout):
-            return
+        if timeout > 0:
+            self._qmp(instance_id, "system_powerdown")
+            if self._wait_gone(instance_id, timeout):
+                return
+        self._halt(instance_id)
+
+    def _halt(self, instance_id: str) -> None:
+        """QMP quit (QEMU flushes its disks), and SIGKILL when even that does not end it."""
         self._qmp(instance_id, "quit")
-        if self._wait_gone(instance_id, 3):
+        if self._wait_gone(instance_id, 5):
             return
         pid = self._pid(instance_id)
         if pid:
@@ -150,20 +253,28 @@ class QemuHypervisor:
                 os.kill(pid, signal.SIGKILL)
             self._wait_gone(instance_id, 5)
 
-    def restart(self, instance_id: str) -> None:
-        if self._pid(instance_id):
-            self._qmp(instance_id, "quit")
-            self._wait_gone(instance_id, 5)
-        self.launch(self._spec(instance_id))
+    def restart(self, instance_id: str, reboots: int) -> None:
+        spec = replace(self._spec(instance_id), reboots=reboots)
+        self._halt(instance_id)
+        # Recorded once the old VM is gone: a crash after this relaunches (the exit is not a
+        # power-off) and does not reboot again; a crash before it repeats the whole reboot.
+        self._save_spec(spec)
+        self.launch(spec)
 
     def destroy(self, instance_id: str) -> None:
-        self.stop(instance_id, timeout=0)
+        self._halt(instance_id)
         shutil.rmtree(self._dir(instance_id), ignore_errors=True)
 
     def exited_for_reboot(self, instance_id: str) -> bool:
-        # With -no-reboot the kernel's last words tell a reboot from a power-off.
-        tail = self.console(instance_id)[-4096:]
-        return tail.rfind("reboot: Restarting system") > tail.rfind("reboot: Power down")
+        trace = self._log_tail(instance_id)
+        cause = exit_cause(trace)
+        if cause == "unknown" and "runstate_set" not in trace:
+            # No trace at all (an older QEMU, a build without the log backend).
+            return not console_says_poweroff(self.console(instance_id))
+        # A VM killed from outside or crashed was not powered off by its guest: bring it back.
+        return cause != "poweroff"
+
+    # --- what is reported -----------------------------------------------------------------
 
     def console(self, instance_id: str) -> str:
         path = self._dir(instance_id) / "console.log"
@@ -174,23 +285,25 @@ class QemuHypervisor:
         except OSError:
             return ""
 
-    def counters(self, instance_id: str) -> dict[str, float]:
+    def counters(self, instance_id: str) -> Counters | None:
         pid = self._pid(instance_id)
         if not pid:
-            return {}
-        out: dict[str, float] = {}
-        with contextlib.suppress(OSError, ValueError):
+            return None
+        values: dict[str, float] = {}
+        with contextlib.suppress(OSError, ValueError, IndexError):
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            out["cpu_seconds"] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        with contextlib.suppress(QmpError, OSError), Qmp(self._dir(instance_id) / "qmp.sock") as q:
+            values["cpu_seconds"] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        with contextlib.suppress(QmpError), Qmp(self._dir(instance_id) / "qmp.sock") as q:
             for dev in q.execute("query-blockstats"):
                 stats = dev.get("stats", {})
-                out["disk_read_bytes"] = out.get("disk_read_bytes", 0) + stats.get("rd_bytes", 0)
-                out["disk_write_bytes"] = out.get("disk_write_bytes", 0) + stats.get("wr_bytes", 0)
-                out["disk_read_ops"] = out.get("disk_read_ops", 0) + stats.get("rd_operations", 0)
-                out["disk_write_ops"] = out.get("disk_write_ops", 0) + stats.get("wr_operations", 0)
-        out.update(self._net_counters(instance_id))
-        return out
+                for key, name in (("disk_read_bytes", "rd_bytes"), ("disk_write_bytes", "wr_bytes"),
+                                  ("disk_read_ops", "rd_operations"),
+                                  ("disk_write_ops", "wr_operations")):  # fmt: skip
+                    values[key] = values.get(key, 0) + stats.get(name, 0)
+        values.update(self._net_counters(instance_id))
+        return Counters(
+            cpu_seconds=values.pop("cpu_seconds", 0.0), **{k: int(v) for k, v in values.items()}
+        )
 
     def _net_counters(self, instance_id: str) -> dict[str, float]:
         """The tap's counters, seen from the host side: its tx is what the guest received."""
@@ -198,12 +311,8 @@ class QemuHypervisor:
             spec = self._spec(instance_id)
         except (OSError, ValueError, TypeError):
             return {}
-        if not spec.tap:
-            return {}
-        done = run(in_netns(spec.netns, ["ip", "-j", "-s", "link", "show", spec.tap]), check=False)
-        try:
-            stats = json.loads(done.stdout)[0]["stats64"]
-        except (ValueError, IndexError, KeyError):
+        stats = self._link_stats(spec.netns).get(spec.tap) if spec.tap else None
+        if not stats:
             return {}
         return {
             "net_in_bytes": stats["tx"]["bytes"],
@@ -211,3 +320,16 @@ class QemuHypervisor:
             "net_out_bytes": stats["rx"]["bytes"],
             "net_out_packets": stats["rx"]["packets"],
         }
+
+    def _link_stats(self, netns: str) -> dict[str, Any]:
+        with self._links_lock:
+            at, links = self._links.get(netns, (0.0, {}))
+            if time.monotonic() - at < LINK_STATS_TTL:
+                return links
+            done = run(in_netns(netns, ["ip", "-j", "-s", "link", "show"]), check=False)
+            try:
+                links = {i["ifname"]: i["stats64"] for i in json.loads(done.stdout or "[]")}
+            except (ValueError, KeyError, TypeError):
+                links = {}
+            self._links[netns] = (time.monotonic(), links)
+            return links

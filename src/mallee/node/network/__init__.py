@@ -1,7 +1,40 @@
-"""A node's data plane (EDGE): namespace, bridge, taps, DHCP by MAC, metadata redirect.
+"""A node's data plane (EDGE mode): namespace, bridge, taps, DHCP by MAC, metadata service.
 
-The node agent calls `DataPlane.ensure()` at start, `plug()` before launching a VM (QEMU is
-started inside `Nic.netns` and opens `Nic.tap`), and `unplug()` after the VM is gone.
+The interface the node agent uses::
+
+    @dataclass(frozen=True)
+    class Nic:
+        netns: str   # namespace QEMU must be started in ("" = the host's)
+        tap: str     # -netdev tap,ifname=<tap>,script=no,downscript=no
+        mac: str
+        ip: str
+
+    class DataPlane:
+        def __init__(self, *, node_name: str, subnet: str, data_dir: Path, db_url: str,
+                     netns: str | None = None, region: str = "eucalyptus") -> None
+            # netns None: "mallee-<node>" (netns_for), created by ensure(); "" = host namespace
+        netns: str                  # property
+        gateway: str                # property: first host address of the subnet, on the bridge
+        def ensure(self) -> None    # idempotent set-up and repair; adopts running servers
+        def plug(self, instance_id: str, mac: str, ip: str) -> Nic      # idempotent
+        def unplug(self, instance_id: str) -> None                       # idempotent
+        def plugged(self) -> set[str]   # instance ids with a tap or a DHCP entry here
+        def teardown(self) -> None  # stop dnsmasq + metadata server, delete the namespace
+
+    def mac_for(instance_id: str) -> str      # "d0:0d:xx:xx:xx:xx", from the id
+    def tap_for(instance_id: str) -> str      # "tap" + 12 characters of the id
+    def netns_for(node_name: str) -> str      # "mallee-<node>"
+
+Order of use: `ensure()` once at agent start (and again whenever convenient: it is cheap when
+nothing changed and repairs what did); `plug()` before launching QEMU with
+`ip netns exec <nic.netns> qemu-system-x86_64 ... -netdev tap,ifname=<nic.tap>,script=no,
+downscript=no -device virtio-net-pci,mac=<nic.mac>`; `unplug()` once QEMU has exited;
+after a restart, `plugged()` minus the instances still wanted is what to unplug.
+
+Modules, one concern each: names (ids -> names, validation), links (namespace, bridge, taps),
+dhcp (dnsmasq), iptables (owned chains, replaced atomically), nat (metadata redirect),
+imds (what the metadata service answers, pure), metadata (its server process), nsock
+(sockets inside a namespace), procs (pid files, strays), dataplane (DataPlane).
 """
 
 from mallee.node.network.dataplane import DataPlane, Nic

@@ -1,247 +1,252 @@
-"""The instance metadata service, run inside a node's namespace (169.254.169.254 is DNATed here).
+"""The instance metadata server of one node (169.254.169.254:80 is DNATed to it).
 
-Answers each request from the instance whose private address is the request's source, on this
-node, and not terminated: an unknown source gets 404, never another instance's data. IMDSv1
-and IMDSv2 (PUT /latest/api/token) are both served.
+Run as `MALLEE_DB_URL=URL python -m mallee.node.network.metadata --node NAME --netns NS
+--listen GATEWAY --port 8775 --pidfile FILE --log FILE`; `DataPlane.ensure()` starts it.
+
+The process stays in the host's namespace, where the database is reachable, and listens on a
+socket created inside the node's namespace (see nsock). A request is answered for the
+instance whose private address is the request's source AND whose MAC is the one the node's
+ARP table holds for that address, placed on this node and not terminated; anything else gets
+404. The MAC check keeps a guest that takes another's address, or a new instance given a
+departed one's address, from ever seeing data that is not its own.
 """
 
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import logging
 import os
-import secrets
+import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from mallee.node.network import procs
+from mallee.node.network.imds import Seen, Tokens, respond
+from mallee.node.network.nsock import listen_in, open_in
 
-from mallee.node.network.nsock import listen_in
-from mallee.store import Store
-from mallee.store.tables.ec2 import Ec2Instance
+if TYPE_CHECKING:
+    from mallee.store import Store
+    from mallee.store.tables.ec2 import Ec2Instance
 
 log = logging.getLogger(__name__)
 
-TOKEN_TTL_BOUNDS = (1, 21600)
+CACHE_SECONDS = 2.0
+# The states in which the instance's VM may be running and asking.
+LIVE_STATES = ("pending", "running", "stopping", "shutting-down")
 
 
-@dataclass(frozen=True, slots=True)
-class Seen:
-    """What the metadata service knows of one instance."""
-
-    instance_id: str
-    image_id: str
-    launch_index: int
-    instance_type: str
-    kernel_id: str | None
-    ramdisk_id: str | None
-    reservation_id: str
-    zone: str
-    mac: str
-    private_ip: str
-    public_ip: str | None
-    key_name: str | None
-    public_key: str | None
-    user_data: str | None
-    groups: tuple[str, ...]
-    region: str
-
-    @classmethod
-    def of(cls, row: Ec2Instance, region: str) -> Seen:
-        groups = tuple(
-            g.get("GroupName") or g.get("GroupId", "") for g in json.loads(row.security_groups)
-        )
-        return cls(
-            row.id,
-            row.image_id,
-            row.launch_index,
-            row.instance_type,
-            row.kernel_id,
-            row.ramdisk_id,
-            row.reservation_id,
-            row.availability_zone,
-            row.mac or "",
-            row.private_ip or "",
-            row.public_ip,
-            row.key_name,
-            row.public_key,
-            row.user_data,
-            groups,
-            region,
-        )
+def seen_of(row: Ec2Instance, region: str) -> Seen:
+    groups = tuple(
+        str(g.get("GroupName") or g.get("GroupId", "")) for g in json.loads(row.security_groups)
+    )
+    return Seen(
+        instance_id=row.id,
+        account_id=row.account_id,
+        image_id=row.image_id,
+        launch_index=row.launch_index,
+        instance_type=row.instance_type,
+        kernel_id=row.kernel_id,
+        ramdisk_id=row.ramdisk_id,
+        reservation_id=row.reservation_id,
+        zone=row.availability_zone,
+        mac=(row.mac or "").lower(),
+        private_ip=row.private_ip or "",
+        public_ip=row.public_ip,
+        key_name=row.key_name,
+        public_key=row.public_key,
+        user_data=row.user_data,
+        groups=groups,
+        region=region,
+    )
 
 
-def _hostname(seen: Seen) -> str:
-    return f"ip-{seen.private_ip.replace('.', '-')}.{seen.region}.compute.internal"
+class Neighbours:
+    """IPv4 address -> MAC, read from the node namespace's ARP table at each call."""
 
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._lock = threading.Lock()
 
-def _meta(seen: Seen) -> dict[str, Callable[[Seen], str | None]]:
-    return {
-        "ami-id": lambda s: s.image_id,
-        "ami-launch-index": lambda s: str(s.launch_index),
-        "hostname": _hostname,
-        "instance-id": lambda s: s.instance_id,
-        "instance-type": lambda s: s.instance_type,
-        "kernel-id": lambda s: s.kernel_id,
-        "local-hostname": _hostname,
-        "local-ipv4": lambda s: s.private_ip,
-        "mac": lambda s: s.mac,
-        "public-hostname": lambda s: s.public_ip and f"euca-{s.public_ip.replace('.', '-')}",
-        "public-ipv4": lambda s: s.public_ip,
-        "ramdisk-id": lambda s: s.ramdisk_id,
-        "reservation-id": lambda s: s.reservation_id,
-        "security-groups": lambda s: "\n".join(s.groups),
-    }
-
-
-def answer(path: str, seen: Seen) -> tuple[int, str]:
-    """(status, body) for a GET of `path` by the instance `seen`."""
-    path = "/" + path.strip("/")
-    if path in ("/", "/latest"):
-        return 200, "latest\n" if path == "/" else "meta-data/\nuser-data\n"
-    if path == "/latest/user-data":
-        if not seen.user_data:
-            return 404, "Not Found"
-        return 200, base64.b64decode(seen.user_data).decode(errors="replace")
-    if not path.startswith("/latest/meta-data"):
-        return 404, "Not Found"
-    rest = path.removeprefix("/latest/meta-data").strip("/")
-    table = _meta(seen)
-    if rest == "":
-        names = [k for k, f in table.items() if f(seen)]
-        return 200, "\n".join(
-            [*names, "placement/", *(["public-keys/"] if seen.public_key else [])]
-        )
-    if rest in table and table[rest](seen):
-        return 200, str(table[rest](seen))
-    if rest == "placement":
-        return 200, "availability-zone"
-    if rest == "placement/availability-zone":
-        return 200, seen.zone
-    if seen.public_key and rest == "public-keys":
-        return 200, f"0={seen.key_name or 'key'}"
-    if seen.public_key and rest == "public-keys/0":
-        return 200, "openssh-key"
-    if seen.public_key and rest == "public-keys/0/openssh-key":
-        return 200, seen.public_key.strip() + "\n"
-    return 404, "Not Found"
+    def mac(self, address: str) -> str | None:
+        with self._lock:
+            os.lseek(self._fd, 0, os.SEEK_SET)
+            chunks = []
+            while chunk := os.read(self._fd, 65536):
+                chunks.append(chunk)
+        for line in b"".join(chunks).decode(errors="replace").splitlines()[1:]:
+            words = line.split()
+            # IP address, HW type, Flags, HW address, Mask, Device; flag 0x2 = complete.
+            if len(words) >= 4 and words[0] == address and int(words[2], 16) & 0x2:
+                return words[3].lower()
+        return None
 
 
 class Directory:
-    """Source address -> instance, read from the store with a short cache."""
+    """(source address, its MAC) -> the instance, with a short cache of hits only."""
 
-    def __init__(self, store: Store, node: str, region: str, ttl: float = 2.0) -> None:
-        self.store, self.node, self.region, self.ttl = store, node, region, ttl
-        self._cache: dict[str, tuple[float, Seen | None]] = {}
+    def __init__(
+        self,
+        lookup: Callable[[str, str], Seen | None],
+        neighbour: Callable[[str], str | None],
+        ttl: float = CACHE_SECONDS,
+    ) -> None:
+        self._lookup, self._neighbour, self._ttl = lookup, neighbour, ttl
+        self._cache: dict[tuple[str, str], tuple[float, Seen]] = {}
         self._lock = threading.Lock()
 
     def find(self, address: str) -> Seen | None:
+        mac = self._neighbour(address)
+        if mac is None:
+            return None
         now = time.monotonic()
         with self._lock:
-            hit = self._cache.get(address)
-        if hit and now - hit[0] < self.ttl and hit[1] is not None:
+            hit = self._cache.get((address, mac))
+        if hit and now - hit[0] < self._ttl:
             return hit[1]
-        with self.store.read() as s:
-            row = s.scalar(
-                select(Ec2Instance).where(
-                    Ec2Instance.private_ip == address,
-                    Ec2Instance.node == self.node,
-                    Ec2Instance.state.in_(("pending", "running", "stopping")),
-                )
-            )
-            seen = Seen.of(row, self.region) if row is not None else None
+        seen = self._lookup(address, mac)
         with self._lock:
-            self._cache[address] = (now, seen)
+            if seen is None:
+                self._cache.pop((address, mac), None)
+            else:
+                if len(self._cache) > 4096:
+                    self._cache.clear()
+                self._cache[(address, mac)] = (now, seen)
         return seen
 
 
-class Tokens:
-    """IMDSv2 session tokens, per instance, in memory (a restart makes callers fetch anew)."""
+def store_lookup(store: Store, node: str, region: str) -> Callable[[str, str], Seen | None]:
+    from sqlalchemy import func, select
 
-    def __init__(self) -> None:
-        self._tokens: dict[str, tuple[str, float]] = {}
+    from mallee.store.tables.ec2 import Ec2Instance
 
-    def issue(self, instance_id: str, ttl: int) -> str:
-        token = secrets.token_urlsafe(32)
-        self._tokens[token] = (instance_id, time.monotonic() + ttl)
-        return token
+    def lookup(address: str, mac: str) -> Seen | None:
+        query = select(Ec2Instance).where(
+            Ec2Instance.private_ip == address,
+            Ec2Instance.node == node,
+            Ec2Instance.state.in_(LIVE_STATES),
+            func.lower(Ec2Instance.mac) == mac,
+        )
+        with store.read() as s:
+            row = s.scalars(query).first()
+            return seen_of(row, region) if row is not None else None
 
-    def valid(self, token: str, instance_id: str) -> bool:
-        found = self._tokens.get(token)
-        return found is not None and found[0] == instance_id and found[1] > time.monotonic()
+    return lookup
 
 
-def _handler(directory: Directory, tokens: Tokens) -> type[BaseHTTPRequestHandler]:
+def handler_for(directory: Directory, tokens: Tokens) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server_version = "EC2ws"
         sys_version = ""
+        # A guest holding a connection open must not hold a thread for ever.
+        timeout = 10
 
         def log_message(self, format: str, *args: object) -> None:
-            log.debug(format, *args)
+            log.info("%s %s", self.client_address[0], format % args)
 
-        def _send(self, status: int, body: str, headers: dict[str, str] | None = None) -> None:
-            data = body.encode()
+        def _serve(self, method: str) -> None:
+            headers: dict[str, str]
+            try:
+                seen = directory.find(self.client_address[0])
+            except Exception:
+                log.exception("lookup of %s failed", self.client_address[0])
+                status, body, headers = 503, b"Service Unavailable", {}
+            else:
+                status, body, headers = respond(
+                    method, self.path, dict(self.headers.items()), seen, tokens
+                )
             self.send_response(status)
-            self.send_header("Content-Type", "text/plain")
-            self.send_header("Content-Length", str(len(data)))
-            for k, v in (headers or {}).items():
-                self.send_header(k, v)
+            headers.setdefault("Content-Type", "text/plain")
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(body)))
             self.end_headers()
-            self.wfile.write(data)
+            if method != "HEAD":
+                self.wfile.write(body)
 
         def do_GET(self) -> None:
-            seen = directory.find(self.client_address[0])
-            if seen is None:
-                return self._send(404, "Not Found")
-            token = self.headers.get("X-aws-ec2-metadata-token")
-            if token is not None and not tokens.valid(token, seen.instance_id):
-                return self._send(401, "Unauthorized")
-            status, body = answer(self.path.split("?")[0], seen)
-            self._send(status, body)
+            self._serve("GET")
+
+        def do_HEAD(self) -> None:
+            self._serve("HEAD")
 
         def do_PUT(self) -> None:
-            if self.path.rstrip("/") != "/latest/api/token":
-                return self._send(404, "Not Found")
-            if self.headers.get("X-Forwarded-For"):
-                return self._send(403, "Forbidden")
-            seen = directory.find(self.client_address[0])
-            if seen is None:
-                return self._send(404, "Not Found")
-            raw = self.headers.get("X-aws-ec2-metadata-token-ttl-seconds", "")
-            low, high = TOKEN_TTL_BOUNDS
-            if not raw.isdigit() or not low <= int(raw) <= high:
-                return self._send(400, "Bad Request")
-            token = tokens.issue(seen.instance_id, int(raw))
-            self._send(200, token, {"X-aws-ec2-metadata-token-ttl-seconds": raw})
+            self._serve("PUT")
+
+        def do_POST(self) -> None:
+            self._serve("POST")
+
+        def do_DELETE(self) -> None:
+            self._serve("DELETE")
 
     return Handler
 
 
-def main(argv: list[str] | None = None) -> int:
+def _detach(log_file: Path) -> None:
+    """Own stdio: the starter may be waiting for the pipes it gave us to close."""
+    out = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.dup2(out, 1)
+    os.dup2(out, 2)
+    os.close(out)
+    os.close(null)
+
+
+def _watch_netns(netns: str, inode: int | None) -> None:
+    """Exit when the namespace we listen in is deleted or replaced: we would serve no one."""
+    while procs.netns_inode(netns) == inode:
+        time.sleep(2)
+    log.warning("namespace %s is gone; exiting", netns)
+    os._exit(0)
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="mallee-metadata")
-    p.add_argument("--db-url", required=True)
+    # Default from the environment: a URL on a command line is readable by every local user.
+    p.add_argument("--db-url", default=os.environ.get("MALLEE_DB_URL", ""))
     p.add_argument("--node", required=True)
     p.add_argument("--region", default="eucalyptus")
     p.add_argument("--netns", default="", help="namespace to listen in (this process stays out)")
     p.add_argument("--listen", required=True)
     p.add_argument("--port", type=int, default=8775)
     p.add_argument("--pidfile", type=Path, required=True)
+    p.add_argument("--log", type=Path, default=None)
     args = p.parse_args(argv)
+    if not args.db_url:
+        p.error("--db-url or MALLEE_DB_URL is required")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse(argv)
+    if args.log is not None:
+        _detach(args.log)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s metadata: %(message)s")
-    store = Store(args.db_url)
-    handler = _handler(Directory(store, args.node, args.region), Tokens())
+    from mallee.store import Store
+
+    inode = procs.netns_inode(args.netns) if args.netns else None
+    neighbours = Neighbours(open_in(args.netns, "/proc/thread-self/net/arp"))
+    lookup = store_lookup(Store(args.db_url), args.node, args.region)
+    handler = handler_for(Directory(lookup, neighbours.mac), Tokens())
     server = ThreadingHTTPServer((args.listen, args.port), handler, bind_and_activate=False)
     server.socket.close()
     server.socket = listen_in(args.netns, args.listen, args.port)
     server.daemon_threads = True
-    args.pidfile.write_text(str(os.getpid()))
-    log.info("serving metadata for %s on %s:%s", args.node, args.listen, args.port)
+    if args.netns:
+        threading.Thread(target=_watch_netns, args=(args.netns, inode), daemon=True).start()
+    # Written once listening: its presence means ready. The second line names the namespace
+    # instance, so a server left listening in a deleted namespace is never adopted.
+    tmp = args.pidfile.with_name(args.pidfile.name + ".tmp")
+    tmp.write_text(f"{os.getpid()}\n{inode or ''}\n")
+    os.replace(tmp, args.pidfile)
+    log.info("serving metadata for %s on %s:%s in %s", args.node, args.listen, args.port,
+             args.netns or "the host namespace")  # fmt: skip
+    sys.stdout.flush()
     server.serve_forever()
     return 0
 

@@ -1,22 +1,74 @@
-"""Names and addresses derived from ids, so every process computes the same ones."""
+"""Names and addresses derived from ids, so every process computes the same ones.
+
+Every value here ends up in an argv item, a dnsmasq hosts file or an interface name, so each
+is checked against a strict pattern before use: nothing a caller controls can smuggle a comma,
+newline or option into those.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import re
+
+# Linux interface names: at most 15 bytes (IFNAMSIZ - 1).
+IFNAME_MAX = 15
+_INSTANCE_ID = re.compile(r"i-[0-9A-Za-z]{1,32}")
+_MAC = re.compile(r"[0-9a-f]{2}(?::[0-9a-f]{2}){5}")
 
 
 def mac_for(instance_id: str) -> str:
-    """Locally administered unicast MAC, Eucalyptus style (d0:0d:...), from the instance id."""
+    """The instance's MAC: Eucalyptus' d0:0d: prefix and 4 bytes of a hash of its id.
+
+    0xd0 has the locally-administered bit clear, as in Eucalyptus (its VNET_MACPREFIX default);
+    what matters here is that it is unicast and never collides with a bridge or tap address
+    (those are random or set by `bridge_mac`).
+    """
     digest = hashlib.sha256(instance_id.encode()).digest()
     return "d0:0d:" + ":".join(f"{b:02x}" for b in digest[:4])
 
 
+def bridge_mac(node_name: str) -> str:
+    """A fixed, locally administered MAC for the node's bridge.
+
+    A bridge otherwise takes the lowest MAC of its ports, so adding a tap could change the
+    gateway's address under the guests' ARP caches.
+    """
+    digest = hashlib.sha256(f"bridge:{node_name}".encode()).digest()
+    return "02:" + ":".join(f"{b:02x}" for b in digest[:5])
+
+
 def tap_for(instance_id: str) -> str:
-    """Interface names are at most 15 characters."""
+    """The tap name: "tap" and 12 characters of the id, unique in practice, within IFNAMSIZ."""
+    check_instance_id(instance_id)
     return "tap" + instance_id.removeprefix("i-")[:12]
 
 
 def netns_for(node_name: str) -> str:
     safe = re.sub(r"[^A-Za-z0-9_.-]", "-", node_name)
     return f"mallee-{safe}"[:60]
+
+
+def check_instance_id(instance_id: str) -> str:
+    if not _INSTANCE_ID.fullmatch(instance_id):
+        raise ValueError(f"not an instance id: {instance_id!r}")
+    return instance_id
+
+
+def check_mac(mac: str) -> str:
+    if not _MAC.fullmatch(mac):
+        raise ValueError(f"not a lower-case MAC address: {mac!r}")
+    return mac
+
+
+def check_host_ip(ip: str, network: ipaddress.IPv4Network, gateway: str) -> str:
+    """`ip` must be a usable host address of the node's subnet other than the gateway."""
+    try:
+        addr = ipaddress.IPv4Address(ip)
+    except ValueError as err:
+        raise ValueError(f"not an IPv4 address: {ip!r}") from err
+    if addr not in network or addr in (network.network_address, network.broadcast_address):
+        raise ValueError(f"{ip} is not a host address of {network}")
+    if str(addr) == gateway:
+        raise ValueError(f"{ip} is the gateway of {network}")
+    return str(addr)

@@ -1,4 +1,13 @@
-"""Per-type capacity of a zone, as Eucalyptus shows it: free / max instances of each type."""
+"""Per-type capacity of a zone, as Eucalyptus shows it: free / max instances of each type.
+
+The node arithmetic is shared with the scheduler (mallee.controller.placement):
+- `usable_nodes(s, zone, now=, heartbeat_timeout=)`: the zone's nodes whose `services` row
+  (type node, same name) is ENABLED and heartbeating, each as a NodeUsage carrying the cores,
+  memory and disk its pending/running/stopping/shutting-down instances hold;
+- `NodeUsage.room_for(cores, memory_mb, disk_gb)`: how many more of that size fit on the node;
+- `fits(usage, cores, memory_mb, disk_gb)`: room for at least one; `NodeUsage.take(...)` books one.
+Counts are per node and summed: an instance never spans nodes (Eucalyptus semantics).
+"""
 
 from __future__ import annotations
 

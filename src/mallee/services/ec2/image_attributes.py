@@ -11,12 +11,20 @@ from sqlalchemy.orm import Session
 from mallee.api.context import RequestContext
 from mallee.api.errors import ServiceError
 from mallee.services.base import Params, Provider, Result
-from mallee.services.ec2.images import owned_image
+from mallee.services.ec2.images import aux_image, owned_image
 from mallee.store.tables.ec2 import Ec2Image, Ec2LaunchPermission
 
 
 def _invalid(message: str) -> ServiceError:
     return ServiceError("InvalidParameterValue", message, 400)
+
+
+def _bad_item(kind: str, value: object) -> ServiceError:
+    return ServiceError(
+        "InvalidAMIAttributeItemValue",
+        f'Invalid attribute item value "{value}" for {kind} item type.',
+        400,
+    )
 
 
 def _permissions(s: Session, image: Ec2Image) -> list[dict[str, str]]:
@@ -46,7 +54,7 @@ def _read(s: Session, image: Ec2Image, name: str) -> tuple[str, Any]:
         return "ProductCodes", []
     if name == "blockDeviceMapping":
         return "BlockDeviceMappings", json.loads(image.block_device_mappings or "[]")
-    raise _invalid(f"Value ({name}) for parameter attribute is invalid.")
+    raise _invalid(f"Value ({name}) for parameter attribute is invalid. Unknown attribute.")
 
 
 def _changes(params: Params) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -78,6 +86,13 @@ class ImageAttributesApi(Provider):
                 desc = params.get("Description") or {"Value": params.get("Value")}
                 image.description = str(desc.get("Value") or "")
                 return {}
+            if attribute in ("kernel", "ramdisk"):
+                # Eucalyptus lets the owner point a machine image at another kernel/ramdisk.
+                if image.image_type != "machine":
+                    raise _invalid(f"Image {image.id} is not a machine image")
+                new = aux_image(s, ctx.principal.account_id, params.get("Value"), attribute)
+                setattr(image, f"{attribute}_id", new)
+                return {}
             add, remove = _changes(params)
             for item, adding in [(i, True) for i in add] + [(i, False) for i in remove]:
                 self._permission(s, image, item, adding)
@@ -87,12 +102,12 @@ class ImageAttributesApi(Provider):
     def _permission(s: Session, image: Ec2Image, item: dict[str, Any], adding: bool) -> None:
         if item.get("Group"):
             if item["Group"] != "all":
-                raise _invalid(f"Invalid group: {item['Group']}")
+                raise _bad_item("group", item["Group"])
             image.is_public = adding
             return
         user = str(item.get("UserId") or "")
         if not (len(user) == 12 and user.isdigit()):
-            raise _invalid(f"Invalid user id: {user}")
+            raise _bad_item("userId", user)
         found = s.get(Ec2LaunchPermission, (image.id, user))
         if adding and found is None:
             s.add(Ec2LaunchPermission(image_id=image.id, account_id=user))

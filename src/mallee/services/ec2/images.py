@@ -1,10 +1,22 @@
-"""EC2 images: machine (emi), kernel (eki) and ramdisk (eri) images and who may launch them."""
+"""EC2 images: machine (emi), kernel (eki) and ramdisk (eri) images and who may launch them.
+
+Registering: Eucalyptus registers bundles from the object store (the bundle's manifest says
+whether it is a machine, kernel or ramdisk image). Until the object store exists, mallee
+registers the cloud admin's local files ("file:/abs/path"), and the file says what it is:
+- a Linux kernel (x86 boot header "HdrS" at 0x202, arm64 "ARM\\x64" at 0x38) -> kernel (eki);
+- a compressed or cpio archive (gzip, xz, zstd, lz4, bzip2, newc cpio) -> ramdisk (eri);
+- anything else (qcow2, raw disk) -> machine (emi).
+The image Name can force the type when the content is ambiguous (an ELF vmlinux, an
+uncompressed initramfs): a Name (or file name) ending in "-kernel" or starting "vmlinu"/"eki-"
+is a kernel, one ending in "-ramdisk" or starting "initrd"/"initramfs"/"eri-" a ramdisk.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +27,7 @@ from mallee.api.context import RequestContext
 from mallee.api.errors import ServiceError
 from mallee.ids import is_id, new_id
 from mallee.services.base import Params, Provider, Result
+from mallee.services.ec2 import errors
 from mallee.services.ec2.filters import lookup, matches, parse_filters
 from mallee.services.ec2.pagination import page
 from mallee.services.ec2.tags import apply_tag_specifications, delete_all_tags, tag_list, tags_for
@@ -22,30 +35,32 @@ from mallee.store import Store
 from mallee.store.tables.ec2 import Ec2Image, Ec2LaunchPermission
 
 PREFIX = {"machine": "emi", "kernel": "eki", "ramdisk": "eri"}
+ARCHITECTURES = ("i386", "x86_64", "arm64")
+# Owner aliases AWS knows; no image of this cloud has them.
+OWNER_ALIASES = ("amazon", "aws-marketplace", "aws-backup-vault", "microsoft")
+_NAME = re.compile(r"[A-Za-z0-9()\[\] ./\-'@_]{3,128}")
+_RAMDISK_MAGIC = (b"\x1f\x8b", b"\xfd7zXZ\x00", b"\x28\xb5\x2f\xfd", b"\x02\x21\x4c\x18", b"BZh")
 
 
-def _not_found(image_id: str) -> ServiceError:
-    return ServiceError("InvalidAMIID.NotFound", f"The image id '[{image_id}]' does not exist", 400)
-
-
-def _check_id(image_id: str) -> None:
+def check_image_id(image_id: str) -> None:
     if not any(is_id(image_id, p) for p in (*PREFIX.values(), "ami")):
-        raise ServiceError(
-            "InvalidAMIID.Malformed", f'Invalid id: "{image_id}" (expecting "emi-...")', 400
-        )
+        raise errors.malformed("image", image_id, "emi")
 
 
-def _may_launch(s: Session, image: Ec2Image, account_id: str) -> bool:
+def may_launch(s: Session, image: Ec2Image, account_id: str) -> bool:
+    """Owned, public, or shared with the account through a launch permission."""
     if image.is_public or image.account_id == account_id:
         return True
     return s.get(Ec2LaunchPermission, (image.id, account_id)) is not None
 
 
 def launchable_image(s: Session, account_id: str, image_id: str) -> Ec2Image:
-    _check_id(image_id)
+    """The image if it exists, is available and the account may launch it; else AWS's error
+    (InvalidAMIID.Malformed for a bad id, InvalidAMIID.NotFound otherwise)."""
+    check_image_id(image_id)
     image = s.get(Ec2Image, image_id)
-    if image is None or image.state != "available" or not _may_launch(s, image, account_id):
-        raise _not_found(image_id)
+    if image is None or image.state != "available" or not may_launch(s, image, account_id):
+        raise errors.not_found("image", image_id)
     return image
 
 
@@ -68,26 +83,18 @@ def register_local_image(
     ramdisk_id: str | None = None,
     public: bool = True,
 ) -> str:
-    """Register a file on this host (the admin's path); the same name again updates its bits."""
+    """Register a file on this host for `account_id`, idempotent by name.
+
+    The same name again returns the existing image's id, with its bits (digest, size, path)
+    refreshed from `path`, so a rebuilt default image keeps its id.
+    """
+    if image_type not in PREFIX:
+        raise ValueError(f"unknown image type {image_type!r}")
     digest, size = _digest(path)
     with store.session() as s:
-        found = s.scalar(
-            select(Ec2Image).where(
-                Ec2Image.account_id == account_id,
-                Ec2Image.name == name,
-                Ec2Image.state == "available",
-            )
-        )
+        found = _by_name(s, account_id, name)
         if found is None:
-            found = Ec2Image(
-                id=new_id(PREFIX[image_type]),
-                account_id=account_id,
-                name=name,
-                image_type=image_type,
-                state="available",
-                created_at=dt.datetime.now(dt.UTC).replace(microsecond=0),
-                location="",
-            )
+            found = _new_row(account_id, name, image_type)
             s.add(found)
         found.location = f"file:{path.resolve()}"
         found.digest, found.size_bytes = digest, size
@@ -96,10 +103,53 @@ def register_local_image(
         return found.id
 
 
-def image_out(image: Ec2Image, tags: dict[str, str]) -> dict[str, Any]:
+def _by_name(s: Session, account_id: str, name: str) -> Ec2Image | None:
+    return s.scalar(
+        select(Ec2Image).where(
+            Ec2Image.account_id == account_id,
+            Ec2Image.name == name,
+            Ec2Image.state != "deregistered",
+        )
+    )
+
+
+def _new_row(account_id: str, name: str, image_type: str) -> Ec2Image:
+    return Ec2Image(
+        id=new_id(PREFIX[image_type]),
+        account_id=account_id,
+        name=name,
+        image_type=image_type,
+        state="available",
+        created_at=dt.datetime.now(dt.UTC).replace(microsecond=0),
+        location="",
+    )
+
+
+def image_type_of(path: Path, name: str = "") -> str:
+    """machine, kernel or ramdisk: what the file's first bytes say, else the name's hint."""
+    with path.open("rb") as f:
+        head = f.read(0x210)
+    if head[0x202:0x206] == b"HdrS" or head[0x38:0x3C] == b"ARM\x64":
+        return "kernel"
+    if head.startswith(_RAMDISK_MAGIC) or head[:6] in (b"070701", b"070702"):
+        return "ramdisk"
+    for hint in (name.lower(), path.name.lower()):
+        if hint.endswith("-kernel") or hint.startswith(("vmlinu", "eki-")):
+            return "kernel"
+        if hint.endswith("-ramdisk") or hint.startswith(("initrd", "initramfs", "eri-")):
+            return "ramdisk"
+    return "machine"
+
+
+def image_out(image: Ec2Image, tags: dict[str, str], viewer: str | None = None) -> dict[str, Any]:
+    """DescribeImages' item. Only the owner (or `viewer` None: the cloud admin) sees where the
+    bits live; others see "<owner>/<name>", as AWS shows public images."""
+    location = image.location
+    if viewer is not None and viewer != image.account_id:
+        location = f"{image.account_id}/{image.name}"
     out: dict[str, Any] = {
         "ImageId": image.id,
-        "ImageLocation": image.location.removeprefix("file:"),
+        "ImageLocation": location,
         "State": image.state,
         "OwnerId": image.account_id,
         "CreationDate": image.created_at.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
@@ -112,14 +162,28 @@ def image_out(image: Ec2Image, tags: dict[str, str]) -> dict[str, Any]:
         "RootDeviceName": image.root_device_name,
         "VirtualizationType": image.virtualization_type,
         "Hypervisor": "xen",
+        "PlatformDetails": "Linux/UNIX",
+        "UsageOperation": "RunInstances",
         "BlockDeviceMappings": json.loads(image.block_device_mappings or "[]"),
     }
-    if image.kernel_id:
-        out["KernelId"] = image.kernel_id
-    if image.ramdisk_id:
-        out["RamdiskId"] = image.ramdisk_id
+    for key, value in (
+        ("KernelId", image.kernel_id),
+        ("RamdiskId", image.ramdisk_id),
+        ("Platform", image.platform),
+    ):
+        if value:
+            out[key] = value
     if tags:
         out["Tags"] = tag_list(tags)
+    return out
+
+
+def _mappings(image: Ec2Image, field: str) -> list[Any]:
+    out = []
+    for m in json.loads(image.block_device_mappings or "[]"):
+        value = m.get(field) if field == "DeviceName" else (m.get("Ebs") or {}).get(field)
+        if value is not None:
+            out.append(value)
     return out
 
 
@@ -128,6 +192,7 @@ _FILTERS = {
     "name": lambda i: i.name,
     "state": lambda i: i.state,
     "owner-id": lambda i: i.account_id,
+    "owner-alias": lambda i: None,
     "image-type": lambda i: i.image_type,
     "architecture": lambda i: i.architecture,
     "is-public": lambda i: i.is_public,
@@ -138,20 +203,62 @@ _FILTERS = {
     "virtualization-type": lambda i: i.virtualization_type,
     "description": lambda i: i.description,
     "hypervisor": lambda i: "xen",
+    "platform": lambda i: i.platform,
+    "manifest-location": lambda i: i.location,
+    "creation-date": lambda i: i.created_at.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+    "product-code": lambda i: None,
+    "product-code.type": lambda i: None,
+    "state-reason-code": lambda i: None,
+    "state-reason-message": lambda i: None,
+    "block-device-mapping.device-name": lambda i: _mappings(i, "DeviceName"),
+    "block-device-mapping.snapshot-id": lambda i: _mappings(i, "SnapshotId"),
+    "block-device-mapping.volume-size": lambda i: _mappings(i, "VolumeSize"),
+    "block-device-mapping.volume-type": lambda i: _mappings(i, "VolumeType"),
+    "block-device-mapping.delete-on-termination": lambda i: _mappings(i, "DeleteOnTermination"),
 }
+
+
+def _account_set(values: list[Any], account: str, extra: tuple[str, ...]) -> set[str]:
+    """Owners / ExecutableUsers: "self" is the caller; anything not an account id or a known
+    word is AWS's InvalidUserID.Malformed."""
+    out = set()
+    for raw in values:
+        value = str(raw)
+        if value == "self":
+            value = account
+        elif not (re.fullmatch(r"\d{12}", value) or value in extra):
+            raise ServiceError("InvalidUserID.Malformed", f'Invalid user id: "{value}"')
+        out.add(value)
+    return out
 
 
 def owned_image(s: Session, ctx: RequestContext, image_id: str) -> Ec2Image:
     """An image the caller owns (the cloud admin owns all); AuthFailure for others' images."""
-    _check_id(image_id)
+    check_image_id(image_id)
     image = s.get(Ec2Image, image_id)
     if image is None or image.state == "deregistered":
-        raise _not_found(image_id)
+        raise errors.not_found("image", image_id)
     if image.account_id != ctx.principal.account_id and not ctx.principal.is_cloud_admin:
-        if _may_launch(s, image, ctx.principal.account_id):
-            raise ServiceError("AuthFailure", f"Not authorized for image:{image_id}", 400)
-        raise _not_found(image_id)
+        if may_launch(s, image, ctx.principal.account_id):
+            raise errors.auth_failure(f"Not authorized for image:{image_id}")
+        raise errors.not_found("image", image_id)
     return image
+
+
+def _executable_by(s: Session, image: Ec2Image, users: set[str]) -> bool:
+    if "all" in users and image.is_public:
+        return True
+    return any(s.get(Ec2LaunchPermission, (image.id, u)) is not None for u in users)
+
+
+def aux_image(s: Session, account_id: str, image_id: Any, kind: str) -> str | None:
+    """A kernel or ramdisk id given with a machine image: launchable and of that kind."""
+    if not image_id:
+        return None
+    found = launchable_image(s, account_id, str(image_id))
+    if found.image_type != kind:
+        raise errors.invalid_value(f"Image {found.id} is not a {kind} image")
+    return found.id
 
 
 class ImagesApi(Provider):
@@ -160,92 +267,112 @@ class ImagesApi(Provider):
         account = ctx.principal.account_id
         ids = [str(i) for i in params.get("ImageIds") or []]
         for image_id in ids:
-            _check_id(image_id)
-        owners = {account if o == "self" else str(o) for o in params.get("Owners") or []}
-        users = {account if u == "self" else str(u) for u in params.get("ExecutableUsers") or []}
+            check_image_id(image_id)
+        owners = _account_set(params.get("Owners") or [], account, OWNER_ALIASES)
+        users = _account_set(params.get("ExecutableUsers") or [], account, ("all",))
         with self.store.read() as s:
             query = select(Ec2Image).where(Ec2Image.state != "deregistered").order_by(Ec2Image.id)
             if ids:
                 query = query.where(Ec2Image.id.in_(ids))
-            rows = [i for i in s.scalars(query).all() if _may_launch(s, i, account)]
-            if ids and len(rows) < len(set(ids)):
-                missing = sorted(set(ids) - {r.id for r in rows})
-                raise _not_found(missing[0])
+            rows = [i for i in s.scalars(query).all() if may_launch(s, i, account)]
+            missing = sorted(set(ids) - {r.id for r in rows})
+            if missing:
+                raise errors.not_found("image", missing[0])
             if owners:
                 rows = [i for i in rows if i.account_id in owners]
             if users:
-                rows = [i for i in rows if self._executable_by(s, i, users)]
+                rows = [i for i in rows if _executable_by(s, i, users)]
             tags = tags_for(s, account, [r.id for r in rows])
         chosen = [i for i in rows if matches(filters, lookup(_FILTERS, i), tags.get(i.id, {}))]
         items, token = page(chosen, params, key=lambda i: i.id)
-        out: Result = {"Images": [image_out(i, tags.get(i.id, {})) for i in items]}
+        viewer = None if ctx.principal.is_cloud_admin else account
+        out: Result = {"Images": [image_out(i, tags.get(i.id, {}), viewer) for i in items]}
         if token:
             out["NextToken"] = token
         return out
 
-    @staticmethod
-    def _executable_by(s: Session, image: Ec2Image, users: set[str]) -> bool:
-        if "all" in users and image.is_public:
-            return True
-        return any(s.get(Ec2LaunchPermission, (image.id, u)) is not None for u in users)
-
     def register_image(self, ctx: RequestContext, params: Params) -> Result:
-        location = str(params.get("ImageLocation") or "")
-        name = str(params.get("Name") or "")
-        if not name:
-            raise ServiceError(
-                "MissingParameter", "The request must contain the parameter name", 400
-            )
-        if not location.startswith("file:") and not location.startswith("/"):
-            # Bundled images in the object store arrive with the S3 service (issue 5).
-            raise ServiceError(
-                "InvalidManifest.NotFound",
-                f"The manifest {location} was not found in the object store",
-                400,
+        name = _check_name(params.get("Name"))
+        path = self._local_path(ctx, str(params.get("ImageLocation") or ""), params)
+        kind = image_type_of(path, name)
+        arch = str(params.get("Architecture") or "x86_64")
+        if arch not in ARCHITECTURES:
+            raise errors.invalid_parameter("architecture", arch)
+        virt = str(params.get("VirtualizationType") or "paravirtual")
+        if virt not in ("paravirtual", "hvm"):
+            raise errors.invalid_parameter("virtualizationType", virt)
+        account = ctx.principal.account_id
+        digest, size = _digest(path)
+        with self.store.session() as s:
+            same = _by_name(s, account, name)
+            if same is not None:
+                raise ServiceError(
+                    "InvalidAMIName.Duplicate",
+                    f"AMI name {name} is already in use by AMI {same.id}",
+                )
+            image = _new_row(account, name, kind)
+            if kind == "machine":
+                image.kernel_id = aux_image(s, account, params.get("KernelId"), "kernel")
+                image.ramdisk_id = aux_image(s, account, params.get("RamdiskId"), "ramdisk")
+            image.location = f"file:{path}"
+            image.digest, image.size_bytes = digest, size
+            image.is_public = False
+            image.description = str(params.get("Description") or "")
+            image.architecture, image.virtualization_type = arch, virt
+            image.root_device_name = str(params.get("RootDeviceName") or "/dev/sda1")
+            image.block_device_mappings = json.dumps(_block_devices(params))
+            s.add(image)
+            s.flush()
+            specs = params.get("TagSpecifications")
+            apply_tag_specifications(s, account, specs, {"image": [image.id]})
+            return {"ImageId": image.id}
+
+    @staticmethod
+    def _local_path(ctx: RequestContext, location: str, params: Params) -> Path:
+        """The admin's local image file named by ImageLocation ("file:/abs/path")."""
+        if not location:
+            if params.get("BlockDeviceMappings"):
+                raise errors.unsupported(
+                    "Registering EBS-backed images from snapshots is not supported"
+                )
+            raise errors.missing("ImageLocation")
+        if not location.startswith("file:"):
+            raise errors.unsupported(
+                f"Cannot register {location}: bundles in the object store are not supported "
+                "yet; the cloud administrator registers local files as file:/absolute/path"
             )
         if not ctx.principal.is_cloud_admin:
-            raise ServiceError(
-                "AuthFailure", "Only the cloud administrator may register local files", 400
-            )
+            raise errors.auth_failure("Only the cloud administrator may register local files")
         path = Path(location.removeprefix("file:"))
-        if not path.is_file():
-            raise ServiceError("InvalidParameterValue", f"No image file at {path}", 400)
-        kind = _kind_from(params)
-        image_id = register_local_image(
-            self.store,
-            ctx.principal.account_id,
-            name=name,
-            path=path,
-            image_type=kind,
-            kernel_id=params.get("KernelId"),
-            ramdisk_id=params.get("RamdiskId"),
-            public=False,
-        )
-        with self.store.session() as s:
-            image = s.get(Ec2Image, image_id)
-            assert image is not None
-            image.description = str(params.get("Description") or "")
-            image.architecture = str(params.get("Architecture") or "x86_64")
-            image.root_device_name = str(params.get("RootDeviceName") or "/dev/sda1")
-            image.block_device_mappings = json.dumps(params.get("BlockDeviceMappings") or [])
-            apply_tag_specifications(
-                s, ctx.principal.account_id, params.get("TagSpecifications"), {"image": [image_id]}
-            )
-        return {"ImageId": image_id}
+        if not path.is_absolute() or not path.is_file():
+            raise errors.invalid_parameter("ImageLocation", location, "No such image file.")
+        return path.resolve()
 
     def deregister_image(self, ctx: RequestContext, params: Params) -> Result:
         with self.store.session() as s:
-            image = owned_image(s, ctx, str(params.get("ImageId", "")))
+            image = owned_image(s, ctx, str(params.get("ImageId") or ""))
             image.state = "deregistered"
             delete_all_tags(s, [image.id])
-        return {}
+        return {"Return": True}
 
 
-def _kind_from(params: Params) -> str:
-    """Eucalyptus registers kernels and ramdisks by name convention (euca-register --kernel true
-    marks the bundle; here the name's suffix or the Architecture-independent prefix decides)."""
-    name = str(params.get("Name") or "").lower()
-    for kind, prefix in (("kernel", "eki"), ("ramdisk", "eri")):
-        if name.startswith(prefix + "-") or name.endswith("-" + kind):
-            return kind
-    return "machine"
+def _check_name(raw: Any) -> str:
+    name = str(raw or "")
+    if not name:
+        raise errors.missing("Name")
+    if not _NAME.fullmatch(name):
+        raise ServiceError(
+            "InvalidAMIName.Malformed",
+            "AMI names must be between 3 and 128 characters long, and may contain letters, "
+            "numbers, '(', ')', '.', '-', '/' and '_'",
+        )
+    return name
+
+
+def _block_devices(params: Params) -> list[dict[str, Any]]:
+    out = []
+    for mapping in params.get("BlockDeviceMappings") or []:
+        if not mapping.get("DeviceName"):
+            raise errors.missing("BlockDeviceMapping.DeviceName")
+        out.append({k: v for k, v in mapping.items() if v is not None})
+    return out

@@ -89,11 +89,37 @@ def type_out(t: Ec2InstanceType) -> dict[str, Any]:
 
 _FILTERS = {
     "instance-type": lambda t: t.name,
-    "vcpu-info.default-vcpus": lambda t: str(t.cores),
-    "memory-info.size-in-mib": lambda t: str(t.memory_mb),
-    "instance-storage-info.total-size-in-gb": lambda t: str(t.disk_gb),
-    "current-generation": lambda t: "true",
+    "vcpu-info.default-vcpus": lambda t: t.cores,
+    "vcpu-info.default-cores": lambda t: t.cores,
+    "vcpu-info.default-threads-per-core": lambda t: 1,
+    "memory-info.size-in-mib": lambda t: t.memory_mb,
+    "instance-storage-supported": lambda t: True,
+    "instance-storage-info.total-size-in-gb": lambda t: t.disk_gb,
+    "instance-storage-info.disk.size-in-gb": lambda t: t.disk_gb,
+    "instance-storage-info.disk.count": lambda t: 1,
+    "instance-storage-info.disk.type": lambda t: "hdd",
+    "current-generation": lambda t: True,
+    "free-tier-eligible": lambda t: t.name == "t1.micro",
+    "bare-metal": lambda t: False,
+    "burstable-performance-supported": lambda t: False,
+    "hibernation-supported": lambda t: False,
+    "hypervisor": lambda t: "xen",
+    "processor-info.supported-architecture": lambda t: "x86_64",
+    "supported-root-device-type": lambda t: ("instance-store", "ebs"),
+    "supported-usage-class": lambda t: "on-demand",
+    "supported-virtualization-type": lambda t: ("paravirtual", "hvm"),
+    "network-info.maximum-network-interfaces": lambda t: 1,
+    "network-info.network-performance": lambda t: "Moderate",
+    "ebs-info.ebs-optimized-support": lambda t: "unsupported",
 }
+
+
+def _details(t: Ec2InstanceType | tuple[str, int, int, int]) -> dict[str, Any]:
+    """Eucalyptus' VmTypeDetails: name, cpu, memory (MiB), disk (GB)."""
+    name, cpu, memory, disk = (
+        t if isinstance(t, tuple) else (t.name, t.cores, t.memory_mb, t.disk_gb)
+    )
+    return {"Name": name, "Cpu": cpu, "Memory": memory, "Disk": disk}
 
 
 class InstanceTypesApi(Provider):
@@ -102,20 +128,22 @@ class InstanceTypesApi(Provider):
         wanted = [str(n) for n in params.get("InstanceTypes") or []]
         with self.store.read() as s:
             types = all_types(s)
-            if wanted:
-                known = {t.name for t in types}
-                missing = [n for n in wanted if n not in known]
-                if missing:
-                    raise ServiceError(
-                        "InvalidInstanceType",
-                        "The following supplied instance types do not exist: "
-                        f"[{', '.join(missing)}]",
-                        400,
-                    )
-                types = [t for t in types if t.name in wanted]
+        if wanted:
+            known = {t.name for t in types}
+            missing = [n for n in wanted if n not in known]
+            if missing:
+                raise ServiceError(
+                    "InvalidInstanceType",
+                    f"The following supplied instance types do not exist: [{', '.join(missing)}]",
+                    400,
+                )
+            types = [t for t in types if t.name in wanted]
         chosen = [t for t in types if matches(filters, lookup(_FILTERS, t), {})]
-        ranked = [(f"{t.rank:06d}", t) for t in chosen]
-        items, token = page(ranked, params, key=lambda p: p[0], max_bounds=(5, 100))
+        ranked = [(f"{t.rank:06d}{t.name}", t) for t in chosen]
+        # AWS pages DescribeInstanceTypes by 100 even without MaxResults.
+        items, token = page(
+            ranked, params, key=lambda p: p[0], max_default=100, max_bounds=(5, 100)
+        )
         out: Result = {"InstanceTypes": [type_out(t) for _, t in items]}
         if token:
             out["NextToken"] = token
@@ -123,29 +151,24 @@ class InstanceTypesApi(Provider):
 
     def modify_instance_type_attribute(self, ctx: RequestContext, params: Params) -> Result:
         """Eucalyptus' euca-modify-instance-type (the provider limits it to the cloud admin)."""
-        defaults = {name: (c, m, d) for name, c, m, d in SEED_TYPES}
+        defaults = {name: (name, c, m, d) for name, c, m, d in SEED_TYPES}
+        changes = {k: params.get(k) for k in ("Cpu", "Memory", "Disk")}
+        if params.get("Reset") and any(v is not None for v in changes.values()):
+            raise ServiceError(
+                "InvalidParameterCombination", "Reset may not be combined with Cpu, Memory or Disk"
+            )
+        for key, value in changes.items():
+            if value is not None and int(value) < 1:
+                raise ServiceError("InvalidParameterValue", f"{key} must be at least 1", 400)
         with self.store.session() as s:
-            t = get_type(s, str(params.get("Name", "")))
-            before = (t.cores, t.memory_mb, t.disk_gb)
+            t = get_type(s, str(params.get("Name") or ""))
+            before = _details(t)
             if params.get("Reset"):
                 if t.name not in defaults:
                     raise ServiceError("InvalidParameterValue", f"{t.name} has no default", 400)
-                t.cores, t.memory_mb, t.disk_gb = defaults[t.name]
+                _, t.cores, t.memory_mb, t.disk_gb = defaults[t.name]
             for key, attr in (("Cpu", "cores"), ("Memory", "memory_mb"), ("Disk", "disk_gb")):
-                value = params.get(key)
-                if value is None:
-                    continue
-                if int(value) < 1:
-                    raise ServiceError(
-                        "InvalidParameterValue", f"{key} must be a positive number", 400
-                    )
-                setattr(t, attr, int(value))
-            return {
-                "Name": t.name,
-                "Cpu": t.cores,
-                "Memory": t.memory_mb,
-                "Disk": t.disk_gb,
-                "PreviousCpu": before[0],
-                "PreviousMemory": before[1],
-                "PreviousDisk": before[2],
-            }
+                value = changes[key]
+                if value is not None:
+                    setattr(t, attr, int(value))
+            return {"InstanceType": _details(t), "PreviousInstanceType": before}

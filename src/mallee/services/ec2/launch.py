@@ -20,7 +20,7 @@ from mallee.api.context import RequestContext
 from mallee.api.errors import ServiceError
 from mallee.ids import new_id
 from mallee.services.ec2.capacity import free_slots
-from mallee.services.ec2.images import launchable_image
+from mallee.services.ec2.images import aux_image, launchable_image
 from mallee.services.ec2.instance_types import get_type
 from mallee.services.ec2.tags import apply_tag_specifications
 from mallee.services.empyrean import properties
@@ -73,15 +73,6 @@ def user_data(raw: Any, limit: int) -> str | None:
     return text
 
 
-def _aux_image(s: Session, account: str, image_id: str | None, kind: str) -> str | None:
-    if not image_id:
-        return None
-    found = launchable_image(s, account, image_id)
-    if found.image_type != kind:
-        raise invalid(f"Image {image_id} is not a {kind} image")
-    return found.id
-
-
 def _key(s: Session, account: str, name: str | None) -> Ec2KeyPair | None:
     if not name:
         return None
@@ -121,8 +112,8 @@ def plan(
         raise invalid(f"Invalid value '{behavior}' for InstanceInitiatedShutdownBehavior")
     return LaunchPlan(
         image=image,
-        kernel_id=_aux_image(s, account, params.get("KernelId") or image.kernel_id, "kernel"),
-        ramdisk_id=_aux_image(s, account, params.get("RamdiskId") or image.ramdisk_id, "ramdisk"),
+        kernel_id=aux_image(s, account, params.get("KernelId") or image.kernel_id, "kernel"),
+        ramdisk_id=aux_image(s, account, params.get("RamdiskId") or image.ramdisk_id, "ramdisk"),
         itype=get_type(s, str(params.get("InstanceType") or DEFAULT_TYPE)),
         key=_key(s, account, params.get("KeyName")),
         user_data=user_data(params.get("UserData"), user_data_limit),

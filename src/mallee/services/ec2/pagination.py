@@ -1,9 +1,15 @@
-"""EC2 MaxResults/NextToken over a list already sorted by a unique key."""
+"""EC2 MaxResults/NextToken over a list already sorted by a unique key.
+
+The token is the URL-safe base64 of the last key returned, so a page boundary survives resources
+appearing or disappearing between calls (the next page starts after that key, wherever it now is).
+"""
 
 from __future__ import annotations
 
 import base64
 import binascii
+import bisect
+import itertools
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -12,8 +18,43 @@ from mallee.api.errors import ServiceError
 T = TypeVar("T")
 
 
-def _bad_token() -> ServiceError:
-    return ServiceError("InvalidParameterValue", "The NextToken value is not valid", 400)
+def _bad_token(token: object) -> ServiceError:
+    # AWS's wording for a NextToken it did not issue.
+    return ServiceError(
+        "InvalidParameterValue",
+        f"Value ( {token} ) for parameter NextToken is invalid. The token is invalid.",
+        400,
+    )
+
+
+def encode_token(key: str) -> str:
+    return base64.urlsafe_b64encode(key.encode()).decode()
+
+
+def decode_token(token: str) -> str:
+    try:
+        return base64.b64decode(token, altchars=b"-_", validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError) as err:
+        raise _bad_token(token) from err
+
+
+def _limit(params: Mapping[str, Any], max_default: int | None, bounds: tuple[int, int]) -> int:
+    raw = params.get("MaxResults")
+    if raw is None:
+        return max_default if max_default is not None else -1
+    low, high = bounds
+    try:
+        limit = int(raw)
+    except (TypeError, ValueError):
+        limit = low - 1
+    if not low <= limit <= high:
+        raise ServiceError(
+            "InvalidParameterValue",
+            f"Value ( {raw} ) for parameter maxResults is invalid. "
+            f"Expecting a value between {low} and {high}.",
+            400,
+        )
+    return limit
 
 
 def page(
@@ -21,32 +62,26 @@ def page(
     params: Mapping[str, Any],
     *,
     key: Callable[[T], str],
+    max_default: int | None = None,
     max_bounds: tuple[int, int] = (5, 1000),
 ) -> tuple[list[T], str | None]:
-    """One page after NextToken (the last key already returned, opaque to the caller).
+    """One page of `items` (keys unique; sorted by `key`, or sorted here) after NextToken.
 
-    Without MaxResults everything after the token comes back, as EC2 does.
+    MaxResults must lie within `max_bounds`. Without it the page holds `max_default` items, or
+    everything left when that is None (what most EC2 Describe calls do). Returns the page and
+    the token for the next one (None on the last page).
     """
-    start = 0
     token = params.get("NextToken")
-    if token:
-        try:
-            after = base64.b64decode(str(token), altchars=b"-_", validate=True).decode()
-        except (binascii.Error, UnicodeDecodeError, ValueError) as err:
-            raise _bad_token() from err
-        start = next((i for i, item in enumerate(items) if key(item) > after), len(items))
-    limit = params.get("MaxResults")
-    if limit is None:
+    limit = _limit(params, max_default, max_bounds)
+    if not token and limit < 0:
+        return list(items), None
+    keys = [key(item) for item in items]
+    if any(a > b for a, b in itertools.pairwise(keys)):
+        # A database collation may order differently from Python; tokens need one order.
+        order = sorted(range(len(items)), key=keys.__getitem__)
+        items, keys = [items[i] for i in order], [keys[i] for i in order]
+    start = bisect.bisect_right(keys, decode_token(str(token))) if token else 0
+    if limit < 0 or start + limit >= len(items):
         return list(items[start:]), None
-    low, high = max_bounds
-    if not low <= int(limit) <= high:
-        raise ServiceError(
-            "InvalidParameterValue",
-            f"Value ( {limit} ) for parameter maxResults is invalid. "
-            f"Expecting a value between {low} and {high}.",
-            400,
-        )
-    chosen = list(items[start : start + int(limit)])
-    if start + int(limit) >= len(items):
-        return chosen, None
-    return chosen, base64.urlsafe_b64encode(key(chosen[-1]).encode()).decode()
+    chosen = list(items[start : start + limit])
+    return chosen, encode_token(keys[start + limit - 1])

@@ -1,0 +1,84 @@
+"""Namespace, bridge and taps: the node's layer 2, each call idempotent.
+
+A tap carries its instance id as the interface alias, so the taps alone say which instances
+are plugged, even when the agent died between creating a tap and recording it anywhere else.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from mallee.node.host import in_netns, run
+
+
+def exists(netns: str) -> bool:
+    return not netns or Path(f"/run/netns/{netns}").exists()
+
+
+def ensure_netns(netns: str) -> None:
+    if not exists(netns):
+        run(["ip", "netns", "add", netns])
+    ns(netns, "ip", "link", "set", "lo", "up")
+    ns(netns, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+
+
+def delete_netns(netns: str) -> None:
+    if netns and exists(netns):
+        run(["ip", "netns", "del", netns])
+
+
+def ns(netns: str, *argv: str, check: bool = True) -> str:
+    return run(in_netns(netns, argv), check=check).stdout
+
+
+def links(netns: str) -> list[dict[str, object]]:
+    found: list[dict[str, object]] = json.loads(ns(netns, "ip", "-j", "link", "show") or "[]")
+    return found
+
+
+def ensure_bridge(netns: str, bridge: str, mac: str, cidr: str) -> None:
+    """`bridge` up, with the fixed `mac` and the gateway address `cidr` (and no other)."""
+    current = {str(link["ifname"]): link for link in links(netns)}
+    if bridge not in current:
+        ns(netns, "ip", "link", "add", bridge, "address", mac, "type", "bridge")
+    elif current[bridge].get("address") != mac:
+        ns(netns, "ip", "link", "set", bridge, "address", mac)
+    addrs = json.loads(ns(netns, "ip", "-j", "-4", "addr", "show", "dev", bridge) or "[]")
+    have = {
+        f"{a['local']}/{a['prefixlen']}"
+        for entry in addrs
+        for a in entry.get("addr_info", [])
+        if a.get("family") == "inet"
+    }
+    for stale in have - {cidr}:
+        ns(netns, "ip", "addr", "del", stale, "dev", bridge)
+    if cidr not in have:
+        ns(netns, "ip", "addr", "add", cidr, "dev", bridge)
+    ns(netns, "ip", "link", "set", bridge, "up")
+
+
+def taps(netns: str) -> dict[str, str]:
+    """Tap name -> the instance id in its alias, for every tap we made (alias set)."""
+    return {
+        str(link["ifname"]): str(link["ifalias"])
+        for link in links(netns)
+        if str(link["ifname"]).startswith("tap") and link.get("ifalias")
+    }
+
+
+def ensure_tap(netns: str, tap: str, bridge: str, owner: str) -> None:
+    found = {str(link["ifname"]): link for link in links(netns)}
+    if tap in found:
+        alias = found[tap].get("ifalias")
+        if alias and alias != owner:
+            raise RuntimeError(f"tap {tap} in {netns or 'host'} belongs to {alias}, not {owner}")
+    else:
+        ns(netns, "ip", "tuntap", "add", "dev", tap, "mode", "tap")
+    ns(netns, "ip", "link", "set", "dev", tap, "alias", owner)
+    ns(netns, "ip", "link", "set", "dev", tap, "master", bridge, "up")
+
+
+def delete_tap(netns: str, tap: str) -> None:
+    if any(link["ifname"] == tap for link in links(netns)):
+        ns(netns, "ip", "link", "del", "dev", tap, check=False)
