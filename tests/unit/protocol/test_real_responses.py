@@ -9,6 +9,7 @@ import pytest
 
 from mallee.api.models import load_service_model
 from mallee.api.protocol import serializer_for
+from mallee.api.protocol.frozen import Frozen
 from tests.unit.protocol.wire import botocore_parse, response_roundtrip
 
 UTC = dt.UTC
@@ -260,3 +261,17 @@ def test_json_and_cbor_headers() -> None:
     cbor_response = serializer_for("smithy-rpc-v2-cbor").serialize(op, METRIC_RESULTS, "r2")
     assert cbor_response.headers["Content-Type"] == "application/cbor"
     assert cbor_response.headers["smithy-protocol"] == "rpc-v2-cbor"
+
+
+def test_frozen_results_render_once_and_alike() -> None:
+    op = load_service_model("ec2").operation_model("DescribeInstances")
+    plain = RESERVATIONS["Reservations"][0]["Instances"][0]
+    frozen = Frozen(plain)
+    as_frozen = {"Reservations": [{**RESERVATIONS["Reservations"][0], "Instances": [frozen]}]}
+    serializer = serializer_for("ec2")
+    first = serializer.serialize(op, as_frozen, "r").body
+    assert len(frozen.rendered) == 1
+    assert serializer.serialize(op, as_frozen, "r").body == first
+    assert response_roundtrip("ec2", op, as_frozen)["Reservations"][0]["Instances"] == [plain]
+    with pytest.raises(TypeError):
+        frozen["InstanceId"] = "i-2"

@@ -4,10 +4,82 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from typing import Any
+from datetime import datetime
+from functools import lru_cache
+from types import SimpleNamespace
+from typing import Any, Protocol, cast
 
+from sqlalchemy import Row, Select, select
+
+from mallee.api.protocol.frozen import Frozen
 from mallee.services.ec2.tags import tag_list
 from mallee.store.tables.ec2 import Ec2Instance
+
+
+class InstanceView(Protocol):
+    """What the views read of an instance: an Ec2Instance, or a row of view_query()."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def account_id(self) -> str: ...
+    @property
+    def reservation_id(self) -> str: ...
+    @property
+    def client_token(self) -> str | None: ...
+    @property
+    def launch_index(self) -> int: ...
+    @property
+    def image_id(self) -> str: ...
+    @property
+    def kernel_id(self) -> str | None: ...
+    @property
+    def ramdisk_id(self) -> str | None: ...
+    @property
+    def instance_type(self) -> str: ...
+    @property
+    def cores(self) -> int: ...
+    @property
+    def key_name(self) -> str | None: ...
+    @property
+    def availability_zone(self) -> str: ...
+    @property
+    def security_groups(self) -> str: ...
+    @property
+    def monitoring(self) -> bool: ...
+    @property
+    def root_device_type(self) -> str: ...
+    @property
+    def root_device_name(self) -> str: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def state_reason_code(self) -> str | None: ...
+    @property
+    def state_reason_message(self) -> str | None: ...
+    @property
+    def transition_reason(self) -> str: ...
+    @property
+    def private_ip(self) -> str | None: ...
+    @property
+    def public_ip(self) -> str | None: ...
+    @property
+    def launch_time(self) -> datetime: ...
+
+
+_VIEW_FIELDS = [name for name in vars(InstanceView) if not name.startswith("_")]
+
+
+def view_query(account_id: str) -> Select[Any]:
+    """Plain rows of just the viewed columns, for the Core connection: a DescribeInstances of
+    thousands of instances reads no user data or keys and builds no ORM objects."""
+    t = Ec2Instance.__table__.c
+    return (
+        select(*(t[name] for name in _VIEW_FIELDS))
+        .where(t.account_id == account_id)
+        .order_by(t.reservation_id, t.launch_index)
+    )
+
 
 STATE_CODES = {
     "pending": 0,
@@ -25,24 +97,40 @@ def state(name: str) -> dict[str, Any]:
     return {"Code": STATE_CODES[name], "Name": name}
 
 
-def groups(row: Ec2Instance) -> list[dict[str, str]]:
-    found: list[dict[str, str]] = json.loads(row.security_groups or "[]")
+def groups(row: InstanceView) -> list[dict[str, str]]:
+    return _parsed_groups(row.security_groups or "[]")
+
+
+@lru_cache(maxsize=4096)
+def _parsed_groups(text: str) -> list[dict[str, str]]:
+    # Shared between rows with the same groups: callers only read it.
+    found: list[dict[str, str]] = json.loads(text)
     return found
 
 
-def private_dns(row: Ec2Instance, region: str) -> str:
+def private_dns(row: InstanceView, region: str) -> str:
     if not row.private_ip:
         return ""
     return f"ip-{row.private_ip.replace('.', '-')}.{region}.compute.internal"
 
 
-def public_dns(row: Ec2Instance, region: str) -> str:
+def public_dns(row: InstanceView, region: str) -> str:
     if not row.public_ip:
         return ""
     return f"euca-{row.public_ip.replace('.', '-')}.{region}.compute.amazonaws.com"
 
 
-def instance_out(row: Ec2Instance, tags: Mapping[str, str], region: str) -> dict[str, Any]:
+def instance_out(row: InstanceView, tags: Mapping[str, str], region: str) -> Frozen:
+    """The Instance shape; rendered once per distinct set of values (see Frozen)."""
+    values = tuple(row) if isinstance(row, Row) else tuple(getattr(row, f) for f in _VIEW_FIELDS)
+    return _instance_out(values, tuple(tags.items()), region)
+
+
+@lru_cache(maxsize=8192)
+def _instance_out(
+    values: tuple[Any, ...], tag_items: tuple[tuple[str, str], ...], region: str
+) -> Frozen:
+    row = cast(InstanceView, SimpleNamespace(**dict(zip(_VIEW_FIELDS, values, strict=True))))
     out: dict[str, Any] = {
         "InstanceId": row.id,
         "ImageId": row.image_id,
@@ -81,17 +169,17 @@ def instance_out(row: Ec2Instance, tags: Mapping[str, str], region: str) -> dict
             "Code": row.state_reason_code,
             "Message": row.state_reason_message or row.state_reason_code,
         }
-    if tags:
-        out["Tags"] = tag_list(tags)
-    return out
+    if tag_items:
+        out["Tags"] = tag_list(dict(tag_items))
+    return Frozen(out)
 
 
-def _group_values(row: Ec2Instance, key: str) -> list[str]:
+def _group_values(row: InstanceView, key: str) -> list[str]:
     return [g.get(key, "") for g in groups(row)]
 
 
 # DescribeInstances filter names -> the row's value(s).
-FILTERS: dict[str, Callable[[Ec2Instance], Any]] = {
+FILTERS: dict[str, Callable[[InstanceView], Any]] = {
     "instance-id": lambda r: r.id,
     "instance-state-name": lambda r: r.state,
     "instance-state-code": lambda r: str(STATE_CODES[r.state]),
@@ -125,7 +213,7 @@ FILTERS: dict[str, Callable[[Ec2Instance], Any]] = {
 }
 
 
-def dns_filters(region: str) -> dict[str, Callable[[Ec2Instance], Any]]:
+def dns_filters(region: str) -> dict[str, Callable[[InstanceView], Any]]:
     return {
         "dns-name": lambda r: public_dns(r, region),
         "private-dns-name": lambda r: private_dns(r, region),

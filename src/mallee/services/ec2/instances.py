@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -145,16 +145,13 @@ class InstancesApi(Provider):
         account = ctx.principal.account_id
         with self.store.read() as s:
             if ids:
-                rows: Sequence[Ec2Instance] = owned(s, account, ids)
+                rows: Sequence[views.InstanceView] = owned(s, account, ids)
             else:
-                rows = s.scalars(
-                    select(Ec2Instance)
-                    .where(Ec2Instance.account_id == account)
-                    .order_by(Ec2Instance.reservation_id, Ec2Instance.launch_index)
-                ).all()
-            tags = tags_for(s, account, [r.id for r in rows]) if rows else {}
+                found = s.connection().execute(views.view_query(account)).all()
+                rows = cast(Sequence[views.InstanceView], found)
+            tags = tags_for(s, account, [r.id for r in rows], "instance") if rows else {}
         chosen = [r for r in rows if self._wanted(r, filters, lookups, tags.get(r.id, {}))]
-        reservations: dict[str, list[Ec2Instance]] = {}
+        reservations: dict[str, list[views.InstanceView]] = {}
         for r in chosen:
             reservations.setdefault(r.reservation_id, []).append(r)
         groups, token = page(list(reservations.items()), params, key=lambda item: item[0])
@@ -177,9 +174,9 @@ class InstancesApi(Provider):
 
     @staticmethod
     def _wanted(
-        row: Ec2Instance,
+        row: views.InstanceView,
         filters: Any,
-        lookups: dict[str, Callable[[Ec2Instance], Any]],
+        lookups: dict[str, Callable[[views.InstanceView], Any]],
         tags: dict[str, str],
     ) -> bool:
         if not filters:
