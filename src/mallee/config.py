@@ -41,6 +41,8 @@ class Settings:
     node_name: str = ""
     # Private subnet of this node's bridge (EDGE: flat L3 routes between node subnets).
     node_subnet: str = "10.111.1.0/24"
+    # This node's address on the public network (network_config.py); one per node.
+    node_public_ip: str = "203.0.113.11"
     # Resources a node offers; 0 means what the host has (cores: 4 per host core, since idle
     # TCG guests use little CPU; Eucalyptus' MAX_CORES overcommit).
     node_cores: int = 0

@@ -25,6 +25,9 @@ class NodeRow(Base):
     disk_gb: Mapped[int] = mapped_column(Integer)
     # The node's private subnet (CIDR) and its bridge gateway, for placement and the data plane.
     subnet: Mapped[str] = mapped_column(String(64), default="")
+    # The node's own address on the public network: elastic IPs it hosts are routed to it,
+    # and other nodes reach its private subnet through it (flat L3).
+    public_ip: Mapped[str] = mapped_column(String(45), default="", server_default="")
     # Network namespace holding the node's data plane ("" = the host's own).
     netns: Mapped[str] = mapped_column(String(64), default="")
     reported_at: Mapped[float] = mapped_column(Float)
