@@ -12,7 +12,7 @@ APT_PACKAGES=(
   wrk
   # node: QEMU (TCG), the data plane, and what the default image is built from
   qemu-system-x86 qemu-system-data qemu-utils dnsmasq-base dnsmasq-utils iptables ebtables
-  busybox-static dropbear-bin e2fsprogs openssh-client curl
+  busybox-static dropbear-bin e2fsprogs openssh-client curl iputils-arping
   lz4  # decompresses the Debian kernel's bzImage to the vmlinux the default image boots
 )
 

@@ -392,6 +392,7 @@ class NodeAgent:
             memory_mb=st.node_memory_mb or _memory_mb(),
             disk_gb=st.node_disk_gb or shutil.disk_usage(st.data_dir).total >> 30,
             subnet=st.node_subnet,
+            public_ip=st.node_public_ip if self.plane else "",
             netns=self.plane.netns if self.plane else "",
             reported_at=time.time(),
         )
@@ -429,8 +430,11 @@ def run_node(settings: Settings) -> int:
     name = settings.node_name or f"node-{host}"
     hv = _hypervisor(settings, name)
     plane: NicPlane | None = None
+    edge: threading.Thread | None = None
+    stop = stop_on_signals()
     if hv.kind != "fake":
         from mallee.node.network import DataPlane
+        from mallee.node.network.edge import EdgeReconciler
 
         plane = DataPlane(
             node_name=name,
@@ -440,6 +444,15 @@ def run_node(settings: Settings) -> int:
             region=settings.region,
         )
         plane.ensure()
+        reconciler = EdgeReconciler(
+            store,
+            node_name=name,
+            netns=plane.netns,
+            subnet=settings.node_subnet,
+            public_ip=settings.node_public_ip,
+        )
+        edge = threading.Thread(target=reconciler.run, args=(stop,), name="edge", daemon=True)
+        edge.start()
     agent = NodeAgent(store, settings, hv, plane, name)
     # 8775: the Eucalyptus NC port (the agent listens on none; the registry wants one).
     service_id = registry.register_self(
@@ -449,7 +462,6 @@ def run_node(settings: Settings) -> int:
     agent.report({})
     beat = Heartbeat(store, service_id, interval=interval_for(settings.heartbeat_timeout))
     beat.start()
-    stop = stop_on_signals()
     try:
         while not stop.is_set():
             try:
@@ -460,6 +472,8 @@ def run_node(settings: Settings) -> int:
     finally:
         # The VMs keep running: the next agent adopts them.
         agent.drain()
+        if edge is not None:
+            edge.join(timeout=10)
         beat.stop()
         store.dispose()
     return 0

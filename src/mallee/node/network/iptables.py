@@ -67,3 +67,26 @@ def drop_chain(netns: str, table: str, parent: str, chain: str, match: list[str]
     if current(netns, table, chain) is not None:
         run(in_netns(netns, [*base, "-F", chain]))
         run(in_netns(netns, [*base, "-X", chain]))
+
+
+def owned_chains(netns: str, table: str, prefixes: tuple[str, ...]) -> set[str]:
+    proc = run(in_netns(netns, ["iptables", "-w", "-t", table, "-S"]))
+    names = (ln.split()[1] for ln in proc.stdout.splitlines() if ln.startswith("-N "))
+    return {n for n in names if n.startswith(prefixes)}
+
+
+def replace_chains(
+    netns: str, table: str, chains: dict[str, list[list[str]]], prefixes: tuple[str, ...] = ()
+) -> None:
+    """Give every chain in `chains` exactly its rules and delete our other chains whose names
+    start with `prefixes`, in one iptables-restore transaction: no packet ever sees a half
+    built set, and a chain that is still jumped to is never deleted."""
+    for chain, rules in chains.items():
+        _check(chain, rules)
+    stale = sorted(owned_chains(netns, table, prefixes) - set(chains)) if prefixes else []
+    lines = [f"*{table}"]
+    lines += [f":{chain} - [0:0]" for chain in [*chains, *stale]]
+    lines += [" ".join(["-A", chain, *rule]) for chain, rules in chains.items() for rule in rules]
+    lines += [f"-X {chain}" for chain in stale]
+    lines.append("COMMIT\n")
+    run(in_netns(netns, ["iptables-restore", "-w", "--noflush"]), input="\n".join(lines).encode())
