@@ -56,6 +56,8 @@ MD = "/latest/meta-data"
         (f"{MD}/public-keys/0/", 200, "openssh-key"),
         (f"{MD}/public-keys/0/openssh-key", 200, "ssh-ed25519 AAAA test\n"),
         (f"{MD}/security-groups", 200, "default\nweb"),
+        (f"{MD}/block-device-mapping/", 200, "ami\nroot"),
+        (f"{MD}/block-device-mapping/root", 200, "/dev/sda1"),
         (f"{MD}/network/interfaces/macs/", 200, "d0:0d:01:02:03:04/"),
         (f"{MD}/network/interfaces/macs/d0:0d:01:02:03:04/local-ipv4s", 200, "10.111.1.5"),
         ("/2009-04-04/meta-data/instance-id", 200, "i-0123456789abcdef0"),

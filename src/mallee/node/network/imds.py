@@ -53,6 +53,7 @@ class Seen:
     user_data: str | None  # base64, as stored
     groups: tuple[str, ...]
     region: str
+    root_device: str = "/dev/sda1"
 
 
 def hostname(seen: Seen) -> str:
@@ -86,6 +87,7 @@ def meta_tree(s: Seen) -> Tree:
         {
             "ami-id": s.image_id,
             "ami-launch-index": str(s.launch_index),
+            "block-device-mapping": {"ami": s.root_device, "root": s.root_device},
             "hostname": hostname(s),
             "instance-id": s.instance_id,
             "instance-type": s.instance_type,

@@ -17,6 +17,7 @@ import argparse
 import json
 import logging
 import os
+import socket
 import sys
 import threading
 import time
@@ -36,6 +37,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CACHE_SECONDS = 2.0
+# AWS's default HttpPutResponseHopLimit.
+PUT_HOP_LIMIT = 1
 # The states in which the instance's VM may be running and asking.
 LIVE_STATES = ("pending", "running", "stopping", "shutting-down")
 
@@ -62,6 +65,7 @@ def seen_of(row: Ec2Instance, region: str) -> Seen:
         user_data=row.user_data,
         groups=groups,
         region=region,
+        root_device=row.root_device_name,
     )
 
 
@@ -159,6 +163,10 @@ def handler_for(directory: Directory, tokens: Tokens) -> type[BaseHTTPRequestHan
                 status, body, headers = respond(
                     method, self.path, dict(self.headers.items()), seen, tokens
                 )
+            if method == "PUT" and status == 200:
+                # IMDSv2's hop limit: the token's packets die one router past the node, so a
+                # container NATed behind the instance, or a host beyond it, never gets one.
+                self.connection.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, PUT_HOP_LIMIT)
             self.send_response(status)
             headers.setdefault("Content-Type", "text/plain")
             for name, value in headers.items():
