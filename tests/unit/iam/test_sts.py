@@ -221,3 +221,59 @@ def test_explicit_deny_in_trust_policy(h: Harness) -> None:
 def test_get_access_key_info(h: Harness) -> None:
     acct, root = h.new_account("dev")
     assert h.sts("GetAccessKeyInfo", root, AccessKeyId=root[0])["Account"] == acct
+
+
+def ec2_trust() -> str:
+    statement = {
+        "Effect": "Allow",
+        "Principal": {"Service": "ec2.amazonaws.com"},
+        "Action": "sts:AssumeRole",
+    }
+    return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+
+
+def test_instance_profile_credentials_act_as_the_role(h: Harness) -> None:
+    from mallee.services.sts.instance_roles import instance_role
+
+    acct, root = h.new_account("dev")
+    h.iam("CreateRole", root, RoleName="web", AssumeRolePolicyDocument=ec2_trust())
+    h.iam(
+        "PutRolePolicy",
+        root,
+        RoleName="web",
+        PolicyName="read",
+        PolicyDocument=json.dumps(allow("iam:GetRole")),
+    )
+    profile = h.iam("CreateInstanceProfile", root, InstanceProfileName="webp")
+    profile_id = profile["InstanceProfile"]["InstanceProfileId"]
+    with h.store.session() as s:
+        assert instance_role(s, profile_id, "i-0123456789abcdef0") is not None
+        empty = instance_role(s, profile_id, "i-0123456789abcdef0")
+    assert empty is not None and empty.role_name is None and empty.access_key_id is None
+
+    h.iam("AddRoleToInstanceProfile", root, InstanceProfileName="webp", RoleName="web")
+    with h.store.session() as s:
+        got = instance_role(s, profile_id, "i-0123456789abcdef0")
+    assert got is not None and got.access_key_id is not None and got.role_name == "web"
+    ident = h.sts("GetCallerIdentity", got.access_key_id)
+    assert ident["Arn"] == f"arn:aws:sts::{acct}:assumed-role/web/i-0123456789abcdef0"
+    assert h.iam("GetRole", got.access_key_id, RoleName="web")["Role"]["RoleName"] == "web"
+    with pytest.raises(ServiceError):
+        h.iam("ListUsers", got.access_key_id)
+
+
+def test_instance_profile_role_must_trust_ec2(h: Harness) -> None:
+    from mallee.services.sts.instance_roles import instance_role
+
+    acct, root = h.new_account("dev")
+    h.iam(
+        "CreateRole",
+        root,
+        RoleName="r",
+        AssumeRolePolicyDocument=trust(f"arn:aws:iam::{acct}:root"),
+    )
+    profile = h.iam("CreateInstanceProfile", root, InstanceProfileName="p")
+    h.iam("AddRoleToInstanceProfile", root, InstanceProfileName="p", RoleName="r")
+    with h.store.session() as s:
+        got = instance_role(s, profile["InstanceProfile"]["InstanceProfileId"], "i-1")
+    assert got is not None and got.role_name == "r" and got.access_key_id is None

@@ -33,6 +33,15 @@ Reply = tuple[int, bytes, dict[str, str]]
 
 
 @dataclass(frozen=True, slots=True)
+class IamView:
+    """The instance profile part of the tree: iam/info and iam/security-credentials/<role>."""
+
+    info: str  # the JSON document of iam/info
+    role_name: str | None = None
+    credentials: str | None = None  # the JSON document for the role, when deliverable
+
+
+@dataclass(frozen=True, slots=True)
 class Seen:
     """What the metadata service tells one instance (a snapshot of its row)."""
 
@@ -54,6 +63,7 @@ class Seen:
     groups: tuple[str, ...]
     region: str
     root_device: str = "/dev/sda1"
+    iam: IamView | None = None
 
 
 def hostname(seen: Seen) -> str:
@@ -89,6 +99,7 @@ def meta_tree(s: Seen) -> Tree:
             "ami-launch-index": str(s.launch_index),
             "block-device-mapping": {"ami": s.root_device, "root": s.root_device},
             "hostname": hostname(s),
+            "iam": _iam(s.iam) if s.iam else None,
             "instance-id": s.instance_id,
             "instance-type": s.instance_type,
             "kernel-id": s.kernel_id,
@@ -105,6 +116,13 @@ def meta_tree(s: Seen) -> Tree:
             "security-groups": "\n".join(s.groups),
         }
     )
+
+
+def _iam(view: IamView) -> Tree:
+    tree: Tree = {"info": view.info}
+    if view.role_name and view.credentials:
+        tree["security-credentials"] = {view.role_name: view.credentials}
+    return tree
 
 
 def identity_document(s: Seen) -> str:

@@ -27,7 +27,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mallee.node.network import procs
-from mallee.node.network.imds import Seen, Tokens, respond
+from mallee.node.network.imds import IamView, Seen, Tokens, respond
+from mallee.node.network.imds_roles import RoleCache
 from mallee.node.network.nsock import listen_in, open_in
 
 if TYPE_CHECKING:
@@ -43,7 +44,7 @@ PUT_HOP_LIMIT = 1
 LIVE_STATES = ("pending", "running", "stopping", "shutting-down")
 
 
-def seen_of(row: Ec2Instance, region: str) -> Seen:
+def seen_of(row: Ec2Instance, region: str, iam: IamView | None = None) -> Seen:
     groups = tuple(
         str(g.get("GroupName") or g.get("GroupId", "")) for g in json.loads(row.security_groups)
     )
@@ -66,6 +67,7 @@ def seen_of(row: Ec2Instance, region: str) -> Seen:
         groups=groups,
         region=region,
         root_device=row.root_device_name,
+        iam=iam,
     )
 
 
@@ -126,7 +128,14 @@ class Directory:
 def store_lookup(store: Store, node: str, region: str) -> Callable[[str, str], Seen | None]:
     from sqlalchemy import func, select
 
+    from mallee.services.sts.instance_roles import InstanceRole, instance_role
     from mallee.store.tables.ec2 import Ec2Instance
+
+    def issue(profile_id: str, instance_id: str) -> InstanceRole | None:
+        with store.session() as s:
+            return instance_role(s, profile_id, instance_id)
+
+    roles = RoleCache(issue)
 
     def lookup(address: str, mac: str) -> Seen | None:
         query = select(Ec2Instance).where(
@@ -137,7 +146,11 @@ def store_lookup(store: Store, node: str, region: str) -> Callable[[str, str], S
         )
         with store.read() as s:
             row = s.scalars(query).first()
-            return seen_of(row, region) if row is not None else None
+            if row is None:
+                return None
+            s.expunge(row)
+        profile = row.iam_instance_profile_id
+        return seen_of(row, region, roles.view(row.id, profile) if profile else None)
 
     return lookup
 

@@ -47,7 +47,9 @@ def _token() -> str:
     return base64.b64encode(secrets.token_bytes(96)).decode()
 
 
-def _issue(s: Session, template: dict[str, Any], seconds: int) -> tuple[StsSession, datetime]:
+def issue_session(
+    s: Session, template: dict[str, Any], seconds: int
+) -> tuple[StsSession, datetime]:
     moment = now()
     expires = moment + timedelta(seconds=seconds)
     s.execute(delete(StsSession).where(StsSession.expires_at < time.time() - _KEEP_EXPIRED))
@@ -88,7 +90,7 @@ def get_session_token(s: Session, p: Principal, params: dict[str, Any]) -> dict[
         "session_policy": None,
         "source_access_key": p.access_key_id,
     }
-    row, expires = _issue(s, template, seconds)
+    row, expires = issue_session(s, template, seconds)
     return {"Credentials": _credentials(row, expires)}
 
 
@@ -157,7 +159,7 @@ def assume_role(s: Session, p: Principal, params: dict[str, Any]) -> dict[str, A
         "session_policy": policy,
         "source_access_key": p.access_key_id,
     }
-    row, expires = _issue(s, template, seconds)
+    row, expires = issue_session(s, template, seconds)
     role.last_used_at = now()
     out: dict[str, Any] = {
         "Credentials": _credentials(row, expires),

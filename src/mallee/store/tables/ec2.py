@@ -82,6 +82,14 @@ class Ec2Instance(Base):
     mac: Mapped[str | None] = mapped_column(String(17), nullable=True, default=None)
     private_ip: Mapped[str | None] = mapped_column(String(45), nullable=True, default=None)
     public_ip: Mapped[str | None] = mapped_column(String(45), nullable=True, default=None)
+    # The instance profile given at launch (its role's credentials reach the instance through
+    # the metadata service).
+    iam_instance_profile_id: Mapped[str | None] = mapped_column(
+        String(32), nullable=True, default=None
+    )
+    iam_instance_profile_arn: Mapped[str | None] = mapped_column(
+        String(2048), nullable=True, default=None
+    )
     # Reboots requested by the api; the node applies each one and records it in reboots_done.
     reboots_requested: Mapped[int] = mapped_column(Integer, default=0)
     reboots_done: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,0 +1,82 @@
+"""Instance profile credentials for the metadata server, issued once and reused until due.
+
+Guests (and SDKs on them) poll iam/security-credentials often; each answer must not mint a new
+STS session. Credentials are kept per (instance, profile) and replaced when less than REFRESH
+of their life is left, as AWS rotates them well before they expire.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from mallee.node.network.imds import IamView
+from mallee.services.sts.instance_roles import InstanceRole
+
+# Replace credentials with less than this left (AWS: new ones about every hour of six).
+REFRESH = timedelta(hours=5)
+# A profile without deliverable credentials is looked at again this often.
+RECHECK = timedelta(seconds=30)
+
+Issue = Callable[[str, str], InstanceRole | None]
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def view_of(role: InstanceRole, fetched: datetime) -> IamView:
+    updated = _stamp(fetched)
+    if role.role_name is None or role.access_key_id is None or role.expiration is None:
+        reason = (
+            "Instance profile has no role"
+            if role.role_name is None
+            else f"EC2 cannot assume the role {role.role_name}: its trust policy does not "
+            "allow ec2.amazonaws.com"
+        )
+        info = {"Code": "AssumeRoleUnauthorizedAccess", "Message": reason, "LastUpdated": updated}
+        return IamView(json.dumps(info, indent=2), role.role_name)
+    info = {
+        "Code": "Success",
+        "LastUpdated": updated,
+        "InstanceProfileArn": role.profile_arn,
+        "InstanceProfileId": role.profile_id,
+    }
+    credentials = {
+        "Code": "Success",
+        "LastUpdated": updated,
+        "Type": "AWS-HMAC",
+        "AccessKeyId": role.access_key_id,
+        "SecretAccessKey": role.secret_access_key,
+        "Token": role.token,
+        "Expiration": _stamp(role.expiration),
+    }
+    return IamView(json.dumps(info, indent=2), role.role_name, json.dumps(credentials, indent=2))
+
+
+class RoleCache:
+    def __init__(self, issue: Issue, clock: Callable[[], datetime] | None = None) -> None:
+        self._issue = issue
+        self._now = clock or (lambda: datetime.now(UTC))
+        self._views: dict[tuple[str, str], tuple[datetime, datetime, IamView | None]] = {}
+        self._lock = threading.Lock()
+
+    def view(self, instance_id: str, profile_id: str) -> IamView | None:
+        key = (instance_id, profile_id)
+        now = self._now()
+        with self._lock:
+            hit = self._views.get(key)
+        if hit is not None and now < hit[1]:
+            return hit[2]
+        role = self._issue(profile_id, instance_id)
+        view = view_of(role, now) if role is not None else None
+        due = now + RECHECK
+        if role is not None and role.expiration is not None:
+            due = max(due, role.expiration - REFRESH)
+        with self._lock:
+            if len(self._views) > 4096:
+                self._views = {k: v for k, v in self._views.items() if v[1] > now}
+            self._views[key] = (now, due, view)
+        return view
