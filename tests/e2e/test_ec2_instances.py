@@ -185,3 +185,37 @@ def test_aws_cli_describe_instances(cloud: Cloud, ec2: Any) -> None:
     reservations = json.loads(out.stdout)["Reservations"]
     assert reservations[0]["Instances"][0]["InstanceId"] == iid
     ec2.terminate_instances(InstanceIds=[iid])
+
+
+def test_instance_profile_by_name_and_arn(cloud: Cloud, ec2: Any, tmp_path: Path) -> None:
+    iam = cloud.client("iam")
+    name = f"prof-{uuid.uuid4().hex[:6]}"
+    made = iam.create_instance_profile(InstanceProfileName=name)["InstanceProfile"]
+    image = default_image(ec2)
+    by_name = ec2.run_instances(
+        ImageId=image, MinCount=1, MaxCount=1, IamInstanceProfile={"Name": name}
+    )["Instances"][0]
+    by_arn = ec2.run_instances(
+        ImageId=image, MinCount=1, MaxCount=1, IamInstanceProfile={"Arn": made["Arn"]}
+    )["Instances"][0]
+    wanted = {"Arn": made["Arn"], "Id": made["InstanceProfileId"]}
+    assert by_name["IamInstanceProfile"] == wanted and by_arn["IamInstanceProfile"] == wanted
+    found = ec2.describe_instances(
+        Filters=[{"Name": "iam-instance-profile.arn", "Values": [made["Arn"]]}]
+    )
+    ids = sorted(i["InstanceId"] for r in found["Reservations"] for i in r["Instances"])
+    assert ids == sorted([by_name["InstanceId"], by_arn["InstanceId"]])
+    ec2.terminate_instances(InstanceIds=ids)
+
+    for spec in ({"Name": "no-such-profile"}, {"Arn": made["Arn"] + "x"}):
+        with pytest.raises(ClientError) as err:
+            ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1, IamInstanceProfile=spec)
+        assert code(err) == ("InvalidParameterValue", 400)
+    # Another account cannot pass this account's profile.
+    _, access, secret = new_account(cloud, tmp_path)
+    other = cloud.client("ec2", access, secret)
+    with pytest.raises(ClientError) as err:
+        other.run_instances(
+            ImageId=image, MinCount=1, MaxCount=1, IamInstanceProfile={"Arn": made["Arn"]}
+        )
+    assert code(err) == ("InvalidParameterValue", 400)

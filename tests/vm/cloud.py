@@ -34,18 +34,22 @@ class VmCloud:
     node_name: str
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     keys: tuple[str, str] = ("", "")
+    # Further node agents: component name ("node2") -> the MALLEE_NODE_* settings it differs by.
+    extra_nodes: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, component: str) -> None:
-        argv = [sys.executable, "-m", "mallee", component]
+        env = {**self.env, **self.extra_nodes.get(component, {})}
+        command = "node" if component in self.extra_nodes else component
+        argv = [sys.executable, "-m", "mallee", command]
         if component == "api":
             argv += ["--port", str(self.port)]
         log = open(self.data_dir / f"{component}.log", "ab")  # noqa: SIM115 - child owns it
         self.procs[component] = subprocess.Popen(
-            argv, env=self.env, stdout=log, stderr=subprocess.STDOUT
+            argv, env=env, stdout=log, stderr=subprocess.STDOUT
         )
         if component == "api":
             wait_healthy(self.endpoint, self.procs[component])
@@ -103,21 +107,39 @@ class VmCloud:
         finally:
             store.dispose()
 
-    def netns(self) -> str:
+    def netns(self, node: str = "") -> str:
         from mallee.store import Store
         from mallee.store.tables.compute import NodeRow
 
         store = Store(self.env["MALLEE_DB_URL"])
         try:
             with store.read() as s:
-                row = s.get(NodeRow, self.node_name)
+                row = s.get(NodeRow, node or self.node_name)
                 assert row is not None, "the node has not reported yet"
                 return row.netns
         finally:
             store.dispose()
 
+    def node_of(self, instance_id: str) -> str:
+        from mallee.store import Store
+        from mallee.store.tables.ec2 import Ec2Instance
 
-def start_vm_cloud(tmp: Path) -> Iterator[VmCloud]:
+        store = Store(self.env["MALLEE_DB_URL"])
+        try:
+            with store.read() as s:
+                row = s.get(Ec2Instance, instance_id)
+                assert row is not None and row.node is not None
+                return row.node
+        finally:
+            store.dispose()
+
+    def node_names(self) -> list[str]:
+        return [self.node_name, *(e["MALLEE_NODE_NAME"] for e in self.extra_nodes.values())]
+
+
+def start_vm_cloud(tmp: Path, nodes: int = 1) -> Iterator[VmCloud]:
+    """A cloud with `nodes` node agents: node n has subnet 10.111.n.0/24 and public IP
+    203.0.113.(10+n), in namespaces of their own."""
     for db_url in fresh_database_url(tmp):
         node = f"node-{uuid.uuid4().hex[:6]}"
         env = dict(
@@ -130,12 +152,18 @@ def start_vm_cloud(tmp: Path) -> Iterator[VmCloud]:
             MALLEE_HEARTBEAT_TIMEOUT="30",
         )
         cloud = VmCloud(tmp, env, free_port(), node)
+        for n in range(2, nodes + 1):
+            cloud.extra_nodes[f"node{n}"] = {
+                "MALLEE_NODE_NAME": f"{node}-{n}",
+                "MALLEE_NODE_SUBNET": f"10.111.{n}.0/24",
+                "MALLEE_NODE_PUBLIC_IP": f"203.0.113.{10 + n}",
+            }
         subprocess.run([sys.executable, "-m", "mallee", "init"], env=env, check=True)
         creds = configparser.ConfigParser()
         creds.read(tmp / "credentials" / "aws-credentials")
         sec = creds["mallee-admin"]
         cloud.keys = (sec["aws_access_key_id"], sec["aws_secret_access_key"])
-        for component in COMPONENTS:
+        for component in (*COMPONENTS, *cloud.extra_nodes):
             cloud.start(component)
         cloud.wait_node_ready()
         try:
@@ -157,7 +185,7 @@ def _teardown(cloud: VmCloud) -> None:
             ec2.terminate_instances(InstanceIds=ids)
             wait_until(lambda: not live_instances(ec2), 60)
     finally:
-        for component in COMPONENTS:
+        for component in (*COMPONENTS, *cloud.extra_nodes):
             cloud.stop(component)
         _kill_vms(cloud.data_dir)
         _remove_netns(cloud)
@@ -183,13 +211,17 @@ def _kill_vms(data_dir: Path) -> None:
 def _remove_netns(cloud: VmCloud) -> None:
     from mallee.node.network import DataPlane
 
-    plane = DataPlane(
-        node_name=cloud.node_name,
-        subnet=os.environ.get("MALLEE_NODE_SUBNET", "10.111.1.0/24"),
-        data_dir=cloud.data_dir,
-        db_url=cloud.env["MALLEE_DB_URL"],
+    subnets = {cloud.node_name: os.environ.get("MALLEE_NODE_SUBNET", "10.111.1.0/24")}
+    subnets.update(
+        {e["MALLEE_NODE_NAME"]: e["MALLEE_NODE_SUBNET"] for e in cloud.extra_nodes.values()}
     )
-    plane.teardown()
+    for name, subnet in subnets.items():
+        DataPlane(
+            node_name=name,
+            subnet=subnet,
+            data_dir=cloud.data_dir,
+            db_url=cloud.env["MALLEE_DB_URL"],
+        ).teardown()
 
 
 def qemu_pids(data_dir: Path) -> dict[str, list[int]]:

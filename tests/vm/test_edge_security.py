@@ -21,6 +21,7 @@ from mallee.ids import new_id
 from mallee.node.host import in_netns, run
 from mallee.node.network import DataPlane, mac_for
 from mallee.node.network.edge import EdgeReconciler
+from mallee.node.network.names import tap_for
 from mallee.node.network.public import PUBLIC_NETNS
 from mallee.services.iam.bootstrap import ensure_system_account, system_account_id
 from mallee.store import Store
@@ -31,7 +32,7 @@ from mallee.store.tables.network import (
     Ec2SecurityGroupRule,
     bump_network,
 )
-from tests.vm.test_network_dataplane import Guest, add_instance, script, unique  # noqa: F401
+from tests.vm.test_network_dataplane import UDHCPC_SCRIPT, Guest, add_instance, unique
 
 pytestmark = pytest.mark.vm
 
@@ -119,7 +120,7 @@ class Edge:
 
 
 def guest_with(plane: DataPlane, script: Path, iid: str, ip: str) -> Guest:
-    guest = Guest(plane, mac_for(iid), script)
+    guest = Guest(plane, mac_for(iid), script, port=tap_for(iid))
     guest.set_address(f"{ip}/24", plane.gateway)
     return guest
 
@@ -136,6 +137,14 @@ def serve(guest: Guest, tmp_path: Path, text: str) -> subprocess.Popen[bytes]:
 def get(netns: str, url: str) -> str | None:
     proc = run(in_netns(netns, ["curl", "-s", "-m", "2", url]), check=False)
     return proc.stdout if proc.returncode == 0 else None
+
+
+@pytest.fixture
+def script(tmp_path: Path) -> Path:
+    path = tmp_path / "udhcpc.sh"
+    path.write_text(UDHCPC_SCRIPT)
+    path.chmod(0o755)
+    return path
 
 
 @pytest.fixture
@@ -252,6 +261,39 @@ def test_reconcile_is_idempotent_and_converges_after_restart(edge: Edge) -> None
             s.delete(row)
         bump_network(s)
     again.reconcile()
-    assert f"MI-{groups[0].upper()}" not in run(
-        in_netns(edge.plane.netns, ["iptables", "-S"])
-    ).stdout
+    assert (
+        f"MI-{groups[0].upper()}" not in run(in_netns(edge.plane.netns, ["iptables", "-S"])).stdout
+    )
+
+
+def test_a_guest_cannot_borrow_another_address(
+    edge: Edge, script: Path, tmp_path: Path, procs: list[subprocess.Popen[bytes]]
+) -> None:
+    trusted, other = edge.group(), edge.group()
+    for gid in (trusted, other):
+        edge.allow_all_egress(gid)
+    server = edge.instance("10.78.0.40", other)
+    friend = edge.instance("10.78.0.41", trusted)
+    intruder = edge.instance("10.78.0.42", other)
+    edge.allow(other, "tcp", 80, 80, group=trusted)
+    guests = [
+        guest_with(edge.plane, script, server, "10.78.0.40"),
+        guest_with(edge.plane, script, friend, "10.78.0.41"),
+        guest_with(edge.plane, script, intruder, "10.78.0.42"),
+    ]
+    try:
+        procs.append(serve(guests[0], tmp_path, server))
+        edge.converge()
+        url = "http://10.78.0.40/"
+        assert get(guests[1].netns, url) == server
+        assert get(guests[2].netns, url) is None
+        # The intruder takes the friend's address: the bridge drops what it sends.
+        guests[2].set_address("10.78.0.41/24", edge.plane.gateway)
+        assert get(guests[2].netns, url) is None
+        # Its own address still works where its group allows (the gateway answers ping).
+        guests[2].set_address("10.78.0.42/24", edge.plane.gateway)
+        ping = ["busybox", "ping", "-c", "1", "-W", "2", edge.plane.gateway]
+        assert run(in_netns(guests[2].netns, ping), check=False).returncode == 0
+    finally:
+        for g in guests:
+            g.remove()

@@ -47,10 +47,11 @@ def unique(prefix: str) -> str:
 class Guest:
     """A namespace on the node's bridge through a veth pair, with the instance's MAC."""
 
-    def __init__(self, plane: DataPlane, mac: str, script: Path) -> None:
+    def __init__(self, plane: DataPlane, mac: str, script: Path, port: str = "") -> None:
         self.netns = unique("mg-")
         self.script = script
-        self.host_side = unique("vg")
+        # The node's end, named as the instance's tap when the test needs it to be one.
+        self.host_side = port or unique("vg")
         run(["ip", "netns", "add", self.netns])
         run(
             ["ip", "link", "add", "name", self.host_side, "netns", plane.netns, "type", "veth",

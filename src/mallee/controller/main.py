@@ -9,7 +9,7 @@ import time
 import uuid
 
 from mallee.config import Settings
-from mallee.controller import lease, vmstate
+from mallee.controller import addresses, lease, vmstate
 from mallee.controller.scheduler import Scheduler
 from mallee.runloop import stop_on_signals
 from mallee.services.empyrean import properties, registry
@@ -43,6 +43,8 @@ class Controller:
             heartbeat_timeout=float(self.settings.heartbeat_timeout),
         )
         vmstate.handle_silent_nodes(self.store, now=now)
+        # After the state changes above, so an instance they terminated frees its address now.
+        addresses.reclaim(self.store)
         if now - self._slow_at >= SLOW_EVERY:
             self._slow_at = now
             vmstate.purge_terminated(self.store, now=now)

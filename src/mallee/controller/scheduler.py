@@ -18,8 +18,10 @@ from sqlalchemy.orm import Session
 
 from mallee.controller.placement import NodeUsage, fits, usable_nodes
 from mallee.node.network import mac_for
+from mallee.services.ec2 import address_pool
 from mallee.store import Store
 from mallee.store.tables.ec2 import Ec2Instance
+from mallee.store.tables.network import bump_network
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +68,7 @@ class Scheduler:
             if not pending:
                 return 0
             nodes = usable_nodes(s, zone, now=time.time(), heartbeat_timeout=heartbeat_timeout)
+            public = _public_pool(store)
             placed = 0
             for row in pending:
                 target = self.pick(nodes, row)
@@ -73,18 +76,32 @@ class Scheduler:
                 if target is None or address is None:
                     _no_capacity(row)
                     continue
-                _assign(s, row, target, address)
+                _assign(s, row, target, address, public)
                 placed += 1
             return placed
 
 
-def _assign(s: Session, row: Ec2Instance, target: NodeUsage, address: str) -> None:
+def _public_pool(store: Store) -> tuple[str, ...]:
+    """The pool instances take public IPs from; empty when auto-assignment is off."""
+    if not address_pool.dynamic_enabled(store):
+        return ()
+    return address_pool.pool(store)
+
+
+def _assign(
+    s: Session, row: Ec2Instance, target: NodeUsage, address: str, public: Sequence[str]
+) -> None:
     row.node = target.node.name
     row.mac = mac_for(row.id)
     row.private_ip = address
     target.take(row.cores, row.memory_mb, row.disk_gb)
+    # Node agents rebuild DHCP and NAT from the rows when the generation moves.
+    bump_network(s)
     s.flush()
-    log.info("placed %s on %s at %s", row.id, row.node, row.private_ip)
+    # An instance rescheduled after its node went silent keeps the public IP it had.
+    if public and not row.public_ip:
+        address_pool.give_dynamic(s, row, public)
+    log.info("placed %s on %s at %s (public %s)", row.id, row.node, row.private_ip, row.public_ip)
 
 
 def _no_capacity(row: Ec2Instance) -> None:

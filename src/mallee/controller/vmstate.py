@@ -17,6 +17,7 @@ from mallee.services.empyrean import properties, registry
 from mallee.store import Store
 from mallee.store.tables.compute import InstanceConsole, InstanceCounters
 from mallee.store.tables.ec2 import Ec2Instance, Ec2Tag
+from mallee.store.tables.network import bump_network
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,8 @@ def handle_silent_nodes(store: Store, *, now: float) -> int:
         ).all()
         for row in rows:
             changed += _settle(row, now, lost_after)
+        if changed:
+            bump_network(s)
     return changed
 
 

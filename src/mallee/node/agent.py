@@ -27,12 +27,14 @@ from sqlalchemy.exc import SQLAlchemyError
 from mallee.config import Settings
 from mallee.node.hypervisor.base import Hypervisor, LaunchError, VmSpec
 from mallee.node.image_cache import ImageCache
+from mallee.node.network.desired import NETWORKED_STATES
 from mallee.runloop import stop_on_signals
 from mallee.services.empyrean import registry
 from mallee.services.empyrean.heartbeat import Heartbeat, interval_for
 from mallee.store import Store
 from mallee.store.tables.compute import InstanceConsole, InstanceCounters, NodeRow
 from mallee.store.tables.ec2 import Ec2Instance
+from mallee.store.tables.network import bump_network
 
 log = logging.getLogger(__name__)
 
@@ -334,7 +336,10 @@ class NodeAgent:
                 .where(Ec2Instance.id == instance_id, Ec2Instance.state == expected)
                 .values(state=new, state_changed_at=time.time(), **fields)
             )
-        moved = bool(getattr(done, "rowcount", 0))
+            moved = bool(getattr(done, "rowcount", 0))
+            if moved and new not in NETWORKED_STATES:
+                # Its address leaves every firewall that names it (peer groups, this node's).
+                bump_network(s)
         if moved:
             log.info("%s: %s -> %s", instance_id, expected, new)
         return moved

@@ -43,6 +43,7 @@ class LocalInstance:
     instance_id: str
     private_ip: str
     groups: tuple[str, ...]
+    mac: str = ""
 
 
 @dataclass(frozen=True)
@@ -62,13 +63,14 @@ class EdgeState:
 def load(s: Session, node: str) -> EdgeState:
     generation = network_generation(s)
     local_rows = s.execute(
-        select(Ec2Instance.id, Ec2Instance.private_ip).where(
+        select(Ec2Instance.id, Ec2Instance.private_ip, Ec2Instance.mac).where(
             Ec2Instance.node == node,
             Ec2Instance.state.in_(NETWORKED_STATES),
             Ec2Instance.private_ip.is_not(None),
         )
     ).all()
-    ips = {iid: str(ip) for iid, ip in local_rows}
+    ips = {iid: str(ip) for iid, ip, _ in local_rows}
+    macs = {iid: str(mac or "").lower() for iid, _, mac in local_rows}
     groups_of: dict[str, list[str]] = defaultdict(list)
     for iid, gid in s.execute(
         select(Ec2InstanceGroup.instance_id, Ec2InstanceGroup.group_id)
@@ -77,7 +79,8 @@ def load(s: Session, node: str) -> EdgeState:
     ):
         groups_of[iid].append(gid)
     instances = tuple(
-        LocalInstance(iid, ip, tuple(groups_of.get(iid, ()))) for iid, ip in sorted(ips.items())
+        LocalInstance(iid, ip, tuple(groups_of.get(iid, ())), macs[iid])
+        for iid, ip in sorted(ips.items())
     )
     wanted = sorted({g for inst in instances for g in inst.groups})
     rules = _rules(s, wanted)

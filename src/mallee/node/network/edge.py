@@ -17,7 +17,16 @@ from dataclasses import dataclass
 from mallee.network_config import NetworkConfig, parse
 from mallee.node.network import iptables, links, public
 from mallee.node.network.desired import EdgeState, load
-from mallee.node.network.rules import DNAT, FWD, GROUP_PREFIXES, SNAT, EdgeRules, edge_rules
+from mallee.node.network.rules import (
+    ANTISPOOF,
+    DNAT,
+    FWD,
+    GROUP_PREFIXES,
+    INSTANCE_PORTS,
+    SNAT,
+    EdgeRules,
+    edge_rules,
+)
 from mallee.services.empyrean import properties
 from mallee.store.db import Store
 from mallee.store.tables.network import network_generation
@@ -66,12 +75,18 @@ class EdgeReconciler:
         )
         # Bridged VM-to-VM packets must cross FORWARD, where the groups are.
         links.ns(self.netns, "sysctl", "-qw", "net.bridge.bridge-nf-call-iptables=1", check=False)
-        iptables.replace_chains(self.netns, "filter", {FWD: []})
-        iptables.replace_chains(self.netns, "nat", {DNAT: [], SNAT: []})
+        # Only made when missing: flushing here would open (or un-NAT) everything until the
+        # pass that follows refills them.
+        iptables.ensure_chain(self.netns, "filter", FWD)
+        for chain in (DNAT, SNAT):
+            iptables.ensure_chain(self.netns, "nat", chain)
+        iptables.ensure_bridge_chain(self.netns, ANTISPOOF)
         iptables.ensure_jump(self.netns, "filter", "FORWARD", FWD, [])
         iptables.ensure_jump(self.netns, "nat", "PREROUTING", DNAT, [])
         iptables.ensure_jump(self.netns, "nat", "OUTPUT", DNAT, [])
         iptables.ensure_jump(self.netns, "nat", "POSTROUTING", SNAT, [])
+        for parent in ("FORWARD", "INPUT"):
+            iptables.ensure_bridge_jump(self.netns, parent, ANTISPOOF, ["-i", INSTANCE_PORTS])
         self._config = config
 
     def due(self, now: float) -> bool:
@@ -103,6 +118,7 @@ class EdgeReconciler:
         if reapply or rules != prev.rules:
             iptables.replace_chains(self.netns, "filter", rules.filter, GROUP_PREFIXES)
             iptables.replace_chains(self.netns, "nat", rules.nat)
+            iptables.replace_bridge_chain(self.netns, ANTISPOOF, rules.antispoof)
             changed = True
         if reapply or addresses != prev.addresses:
             public.set_hosted_addresses(self.netns, set(addresses))

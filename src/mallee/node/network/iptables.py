@@ -90,3 +90,33 @@ def replace_chains(
     lines += [f"-X {chain}" for chain in stale]
     lines.append("COMMIT\n")
     run(in_netns(netns, ["iptables-restore", "-w", "--noflush"]), input="\n".join(lines).encode())
+
+
+def replace_bridge_chain(netns: str, chain: str, rules: list[list[str]]) -> None:
+    """The ebtables filter chain `chain` holding exactly `rules`, swapped in one transaction."""
+    _check(chain, rules)
+    lines = ["*filter", f":{chain} ACCEPT"]
+    lines += [" ".join(["-A", chain, *rule]) for rule in rules]
+    lines.append("COMMIT\n")
+    run(in_netns(netns, ["ebtables-restore", "--noflush"]), input="\n".join(lines).encode())
+
+
+def ensure_bridge_jump(netns: str, parent: str, chain: str, match: list[str]) -> None:
+    _check(chain, [match])
+    listed = run(in_netns(netns, ["ebtables", "-t", "filter", "-L", parent])).stdout
+    if f"-j {chain}" not in listed:
+        run(in_netns(netns, ["ebtables", "-t", "filter", "-I", parent, "1", *match, "-j", chain]))
+
+
+def ensure_chain(netns: str, table: str, chain: str) -> None:
+    """An (empty) chain when there is none; an existing one keeps its rules."""
+    _check(chain, [])
+    if current(netns, table, chain) is None:
+        run(in_netns(netns, ["iptables", "-w", "-t", table, "-N", chain]))
+
+
+def ensure_bridge_chain(netns: str, chain: str) -> None:
+    _check(chain, [])
+    found = run(in_netns(netns, ["ebtables", "-t", "filter", "-L", chain]), check=False)
+    if found.returncode != 0:
+        run(in_netns(netns, ["ebtables", "-t", "filter", "-N", chain, "-P", "RETURN"]))

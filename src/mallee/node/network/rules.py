@@ -21,12 +21,16 @@ import re
 from dataclasses import dataclass
 
 from mallee.node.network.desired import EdgeState, Rule
+from mallee.node.network.names import tap_for
 
 FWD = "MALLEE_FWD"
 EGRESS = "MALLEE_EGRESS"
 INGRESS = "MALLEE_INGRESS"
 DNAT = "MALLEE_DNAT"
 SNAT = "MALLEE_SNAT"
+ANTISPOOF = "MALLEE_SPOOF"
+# Bridge ports that are instances' (taps: names.tap_for).
+INSTANCE_PORTS = "tap+"
 GROUP_PREFIXES = ("MI-", "ME-")
 ALLOW_MARK = "0x100/0x100"
 PUBLIC_DEVICE = "pub0"
@@ -48,6 +52,8 @@ Chains = dict[str, list[list[str]]]
 class EdgeRules:
     filter: Chains
     nat: Chains
+    # ebtables (bridge) filter chain ANTISPOOF
+    antispoof: list[list[str]]
 
 
 def group_chain(group_id: str, egress: bool) -> str:
@@ -142,5 +148,26 @@ def nat_chains(state: EdgeState, node_subnet: str) -> Chains:
     return {DNAT: dnat, SNAT: snat}
 
 
+def antispoof_rules(state: EdgeState) -> list[list[str]]:
+    """Each instance's port may send only from its own MAC and IP (ARP included), plus the
+    DHCP discovery that precedes having an IP; everything else from an instance port drops.
+
+    Groups match on source addresses, so without this a guest could borrow a neighbour's."""
+    out: list[list[str]] = []
+    for inst in state.instances:
+        if not inst.mac:
+            continue
+        port = ["-i", tap_for(inst.instance_id), "-s", inst.mac]
+        out += [
+            [*port, "-p", "IPv4", "--ip-src", inst.private_ip, "-j", "RETURN"],
+            [*port, "-p", "IPv4", "--ip-src", "0.0.0.0", "--ip-proto", "udp",
+             "--ip-dport", "67", "-j", "RETURN"],
+            [*port, "-p", "ARP", "--arp-ip-src", inst.private_ip, "--arp-mac-src", inst.mac,
+             "-j", "RETURN"],
+        ]  # fmt: skip
+    out.append(["-j", "DROP"])
+    return out
+
+
 def edge_rules(state: EdgeState, node_subnet: str) -> EdgeRules:
-    return EdgeRules(filter_chains(state), nat_chains(state, node_subnet))
+    return EdgeRules(filter_chains(state), nat_chains(state, node_subnet), antispoof_rules(state))

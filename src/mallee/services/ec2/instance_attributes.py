@@ -7,11 +7,13 @@ import time
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from mallee.api.context import RequestContext
 from mallee.api.errors import ServiceError
 from mallee.services.base import Params, Provider, Result
 from mallee.services.ec2 import instance_views as views
+from mallee.services.ec2 import security_groups
 from mallee.services.ec2.filters import Filter, lookup, matches, parse_filters
 from mallee.services.ec2.instance_types import get_type
 from mallee.services.ec2.instances import owned
@@ -220,6 +222,23 @@ def _bool(value: Any) -> bool:
     return text == "true"
 
 
+def _set_groups(s: Session, row: Ec2Instance, value: Any) -> None:
+    """New security groups (ids, the caller's own) for a live instance: membership rows for
+    the nodes' firewalls, the JSON column for the Describe views."""
+    if row.state in ("shutting-down", "terminated"):
+        raise ServiceError(
+            "IncorrectInstanceState",
+            f"The instance '{row.id}' is not in a state from which it can be modified.",
+            400,
+        )
+    ids = [str(g) for g in (value if isinstance(value, list) else [value]) if g]
+    if not ids:
+        raise ServiceError("MissingParameter", "The request must contain the parameter groupId")
+    groups = [security_groups.own_by_id(s, row.account_id, gid) for gid in dict.fromkeys(ids)]
+    security_groups.set_membership(s, row.id, [g.id for g in groups])
+    row.security_groups = json.dumps(security_groups.group_refs(groups))
+
+
 def _apply(s: Any, row: Ec2Instance, attribute: str, value: Any) -> None:
     if attribute == "disableApiTermination":
         row.disable_api_termination = _bool(value)
@@ -236,7 +255,7 @@ def _apply(s: Any, row: Ec2Instance, attribute: str, value: Any) -> None:
         _require_stopped(row)
         setattr(row, f"{attribute}_id", str(value) or None)
     elif attribute == "groupSet":
-        row.security_groups = json.dumps([{"GroupId": str(g), "GroupName": ""} for g in value])
+        _set_groups(s, row, value)
     elif attribute == "sourceDestCheck":
         if not _bool(value):
             # EDGE does not check source/destination, so only the value it has can be set.

@@ -65,6 +65,10 @@ class InstanceView(Protocol):
     def public_ip(self) -> str | None: ...
     @property
     def launch_time(self) -> datetime: ...
+    @property
+    def iam_instance_profile_arn(self) -> str | None: ...
+    @property
+    def iam_instance_profile_id(self) -> str | None: ...
 
 
 _VIEW_FIELDS = [name for name in vars(InstanceView) if not name.startswith("_")]
@@ -164,6 +168,11 @@ def _instance_out(
         "PublicIpAddress": row.public_ip,
     }
     out.update({k: v for k, v in optional.items() if v})
+    if row.iam_instance_profile_arn:
+        out["IamInstanceProfile"] = {
+            "Arn": row.iam_instance_profile_arn,
+            "Id": row.iam_instance_profile_id,
+        }
     if row.state_reason_code:
         out["StateReason"] = {
             "Code": row.state_reason_code,
@@ -210,6 +219,8 @@ FILTERS: dict[str, Callable[[InstanceView], Any]] = {
     "instance.group-id": lambda r: _group_values(r, "GroupId"),
     "instance.group-name": lambda r: _group_values(r, "GroupName"),
     "tenancy": lambda r: "default",
+    "iam-instance-profile.arn": lambda r: r.iam_instance_profile_arn,
+    "iam-instance-profile.id": lambda r: r.iam_instance_profile_id,
 }
 
 

@@ -19,13 +19,17 @@ from sqlalchemy.orm import Session
 from mallee.api.context import RequestContext
 from mallee.api.errors import ServiceError
 from mallee.ids import new_id
+from mallee.services.ec2 import security_groups
 from mallee.services.ec2.capacity import free_slots
 from mallee.services.ec2.images import aux_image, launchable_image
+from mallee.services.ec2.instance_profiles import launch_profile
 from mallee.services.ec2.instance_types import get_type
 from mallee.services.ec2.tags import apply_tag_specifications
 from mallee.services.empyrean import properties
+from mallee.services.iam.views import profile_arn
 from mallee.store import Store
 from mallee.store.tables.ec2 import Ec2Image, Ec2Instance, Ec2InstanceType, Ec2KeyPair
+from mallee.store.tables.iam import IamInstanceProfile
 
 DEFAULT_TYPE = "m1.small"
 
@@ -44,6 +48,7 @@ class LaunchPlan:
     user_data: str | None
     zone: str
     groups: list[dict[str, str]]
+    profile: IamInstanceProfile | None = None
 
 
 def _counts(params: dict[str, Any]) -> tuple[int, int]:
@@ -84,12 +89,11 @@ def _key(s: Session, account: str, name: str | None) -> Ec2KeyPair | None:
     return key
 
 
-def _groups(params: dict[str, Any]) -> list[dict[str, str]]:
-    # Security groups are the EDGE networking's (issue 4): until they exist as resources an
-    # instance records the names and ids it was launched with, and "default" when none.
-    named = [{"GroupName": str(n), "GroupId": ""} for n in params.get("SecurityGroups") or []]
-    by_id = [{"GroupName": "", "GroupId": str(i)} for i in params.get("SecurityGroupIds") or []]
-    return named + by_id or [{"GroupName": "default", "GroupId": ""}]
+def _groups(s: Session, account: str, params: dict[str, Any]) -> list[dict[str, str]]:
+    """The caller's groups the request names (NotFound/Malformed as EC2), else `default`."""
+    names = params.get("SecurityGroups") or []
+    ids = params.get("SecurityGroupIds") or []
+    return security_groups.group_refs(security_groups.launch_groups(s, account, names, ids))
 
 
 def plan(
@@ -118,7 +122,8 @@ def plan(
         key=_key(s, account, params.get("KeyName")),
         user_data=user_data(params.get("UserData"), user_data_limit),
         zone=zone,
-        groups=_groups(params),
+        groups=_groups(s, account, params),
+        profile=launch_profile(s, account, params.get("IamInstanceProfile")),
     )
 
 
@@ -170,6 +175,8 @@ def create(
             shutdown_behavior=params.get("InstanceInitiatedShutdownBehavior", "stop"),
             root_device_type=launch.image.root_device_type,
             root_device_name=launch.image.root_device_name,
+            iam_instance_profile_id=launch.profile.id if launch.profile else None,
+            iam_instance_profile_arn=profile_arn(launch.profile) if launch.profile else None,
             state="pending",
             launch_time=now,
             state_changed_at=time.time(),
@@ -179,6 +186,8 @@ def create(
     s.add_all(rows)
     s.flush()
     ids = [r.id for r in rows]
+    # Membership is what the nodes' firewalls read; the JSON column is the Describe views'.
+    security_groups.add_members(s, ids, [g["GroupId"] for g in launch.groups])
     apply_tag_specifications(
         s, ctx.principal.account_id, params.get("TagSpecifications"), {"instance": ids}
     )

@@ -6,6 +6,7 @@ from typing import ClassVar
 
 from mallee.api.context import RequestContext
 from mallee.api.errors import ServiceError
+from mallee.services.ec2.addresses import AddressesApi
 from mallee.services.ec2.image_attributes import ImageAttributesApi
 from mallee.services.ec2.images import ImagesApi
 from mallee.services.ec2.instance_attributes import InstanceAttributesApi
@@ -13,6 +14,7 @@ from mallee.services.ec2.instance_types import InstanceTypesApi
 from mallee.services.ec2.instances import InstancesApi
 from mallee.services.ec2.keypairs import KeyPairsApi
 from mallee.services.ec2.regions import RegionsApi
+from mallee.services.ec2.security_groups import SecurityGroupsApi
 from mallee.services.ec2.tags import TagsApi
 
 
@@ -22,9 +24,11 @@ class Ec2Provider(
     ImagesApi,
     ImageAttributesApi,
     KeyPairsApi,
+    SecurityGroupsApi,
     TagsApi,
     RegionsApi,
     InstanceTypesApi,
+    AddressesApi,
 ):
     service: ClassVar[str] = "ec2"
     action_prefix: ClassVar[str] = "ec2"
