@@ -140,8 +140,9 @@ def test_vms_on_two_nodes_ping_only_when_allowed(cloud2: VmCloud, web: dict[str,
 
 
 def test_guest_reads_its_own_metadata(cloud2: VmCloud, web: dict[str, Any]) -> None:
-    key = web["key"]
-    for inst in web["instances"]:
+    key, ec2 = web["key"], web["ec2"]
+    # Fresh views: the elastic IP test left each instance a new public IP.
+    for inst in all_in(ec2, [i["InstanceId"] for i in web["instances"]], "running") or []:
         netns = cloud2.netns(cloud2.node_of(inst["InstanceId"]))
 
         def md(path: str, inst: dict[str, Any] = inst, netns: str = netns) -> str:
