@@ -87,6 +87,18 @@ def fill(ec2: Any, image: str, total: int) -> None:
         have += n
 
 
+def settle(ec2: Any, timeout: float = 300) -> None:
+    """Until no instance is pending: Describe is measured at rest, not against the node agent
+    and the controller still writing 1000 launches (moto's are running at once)."""
+    pending = [{"Name": "instance-state-name", "Values": ["pending"]}]
+    deadline = time.monotonic() + timeout
+    while ec2.describe_instances(Filters=pending, MaxResults=5)["Reservations"]:
+        if time.monotonic() > deadline:
+            raise SystemExit("instances still pending")
+        time.sleep(1)
+    time.sleep(2)
+
+
 def describe_seconds(server: Server, repeats: int = 5) -> tuple[float, int]:
     """Server-side time of DescribeInstances: signed raw HTTP, response read, not parsed."""
     region = region_of(server)
@@ -109,6 +121,7 @@ def measure(server: Server, instances: int, runs: int) -> dict[str, float]:
     image = image_id(ec2, server)
     rate = run_rate(server, image, runs)
     fill(ec2, image, instances)
+    settle(ec2)
     seconds, size = describe_seconds(server)
     return {"run_rate": rate, "describe_s": seconds, "describe_kib": size / 1024}
 

@@ -21,6 +21,7 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from servers import start_mallee, stop
 
@@ -57,10 +58,25 @@ def main() -> None:
             name = f"bench-{uuid.uuid4().hex[:6]}"
             ec2.create_security_group(GroupName=name, Description="bench")
             image = ec2.describe_images(Filters=[{"Name": "name", "Values": ["mallee-default"]}])
-            iid = ec2.run_instances(
-                ImageId=image["Images"][0]["ImageId"], MinCount=1, MaxCount=1,
-                SecurityGroups=[name],
-            )["Instances"][0]["InstanceId"]  # fmt: skip
+            launched: list[str] = []
+
+            def launch() -> bool:
+                # The node reports its capacity a moment after the api is up.
+                try:
+                    found = ec2.run_instances(
+                        ImageId=image["Images"][0]["ImageId"], MinCount=1, MaxCount=1,
+                        SecurityGroups=[name],
+                    )  # fmt: skip
+                except ClientError as err:
+                    if err.response["Error"]["Code"] != "InsufficientInstanceCapacity":
+                        raise
+                    time.sleep(0.5)
+                    return False
+                launched.append(found["Instances"][0]["InstanceId"])
+                return True
+
+            until(launch, 120)
+            iid = launched[0]
 
             def public_ip() -> str:
                 found = ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]

@@ -17,18 +17,22 @@ import time
 from pathlib import Path
 from typing import Any
 
-import boto3
 from botocore.config import Config
 
+from mallee.api.models.client import mallee_client
 from servers import Server, start_mallee, stop
 
 REAL_NODE = {"MALLEE_HYPERVISOR": "auto", "MALLEE_NODE_NAME": "bench-node"}
 
 
+GUEST_TYPE = "t1.micro"
+
+
 def ec2_client(server: Server) -> Any:
-    return boto3.client(
+    # mallee's client knows the Eucalyptus operations (ModifyInstanceTypeAttribute).
+    return mallee_client(
         "ec2",
-        endpoint_url=server.url,
+        server.url,
         region_name="eucalyptus",
         aws_access_key_id=server.access_key,
         aws_secret_access_key=server.secret_key,
@@ -62,9 +66,9 @@ def wait_for_node(ec2: Any) -> None:
 
 def one_boot(ec2: Any, image: str, key: str, keyfile: Path, netns: str) -> tuple[float, ...]:
     start = time.monotonic()
-    iid = ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1, KeyName=key)["Instances"][0][
-        "InstanceId"
-    ]
+    iid = ec2.run_instances(
+        ImageId=image, MinCount=1, MaxCount=1, KeyName=key, InstanceType=GUEST_TYPE
+    )["Instances"][0]["InstanceId"]
     info: dict[str, Any] = {}
 
     def running() -> bool:
@@ -124,6 +128,8 @@ def main() -> None:
             keyfile.write_text(ec2.create_key_pair(KeyName="bench")["KeyMaterial"])
             keyfile.chmod(0o600)
             netns = "mallee-bench-node"
+            # The targets are for a 128 MiB guest; the seed's smallest types have 256 MiB.
+            ec2.modify_instance_type_attribute(Name=GUEST_TYPE, Memory=128)
             rows = [one_boot(ec2, image_id, "bench", keyfile, netns) for _ in range(args.runs)]
         finally:
             stop(server)

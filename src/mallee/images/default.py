@@ -12,7 +12,7 @@
 
 The fastest boot under TCG (recipes/boot-speed.md); HTTP 200 about 2.6-3 s after QEMU starts:
 
-  qemu-system-x86_64 -machine pc -accel tcg,tb-size=32 -bios /usr/share/qemu/qboot.rom \
+  qemu-system-x86_64 -machine pc -accel tcg,tb-size=24 -bios /usr/share/qemu/qboot.rom \
     -m 128 -smp 1 -nodefaults -no-user-config -display none -no-reboot \
     -kernel vmlinux -initrd initrd.cpio \
     -append "console=ttyS0 quiet panic=1 cryptomgr.notests i8042.noaux i8042.nokbd \
