@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 import uuid
@@ -11,12 +12,16 @@ from botocore import xform_name
 from botocore.model import OperationModel, ServiceModel
 
 from mallee.api import auth
+from mallee.api.auth.common import PayloadReader
 from mallee.api.context import RequestContext
 from mallee.api.errors import ServiceError, internal_error, invalid_action
 from mallee.api.http import HttpRequest, HttpResponse
 from mallee.api.models import load_service_model
 from mallee.api.protocol import detect_protocol, parser_for, serializer_for
-from mallee.api.routing import route
+from mallee.api.protocol.rest_routes import match
+from mallee.api.protocol.restxml_parser import streams_payload
+from mallee.api.routing import route, virtual_bucket
+from mallee.api.streams import VerifiedStream, read_all
 from mallee.services.base import Provider, Runtime
 from mallee.services.catalog import ServiceSpec
 from mallee.services.iam.authz import Authorizer
@@ -43,10 +48,21 @@ class Chain:
             found = self._providers[spec.name] = spec.provider_class()(self.runtime)
         return found
 
-    def handle(self, request: HttpRequest, *, too_large: bool = False) -> HttpResponse:
+    def streaming_route(self, request: HttpRequest) -> tuple[HttpRequest, ServiceSpec] | None:
+        """(routed request, service) when the request is for a service that streams bodies."""
+        probe = dataclasses.replace(request)
+        try:
+            spec = route(probe, self.settings.domain)
+        except ServiceError:
+            return None
+        return (probe, spec) if spec.streaming else None
+
+    def handle(
+        self, request: HttpRequest, *, too_large: bool = False, spec: ServiceSpec | None = None
+    ) -> HttpResponse:
         request_id = str(uuid.uuid4())
         try:
-            spec = route(request, self.settings.domain)
+            spec = spec or route(request, self.settings.domain)
         except ServiceError as err:
             return _fallback_error(err, request_id)
         model = load_service_model(spec.name)
@@ -77,13 +93,20 @@ class Chain:
         model: ServiceModel,
         protocol: str,
     ) -> RequestContext:
+        bucket = virtual_bucket(request, self.settings.domain) if spec.streaming else None
         authn = auth.authenticate(
             request,
             self._lookup,
             now=time.time(),
             skew=self.settings.clock_skew,
             style=spec.auth_style,
+            verify_body=request.stream is None,
+            virtual_bucket=bucket,
         )
+        if bucket is not None:
+            request.path = f"/{bucket}{request.path}"
+        if request.stream is not None:
+            self._prepare_body(request, model, authn.payload if authn else None)
         parsed = parser_for(protocol).parse(request, model)
         ctx = RequestContext(
             request_id=request_id,
@@ -99,6 +122,21 @@ class Chain:
         elif parsed.operation.name not in self.provider(spec).anonymous_operations:
             raise auth.missing_authentication(spec.auth_style)
         return ctx
+
+    def _prepare_body(
+        self, request: HttpRequest, model: ServiceModel, reader: PayloadReader | None
+    ) -> None:
+        """An upload keeps streaming (checked as read); any other body is read now, checked."""
+        assert request.stream is not None
+        length = request.headers.get("content-length")
+        expected = int(length) if length and length.isdigit() else None
+        verified = VerifiedStream(request.stream, reader, expected)
+        operation = match(request, model).route.operation
+        if streams_payload(operation.input_shape):
+            request.stream = verified
+            return
+        request.body = read_all(verified, self.settings.max_body)
+        request.stream = None
 
     def _dispatch(self, spec: ServiceSpec, ctx: RequestContext) -> dict[str, Any]:
         provider = self.provider(spec)

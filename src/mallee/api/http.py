@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Protocol
 from urllib.parse import parse_qsl
+
+
+class BodyStream(Protocol):
+    """A request body read as it arrives (S3 uploads): `read(n)` returns b"" at the end."""
+
+    def read(self, size: int = -1) -> bytes: ...
 
 
 @dataclass(slots=True)
@@ -22,6 +30,8 @@ class HttpRequest:
     remote_addr: str = ""
     # The path prefix that routing consumed (e.g. "/services/Euare"); parsers see `path` after it.
     script_name: str = ""
+    # Set instead of `body` for services that stream (S3): the body is read from it on demand.
+    stream: BodyStream | None = None
 
     @property
     def query_params(self) -> list[tuple[str, str]]:
@@ -44,3 +54,5 @@ class HttpResponse:
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
+    # Sent instead of `body` when set (S3 GetObject): pieces produced as the client reads.
+    stream: Iterable[bytes] | None = None

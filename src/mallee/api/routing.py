@@ -47,6 +47,8 @@ def _by_scope(request: HttpRequest) -> ServiceSpec | None:
 
 
 def _by_host(request: HttpRequest, domain: str) -> ServiceSpec | None:
+    if virtual_bucket(request, domain) is not None:
+        return catalog.by_host_prefix().get("s3")
     host = request.headers.get("host", "").rsplit(":", 1)[0].lower()
     if not host.endswith("." + domain):
         return None
@@ -54,8 +56,29 @@ def _by_host(request: HttpRequest, domain: str) -> ServiceSpec | None:
     return catalog.by_host_prefix().get(first)
 
 
+def _by_default(request: HttpRequest) -> ServiceSpec | None:
+    """An unsigned request with no Action and no form POST: S3 (anonymous, path-style), the
+    one API served at the root whose requests carry nothing else that names it."""
+    if request.method == "POST" and request.content_type == "application/x-www-form-urlencoded":
+        return None
+    if any(name == "Action" for name, _ in request.query_params):
+        return None
+    return catalog.by_host_prefix().get("s3")
+
+
 def route(request: HttpRequest, domain: str) -> ServiceSpec:
-    spec = _by_path(request) or _by_scope(request) or _by_host(request, domain)
+    spec = (
+        _by_path(request) or _by_scope(request) or _by_host(request, domain) or _by_default(request)
+    )
     if spec is None:
         raise _unknown(f"{request.method} {request.path}")
     return spec
+
+
+def virtual_bucket(request: HttpRequest, domain: str) -> str | None:
+    """The bucket of a virtual-hosted-style S3 request: Host `<bucket>.s3.<domain>`."""
+    host = request.headers.get("host", "").rsplit(":", 1)[0].lower()
+    suffix = f".s3.{domain}"
+    if host.endswith(suffix) and len(host) > len(suffix):
+        return host[: -len(suffix)]
+    return None

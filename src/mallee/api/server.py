@@ -7,7 +7,8 @@ import contextlib
 import json
 import logging
 import socket
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from functools import partial
 from typing import Any
 
 from sqlalchemy import text
@@ -51,6 +52,57 @@ async def _read_body(receive: Receive, limit: int) -> bytes | None:
             return b"".join(chunks)
 
 
+class ClientGone(Exception):
+    """The client went away before sending the whole body."""
+
+
+class ReceiveStream:
+    """The ASGI request body as a blocking reader, for a worker thread (never the loop's)."""
+
+    def __init__(self, receive: Receive, loop: asyncio.AbstractEventLoop) -> None:
+        self._receive = receive
+        self._loop = loop
+        self._buffer = bytearray()
+        self._done = False
+
+    def _pull(self) -> None:
+        message: Message = asyncio.run_coroutine_threadsafe(self._next(), self._loop).result()
+        if message["type"] == "http.disconnect":
+            raise ClientGone("client disconnected")
+        self._buffer += message.get("body", b"")
+        self._done = not message.get("more_body", False)
+
+    async def _next(self) -> Message:
+        return await self._receive()
+
+    def read(self, size: int = -1) -> bytes:
+        while not self._done and (size < 0 or len(self._buffer) < size):
+            self._pull()
+        if size < 0 or size >= len(self._buffer):
+            out = bytes(self._buffer)
+            self._buffer.clear()
+            return out
+        out = bytes(self._buffer[:size])
+        del self._buffer[:size]
+        return out
+
+
+async def _send_stream(stream: Iterable[bytes], send: Send) -> None:
+    pieces = iter(stream)
+    try:
+        while True:
+            piece = await asyncio.to_thread(next, pieces, None)
+            if piece is None:
+                break
+            if piece:
+                await send({"type": "http.response.body", "body": piece, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+    finally:
+        close = getattr(pieces, "close", None)
+        if close is not None:
+            await asyncio.to_thread(close)
+
+
 class App:
     def __init__(self, settings: Settings, store: Store | None = None) -> None:
         self.settings = settings
@@ -66,33 +118,41 @@ class App:
         if scope["type"] != "http":
             return
         response = await self._http(scope, receive)
-        await send(
-            {
-                "type": "http.response.start",
-                "status": response.status,
-                "headers": [
-                    (k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers.items()
-                ]
-                + [(b"content-length", str(len(response.body)).encode())],
-            }
-        )
-        await send({"type": "http.response.body", "body": response.body})
+        headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers.items()]
+        # HEAD and streamed answers say their length themselves (an object's size).
+        if response.stream is None and not any(
+            k.lower() == "content-length" for k in response.headers
+        ):
+            headers.append((b"content-length", str(len(response.body)).encode()))
+        await send({"type": "http.response.start", "status": response.status, "headers": headers})
+        if response.stream is None:
+            await send({"type": "http.response.body", "body": response.body})
+            return
+        await _send_stream(response.stream, send)
 
     async def _http(self, scope: Scope, receive: Receive) -> HttpResponse:
         raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
         path = raw_path.decode("latin-1").split("?", 1)[0]
         if path == "/healthz":
             return self._health()
-        body = await _read_body(receive, self.settings.max_body)
         client = scope.get("client") or ("", 0)
         request = HttpRequest(
             method=scope["method"],
             path=path,
             query=scope.get("query_string", b"").decode("latin-1"),
             headers=_headers(scope["headers"]),
-            body=body if body is not None else b"",
             remote_addr=client[0],
         )
+        streamed = self.chain.streaming_route(request)
+        if streamed is not None:
+            # S3: the body is read (and objects written) as it arrives, in a worker thread,
+            # so many uploads and downloads proceed at once and none is held in memory.
+            routed, spec = streamed
+            routed.stream = ReceiveStream(receive, asyncio.get_running_loop())
+            return await asyncio.to_thread(partial(self.chain.handle, routed, spec=spec))
+        body = await _read_body(receive, self.settings.max_body)
+        if body is not None:
+            request.body = body
         # An oversized body is not buffered; the chain answers it in the service's protocol.
         return self.chain.handle(request, too_large=body is None)
 

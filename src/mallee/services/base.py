@@ -47,6 +47,10 @@ class Provider:
     def store(self) -> Store:
         return self.runtime.store
 
+    def action_name(self, operation: str) -> str:
+        """The IAM action an operation needs (S3's differ: HeadObject is s3:GetObject)."""
+        return operation
+
     def prepare(self, ctx: RequestContext) -> None:
         """Called after authorization, before the operation (EC2 answers DryRun here)."""
 

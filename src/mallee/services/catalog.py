@@ -29,6 +29,8 @@ class ServiceSpec:
     # SigV4 service names clients sign with besides the model's (euca2ools signs the
     # Properties and bootstrap endpoints of Empyrean with their own names).
     extra_signing_names: tuple[str, ...] = ()
+    # Bodies are read as they arrive and answers may be streamed (S3 objects).
+    streaming: bool = False
 
     @property
     def signing_name(self) -> str:
@@ -55,6 +57,14 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ),
     ServiceSpec("iam", ("Euare",), ("iam",), "query", "mallee.services.iam.provider:IamProvider"),
     ServiceSpec("sts", ("Tokens",), ("sts",), "query", "mallee.services.sts.provider:StsProvider"),
+    ServiceSpec(
+        "s3",
+        ("objectstorage", "Walrus"),
+        ("s3",),
+        "s3",
+        "mallee.services.s3.provider:S3Provider",
+        streaming=True,
+    ),
     ServiceSpec(
         "empyrean",
         ("Empyrean", "Properties"),

@@ -206,6 +206,15 @@ def _read_xml(shape: Shape, body: bytes) -> dict[str, Any]:
     return result
 
 
+def streams_payload(shape: Shape | None) -> bool:
+    """The input's payload is a blob that may be read as it arrives (PutObject, UploadPart)."""
+    if shape is None or "payload" not in shape.serialization:
+        return False
+    payload = shape.serialization["payload"]
+    member = next((m for m in members(shape) if m.name == payload), None)
+    return member is not None and member.type == "blob"
+
+
 class RestXmlRequestParser(RequestParser):
     protocol = "rest-xml"
 
@@ -219,7 +228,11 @@ class RestXmlRequestParser(RequestParser):
         params = self._located_members(shape, located)
         if located.problems:
             raise _argument_error(located.problems.items[0])
-        params.update(self._body(shape, request.body))
+        if request.stream is not None and streams_payload(shape):
+            # An upload: the provider reads the (verified) body as it stores it.
+            params[shape.serialization["payload"]] = request.stream
+        else:
+            params.update(self._body(shape, request.body))
         return ParsedRequest(operation, params)
 
     def _located_members(self, shape: Shape, located: _Located) -> dict[str, Any]:

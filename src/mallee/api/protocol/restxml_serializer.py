@@ -66,6 +66,12 @@ def _root(
     return "".join(out).encode("utf-8")
 
 
+STATUS_KEY = "@status"
+# S3 answers these with one element holding a text value, not the modelled structure (and
+# botocore reads them that way).
+_BARE_ROOTS = {"GetBucketLocation": "LocationConstraint"}
+
+
 class RestXmlResponseSerializer(ResponseSerializer):
     protocol = "rest-xml"
 
@@ -75,6 +81,8 @@ class RestXmlResponseSerializer(ResponseSerializer):
         response = HttpResponse(
             200, {"x-amz-request-id": request_id, "x-amz-id-2": host_id(request_id)}
         )
+        # A provider may choose a 2xx status the model cannot express (206 Partial Content).
+        response.status = int(result.get(STATUS_KEY, 200))
         shape = operation.output_shape
         if shape is None:
             return response
@@ -107,6 +115,13 @@ class RestXmlResponseSerializer(ResponseSerializer):
     ) -> None:
         namespace = service_namespace(operation.service_model)
         payload = shape.serialization.get("payload")
+        bare = _BARE_ROOTS.get(operation.name)
+        if bare is not None:
+            text = escape_text(str(result.get(bare) or ""))
+            xmlns = f' xmlns="{escape_attr(namespace)}"' if namespace else ""
+            response.body = f"{_XML_DECL}<{bare}{xmlns}>{text}</{bare}>".encode()
+            response.headers.setdefault("Content-Type", _XML_TYPE)
+            return
         if payload is None:
             if any(not m.location and result.get(m.name) is not None for m in members(shape)):
                 name = str(shape.serialization.get("name") or f"{operation.name}Result")
@@ -116,6 +131,10 @@ class RestXmlResponseSerializer(ResponseSerializer):
         member = next(m for m in members(shape) if m.name == payload)
         value = result.get(payload)
         if value is None:
+            return
+        if member.type == "blob" and not isinstance(value, bytes | bytearray | str):
+            # A streamed payload (an object's data): the server sends it as it is produced.
+            response.stream = value
             return
         if member.type in ("blob", "string"):
             response.body = scalars.blob_bytes(value)
@@ -133,8 +152,10 @@ class RestXmlResponseSerializer(ResponseSerializer):
     ) -> HttpResponse:
         headers = {"x-amz-request-id": request_id, "x-amz-id-2": host_id(request_id)}
         headers.update(error.headers)
-        if operation is not None and operation.http.get("method", "").upper() == "HEAD":
-            # HEAD responses carry no body; clients read the status code alone.
+        if error.status == 304 or (
+            operation is not None and operation.http.get("method", "").upper() == "HEAD"
+        ):
+            # HEAD and 304 answers carry no body; clients read the status code alone.
             return HttpResponse(error.status, headers, b"")
         fields = [
             f"<Code>{escape_text(error.code)}</Code>",

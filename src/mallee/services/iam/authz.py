@@ -160,7 +160,7 @@ class Authorizer:
         op = ctx.operation_name
         if op in provider.always_allowed_operations:
             return
-        action = f"{provider.action_prefix}:{op}"
+        action = f"{provider.action_prefix}:{provider.action_name(op)}"
         admin_ops = provider.admin_operations
         if ("*" in admin_ops or op in admin_ops) and not p.is_cloud_admin:
             raise denied(p, action, "*")

@@ -1,0 +1,1 @@
+"""The Object Storage Gateway: the S3 REST API over pluggable backends."""

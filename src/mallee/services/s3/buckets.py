@@ -1,0 +1,144 @@
+"""Buckets: ListBuckets, CreateBucket, HeadBucket, DeleteBucket, GetBucketLocation."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from mallee.api.context import RequestContext
+from mallee.api.errors import ServiceError
+from mallee.services.base import Params, Result
+from mallee.services.empyrean import properties
+from mallee.services.s3 import errors
+from mallee.services.s3.common import (
+    S3Base,
+    bucket_or_404,
+    canned_acl,
+    now,
+    owner_of,
+    require_anonymous,
+)
+from mallee.services.s3.names import check_bucket_name
+from mallee.store.tables.s3 import S3Bucket, S3Object, S3Upload
+
+STATUS = "@status"
+
+
+class BucketsApi(S3Base):
+    def list_buckets(self, ctx: RequestContext, params: Params) -> Result:
+        account = ctx.principal.account_id
+        if ctx.principal.kind == "anonymous":
+            raise errors.access_denied()
+        with self.store.read() as s:
+            query = select(S3Bucket).where(S3Bucket.account_id == account)
+            if params.get("Prefix"):
+                query = query.where(
+                    S3Bucket.name.startswith(str(params["Prefix"]), autoescape=True)
+                )
+            rows = s.scalars(query.order_by(S3Bucket.name)).all()
+            owner = owner_of(s, account)
+        return {
+            "Buckets": [
+                {"Name": b.name, "CreationDate": b.created_at, "BucketRegion": b.region}
+                for b in rows
+            ],
+            "Owner": owner,
+        }
+
+    def create_bucket(self, ctx: RequestContext, params: Params) -> Result:
+        if ctx.principal.kind == "anonymous":
+            raise errors.access_denied()
+        name = check_bucket_name(str(params["Bucket"]), self.bucket_rules())
+        region = self.runtime.settings.region
+        config = params.get("CreateBucketConfiguration") or {}
+        wanted = config.get("LocationConstraint")
+        if wanted not in (None, "", region):
+            raise ServiceError(
+                "InvalidLocationConstraint",
+                "The specified location-constraint is not valid",
+                400,
+                extra={"LocationConstraint": str(wanted)},
+            )
+        account = ctx.principal.account_id
+        limit = properties.get_int(self.store, "objectstorage.max_buckets_per_account")
+        try:
+            with self.store.session() as s:
+                existing = s.get(S3Bucket, name)
+                if existing is not None:
+                    raise _exists(existing.account_id == account, name)
+                held = s.scalar(
+                    select(func.count()).select_from(S3Bucket).where(S3Bucket.account_id == account)
+                )
+                if (held or 0) >= limit:
+                    raise ServiceError(
+                        "TooManyBuckets",
+                        "You have attempted to create more buckets than allowed",
+                        400,
+                    )
+                s.add(
+                    S3Bucket(
+                        name=name,
+                        account_id=account,
+                        region=region,
+                        created_at=now(),
+                        acl=canned_acl(params.get("ACL"), account),
+                    )
+                )
+        except IntegrityError as err:  # created by a concurrent request
+            raise _exists(False, name) from err
+        return {"Location": f"/{name}"}
+
+    def head_bucket(self, ctx: RequestContext, params: Params) -> Result:
+        with self.store.read() as s:
+            bucket = bucket_or_404(s, str(params["Bucket"]))
+        _check_reader(ctx, bucket)
+        return {"BucketRegion": bucket.region, "BucketLocationType": "AvailabilityZone"}
+
+    def get_bucket_location(self, ctx: RequestContext, params: Params) -> Result:
+        with self.store.read() as s:
+            bucket = bucket_or_404(s, str(params["Bucket"]))
+        _check_owner(ctx, bucket)
+        return {"LocationConstraint": bucket.region}
+
+    def delete_bucket(self, ctx: RequestContext, params: Params) -> Result:
+        name = str(params["Bucket"])
+        with self.store.session() as s:
+            bucket = bucket_or_404(s, name)
+            _check_owner(ctx, bucket)
+            used = s.scalar(select(S3Object.key).where(S3Object.bucket == name).limit(1))
+            uploads = s.scalar(select(S3Upload.upload_id).where(S3Upload.bucket == name).limit(1))
+            if used is not None or uploads is not None:
+                raise ServiceError(
+                    "BucketNotEmpty",
+                    "The bucket you tried to delete is not empty",
+                    409,
+                    extra={"BucketName": name},
+                )
+            s.delete(bucket)
+        return {STATUS: 204}
+
+
+def _exists(mine: bool, name: str) -> ServiceError:
+    if mine:
+        return ServiceError(
+            "BucketAlreadyOwnedByYou",
+            "Your previous request to create the named bucket succeeded and you already own it.",
+            409,
+            extra={"BucketName": name},
+        )
+    return ServiceError(
+        "BucketAlreadyExists",
+        "The requested bucket name is not available. The bucket namespace is shared by all "
+        "users of the system. Please select a different name and try again.",
+        409,
+        extra={"BucketName": name},
+    )
+
+
+def _check_owner(ctx: RequestContext, bucket: S3Bucket) -> None:
+    if ctx.principal.kind == "anonymous":
+        raise errors.access_denied()
+
+
+def _check_reader(ctx: RequestContext, bucket: S3Bucket) -> None:
+    require_anonymous(ctx, bucket.acl, "READ")

@@ -1,0 +1,73 @@
+"""The flexible checksums of an upload (x-amz-checksum-*): computed as the body streams,
+compared with what the client sent, and returned as S3 returns them (base64)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import zlib
+from collections.abc import Iterable, Iterator
+from typing import Any, Protocol
+
+from mallee.api.errors import ServiceError
+
+
+class _Digest(Protocol):
+    def update(self, data: bytes, /) -> None: ...
+
+    def digest(self) -> bytes: ...
+
+
+class _Crc32:
+    def __init__(self) -> None:
+        self.value = 0
+
+    def update(self, data: bytes, /) -> None:
+        self.value = zlib.crc32(data, self.value)
+
+    def digest(self) -> bytes:
+        return self.value.to_bytes(4, "big")
+
+
+_MAKERS: dict[str, Any] = {
+    "ChecksumCRC32": _Crc32,
+    "ChecksumSHA1": lambda: hashlib.sha1(usedforsecurity=False),
+    "ChecksumSHA256": hashlib.sha256,
+}
+_UNSUPPORTED = ("ChecksumCRC32C", "ChecksumCRC64NVME")
+
+
+class Checksums:
+    def __init__(self, wanted: dict[str, str]) -> None:
+        self.wanted = wanted
+        self.digests: dict[str, _Digest] = {name: _MAKERS[name]() for name in wanted}
+
+    @classmethod
+    def requested(cls, params: dict[str, Any]) -> Checksums:
+        for name in _UNSUPPORTED:
+            if params.get(name):
+                raise ServiceError(
+                    "InvalidRequest",
+                    f"The {name.removeprefix('Checksum')} checksum algorithm is not supported",
+                    400,
+                )
+        return cls({name: str(params[name]) for name in _MAKERS if params.get(name)})
+
+    def watch(self, pieces: Iterable[bytes]) -> Iterator[bytes]:
+        for piece in pieces:
+            for digest in self.digests.values():
+                digest.update(piece)
+            yield piece
+
+    def verify(self) -> None:
+        for name, digest in self.digests.items():
+            if base64.b64encode(digest.digest()).decode() != self.wanted[name]:
+                header = "x-amz-checksum-" + name.removeprefix("Checksum").lower()
+                raise ServiceError(
+                    "BadDigest",
+                    f"The {header} you specified did not match the calculated checksum.",
+                    400,
+                )
+
+    def output(self) -> dict[str, str]:
+        return dict(self.wanted)

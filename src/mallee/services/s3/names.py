@@ -1,0 +1,55 @@
+"""Bucket names and keys: what S3 accepts, checked before anything is stored."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+from mallee.api.errors import ServiceError
+from mallee.services.s3 import errors
+
+_DNS = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+# us-east-1's legacy rules (Eucalyptus' "extended"): letters, digits, '.', '-', '_'.
+_EXTENDED = re.compile(r"[A-Za-z0-9._-]{1,255}")
+MAX_KEY_BYTES = 1024
+
+
+def check_bucket_name(name: str, rules: str = "extended") -> str:
+    if rules == "dns-compliant":
+        ok = bool(_DNS.fullmatch(name)) and ".." not in name and not _is_ip(name)
+        ok = ok and ".-" not in name and "-." not in name
+    else:
+        ok = bool(_EXTENDED.fullmatch(name)) and len(name) >= 3 and not _is_ip(name)
+    if not ok:
+        raise errors.invalid_bucket_name(name)
+    return name
+
+
+def _is_ip(name: str) -> bool:
+    try:
+        ipaddress.IPv4Address(name)
+    except ValueError:
+        return False
+    return True
+
+
+def check_key(key: str) -> str:
+    """Keys are any UTF-8 up to 1024 bytes; they are stored, never used as paths."""
+    if not key:
+        raise ServiceError("InvalidArgument", "Key must not be empty", 400)
+    encoded = key.encode("utf-8", "surrogatepass")
+    if len(encoded) > MAX_KEY_BYTES:
+        raise ServiceError(
+            "KeyTooLongError",
+            "Your key is too long",
+            400,
+            extra={"MaxSizeAllowed": str(MAX_KEY_BYTES), "Size": str(len(encoded))},
+        )
+    try:
+        key.encode("utf-8")
+    except UnicodeEncodeError as err:
+        raise errors.invalid_argument("Key is not valid UTF-8") from err
+    if "\x00" in key:
+        # No database stores NUL in text, so such a key could never be read back.
+        raise errors.invalid_argument("Key must not contain the NUL character")
+    return key

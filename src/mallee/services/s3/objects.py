@@ -1,0 +1,325 @@
+"""Objects: PutObject, GetObject, HeadObject, DeleteObject, DeleteObjects.
+
+A write streams the body into a new backend blob first (verifying signature, Content-MD5 and
+checksums on the way), and only then records the version in one short transaction; blobs that
+no version references any more are deleted after that commit.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from mallee.api.context import RequestContext
+from mallee.api.errors import ServiceError
+from mallee.api.http import BodyStream
+from mallee.services.base import Params, Result
+from mallee.services.s3 import errors, versions
+from mallee.services.s3.checksums import Checksums
+from mallee.services.s3.common import (
+    S3Base,
+    anonymous_may,
+    bucket_or_404,
+    canned_acl,
+    now,
+    require_anonymous,
+)
+from mallee.services.s3.conditions import byte_range, check_conditions
+from mallee.services.s3.names import check_key
+from mallee.store.tables.s3 import S3Bucket, S3Object
+
+STATUS = "@status"
+PIECE = 1 << 20
+# Stored with the object and given back on GET/HEAD, as S3 does.
+STORED_HEADERS = (
+    "CacheControl",
+    "ContentDisposition",
+    "ContentEncoding",
+    "ContentLanguage",
+    "ContentType",
+    "Expires",
+    "WebsiteRedirectLocation",
+)
+MAX_DELETE_KEYS = 1000
+
+
+def pieces(body: BodyStream | bytes | None) -> Iterator[bytes]:
+    if body is None:
+        return
+    if isinstance(body, bytes | bytearray):
+        yield bytes(body)
+        return
+    while piece := body.read(PIECE):
+        yield piece
+
+
+def content_md5(value: Any) -> str | None:
+    """The hex MD5 a Content-MD5 header promises; InvalidDigest when it is not one."""
+    if value is None:
+        return None
+    try:
+        raw = base64.b64decode(str(value), validate=True)
+    except (binascii.Error, ValueError) as err:
+        raise errors.invalid_digest() from err
+    if len(raw) != 16:
+        raise errors.invalid_digest()
+    return raw.hex()
+
+
+def stored_headers(params: Params) -> dict[str, Any]:
+    out: dict[str, Any] = {k: params[k] for k in STORED_HEADERS if params.get(k) is not None}
+    if isinstance(out.get("Expires"), datetime):
+        out["Expires"] = out["Expires"].isoformat()
+    out.setdefault("ContentType", "binary/octet-stream")
+    out["Metadata"] = {str(k).lower(): str(v) for k, v in (params.get("Metadata") or {}).items()}
+    return out
+
+
+def object_headers(row: S3Object, checksums: bool = False) -> dict[str, Any]:
+    """The GET/HEAD output members of a stored version (checksums only when asked for)."""
+    stored: dict[str, Any] = json.loads(row.headers or "{}")
+    out: dict[str, Any] = {k: stored[k] for k in STORED_HEADERS if k in stored}
+    if "Expires" in out:
+        out["Expires"] = datetime.fromisoformat(out["Expires"])
+    out["Metadata"] = stored.get("Metadata", {})
+    if checksums:
+        out.update(stored.get("Checksums", {}))
+    out["ETag"] = row.etag
+    out["LastModified"] = row.last_modified
+    out["AcceptRanges"] = "bytes"
+    if row.version_id != versions.NULL:
+        out["VersionId"] = row.version_id
+    if row.storage_class != "STANDARD":
+        out["StorageClass"] = row.storage_class
+    return out
+
+
+class ObjectsApi(S3Base):
+    def put_object(self, ctx: RequestContext, params: Params) -> Result:
+        name, key = str(params["Bucket"]), check_key(str(params["Key"]))
+        with self.store.read() as s:
+            bucket = bucket_or_404(s, name)
+        require_anonymous(ctx, bucket.acl, "WRITE")
+        md5 = content_md5(params.get("ContentMD5"))
+        sums = Checksums.requested(params)
+        blob = self.backend.put(sums.watch(pieces(params.get("Body"))))
+        try:
+            if md5 is not None and md5 != blob.md5_hex:
+                raise errors.bad_digest()
+            sums.verify()
+            headers = stored_headers(params) | {"Checksums": sums.output()}
+            row = S3Object(
+                bucket=name,
+                key=key,
+                account_id=ctx.principal.account_id or bucket.account_id,
+                size=blob.size,
+                etag=f'"{blob.md5_hex}"',
+                blob_id=blob.blob_id,
+                last_modified=now(),
+                headers=json.dumps(headers),
+                acl=canned_acl(params.get("ACL"), ctx.principal.account_id or bucket.account_id),
+                storage_class=str(params.get("StorageClass") or "STANDARD"),
+            )
+            freed = self._commit_version(name, row, params)
+        except BaseException:
+            self.backend.delete(blob.blob_id)
+            raise
+        self._free(freed)
+        out: Result = {"ETag": row.etag, **sums.output()}
+        if row.version_id != versions.NULL:
+            out["VersionId"] = row.version_id
+        return out
+
+    def _commit_version(self, name: str, row: S3Object, params: Params) -> list[str]:
+        with self.store.session() as s:
+            bucket = _locked_bucket(s, name)
+            current = versions.latest(s, name, row.key)
+            _check_write_conditions(current, params)
+            row.version_id = versions.new_version_id(bucket)
+            return versions.put_version(s, bucket, row)
+
+    def _free(self, blob_ids: Iterable[str]) -> None:
+        for blob_id in blob_ids:
+            self.backend.delete(blob_id)
+
+    def get_object(self, ctx: RequestContext, params: Params) -> Result:
+        row, out = self._read(ctx, params)
+        assert row.blob_id is not None or row.size == 0
+        span = byte_range(params.get("Range"), row.size)
+        start, end = span if span is not None else (0, row.size)
+        out["ContentLength"] = end - start
+        if span is not None:
+            out["ContentRange"] = f"bytes {start}-{end - 1}/{row.size}"
+            out[STATUS] = 206
+        out["Body"] = self.backend.read(row.blob_id, start, end) if row.blob_id else iter(())
+        return _overrides(out, params)
+
+    def head_object(self, ctx: RequestContext, params: Params) -> Result:
+        row, out = self._read(ctx, params)
+        span = byte_range(params.get("Range"), row.size)
+        start, end = span if span is not None else (0, row.size)
+        out["ContentLength"] = end - start
+        if span is not None:
+            out["ContentRange"] = f"bytes {start}-{end - 1}/{row.size}"
+            out[STATUS] = 206
+        return _overrides(out, params)
+
+    def _read(self, ctx: RequestContext, params: Params) -> tuple[S3Object, Result]:
+        name, key = str(params["Bucket"]), str(params["Key"])
+        version = params.get("VersionId")
+        with self.store.read() as s:
+            bucket = bucket_or_404(s, name)
+            row = versions.find(s, name, key, str(version) if version else None)
+        if row is None:
+            if ctx.principal.kind == "anonymous" and not _public_list(bucket):
+                raise errors.access_denied()
+            raise errors.no_such_version(key, str(version)) if version else errors.no_such_key(key)
+        require_anonymous(ctx, row.acl, "READ")
+        if row.delete_marker:
+            headers = {"x-amz-delete-marker": "true", "x-amz-version-id": row.version_id}
+            if version:
+                raise ServiceError(
+                    "MethodNotAllowed",
+                    "The specified method is not allowed against this resource.",
+                    405,
+                    headers=headers,
+                )
+            err = errors.no_such_key(key)
+            err.headers.update(headers)
+            raise err
+        check_conditions(
+            row.etag,
+            row.last_modified,
+            if_match=params.get("IfMatch"),
+            if_none_match=params.get("IfNoneMatch"),
+            if_modified_since=params.get("IfModifiedSince"),
+            if_unmodified_since=params.get("IfUnmodifiedSince"),
+        )
+        # A checksum describes the whole object: never with a range (S3 does the same).
+        whole = params.get("ChecksumMode") == "ENABLED" and not params.get("Range")
+        return row, object_headers(row, checksums=whole)
+
+    def delete_object(self, ctx: RequestContext, params: Params) -> Result:
+        name, key = str(params["Bucket"]), str(params["Key"])
+        with self.store.read() as s:
+            bucket = bucket_or_404(s, name)
+        require_anonymous(ctx, bucket.acl, "WRITE")
+        version = params.get("VersionId")
+        out, freed = self._delete_one(name, key, str(version) if version else None, ctx)
+        self._free(freed)
+        return {STATUS: 204, **out}
+
+    def _delete_one(
+        self, name: str, key: str, version: str | None, ctx: RequestContext
+    ) -> tuple[Result, list[str]]:
+        with self.store.session() as s:
+            bucket = _locked_bucket(s, name)
+            if version is not None:
+                row = s.get(S3Object, (name, key, version))
+                if row is None:
+                    return {"VersionId": version}, []
+                marker = row.delete_marker
+                return _deleted(version, marker), versions.remove_version(s, row)
+            if not bucket.versioning:
+                row = versions.latest(s, name, key)
+                return {}, versions.remove_version(s, row) if row is not None else []
+            marker_row = S3Object(
+                bucket=name,
+                key=key,
+                version_id=versions.new_version_id(bucket),
+                delete_marker=True,
+                account_id=ctx.principal.account_id or bucket.account_id,
+                last_modified=now(),
+            )
+            freed = versions.put_version(s, bucket, marker_row)
+            return _deleted(marker_row.version_id, True), freed
+
+    def delete_objects(self, ctx: RequestContext, params: Params) -> Result:
+        name = str(params["Bucket"])
+        spec = params.get("Delete") or {}
+        items = spec.get("Objects") or []
+        if not items or len(items) > MAX_DELETE_KEYS:
+            raise errors.malformed_xml()
+        with self.store.read() as s:
+            bucket = bucket_or_404(s, name)
+        require_anonymous(ctx, bucket.acl, "WRITE")
+        deleted, failed, freed = [], [], []
+        for item in items:
+            key, version = str(item.get("Key", "")), item.get("VersionId")
+            try:
+                check_key(key)
+                out, gone = self._delete_one(name, key, str(version) if version else None, ctx)
+            except ServiceError as err:
+                failed.append({"Key": key, "Code": err.code, "Message": err.message})
+                continue
+            freed += gone
+            entry: dict[str, Any] = {"Key": key}
+            if version:
+                entry["VersionId"] = str(version)
+            if out.get("DeleteMarker"):
+                entry["DeleteMarker"] = True
+                entry["DeleteMarkerVersionId"] = out["VersionId"]
+            deleted.append(entry)
+        self._free(freed)
+        result: Result = {"Errors": failed} if failed else {}
+        if not spec.get("Quiet"):
+            result["Deleted"] = deleted
+        return result
+
+
+def _deleted(version: str, marker: bool) -> Result:
+    out: Result = {"VersionId": version}
+    if marker:
+        out["DeleteMarker"] = True
+    return out
+
+
+def _public_list(bucket: S3Bucket) -> bool:
+    return anonymous_may(bucket.acl, "READ")
+
+
+def _locked_bucket(s: Any, name: str) -> S3Bucket:
+    """The bucket row, locked for the transaction: one writer per bucket commits at a time,
+    so a key never gets two latest versions (SQLite serialises writers anyway)."""
+    bucket = s.scalars(select(S3Bucket).where(S3Bucket.name == name).with_for_update()).first()
+    if bucket is None:
+        raise errors.no_such_bucket(name)
+    assert isinstance(bucket, S3Bucket)
+    return bucket
+
+
+def _check_write_conditions(current: S3Object | None, params: Params) -> None:
+    """PutObject's If-None-Match: * and If-Match (conditional writes)."""
+    none_match, match = params.get("IfNoneMatch"), params.get("IfMatch")
+    live = current is not None and not current.delete_marker
+    if none_match is not None and live:
+        raise errors.precondition_failed("If-None-Match")
+    if match is not None:
+        if not live:
+            raise errors.no_such_key(str(params["Key"]))
+        assert current is not None
+        if match.strip('"') != current.etag.strip('"'):
+            raise errors.precondition_failed("If-Match")
+
+
+_OVERRIDES = {
+    "ResponseCacheControl": "CacheControl",
+    "ResponseContentDisposition": "ContentDisposition",
+    "ResponseContentEncoding": "ContentEncoding",
+    "ResponseContentLanguage": "ContentLanguage",
+    "ResponseContentType": "ContentType",
+    "ResponseExpires": "Expires",
+}
+
+
+def _overrides(out: Result, params: Params) -> Result:
+    for param, member in _OVERRIDES.items():
+        if params.get(param) is not None:
+            out[member] = params[param]
+    return out

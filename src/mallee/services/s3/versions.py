@@ -1,0 +1,79 @@
+"""How a write lands among a key's versions, by the bucket's versioning state.
+
+- never enabled (""): the key has one version, "null"; a write replaces it.
+- Enabled: every write adds a version with a new id; the previous latest stays.
+- Suspended: writes (and delete markers) take the id "null", replacing an earlier "null"
+  version but keeping versions with real ids.
+
+Returned blob ids are no longer referenced once the transaction commits; the caller deletes
+them after the commit (never before: a rollback would leave rows without data).
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from mallee.store.tables.s3 import S3Bucket, S3Object
+
+NULL = "null"
+
+
+def new_version_id(bucket: S3Bucket) -> str:
+    return secrets.token_urlsafe(24) if bucket.versioning == "Enabled" else NULL
+
+
+def latest(s: Session, bucket: str, key: str) -> S3Object | None:
+    return s.scalars(
+        select(S3Object).where(
+            S3Object.bucket == bucket, S3Object.key == key, S3Object.is_latest.is_(True)
+        )
+    ).first()
+
+
+def find(s: Session, bucket: str, key: str, version_id: str | None) -> S3Object | None:
+    if version_id is None:
+        return latest(s, bucket, key)
+    return s.get(S3Object, (bucket, key, version_id))
+
+
+def put_version(s: Session, bucket: S3Bucket, row: S3Object) -> list[str]:
+    """Make `row` (its version_id set by new_version_id) the key's latest version."""
+    freed: list[str] = []
+    s.execute(
+        update(S3Object)
+        .where(S3Object.bucket == row.bucket, S3Object.key == row.key, S3Object.is_latest.is_(True))
+        .values(is_latest=False)
+    )
+    if row.version_id == NULL:
+        old = s.get(S3Object, (row.bucket, row.key, NULL))
+        if old is not None:
+            if old.blob_id:
+                freed.append(old.blob_id)
+            s.delete(old)
+            s.flush()
+    top = s.scalar(select(func.max(S3Object.sequence)).where(S3Object.bucket == row.bucket))
+    row.sequence = (top or 0) + 1
+    row.is_latest = True
+    s.add(row)
+    return freed
+
+
+def remove_version(s: Session, row: S3Object) -> list[str]:
+    """Delete one version for good; the newest remaining one becomes the latest."""
+    freed = [row.blob_id] if row.blob_id else []
+    was_latest = row.is_latest
+    s.delete(row)
+    s.flush()
+    if was_latest:
+        newest = s.scalars(
+            select(S3Object)
+            .where(S3Object.bucket == row.bucket, S3Object.key == row.key)
+            .order_by(S3Object.sequence.desc())
+            .limit(1)
+        ).first()
+        if newest is not None:
+            newest.is_latest = True
+    return freed
