@@ -18,8 +18,7 @@ from mallee.api.context import RequestContext
 from mallee.services.base import Provider, Runtime
 from mallee.services.empyrean import properties
 from mallee.services.s3 import errors
-from mallee.services.s3.backends import Backend
-from mallee.services.s3.backends.fs import FsBackend
+from mallee.services.s3.backends import Backend, make_backend
 from mallee.store.tables.iam import IamAccount
 from mallee.store.tables.s3 import S3Bucket
 
@@ -72,6 +71,11 @@ def canned_acl(name: str | None, owner_account: str) -> str:
     return json.dumps({"owner": owner_account, "grants": out})
 
 
+def new_object_acl(params: dict[str, Any], owner_account: str) -> str:
+    """The ACL a new object gets from its request (canned ACL; grants come with acl.py)."""
+    return canned_acl(params.get("ACL"), owner_account)
+
+
 def anonymous_may(acl_text: str, permission: str) -> bool:
     for grant in grants(acl_text):
         grantee = grant.get("grantee", {})
@@ -100,7 +104,7 @@ class S3Base(Provider):
     @property
     def backend(self) -> Backend:
         if self._backend is None:
-            self._backend = FsBackend(self.runtime.settings.data_dir / "objects")
+            self._backend = make_backend(self.runtime.settings, self.store)
         return self._backend
 
     def bucket_rules(self) -> str:

@@ -26,7 +26,7 @@ from mallee.services.s3.common import (
     S3Base,
     anonymous_may,
     bucket_or_404,
-    canned_acl,
+    new_object_acl,
     now,
     require_anonymous,
 )
@@ -123,7 +123,7 @@ class ObjectsApi(S3Base):
                 blob_id=blob.blob_id,
                 last_modified=now(),
                 headers=json.dumps(headers),
-                acl=canned_acl(params.get("ACL"), ctx.principal.account_id or bucket.account_id),
+                acl=new_object_acl(params, ctx.principal.account_id or bucket.account_id),
                 storage_class=str(params.get("StorageClass") or "STANDARD"),
             )
             freed = self._commit_version(name, row, params)

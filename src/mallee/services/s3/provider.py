@@ -6,9 +6,17 @@ from typing import ClassVar
 
 from mallee.api.context import RequestContext
 from mallee.api.models import load_service_model
+from mallee.services.s3.acl import AclApi
 from mallee.services.s3.buckets import BucketsApi
+from mallee.services.s3.copy import CopyApi
+from mallee.services.s3.cors import CorsApi
+from mallee.services.s3.lifecycle import LifecycleApi
 from mallee.services.s3.listing import ListingApi
+from mallee.services.s3.multipart import MultipartApi
 from mallee.services.s3.objects import ObjectsApi
+from mallee.services.s3.policy import PolicyApi
+from mallee.services.s3.tagging import TaggingApi
+from mallee.services.s3.versioning import VersioningApi
 from mallee.store.tables.s3 import S3Bucket
 
 # IAM actions whose names differ from the operation's (the rest are s3:<Operation>).
@@ -41,7 +49,19 @@ ACTIONS = {
 }
 
 
-class S3Provider(BucketsApi, ObjectsApi, ListingApi):
+class S3Provider(
+    BucketsApi,
+    ObjectsApi,
+    ListingApi,
+    MultipartApi,
+    CopyApi,
+    VersioningApi,
+    TaggingApi,
+    LifecycleApi,
+    AclApi,
+    PolicyApi,
+    CorsApi,
+):
     # Any S3 operation may be anonymous; what an anonymous caller may do is then decided by
     # the bucket and object ACLs (and bucket policies) in the operations themselves.
     anonymous_operations: ClassVar[frozenset[str]] = frozenset(

@@ -11,6 +11,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
+from mallee.config import Settings
+from mallee.store import Store
+
 
 @dataclass(frozen=True, slots=True)
 class Blob:
@@ -38,3 +41,10 @@ class Backend(Protocol):
     def delete(self, blob_id: str) -> None:
         """Remove the blob; a missing one is not an error."""
         ...
+
+
+def make_backend(settings: Settings, store: Store) -> Backend:
+    """The backend the cloud is configured for (property objectstorage.providerclient)."""
+    from mallee.services.s3.backends.fs import FsBackend
+
+    return FsBackend(settings.data_dir / "objects")
