@@ -109,6 +109,7 @@ class App:
         self.store = store or Store(settings.database_url)
         self.chain = Chain(Runtime(settings=settings, store=self.store))
         self.service_id: str | None = None
+        self.osg_id: str | None = None
         self._heartbeat: asyncio.Task[None] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -193,14 +194,24 @@ class App:
             port=self.settings.port,
             partition=self.settings.region,
         )
+        # This process serves S3 too: it is also an Object Storage Gateway (Eucalyptus' OSG).
+        self.osg_id = registry.register_self(
+            self.store,
+            type="objectstorage",
+            name=name.replace("API_", "OSG_", 1) if name.startswith("API_") else f"OSG_{name}",
+            host=self.settings.host,
+            port=self.settings.port,
+            partition=self.settings.region,
+        )
 
     async def _beat(self) -> None:
         interval = max(1.0, self.settings.heartbeat_timeout / 3)
         while True:
             await asyncio.sleep(interval)
-            if self.service_id is None:
-                continue
-            try:
-                await asyncio.to_thread(registry.heartbeat, self.store, self.service_id)
-            except Exception:
-                log.exception("heartbeat failed")
+            for service_id in (self.service_id, self.osg_id):
+                if service_id is None:
+                    continue
+                try:
+                    await asyncio.to_thread(registry.heartbeat, self.store, service_id)
+                except Exception:
+                    log.exception("heartbeat failed")

@@ -79,6 +79,12 @@ def cmd_up(args: argparse.Namespace) -> int:
     return up(_settings(args))
 
 
+def cmd_down(args: argparse.Namespace) -> int:
+    from mallee.cli.up import down
+
+    return down(_settings(args))
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="mallee", description=__doc__)
     p.add_argument("--data-dir", help="state directory (env MALLEE_DATA_DIR)")
@@ -113,6 +119,9 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--host", help="listen address (default 127.0.0.1)")
     up.add_argument("--port", type=int, help="listen port (default 8773)")
     up.set_defaults(func=cmd_up)
+    sub.add_parser("down", help="stop the cloud-in-a-box `mallee up` started").set_defaults(
+        func=cmd_down
+    )
 
     db = sub.add_parser("db", help="database administration")
     dbsub = db.add_subparsers(dest="db_command", required=True)
@@ -125,8 +134,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    # `up` and `down` talk to a person: progress lines, not the components' INFO logs.
+    quiet = args.command in ("up", "down")
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
+        level=logging.DEBUG if args.verbose else logging.WARNING if quiet else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     code: int = args.func(args)

@@ -40,5 +40,7 @@ def run_api(settings: Settings, *, workers: int = 1) -> int:
         log_level="warning",
         server_header=False,
         date_header=False,
+        # Clients holding keep-alive connections must not keep a stopping server up.
+        timeout_graceful_shutdown=5,
     )
     return 0

@@ -6,26 +6,32 @@ import os
 import signal
 import subprocess
 import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
+from mallee.cli import prereqs
 from mallee.cli.run import run_api
 from mallee.config import Settings
-from mallee.images.default import build_default_image
+from mallee.images.default import build_default_image, default_image_paths
 from mallee.services.ec2.images import register_local_image
 from mallee.services.ec2.instance_types import ensure_instance_types
-from mallee.services.iam.bootstrap import ensure_system_account, system_account_id
+from mallee.services.empyrean import registry
+from mallee.services.iam.bootstrap import (
+    DemoAccount,
+    ensure_demo_account,
+    ensure_system_account,
+    system_account_id,
+)
 from mallee.store import Store
 
 
-def write_credentials(settings: Settings, access_key: str, secret_key: str) -> Path:
-    """eucarc (euca2ools) and an AWS shared-credentials profile for the cloud admin."""
-    creds = settings.data_dir / "credentials"
-    creds.mkdir(parents=True, exist_ok=True)
-    os.chmod(creds, 0o700)
+def _eucarc(settings: Settings, access_key: str, secret_key: str) -> str:
     base = f"http://{settings.host}:{settings.port}"
-    eucarc = creds / "eucarc"
-    eucarc.write_text(
+    return (
         f"export EC2_URL={base}/services/compute\n"
         f"export S3_URL={base}/services/objectstorage\n"
         f"export EUARE_URL={base}/services/Euare\n"
@@ -42,11 +48,41 @@ def write_credentials(settings: Settings, access_key: str, secret_key: str) -> P
         f"export AWS_DEFAULT_REGION={settings.region}\n"
         f"export AWS_ENDPOINT_URL={base}\n"
     )
-    (creds / "aws-credentials").write_text(
+
+
+def _private(path: Path, text: str) -> None:
+    path.write_text(text)
+    os.chmod(path, 0o600)
+
+
+def write_credentials(
+    settings: Settings, access_key: str, secret_key: str, demo: DemoAccount | None = None
+) -> Path:
+    """eucarc files (euca2ools) and AWS CLI profiles: the cloud admin's, and the demo
+    account's in credentials/demo/ (with its console password when it was just made)."""
+    creds = settings.data_dir / "credentials"
+    creds.mkdir(parents=True, exist_ok=True)
+    os.chmod(creds, 0o700)
+    eucarc = creds / "eucarc"
+    _private(eucarc, _eucarc(settings, access_key, secret_key))
+    profiles = (
         f"[mallee-admin]\naws_access_key_id = {access_key}\naws_secret_access_key = {secret_key}\n"
     )
-    for f in creds.iterdir():
-        os.chmod(f, 0o600)
+    if demo is not None:
+        profiles += (
+            f"\n[mallee-demo]\naws_access_key_id = {demo.access_key}\n"
+            f"aws_secret_access_key = {demo.secret_key}\n"
+        )
+        demo_dir = creds / "demo"
+        demo_dir.mkdir(exist_ok=True)
+        os.chmod(demo_dir, 0o700)
+        _private(demo_dir / "eucarc", _eucarc(settings, demo.access_key, demo.secret_key))
+        if demo.new_password is not None:
+            _private(
+                demo_dir / "console-login",
+                f"account: demo\nuser: admin\npassword: {demo.new_password}\n",
+            )
+    _private(creds / "aws-credentials", profiles)
     return eucarc
 
 
@@ -102,7 +138,7 @@ def stop_components(children: list[subprocess.Popen[bytes]]) -> None:
             child.wait()
 
 
-def init(settings: Settings) -> tuple[Path, str]:
+def init(settings: Settings, say: Callable[[str], None] = lambda _: None) -> tuple[Path, str]:
     """Everything a new cloud needs before its components start; safe to repeat.
 
     Returns the admin's eucarc and the default machine image id.
@@ -110,25 +146,62 @@ def init(settings: Settings) -> tuple[Path, str]:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = Store(settings.database_url)
     try:
+        say("database")
         store.migrate()
         access_key, secret_key = ensure_system_account(store)
+        demo = ensure_demo_account(store)
         ensure_instance_types(store)
+        if default_image_paths(settings.image_dir) is None:
+            say("building the default image from Debian packages (first start only, ~1 min)")
         emi = register_default_image(store, settings)
     finally:
         store.dispose()
-    return write_credentials(settings, access_key, secret_key), emi
+    return write_credentials(settings, access_key, secret_key, demo), emi
+
+
+SERVICES = ("user-api", "objectstorage", "controller", "node")
+
+
+def pid_file(settings: Settings) -> Path:
+    return settings.data_dir / "mallee-up.pid"
+
+
+def running_pid(settings: Settings) -> int | None:
+    try:
+        pid = int(pid_file(settings).read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return pid if _alive(pid) else None
+
+
+def _alive(pid: int) -> bool:
+    """Running, and not a zombie (an exited `mallee up` its parent has not reaped yet)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
 def up(settings: Settings) -> int:
-    eucarc, emi = init(settings)
+    started = time.monotonic()
+    say = _progress(started)
+    other = running_pid(settings)
+    if other is not None:
+        print(f"mallee up: already running (pid {other}); `mallee down` stops it.", file=sys.stderr)
+        return 1
+    found = prereqs.problems(settings.host, settings.port, with_node=settings.hypervisor != "fake")
+    if found:
+        for problem in found:
+            print(f"mallee up: {problem}", file=sys.stderr)
+        return 2
+    eucarc, emi = init(settings, say)
+    say("starting the api, the object storage gateway, the controller and a node")
     children = start_components(settings)
-    print(
-        f"mallee cloud-in-a-box on http://{settings.host}:{settings.port}\n"
-        f"  admin credentials: source {eucarc}\n"
-        f"  default image: {emi}\n"
-        f"  try: source {eucarc} && aws ec2 run-instances --image-id {emi}\n",
-        flush=True,
-    )
+    pid_file(settings).write_text(f"{os.getpid()}\n")
+    threading.Thread(
+        target=_announce, args=(settings, eucarc, emi, started, say), daemon=True
+    ).start()
     # uvicorn re-raises the SIGTERM it handled once it has shut down; this handler turns that
     # into an exit that still stops the controller and the node agent below.
     signal.signal(signal.SIGTERM, _exit_on_signal)
@@ -136,6 +209,86 @@ def up(settings: Settings) -> int:
         return run_api(settings)
     finally:
         stop_components(children)
+        pid_file(settings).unlink(missing_ok=True)
+
+
+def _progress(started: float) -> Callable[[str], None]:
+    def say(step: str) -> None:
+        print(f"[{time.monotonic() - started:5.1f}s] {step}", flush=True)
+
+    return say
+
+
+def _announce(
+    settings: Settings, eucarc: Path, emi: str, started: float, say: Callable[[str], None]
+) -> None:
+    """Wait until every service is ENABLED, then say where everything is."""
+    store = Store(settings.database_url)
+    seen: set[str] = set()
+    # Heartbeats from before this start (a previous run) do not count.
+    since = time.time() - (time.monotonic() - started)
+    try:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            enabled = {
+                r.type
+                for r in registry.list_services(store)
+                if r.state == "ENABLED" and (r.last_heartbeat or 0) >= since
+            }
+            if not _answers(settings):
+                enabled.discard("user-api")
+            for service in SERVICES:
+                if service in enabled and service not in seen:
+                    seen.add(service)
+                    say(f"{service} ENABLED")
+            if seen >= set(SERVICES):
+                break
+            time.sleep(0.3)
+        else:
+            missing = ", ".join(s for s in SERVICES if s not in seen)
+            say(f"still waiting for {missing}: see {settings.data_dir / 'logs'}")
+            return
+    finally:
+        store.dispose()
+    creds = eucarc.parent
+    print(
+        f"\nmallee cloud-in-a-box is ready ({time.monotonic() - started:.1f} s)\n"
+        f"  endpoint:        http://{settings.host}:{settings.port}\n"
+        f"  cloud admin:     source {eucarc}\n"
+        f"  demo account:    source {creds / 'demo' / 'eucarc'}"
+        f" (console login: {creds / 'demo' / 'console-login'})\n"
+        f"  AWS CLI:         AWS_SHARED_CREDENTIALS_FILE={creds / 'aws-credentials'}"
+        " aws --profile mallee-demo ...\n"
+        f"  default image:   {emi}\n"
+        "  stop with Ctrl-C or `mallee down`; `mallee up` again resumes with all state\n",
+        flush=True,
+    )
+
+
+def _answers(settings: Settings) -> bool:
+    try:
+        with urllib.request.urlopen(
+            f"http://{settings.host}:{settings.port}/healthz", timeout=2
+        ) as answer:
+            return bool(answer.status == 200)
+    except OSError:
+        return False
+
+
+def down(settings: Settings, timeout: float = 60) -> int:
+    pid = running_pid(settings)
+    if pid is None:
+        print("mallee down: mallee is not running here.", file=sys.stderr)
+        return 1
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not _alive(pid):
+            print("mallee stopped (running VMs are adopted by the next `mallee up`)")
+            return 0
+        time.sleep(0.2)
+    print(f"mallee down: pid {pid} did not stop within {timeout:.0f} s.", file=sys.stderr)
+    return 1
 
 
 def _exit_on_signal(signum: int, _frame: FrameType | None) -> None:

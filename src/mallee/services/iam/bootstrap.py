@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import secrets
+from dataclasses import dataclass
+
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from mallee.services.iam.accounts import add_account
-from mallee.services.iam.common import SYSTEM_ACCOUNT
+from mallee.services.iam.common import SYSTEM_ACCOUNT, now
 from mallee.services.iam.keys import add_key
 from mallee.services.iam.lookups import admin_user
+from mallee.services.iam.passwords import hash_password
 from mallee.store import Store
-from mallee.store.tables.iam import IamAccessKey, IamAccount
+from mallee.store.tables.iam import IamAccessKey, IamAccount, IamLoginProfile
 
 
 def _ensure(store: Store) -> tuple[str, str]:
@@ -47,3 +51,50 @@ def system_account_id(store: Store) -> str:
     if found is None:
         raise RuntimeError("the eucalyptus account does not exist yet")
     return found
+
+
+DEMO_ACCOUNT = "demo"
+
+
+@dataclass(frozen=True)
+class DemoAccount:
+    account_id: str
+    access_key: str
+    secret_key: str
+    # Set only when this call created the console login (it is stored hashed).
+    new_password: str | None
+
+
+def ensure_demo_account(store: Store) -> DemoAccount:
+    """Faststart's `demo` account: its `admin` user with an access key and a console password."""
+    try:
+        return _ensure_demo(store)
+    except IntegrityError:
+        return _ensure_demo(store)
+
+
+def _ensure_demo(store: Store) -> DemoAccount:
+    with store.session() as s:
+        account = s.scalars(select(IamAccount).where(IamAccount.name == DEMO_ACCOUNT)).first()
+        if account is None:
+            account = add_account(s, DEMO_ACCOUNT)
+        admin = admin_user(s, account.id)
+        if admin is None:
+            raise RuntimeError("the demo account has no admin user")
+        key = s.scalars(
+            select(IamAccessKey)
+            .where(IamAccessKey.user_id == admin.id, IamAccessKey.status == "Active")
+            .order_by(IamAccessKey.created_at, IamAccessKey.id)
+        ).first()
+        if key is None:
+            key = add_key(s, admin)
+        password = None
+        if s.get(IamLoginProfile, admin.id) is None:
+            # Letters, digits and a symbol: meets any password policy an admin sets later.
+            password = secrets.token_urlsafe(12) + "-9a"
+            s.add(
+                IamLoginProfile(
+                    user_id=admin.id, password_hash=hash_password(password), created_at=now()
+                )
+            )
+        return DemoAccount(account.id, key.id, key.secret, password)
