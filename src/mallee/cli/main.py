@@ -123,6 +123,10 @@ def _parser() -> argparse.ArgumentParser:
         func=cmd_down
     )
 
+    from mallee.cli.admin import add_commands
+
+    add_commands(sub, _settings)
+
     db = sub.add_parser("db", help="database administration")
     dbsub = db.add_subparsers(dest="db_command", required=True)
     dbsub.add_parser("upgrade", help="apply schema migrations").set_defaults(func=cmd_db_upgrade)
@@ -134,8 +138,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    # `up` and `down` talk to a person: progress lines, not the components' INFO logs.
-    quiet = args.command in ("up", "down")
+    # These talk to a person: progress and results, not the components' INFO logs.
+    quiet = args.command in ("up", "down", "services", "nodes", "properties", "accounts")
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING if quiet else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
