@@ -10,6 +10,7 @@ APT_PACKAGES=(
   postgresql postgresql-contrib
   iproute2 procps ca-certificates util-linux
   wrk
+  s3cmd rclone  # S3 clients the e2e suite drives against the object storage gateway
   # node: QEMU (TCG), the data plane, and what the default image is built from
   qemu-system-x86 qemu-system-data qemu-utils dnsmasq-base dnsmasq-utils iptables ebtables
   busybox-static dropbear-bin e2fsprogs openssh-client curl iputils-arping

@@ -23,3 +23,10 @@ echo "== tests on SQLite"
 MALLEE_TEST_DB=sqlite python -m pytest -q -p no:cacheprovider "$@"
 echo "== tests on PostgreSQL"
 MALLEE_TEST_DB=postgres python -m pytest -q -p no:cacheprovider -m "not nodb" "$@"
+# Once more, only the S3 e2e tests, with object data in an independent S3 server (moto_server)
+# through the s3 backend; only when the run was not narrowed to other tests by arguments.
+if [ $# -eq 0 ]; then
+  echo "== S3 tests through the s3 backend"
+  MALLEE_TEST_DB=sqlite MALLEE_TEST_S3_BACKEND=1 python -m pytest -q -p no:cacheprovider \
+    -m e2e tests/e2e/test_s3_*.py
+fi

@@ -2,6 +2,10 @@
 
 Set MALLEE_E2E_ENDPOINT (+ MALLEE_E2E_ACCESS_KEY / MALLEE_E2E_SECRET_KEY) to run the same suite
 against a cloud that is already deployed.
+
+Set MALLEE_TEST_S3_BACKEND=1 to keep the cloud's object data in a second, independent S3 server
+(moto_server, started here) through the `s3` backend instead of files (scripts/test.sh runs the
+S3 tests once more this way).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from botocore.config import Config
 from tests.conftest import fresh_database_url
 
 REGION = "eucalyptus"
+S3_BACKEND_ENV = "MALLEE_TEST_S3_BACKEND"
 
 
 @dataclass
@@ -35,11 +40,91 @@ class Keys:
 
 
 @dataclass
+class ObjectStore:
+    """An S3 server standing for Ceph RGW or MinIO behind the s3 backend."""
+
+    endpoint: str
+    access_key: str = "mallee-store-key"
+    secret_key: str = "mallee-store-secret"
+    bucket: str = "mallee-objects"
+    process: subprocess.Popen[bytes] | None = None
+
+    def properties(self) -> dict[str, str]:
+        """The cloud properties that point the s3 backend here (providerclient last: the
+        backend is picked at the first S3 request, which must find the rest already set)."""
+        return {
+            "objectstorage.s3provider.s3endpoint": self.endpoint,
+            "objectstorage.s3provider.s3accesskey": self.access_key,
+            "objectstorage.s3provider.s3secretkey": self.secret_key,
+            "objectstorage.s3provider.bucket": self.bucket,
+            "objectstorage.providerclient": "s3",
+        }
+
+    def client(self) -> Any:
+        return boto3.session.Session().client(
+            "s3",
+            endpoint_url=self.endpoint,
+            region_name="us-east-1",
+            aws_access_key_id=self.access_key,
+            aws_secret_access_key=self.secret_key,
+        )
+
+
+def use_s3_backend() -> bool:
+    return os.environ.get(S3_BACKEND_ENV, "") not in ("", "0")
+
+
+def start_object_store(data_dir: Path) -> ObjectStore:
+    port = free_port()
+    moto = Path(sys.executable).parent / "moto_server"
+    log = open(data_dir / "moto.log", "wb")  # noqa: SIM115 - lives as long as the process
+    proc = subprocess.Popen(
+        [str(moto), "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=subprocess.STDOUT
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise RuntimeError("moto_server did not start") from None
+            time.sleep(0.1)
+    return ObjectStore(endpoint, process=proc)
+
+
+def stop_object_store(store: ObjectStore) -> None:
+    if store.process is not None:
+        store.process.terminate()
+        store.process.wait(timeout=20)
+
+
+def configure_s3_backend(cloud: Cloud, store: ObjectStore) -> None:
+    """Point a running cloud's s3 backend at `store`, through Empyrean as an admin would."""
+    from mallee.api.models.client import mallee_client
+
+    empyrean = mallee_client(
+        "empyrean",
+        cloud.endpoint + "/services/Empyrean",
+        region_name=REGION,
+        aws_access_key_id=cloud.admin.access_key,
+        aws_secret_access_key=cloud.admin.secret_key,
+    )
+    for name, value in store.properties().items():
+        empyrean.modify_property_value(Name=name, Value=value)
+    cloud.object_store = store
+
+
+@dataclass
 class Cloud:
     endpoint: str
     admin: Keys
     data_dir: Path | None = None
     process: subprocess.Popen[bytes] | None = None
+    # The independent S3 server object data goes to, when the cloud uses the s3 backend.
+    object_store: ObjectStore | None = None
 
     def client(
         self,
@@ -156,9 +241,29 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
         )
         return
     data_dir = tmp_path_factory.mktemp("cloud")
-    for db_url in fresh_database_url(data_dir):
-        c = start_cloud(data_dir, db_url)
-        try:
-            yield c
-        finally:
-            stop_cloud(c)
+    object_store = start_object_store(data_dir) if use_s3_backend() else None
+    try:
+        for db_url in fresh_database_url(data_dir):
+            c = start_cloud(data_dir, db_url)
+            try:
+                if object_store is not None:
+                    configure_s3_backend(c, object_store)
+                yield c
+            finally:
+                stop_cloud(c)
+    finally:
+        if object_store is not None:
+            stop_object_store(object_store)
+
+
+@pytest.fixture(scope="module")
+def s3(cloud: Cloud) -> Any:
+    return cloud.client("s3")
+
+
+@pytest.fixture
+def bucket(s3: Any) -> str:
+    """A new bucket of the admin's for one test."""
+    from tests.e2e.s3util import new_bucket
+
+    return new_bucket(s3)

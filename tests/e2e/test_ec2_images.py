@@ -319,3 +319,39 @@ def test_aws_cli(cloud: Cloud, files: dict[str, Path]) -> None:
     cloud.aws_cli("ec2", "deregister-image", "--image-id", emi, check=True)
     bad = cloud.aws_cli("ec2", "describe-images", "--image-ids", "emi-xyz")
     assert bad.returncode != 0 and "InvalidAMIID.Malformed" in bad.stderr
+
+
+def test_register_from_the_object_store(
+    cloud: Cloud, ec2: Any, files: dict[str, Path], tmp_path: Path
+) -> None:
+    s3 = cloud.client("s3")
+    bucket = unique("img")
+    s3.create_bucket(Bucket=bucket)
+    for path in files.values():
+        s3.upload_file(str(path), bucket, f"images/{path.name}")
+    loc = {kind: f"{bucket}/images/{path.name}" for kind, path in files.items()}
+    eki = ec2.register_image(ImageLocation=loc["kernel"], Name=unique("s3k"))["ImageId"]
+    eri = ec2.register_image(ImageLocation=loc["ramdisk"], Name=unique("s3r"))["ImageId"]
+    emi = ec2.register_image(
+        ImageLocation=loc["machine"], Name=unique("s3m"), KernelId=eki, RamdiskId=eri
+    )["ImageId"]
+    assert (eki[:3], eri[:3], emi[:3]) == ("eki", "eri", "emi")
+    image = ec2.describe_images(ImageIds=[emi])["Images"][0]
+    assert image["KernelId"] == eki and image["RamdiskId"] == eri
+    # The image keeps its bits when the object goes away (an AMI outlives its upload).
+    s3.delete_object(Bucket=bucket, Key=f"images/{files['machine'].name}")
+    iid = ec2.run_instances(ImageId=emi, MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
+    ec2.terminate_instances(InstanceIds=[iid])
+
+    with pytest.raises(ClientError) as err:
+        ec2.register_image(ImageLocation=f"{bucket}/nope", Name=unique("x"))
+    assert code(err) == "InvalidParameterValue"
+    with pytest.raises(ClientError) as err:
+        ec2.register_image(ImageLocation=f"{bucket}/b.manifest.xml", Name=unique("x"))
+    assert code(err) == "Unsupported"
+    # Another account cannot register this account's private objects.
+    _, access, secret = new_account(cloud, tmp_path)
+    other = cloud.client("ec2", access, secret)
+    with pytest.raises(ClientError) as err:
+        other.register_image(ImageLocation=loc["kernel"], Name=unique("x"))
+    assert code(err) == "AuthFailure"

@@ -19,7 +19,8 @@ pytestmark = pytest.mark.e2e
 
 
 def default_image(ec2: Any) -> str:
-    images = ec2.describe_images(Filters=[{"Name": "image-type", "Values": ["machine"]}])
+    # By name: other tests register private machine images of their own.
+    images = ec2.describe_images(Filters=[{"Name": "name", "Values": ["mallee-default"]}])
     return str(images["Images"][0]["ImageId"])
 
 

@@ -13,26 +13,10 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.e2e.conftest import Cloud
+from tests.e2e.s3util import code
 from tests.e2e.test_iam_accounts import new_account
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def s3(cloud: Cloud) -> Any:
-    return cloud.client("s3")
-
-
-@pytest.fixture
-def bucket(s3: Any) -> str:
-    name = f"bk-{uuid.uuid4().hex[:10]}"
-    s3.create_bucket(Bucket=name)
-    return name
-
-
-def code(err: pytest.ExceptionInfo[ClientError]) -> tuple[str, int]:
-    r = err.value.response
-    return str(r["Error"]["Code"]), int(r["ResponseMetadata"]["HTTPStatusCode"])
 
 
 def test_buckets(s3: Any, bucket: str) -> None:
@@ -181,6 +165,11 @@ def test_listing_prefix_delimiter_pages(s3: Any, bucket: str) -> None:
             break
         token = page["NextContinuationToken"]
     assert seen == sorted(keys)
+    first = s3.list_objects(Bucket=bucket, Delimiter="/", MaxKeys=1)
+    assert [p["Prefix"] for p in first["CommonPrefixes"]] == ["photos/"]
+    rest = s3.list_objects(Bucket=bucket, Delimiter="/", Marker=first["NextMarker"])
+    assert [c["Key"] for c in rest["Contents"]] == ["top"]
+    assert [p["Prefix"] for p in rest["CommonPrefixes"]] == ["zz/"]
     v1 = s3.list_objects(Bucket=bucket, Marker="photos/readme")
     assert [c["Key"] for c in v1["Contents"]] == ["top", "zz/1"]
     paginator = s3.get_paginator("list_objects")

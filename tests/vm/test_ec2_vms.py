@@ -166,3 +166,30 @@ def test_reboot_keeps_the_disk_in_a_fresh_process(vmcloud: VmCloud, tmp_path: Pa
     assert all_in(ec2, [iid], "running")
     ec2.terminate_instances(InstanceIds=[iid])
     wait_until(lambda: all_in(ec2, [iid], "terminated"), 120)
+
+
+def test_boot_an_image_registered_from_the_object_store(vmcloud: VmCloud) -> None:
+    from mallee.images.default import default_image_paths
+    from tests.e2e.conftest import shared_image_dir
+
+    image = default_image_paths(shared_image_dir())
+    assert image is not None
+    s3, ec2 = vmcloud.client("s3"), vmcloud.client("ec2")
+    bucket = f"images-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    for path in (image.kernel, image.ramdisk, image.root):
+        s3.upload_file(str(path), bucket, f"default/{path.name}")
+    name = bucket
+    eki = ec2.register_image(ImageLocation=f"{bucket}/default/{image.kernel.name}",
+                             Name=f"{name}-kernel")["ImageId"]  # fmt: skip
+    eri = ec2.register_image(ImageLocation=f"{bucket}/default/{image.ramdisk.name}",
+                             Name=f"{name}-ramdisk")["ImageId"]  # fmt: skip
+    emi = ec2.register_image(
+        ImageLocation=f"{bucket}/default/{image.root.name}", Name=name, KernelId=eki, RamdiskId=eri
+    )["ImageId"]
+    iid = ec2.run_instances(ImageId=emi, MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
+    try:
+        wait_until(lambda: all_in(ec2, [iid], "running"), 120)
+        wait_until(lambda: "EUCA-READY" in console(ec2, iid), 120)
+    finally:
+        ec2.terminate_instances(InstanceIds=[iid])

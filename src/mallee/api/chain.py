@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from botocore import xform_name
@@ -65,6 +67,35 @@ class Chain:
             spec = spec or route(request, self.settings.domain)
         except ServiceError as err:
             return _fallback_error(err, request_id)
+        # Optional provider hooks (S3): `answer_unrouted(ctx, authorize)` answers requests its
+        # model has no operation for (CORS preflight, browser POST uploads) or returns None;
+        # `finish_response(ctx, response)` adjusts every answer (CORS headers). They see the
+        # request as received, a virtual-hosted bucket already in its path.
+        provider = self.provider(spec)
+        unrouted = getattr(provider, "answer_unrouted", None)
+        finish = getattr(provider, "finish_response", None)
+        early = self._early_context(request, request_id, spec) if unrouted or finish else None
+        answer_unrouted: Callable[[], HttpResponse | None] | None = None
+        if unrouted is not None:
+            answer_unrouted = functools.partial(
+                unrouted, early, functools.partial(self._admit, provider)
+            )
+        response = self._respond(request, request_id, spec, too_large, answer_unrouted)
+        if finish is not None:
+            try:
+                finish(early, response)
+            except Exception:  # the answer itself stands; only its extra headers are lost
+                log.exception("request %s: finishing the response failed", request_id)
+        return response
+
+    def _respond(
+        self,
+        request: HttpRequest,
+        request_id: str,
+        spec: ServiceSpec,
+        too_large: bool,
+        answer_unrouted: Callable[[], HttpResponse | None] | None,
+    ) -> HttpResponse:
         model = load_service_model(spec.name)
         protocol = detect_protocol(request, model)
         serializer = serializer_for(protocol)
@@ -74,6 +105,9 @@ class Chain:
                 raise ServiceError(
                     "RequestEntityTooLarge", "Request body is larger than allowed.", 413
                 )
+            answer = answer_unrouted() if answer_unrouted is not None else None
+            if answer is not None:
+                return answer
             ctx = self._context(request, request_id, spec, model, protocol)
             operation = ctx.operation
             result = self._dispatch(spec, ctx)
@@ -84,6 +118,18 @@ class Chain:
         except Exception:
             log.exception("request %s failed", request_id)
             return serializer.serialize_error(internal_error(), model, operation, request_id)
+
+    def _early_context(
+        self, request: HttpRequest, request_id: str, spec: ServiceSpec
+    ) -> RequestContext:
+        bucket = virtual_bucket(request, self.settings.domain) if spec.streaming else None
+        path = f"/{bucket}{request.path}" if bucket is not None else request.path
+        return RequestContext(
+            request_id=request_id,
+            service=spec.name,
+            region=self.settings.region,
+            http=dataclasses.replace(request, path=path),
+        )
 
     def _context(
         self,
@@ -143,11 +189,16 @@ class Chain:
         method = getattr(provider, xform_name(ctx.operation_name), None)
         if method is None:
             raise invalid_action(ctx.operation_name)
+        self._admit(provider, ctx)
+        result: dict[str, Any] = method(ctx, ctx.params)
+        return result
+
+    def _admit(self, provider: Provider, ctx: RequestContext) -> None:
+        """Authorize ctx's operation for its principal, then let the provider prepare it (also
+        handed to `answer_unrouted`, which sets operation, params and principal itself)."""
         if ctx.principal.kind != "anonymous":
             self.authorizer.authorize(ctx, provider)
         provider.prepare(ctx)
-        result: dict[str, Any] = method(ctx, ctx.params)
-        return result
 
 
 def _fallback_error(err: ServiceError, request_id: str) -> HttpResponse:

@@ -59,11 +59,18 @@ class ClientGone(Exception):
 class ReceiveStream:
     """The ASGI request body as a blocking reader, for a worker thread (never the loop's)."""
 
-    def __init__(self, receive: Receive, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self, receive: Receive, loop: asyncio.AbstractEventLoop, *, empty: bool = False
+    ) -> None:
         self._receive = receive
         self._loop = loop
         self._buffer = bytearray()
-        self._done = False
+        # A request that announces no body (most GETs) is not waited on for one.
+        self._done = empty
+
+    @property
+    def finished(self) -> bool:
+        return self._done and not self._buffer
 
     def _pull(self) -> None:
         message: Message = asyncio.run_coroutine_threadsafe(self._next(), self._loop).result()
@@ -149,8 +156,17 @@ class App:
             # S3: the body is read (and objects written) as it arrives, in a worker thread,
             # so many uploads and downloads proceed at once and none is held in memory.
             routed, spec = streamed
-            routed.stream = ReceiveStream(receive, asyncio.get_running_loop())
-            return await asyncio.to_thread(partial(self.chain.handle, routed, spec=spec))
+            headers = routed.headers
+            length = headers.get("content-length", "")
+            empty = "transfer-encoding" not in headers and length in ("", "0")
+            incoming = ReceiveStream(receive, asyncio.get_running_loop(), empty=empty)
+            routed.stream = incoming
+            response = await asyncio.to_thread(partial(self.chain.handle, routed, spec=spec))
+            if not incoming.finished:
+                # Refused before its body was read (boto3 sends Expect: 100-continue): what is
+                # left of the body must not be read as the connection's next request.
+                response.headers["connection"] = "close"
+            return response
         body = await _read_body(receive, self.settings.max_body)
         if body is not None:
             request.body = body

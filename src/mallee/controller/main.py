@@ -9,7 +9,7 @@ import time
 import uuid
 
 from mallee.config import Settings
-from mallee.controller import addresses, lease, vmstate
+from mallee.controller import addresses, lease, lifecycle, vmstate
 from mallee.controller.scheduler import Scheduler
 from mallee.runloop import stop_on_signals
 from mallee.services.empyrean import properties, registry
@@ -33,6 +33,7 @@ class Controller:
         self.settings = settings
         self.scheduler = Scheduler()
         self._slow_at = 0.0
+        self._lifecycle_at = 0.0
 
     def tick(self, now: float | None = None) -> None:
         now = time.time() if now is None else now
@@ -48,6 +49,9 @@ class Controller:
         if now - self._slow_at >= SLOW_EVERY:
             self._slow_at = now
             vmstate.purge_terminated(self.store, now=now)
+        if now - self._lifecycle_at >= lifecycle.INTERVAL:
+            self._lifecycle_at = now
+            lifecycle.run(self.store, self.settings)
 
 
 def run_controller(settings: Settings) -> int:

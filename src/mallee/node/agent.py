@@ -16,7 +16,7 @@ import shutil
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol
@@ -116,7 +116,7 @@ class NodeAgent:
         self.hv = hypervisor
         self.plane = plane
         self.name = name
-        self.cache = ImageCache(settings.data_dir / "image-cache", store)
+        self.cache = ImageCache(settings.data_dir / "image-cache", store, self._read_blob)
         self._pool = ThreadPoolExecutor(threads) if threads else None
         self._busy: set[str] = set()
         self._lock = threading.Lock()
@@ -127,6 +127,11 @@ class NodeAgent:
         self._written: dict[str, tuple[int, tuple[float, ...]]] = {}
 
     # --- the loop ---------------------------------------------------------------------------
+
+    def _read_blob(self, blob_id: str) -> Iterable[bytes]:
+        from mallee.services.s3.backends import make_backend
+
+        return make_backend(self.settings, self.store).read(blob_id)
 
     def adopt(self) -> int:
         """At start: the VMs a previous agent left running are ours to carry on with."""

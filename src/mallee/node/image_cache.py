@@ -6,6 +6,7 @@ import hashlib
 import os
 import shutil
 import threading
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from mallee.store import Store
@@ -25,9 +26,13 @@ def _sha256(path: Path) -> str:
 
 
 class ImageCache:
-    def __init__(self, root: Path, store: Store) -> None:
+    def __init__(
+        self, root: Path, store: Store, read_blob: Callable[[str], Iterable[bytes]] | None = None
+    ) -> None:
         self.root = root
         self.store = store
+        # Images registered from the object store live in its backend ("blob:<id>").
+        self._read_blob = read_blob
         # One copy per image even when several launches want it at once.
         self._lock = threading.Lock()
         root.mkdir(parents=True, exist_ok=True)
@@ -49,14 +54,24 @@ class ImageCache:
         return cached
 
     def _fetch(self, image_id: str, location: str, digest: str, cached: Path) -> None:
-        if not location.startswith("file:"):
-            raise ImageError(f"image {image_id}: fetching {location} is not supported yet")
-        source = Path(location.removeprefix("file:"))
         tmp = self.root / f".{digest}.{os.getpid()}"
-        try:
-            shutil.copyfile(source, tmp)
-        except OSError as err:
-            raise ImageError(f"image {image_id}: cannot read {source}: {err}") from err
+        if location.startswith("blob:") and self._read_blob is not None:
+            source = location
+            try:
+                with tmp.open("wb") as out:
+                    for piece in self._read_blob(location.removeprefix("blob:")):
+                        out.write(piece)
+            except OSError as err:
+                tmp.unlink(missing_ok=True)
+                raise ImageError(f"image {image_id}: cannot read {location}: {err}") from err
+        elif location.startswith("file:"):
+            source = location.removeprefix("file:")
+            try:
+                shutil.copyfile(source, tmp)
+            except OSError as err:
+                raise ImageError(f"image {image_id}: cannot read {source}: {err}") from err
+        else:
+            raise ImageError(f"image {image_id}: fetching {location} is not supported")
         if _sha256(tmp) != digest:
             tmp.unlink()
             raise ImageError(f"image {image_id}: {source} changed since it was registered")

@@ -43,10 +43,11 @@ def test_describe_services_shows_a_running_api(store: Store, wire: Wire) -> None
     assert status["LocalEpoch"] == 0
     assert status["ServiceId"] == {
         "Uuid": sid,
-        "Partition": "eucalyptus",
+        # A zone-less service is its own partition, in the bootstrap namespace (the seed).
+        "Partition": "API_1",
         "Name": "API_1",
         "Type": "user-api",
-        "FullName": "arn:euca:eucalyptus:eucalyptus:user-api:API_1/",
+        "FullName": "arn:euca:bootstrap:API_1:user-api:API_1/",
         "Uris": [{"Entry": "http://10.0.0.1:8773/"}],
         "Uri": "http://10.0.0.1:8773/",
         "Host": "10.0.0.1",

@@ -29,8 +29,10 @@ from mallee.ids import is_id, new_id
 from mallee.services.base import Params, Provider, Result
 from mallee.services.ec2 import errors
 from mallee.services.ec2.filters import lookup, matches, parse_filters
+from mallee.services.ec2.image_sources import BLOB_PREFIX, ImageSource, local_file, stored_object
 from mallee.services.ec2.pagination import page
 from mallee.services.ec2.tags import apply_tag_specifications, delete_all_tags, tag_list, tags_for
+from mallee.services.s3.backends import Backend, make_backend
 from mallee.store import Store
 from mallee.store.tables.ec2 import Ec2Image, Ec2LaunchPermission
 
@@ -125,15 +127,23 @@ def _new_row(account_id: str, name: str, image_type: str) -> Ec2Image:
     )
 
 
+HEAD_BYTES = 0x210
+
+
 def image_type_of(path: Path, name: str = "") -> str:
     """machine, kernel or ramdisk: what the file's first bytes say, else the name's hint."""
     with path.open("rb") as f:
-        head = f.read(0x210)
+        head = f.read(HEAD_BYTES)
+    return image_type_of_head(head, name, path.name)
+
+
+def image_type_of_head(head: bytes, *hints: str) -> str:
+    """The same from an image's first HEAD_BYTES bytes and names that may hint at its type."""
     if head[0x202:0x206] == b"HdrS" or head[0x38:0x3C] == b"ARM\x64":
         return "kernel"
     if head.startswith(_RAMDISK_MAGIC) or head[:6] in (b"070701", b"070702"):
         return "ramdisk"
-    for hint in (name.lower(), path.name.lower()):
+    for hint in (h.lower() for h in hints):
         if hint.endswith("-kernel") or hint.startswith(("vmlinu", "eki-")):
             return "kernel"
         if hint.endswith("-ramdisk") or hint.startswith(("initrd", "initramfs", "eri-")):
@@ -293,16 +303,32 @@ class ImagesApi(Provider):
 
     def register_image(self, ctx: RequestContext, params: Params) -> Result:
         name = _check_name(params.get("Name"))
-        path = self._local_path(ctx, str(params.get("ImageLocation") or ""), params)
-        kind = image_type_of(path, name)
+        source = self._source(ctx, str(params.get("ImageLocation") or ""), params)
+        kind = image_type_of_head(source.head, name, source.hint)
         arch = str(params.get("Architecture") or "x86_64")
         if arch not in ARCHITECTURES:
             raise errors.invalid_parameter("architecture", arch)
         virt = str(params.get("VirtualizationType") or "paravirtual")
         if virt not in ("paravirtual", "hvm"):
             raise errors.invalid_parameter("virtualizationType", virt)
+        try:
+            return self._record(ctx, params, name, kind, source, arch, virt)
+        except BaseException:
+            if source.location.startswith(BLOB_PREFIX):
+                self._backend().delete(source.location.removeprefix(BLOB_PREFIX))
+            raise
+
+    def _record(
+        self,
+        ctx: RequestContext,
+        params: Params,
+        name: str,
+        kind: str,
+        source: ImageSource,
+        arch: str,
+        virt: str,
+    ) -> Result:
         account = ctx.principal.account_id
-        digest, size = _digest(path)
         with self.store.session() as s:
             same = _by_name(s, account, name)
             if same is not None:
@@ -314,8 +340,8 @@ class ImagesApi(Provider):
             if kind == "machine":
                 image.kernel_id = aux_image(s, account, params.get("KernelId"), "kernel")
                 image.ramdisk_id = aux_image(s, account, params.get("RamdiskId"), "ramdisk")
-            image.location = f"file:{path}"
-            image.digest, image.size_bytes = digest, size
+            image.location = source.location
+            image.digest, image.size_bytes = source.digest, source.size
             image.is_public = False
             image.description = str(params.get("Description") or "")
             image.architecture, image.virtualization_type = arch, virt
@@ -327,26 +353,19 @@ class ImagesApi(Provider):
             apply_tag_specifications(s, account, specs, {"image": [image.id]})
             return {"ImageId": image.id}
 
-    @staticmethod
-    def _local_path(ctx: RequestContext, location: str, params: Params) -> Path:
-        """The admin's local image file named by ImageLocation ("file:/abs/path")."""
+    def _backend(self) -> Backend:
+        return make_backend(self.runtime.settings, self.store)
+
+    def _source(self, ctx: RequestContext, location: str, params: Params) -> ImageSource:
         if not location:
             if params.get("BlockDeviceMappings"):
                 raise errors.unsupported(
                     "Registering EBS-backed images from snapshots is not supported"
                 )
             raise errors.missing("ImageLocation")
-        if not location.startswith("file:"):
-            raise errors.unsupported(
-                f"Cannot register {location}: bundles in the object store are not supported "
-                "yet; the cloud administrator registers local files as file:/absolute/path"
-            )
-        if not ctx.principal.is_cloud_admin:
-            raise errors.auth_failure("Only the cloud administrator may register local files")
-        path = Path(location.removeprefix("file:"))
-        if not path.is_absolute() or not path.is_file():
-            raise errors.invalid_parameter("ImageLocation", location, "No such image file.")
-        return path.resolve()
+        if location.startswith("file:"):
+            return local_file(ctx, location)
+        return stored_object(ctx, self.store, self._backend(), location)
 
     def deregister_image(self, ctx: RequestContext, params: Params) -> Result:
         with self.store.session() as s:

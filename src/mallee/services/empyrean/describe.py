@@ -22,7 +22,7 @@ def entries(values: Iterable[str]) -> list[dict[str, str]]:
 def service_id(record: ServiceRecord) -> Result:
     return {
         "Uuid": record.id,
-        "Partition": record.partition,
+        "Partition": record.shown_partition,
         "Name": record.name,
         "Type": record.type,
         "FullName": record.full_name,

@@ -119,6 +119,50 @@ CATALOG: tuple[PropertyDef, ...] = (
         "S3-compatible store: Ceph RGW, MinIO, AWS).",
         choices=("fs", "s3"),
     ),
+    # The s3 provider client (objectstorage.providerclient=s3): Eucalyptus's names for the
+    # store's endpoint and keys, plus the one bucket that holds every blob.
+    PropertyDef(
+        "objectstorage.s3provider.s3endpoint",
+        "string",
+        "",
+        "The S3-compatible store the s3 provider client keeps object data in: a URL "
+        "(http://rgw.example.com:7480) or host[:port], then reached with "
+        "objectstorage.s3provider.s3usehttps.",
+        pattern=r"(|(https?://)?[A-Za-z0-9.\-\[\]:]+(/[^\s]*)?)",
+    ),
+    PropertyDef(
+        "objectstorage.s3provider.s3usehttps",
+        "bool",
+        "false",
+        "Reach an s3endpoint given without a scheme over HTTPS.",
+    ),
+    PropertyDef(
+        "objectstorage.s3provider.s3accesskey",
+        "string",
+        "",
+        "Access key id of the store's account the s3 provider client signs with.",
+    ),
+    PropertyDef(
+        "objectstorage.s3provider.s3secretkey",
+        "string",
+        "",
+        "Secret access key of that account (visible to cloud administrators only).",
+    ),
+    PropertyDef(
+        "objectstorage.s3provider.bucket",
+        "string",
+        "mallee-objects",
+        "The store's bucket that holds every object's data (created when missing); users' "
+        "bucket names and keys never reach the store.",
+        pattern=r"[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]",
+    ),
+    PropertyDef(
+        "objectstorage.s3provider.region",
+        "string",
+        "us-east-1",
+        "Region the store's signatures are scoped to (Ceph RGW: its zonegroup name).",
+        pattern=r"[A-Za-z0-9\-_]{1,64}",
+    ),
     PropertyDef(
         "objectstorage.bucket_naming_restrictions",
         "enum",

@@ -26,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from mallee.api.errors import invalid_parameter_value
 from mallee.config import Settings
 from mallee.services.empyrean import errors
-from mallee.services.empyrean.types import service_type
+from mallee.services.empyrean.types import SERVICE_TYPES, service_type
 from mallee.store import Store
 from mallee.store.tables.registry import ServiceRow
 
@@ -67,7 +67,18 @@ class ServiceRecord:
     last_heartbeat: float | None
 
     @property
+    def shown_partition(self) -> str:
+        """Eucalyptus shows a service that belongs to no zone as its own partition."""
+        partitioned = self.type in SERVICE_TYPES and SERVICE_TYPES[self.type].partitioned
+        return self.partition if partitioned or not self.partition else self.name
+
+    @property
     def full_name(self) -> str:
+        partitioned = self.type in SERVICE_TYPES and SERVICE_TYPES[self.type].partitioned
+        if not partitioned:
+            # Zone-less components live in Eucalyptus' "bootstrap" namespace (the seed:
+            # arn:euca:bootstrap:API_110:user-api:API_110/).
+            return f"arn:euca:bootstrap:{self.name}:{self.type}:{self.name}/"
         return f"arn:euca:eucalyptus:{self.partition}:{self.type}:{self.name}/"
 
     @property

@@ -45,6 +45,7 @@ POLICY_CACHE_SECONDS = 1.0
 LAST_USED_INTERVAL = 60.0
 
 ResourcePolicyHook = Callable[[RequestContext, str], tuple[str, str | None]]
+ConditionKeysHook = Callable[[RequestContext], dict[str, list[str]]]
 
 
 _generation = 0
@@ -172,6 +173,10 @@ class Authorizer:
         bounds = self._bounds(p)
         hook: ResourcePolicyHook | None = getattr(provider, "resource_policy", None)
         context = request_context(ctx)
+        # Service-specific condition keys (s3:prefix, ...) come from the provider, if it has any.
+        extra_keys: ConditionKeysHook | None = getattr(provider, "condition_keys", None)
+        if extra_keys is not None:
+            context.update(extra_keys(ctx))
         required = op in getattr(provider, "resource_policy_required", frozenset())
         for arn in resources:
             self._check(ctx, action, arn, identity, bounds, hook, context, required)

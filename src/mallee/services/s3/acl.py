@@ -1,9 +1,184 @@
-"""S3 acl: operations of this family are added here (see provider.py)."""
+"""ACLs: GetBucketAcl, PutBucketAcl, GetObjectAcl, PutObjectAcl.
+
+An ACL is set one of three ways, never two at once: a canned ACL (x-amz-acl), grant headers
+(x-amz-grant-*), or an AccessControlPolicy document. Who may call these is decided before
+(the IAM authorizer, or S3Provider.prepare for anonymous callers) from READ_ACP / WRITE_ACP.
+"""
 
 from __future__ import annotations
 
-from mallee.services.s3.common import S3Base
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from mallee.api.context import RequestContext
+from mallee.api.errors import ServiceError
+from mallee.services.base import Params, Result
+from mallee.services.s3 import errors, versions
+from mallee.services.s3.common import (
+    GROUPS,
+    PERMISSIONS,
+    S3Base,
+    account_of_canonical,
+    acl_json,
+    bucket_or_404,
+    canned_grants,
+    canonical_id,
+    check_grantees,
+    grantee,
+    grants,
+    header_grants,
+    owner_of,
+    require_anonymous,
+)
+from mallee.services.s3.policy import check_expected_owner
+from mallee.store.tables.s3 import S3Bucket, S3Object
+
+STATUS = "@status"
+# S3 refuses ACLs with more grants than this.
+MAX_GRANTS = 100
+
+
+def malformed_acl(
+    message: str = "The XML you provided was not well-formed or did not validate against "
+    "our published schema",
+) -> ServiceError:
+    return ServiceError("MalformedACLError", message, 400)
+
+
+def _policy_grantee(raw: Any) -> dict[str, str]:
+    """A stored grantee from an AccessControlPolicy <Grantee>."""
+    if not isinstance(raw, dict):
+        raise malformed_acl()
+    kind = raw.get("Type")
+    if kind == "CanonicalUser":
+        if not raw.get("ID"):
+            raise malformed_acl()
+        return grantee("id", str(raw["ID"]))
+    if kind == "Group":
+        uri = raw.get("URI")
+        if not uri:
+            raise malformed_acl()
+        if uri not in GROUPS:
+            raise errors.invalid_argument("Invalid group uri", "Group/URI", str(uri))
+        return {"type": "Group", "uri": str(uri)}
+    if kind == "AmazonCustomerByEmail":
+        if not raw.get("EmailAddress"):
+            raise malformed_acl()
+        return grantee("emailaddress", str(raw["EmailAddress"]))
+    raise malformed_acl()
+
+
+def policy_grants(document: dict[str, Any], owner_account: str) -> list[dict[str, Any]]:
+    """The grants of an AccessControlPolicy document for a resource `owner_account` owns."""
+    owner = document.get("Owner")
+    if not isinstance(owner, dict) or not owner.get("ID"):
+        raise malformed_acl()
+    if owner["ID"] != canonical_id(owner_account):
+        # The owner of a bucket or object never changes through its ACL.
+        raise errors.access_denied()
+    raw_grants = document.get("Grants") or []
+    if len(raw_grants) > MAX_GRANTS:
+        raise malformed_acl(f"The ACL has more than {MAX_GRANTS} grants")
+    out: list[dict[str, Any]] = []
+    for grant in raw_grants:
+        permission = grant.get("Permission") if isinstance(grant, dict) else None
+        if permission not in PERMISSIONS or "Grantee" not in grant:
+            raise malformed_acl()
+        out.append({"grantee": _policy_grantee(grant["Grantee"]), "permission": permission})
+    return out
+
+
+def acl_from_request(
+    s: Session, params: Params, owner_account: str, bucket_owner: str | None = None
+) -> str:
+    """The new ACL a Put*Acl request asks for, validated; the resource owner stays."""
+    document = params.get("AccessControlPolicy")
+    from_headers = header_grants(params)
+    if document is not None and (from_headers is not None or params.get("ACL") is not None):
+        raise ServiceError("UnexpectedContent", "This request does not support content", 400)
+    if document is not None:
+        chosen = policy_grants(document, owner_account)
+    elif from_headers is not None:
+        chosen = from_headers
+    elif params.get("ACL") is not None:
+        chosen = canned_grants(str(params["ACL"]), owner_account, bucket_owner)
+    else:
+        raise ServiceError(
+            "MissingSecurityHeader",
+            "Your request was missing a required header",
+            400,
+            extra={"MissingHeaderName": "x-amz-acl"},
+        )
+    check_grantees(s, chosen)
+    return acl_json(owner_account, chosen)
+
+
+def describe_acl(s: Session, acl_text: str, owner_account: str) -> Result:
+    """The GetBucketAcl / GetObjectAcl answer for a stored ACL."""
+    out_grants: list[dict[str, Any]] = []
+    for grant in grants(acl_text):
+        who = grant.get("grantee", {})
+        if who.get("type") == "Group":
+            shown: dict[str, Any] = {"Type": "Group", "URI": who.get("uri")}
+        else:
+            shown = {"Type": "CanonicalUser", "ID": who.get("id")}
+            account = account_of_canonical(s, str(who.get("id")))
+            if account is not None:
+                shown["DisplayName"] = owner_of(s, account)["DisplayName"]
+        out_grants.append({"Grantee": shown, "Permission": grant.get("permission")})
+    return {"Owner": owner_of(s, owner_account), "Grants": out_grants}
+
+
+def _version(s: Session, params: Params) -> S3Object:
+    """The object version an *ObjectAcl request names (a delete marker has no ACL)."""
+    name, key = str(params["Bucket"]), str(params["Key"])
+    bucket_or_404(s, name)
+    version = params.get("VersionId")
+    row = versions.find(s, name, key, str(version) if version else None)
+    if row is None:
+        raise errors.no_such_version(key, str(version)) if version else errors.no_such_key(key)
+    if row.delete_marker:
+        if version:
+            raise ServiceError(
+                "MethodNotAllowed",
+                "The specified method is not allowed against this resource.",
+                405,
+                headers={"x-amz-delete-marker": "true", "Allow": "DELETE"},
+            )
+        err = errors.no_such_key(key)
+        err.headers["x-amz-delete-marker"] = "true"
+        raise err
+    return row
 
 
 class AclApi(S3Base):
-    """No operations yet: calls for them are answered InvalidAction until they land."""
+    def get_bucket_acl(self, ctx: RequestContext, params: Params) -> Result:
+        with self.store.read() as s:
+            bucket = bucket_or_404(s, str(params["Bucket"]))
+            check_expected_owner(params, bucket)
+            require_anonymous(ctx, bucket.acl, "READ_ACP")
+            return describe_acl(s, bucket.acl, bucket.account_id)
+
+    def put_bucket_acl(self, ctx: RequestContext, params: Params) -> Result:
+        with self.store.session() as s:
+            bucket = bucket_or_404(s, str(params["Bucket"]))
+            check_expected_owner(params, bucket)
+            require_anonymous(ctx, bucket.acl, "WRITE_ACP")
+            bucket.acl = acl_from_request(s, params, bucket.account_id)
+        return {}
+
+    def get_object_acl(self, ctx: RequestContext, params: Params) -> Result:
+        with self.store.read() as s:
+            row = _version(s, params)
+            require_anonymous(ctx, row.acl, "READ_ACP")
+            return describe_acl(s, row.acl, row.account_id)
+
+    def put_object_acl(self, ctx: RequestContext, params: Params) -> Result:
+        with self.store.session() as s:
+            row = _version(s, params)
+            require_anonymous(ctx, row.acl, "WRITE_ACP")
+            bucket = s.get(S3Bucket, row.bucket)
+            owner = bucket.account_id if bucket is not None else None
+            row.acl = acl_from_request(s, params, row.account_id, owner)
+        return {}

@@ -13,9 +13,11 @@ from mallee.services.s3 import errors
 from mallee.services.s3.common import (
     S3Base,
     bucket_or_404,
-    canned_acl,
+    check_grantees,
+    header_grants,
     now,
     owner_of,
+    request_acl,
     require_anonymous,
 )
 from mallee.services.s3.names import check_bucket_name
@@ -60,9 +62,14 @@ class BucketsApi(S3Base):
                 extra={"LocationConstraint": str(wanted)},
             )
         account = ctx.principal.account_id
+        # Checked before anything is created: a bad ACL leaves no bucket behind.
+        requested = header_grants(params)
+        acl = request_acl(params, account)
         limit = properties.get_int(self.store, "objectstorage.max_buckets_per_account")
         try:
             with self.store.session() as s:
+                if requested:
+                    check_grantees(s, requested)
                 existing = s.get(S3Bucket, name)
                 if existing is not None:
                     raise _exists(existing.account_id == account, name)
@@ -81,7 +88,7 @@ class BucketsApi(S3Base):
                         account_id=account,
                         region=region,
                         created_at=now(),
-                        acl=canned_acl(params.get("ACL"), account),
+                        acl=acl,
                     )
                 )
         except IntegrityError as err:  # created by a concurrent request

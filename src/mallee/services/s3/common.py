@@ -1,20 +1,33 @@
-"""What every S3 operation family shares: the backend, bucket lookup, owners, access checks.
+"""What every S3 operation family shares: the backend, bucket lookup, owners, ACLs, access.
 
-Access: the IAM authorizer has already applied identity policies and the bucket policy (see
-S3Base.resources / resource_policy). What is left here is S3's own ACL rule for callers that
-IAM cannot speak for: anonymous requests, which only a grant to AllUsers admits.
+Access: for authenticated callers the IAM authorizer has already applied identity policies,
+the bucket policy and what the ACLs grant the caller (S3Provider.resource_policy turns grants
+into policy statements). Anonymous callers skip IAM; S3Provider.prepare evaluates the bucket
+policy and ACLs for them and records what it admitted, so `require_anonymous` in the
+operations passes exactly those checks and falls back to the plain ACL rule for the rest.
+
+ACLs are stored as JSON: {"owner": account, "grants": [{"grantee": {...}, "permission": P}]}
+where a grantee is {"type": "CanonicalUser", "id": <canonical id>} or {"type": "Group",
+"uri": <group uri>}.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import re
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mallee.api.context import RequestContext
+from mallee.api.context import Principal, RequestContext
+from mallee.api.errors import ServiceError
 from mallee.services.base import Provider, Runtime
 from mallee.services.empyrean import properties
 from mallee.services.s3 import errors
@@ -22,8 +35,40 @@ from mallee.services.s3.backends import Backend, make_backend
 from mallee.store.tables.iam import IamAccount
 from mallee.store.tables.s3 import S3Bucket
 
+log = logging.getLogger(__name__)
+
 ALL_USERS = "http://acs.amazonaws.com/groups/global/AllUsers"
 AUTHENTICATED_USERS = "http://acs.amazonaws.com/groups/global/AuthenticatedUsers"
+LOG_DELIVERY = "http://acs.amazonaws.com/groups/s3/LogDelivery"
+GROUPS = frozenset({ALL_USERS, AUTHENTICATED_USERS, LOG_DELIVERY})
+PERMISSIONS = ("FULL_CONTROL", "WRITE", "WRITE_ACP", "READ", "READ_ACP")
+CANNED_ACLS = frozenset(
+    {
+        "private",
+        "public-read",
+        "public-read-write",
+        "authenticated-read",
+        "bucket-owner-read",
+        "bucket-owner-full-control",
+        "log-delivery-write",
+        "aws-exec-read",
+    }
+)
+# Request members carrying x-amz-grant-* headers, and the permission each grants.
+GRANT_HEADERS = {
+    "GrantFullControl": ("x-amz-grant-full-control", "FULL_CONTROL"),
+    "GrantRead": ("x-amz-grant-read", "READ"),
+    "GrantReadACP": ("x-amz-grant-read-acp", "READ_ACP"),
+    "GrantWrite": ("x-amz-grant-write", "WRITE"),
+    "GrantWriteACP": ("x-amz-grant-write-acp", "WRITE_ACP"),
+}
+# Set by S3Provider.prepare for requests naming a bucket whose owner a canned ACL needs
+# (bucket-owner-read / -full-control) and that the operation would not otherwise know.
+BUCKET_OWNER_PARAM = "@bucket_owner"
+_CANONICAL = re.compile(r"[0-9a-f]{64}")
+# canonical id -> account id; a pure function of the account id, so never stale (existence is
+# checked against the store on every use).
+_canonical_accounts: dict[str, str] = {}
 
 
 def now() -> datetime:
@@ -35,6 +80,18 @@ def now() -> datetime:
 def canonical_id(account_id: str) -> str:
     """The account's S3 canonical user id (64 hex digits, stable)."""
     return hashlib.sha256(f"mallee-canonical:{account_id}".encode()).hexdigest()
+
+
+def account_of_canonical(s: Session, canonical: str) -> str | None:
+    """The existing account whose canonical id this is, else None."""
+    account = _canonical_accounts.get(canonical)
+    if account is None and _CANONICAL.fullmatch(canonical):
+        for found in s.scalars(select(IamAccount.id)).all():
+            _canonical_accounts[canonical_id(found)] = found
+        account = _canonical_accounts.get(canonical)
+    if account is None or s.get(IamAccount, account) is None:
+        return None
+    return account
 
 
 def owner_of(s: Session, account_id: str) -> dict[str, str]:
@@ -57,23 +114,163 @@ def grants(acl_text: str) -> list[dict[str, Any]]:
     return found
 
 
-def canned_acl(name: str | None, owner_account: str) -> str:
-    """The JSON ACL for a canned ACL name (private when none)."""
-    me = {"type": "CanonicalUser", "id": canonical_id(owner_account)}
-    out = [{"grantee": me, "permission": "FULL_CONTROL"}]
-    everyone = {"type": "Group", "uri": ALL_USERS}
+def acl_json(owner_account: str, grant_list: list[dict[str, Any]]) -> str:
+    return json.dumps({"owner": owner_account, "grants": grant_list})
+
+
+def user_grant(account_id: str, permission: str) -> dict[str, Any]:
+    return {
+        "grantee": {"type": "CanonicalUser", "id": canonical_id(account_id)},
+        "permission": permission,
+    }
+
+
+def group_grant(uri: str, permission: str) -> dict[str, Any]:
+    return {"grantee": {"type": "Group", "uri": uri}, "permission": permission}
+
+
+def invalid_canned(name: str) -> ServiceError:
+    return errors.invalid_argument("", "x-amz-acl", name)
+
+
+def canned_grants(
+    name: str | None, owner_account: str, bucket_owner: str | None = None
+) -> list[dict[str, Any]]:
+    """The grants of a canned ACL (private when none); InvalidArgument for unknown names."""
+    if name is not None and name not in CANNED_ACLS:
+        raise invalid_canned(name)
+    out = [user_grant(owner_account, "FULL_CONTROL")]
     if name in ("public-read", "public-read-write"):
-        out.append({"grantee": everyone, "permission": "READ"})
+        out.append(group_grant(ALL_USERS, "READ"))
     if name == "public-read-write":
-        out.append({"grantee": everyone, "permission": "WRITE"})
+        out.append(group_grant(ALL_USERS, "WRITE"))
     if name == "authenticated-read":
-        out.append({"grantee": {"type": "Group", "uri": AUTHENTICATED_USERS}, "permission": "READ"})
-    return json.dumps({"owner": owner_account, "grants": out})
+        out.append(group_grant(AUTHENTICATED_USERS, "READ"))
+    if name == "log-delivery-write":
+        out += [group_grant(LOG_DELIVERY, "WRITE"), group_grant(LOG_DELIVERY, "READ_ACP")]
+    # On a bucket these two mean nothing (its owner is the bucket owner); on an object
+    # written by another account they give the bucket owner access.
+    if name in ("bucket-owner-read", "bucket-owner-full-control") and bucket_owner not in (
+        None,
+        owner_account,
+    ):
+        assert bucket_owner is not None
+        wanted = "READ" if name == "bucket-owner-read" else "FULL_CONTROL"
+        out.append(user_grant(bucket_owner, wanted))
+    return out
+
+
+def canned_acl(name: str | None, owner_account: str, bucket_owner: str | None = None) -> str:
+    """The JSON ACL for a canned ACL name (private when none)."""
+    return acl_json(owner_account, canned_grants(name, owner_account, bucket_owner))
+
+
+def _header_items(header: str, value: str) -> list[tuple[str, str]]:
+    """`id="..", uri=".."`: (lower-cased key, value) pairs of one x-amz-grant-* header."""
+    items: list[tuple[str, str]] = []
+    for raw in re.findall(r'(?:[^,"]|"[^"]*")+', value):
+        key, eq, text = raw.strip().partition("=")
+        key = key.strip().lower()
+        text = text.strip()
+        if len(text) >= 2 and text[0] == text[-1] == '"':
+            text = text[1:-1]
+        if not eq or key not in ("id", "uri", "emailaddress") or not text:
+            raise errors.invalid_argument("Argument format not recognized", header, raw.strip())
+        items.append((key, text))
+    if not items:
+        raise errors.invalid_argument("Argument format not recognized", header, value)
+    return items
+
+
+def grantee(kind: str, value: str) -> dict[str, str]:
+    """A grantee as stored, from a grant header's key (id/uri/emailaddress) and value."""
+    if kind == "emailaddress":
+        # mallee accounts carry no e-mail address, so none resolves (as AWS for unknown ones).
+        raise ServiceError(
+            "UnresolvableGrantByEmailAddress",
+            "The e-mail address you provided does not match any account on record.",
+            400,
+            extra={"EmailAddress": value},
+        )
+    if kind == "uri":
+        if value not in GROUPS:
+            raise errors.invalid_argument("Invalid group uri", "uri", value)
+        return {"type": "Group", "uri": value}
+    if not _CANONICAL.fullmatch(value):
+        raise errors.invalid_argument("Invalid id", "CanonicalUser/ID", value)
+    return {"type": "CanonicalUser", "id": value}
+
+
+def header_grants(params: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """The grants x-amz-grant-* headers ask for (None when there are none).
+
+    Canonical ids are checked for form only here; `check_grantees` checks they exist.
+    """
+    found: list[dict[str, Any]] = []
+    present = False
+    for member, (header, permission) in GRANT_HEADERS.items():
+        value = params.get(member)
+        if value is None:
+            continue
+        present = True
+        for kind, text in _header_items(header, str(value)):
+            found.append({"grantee": grantee(kind, text), "permission": permission})
+    if present and params.get("ACL") is not None:
+        raise ServiceError(
+            "InvalidRequest", "Specifying both Canned ACLs and Header Grants is not allowed", 400
+        )
+    return found if present else None
+
+
+def check_grantees(s: Session, grant_list: list[dict[str, Any]]) -> None:
+    """InvalidArgument for a grant to a canonical id no account has."""
+    for grant in grant_list:
+        who = grant["grantee"]
+        if who.get("type") == "CanonicalUser" and account_of_canonical(s, who["id"]) is None:
+            raise errors.invalid_argument("Invalid id", "CanonicalUser/ID", who["id"])
+
+
+def request_acl(params: dict[str, Any], owner_account: str, bucket_owner: str | None = None) -> str:
+    """The ACL a new bucket or object gets from its request: canned ACL or grant headers."""
+    from_headers = header_grants(params)
+    if from_headers is not None:
+        return acl_json(owner_account, from_headers)
+    return canned_acl(params.get("ACL"), owner_account, bucket_owner)
 
 
 def new_object_acl(params: dict[str, Any], owner_account: str) -> str:
-    """The ACL a new object gets from its request (canned ACL; grants come with acl.py)."""
-    return canned_acl(params.get("ACL"), owner_account)
+    """The ACL a new object gets (S3Provider.prepare has already checked the grantees exist
+    and put the bucket owner into the params when a bucket-owner-* canned ACL needs it)."""
+    bucket_owner = params.get(BUCKET_OWNER_PARAM)
+    return request_acl(params, owner_account, str(bucket_owner) if bucket_owner else None)
+
+
+def permissions_for(acl_text: str, principal: Principal) -> dict[str, bool]:
+    """Permission -> whether it came through a group (AllUsers/AuthenticatedUsers) rather than
+    a grant to the caller's own account: what the ACL grants this caller."""
+    anonymous = principal.kind == "anonymous"
+    mine = "" if anonymous else canonical_id(principal.account_id)
+    out: dict[str, bool] = {}
+    for grant in grants(acl_text):
+        who = grant.get("grantee", {})
+        uri = who.get("uri")
+        if uri == ALL_USERS or (uri == AUTHENTICATED_USERS and not anonymous):
+            by_group = True
+        elif who.get("type") == "CanonicalUser" and mine and who.get("id") == mine:
+            by_group = False
+        else:
+            continue
+        permission = str(grant.get("permission"))
+        out[permission] = out.get(permission, False) or by_group
+    return out
+
+
+def acl_allows(acl_text: str, principal: Principal, permission: str) -> bool | None:
+    """None when the ACL does not grant `permission` to the caller; else whether a group
+    grant (rather than one to the caller's account) is what grants it."""
+    held = permissions_for(acl_text, principal)
+    hits = [held[p] for p in (permission, "FULL_CONTROL") if p in held]
+    return any(hits) if hits else None
 
 
 def anonymous_may(acl_text: str, permission: str) -> bool:
@@ -87,9 +284,26 @@ def anonymous_may(acl_text: str, permission: str) -> bool:
     return False
 
 
+# (request id, ACL text, permission) checks S3Provider.prepare has already decided in favour
+# of the current anonymous request (by bucket policy or ACL).
+_admitted: ContextVar[tuple[str, frozenset[tuple[str, str]]]] = ContextVar(
+    "s3_anonymous_admitted", default=("", frozenset())
+)
+
+
+def admit_anonymous(ctx: RequestContext, checks: set[tuple[str, str]]) -> None:
+    _admitted.set((ctx.request_id, frozenset(checks)))
+
+
 def require_anonymous(ctx: RequestContext, acl_text: str, permission: str) -> None:
-    """Anonymous callers pass only where the ACL grants AllUsers `permission`."""
-    if ctx.principal.kind == "anonymous" and not anonymous_may(acl_text, permission):
+    """Anonymous callers pass where prepare admitted them for this very ACL and permission,
+    or where the ACL grants AllUsers `permission`."""
+    if ctx.principal.kind != "anonymous":
+        return
+    request_id, checks = _admitted.get()
+    if request_id == ctx.request_id and (acl_text, permission) in checks:
+        return
+    if not anonymous_may(acl_text, permission):
         raise errors.access_denied()
 
 
@@ -109,3 +323,23 @@ class S3Base(Provider):
 
     def bucket_rules(self) -> str:
         return properties.get_str(self.store, "objectstorage.bucket_naming_restrictions")
+
+    def free_blobs(self, blob_ids: Iterable[str]) -> None:
+        """Delete blobs no version references any more (their rows are committed away).
+
+        Done after the answer is on its way: a crash in between leaves an unreferenced blob,
+        never a reference to a missing one. Readers that opened a blob keep reading it.
+        """
+        backend = self.backend
+        for blob_id in blob_ids:
+            _JANITOR.submit(_delete_quietly, backend, blob_id)
+
+
+_JANITOR = ThreadPoolExecutor(max_workers=2, thread_name_prefix="s3-free")
+
+
+def _delete_quietly(backend: Backend, blob_id: str) -> None:
+    try:
+        backend.delete(blob_id)
+    except Exception:
+        log.exception("could not delete blob %s", blob_id)

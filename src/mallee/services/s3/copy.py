@@ -1,9 +1,271 @@
-"""S3 copy: operations of this family are added here (see provider.py)."""
+"""CopyObject, and what UploadPartCopy shares with it: naming, finding and reading a copy source.
+
+The data is copied through the backend like any upload (the source blob read into a new blob),
+so the copy owns its blob: the source may be overwritten or deleted at any time after.
+"""
 
 from __future__ import annotations
 
-from mallee.services.s3.common import S3Base
+import dataclasses
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cached_property
+from typing import Any
+from urllib.parse import parse_qsl, unquote
+
+from sqlalchemy.orm import Session
+
+from mallee.api.context import RequestContext
+from mallee.api.errors import ServiceError
+from mallee.api.models import load_service_model
+from mallee.services.base import Params, Result
+from mallee.services.iam.authz import Authorizer
+from mallee.services.s3 import errors, tagging, versions
+from mallee.services.s3.backends import Blob
+from mallee.services.s3.common import (
+    S3Base,
+    bucket_or_404,
+    new_object_acl,
+    now,
+    require_anonymous,
+)
+from mallee.services.s3.conditions import check_conditions
+from mallee.services.s3.names import check_key
+from mallee.services.s3.objects import check_write_conditions, locked_bucket, stored_headers
+from mallee.store import Store
+from mallee.store.tables.s3 import S3Object
+
+COPY_TO_ITSELF = (
+    "This copy request is illegal because it is trying to copy an object to itself without "
+    "changing the object's metadata, storage class, website redirect location or encryption "
+    "attributes."
+)
+# Any of these in a copy onto the source itself is a change that makes the copy legal.
+_CHANGES = (
+    "StorageClass",
+    "WebsiteRedirectLocation",
+    "ServerSideEncryption",
+    "SSEKMSKeyId",
+    "SSECustomerAlgorithm",
+)
+_RANGE = re.compile(r"bytes=(\d+)-(\d+)")
+# Lookups of a source whose blob vanished under us (overwritten, then freed) before giving up.
+_ATTEMPTS = 3
+
+
+@dataclass(frozen=True, slots=True)
+class CopySource:
+    bucket: str
+    key: str
+    version_id: str | None = None
+
+
+def parse_copy_source(value: Any) -> CopySource:
+    """x-amz-copy-source: "bucket/key" or "/bucket/key", URL-encoded, maybe "?versionId=v"."""
+    text = str(value or "")
+    path, _, query = text.partition("?")
+    bucket, _, key = unquote(path).removeprefix("/").partition("/")
+    if not bucket or not key:
+        raise errors.invalid_argument(
+            "Copy Source must mention the source bucket and key: sourcebucket/sourcekey",
+            "x-amz-copy-source",
+            text,
+        )
+    version = dict(parse_qsl(query, keep_blank_values=True)).get("versionId")
+    if version is not None and not version:
+        raise errors.invalid_argument("Invalid version id specified", "x-amz-copy-source", text)
+    return CopySource(bucket, key, version)
+
+
+def copy_range(header: Any, size: int) -> tuple[int, int]:
+    """[start, end) of an x-amz-copy-source-range ("bytes=first-last"); the whole source if none."""
+    if header is None:
+        return 0, size
+    found = _RANGE.fullmatch(str(header).strip())
+    if found is None or int(found.group(2)) < int(found.group(1)):
+        raise errors.invalid_argument(
+            "The x-amz-copy-source-range value must be of the form bytes=first-last where first "
+            "and last are the zero-based offsets of the first and last bytes to copy",
+            "x-amz-copy-source-range",
+            str(header),
+        )
+    first, last = int(found.group(1)), int(found.group(2))
+    if last >= size:
+        raise errors.invalid_argument(
+            f"Range specified is not valid for source object of size: {size}",
+            "x-amz-copy-source-range",
+            str(header),
+        )
+    return first, last + 1
+
+
+def source_conditions(row: S3Object, params: Params) -> None:
+    """x-amz-copy-source-if-*: any that fails is PreconditionFailed (a copy never says 304)."""
+    check_conditions(
+        row.etag,
+        row.last_modified,
+        if_match=params.get("CopySourceIfMatch"),
+        if_none_match=params.get("CopySourceIfNoneMatch"),
+        if_modified_since=params.get("CopySourceIfModifiedSince"),
+        if_unmodified_since=params.get("CopySourceIfUnmodifiedSince"),
+        read=False,
+    )
+    # check_conditions leaves an unmet If-Modified-Since to reads (304); for a copy it is a 412,
+    # unless If-None-Match (which wins over it) was given and held.
+    since = params.get("CopySourceIfModifiedSince")
+    unmodified = since is not None and _utc(row.last_modified).replace(microsecond=0) <= _utc(since)
+    if unmodified and params.get("CopySourceIfNoneMatch") is None:
+        raise errors.precondition_failed("x-amz-copy-source-If-Modified-Since")
+
+
+def _utc(moment: datetime) -> datetime:
+    # SQLite gives back naive UTC datetimes.
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def directive(params: Params, member: str) -> str:
+    value = str(params.get(member) or "COPY")
+    if value not in ("COPY", "REPLACE"):
+        kind = "metadata" if member == "MetadataDirective" else "tagging"
+        raise errors.invalid_argument(
+            f"Unknown {kind} directive.", f"x-amz-{kind}-directive", value
+        )
+    return value
+
+
+def find_source(s: Session, ctx: RequestContext, source: CopySource) -> S3Object:
+    bucket_or_404(s, source.bucket)
+    row = versions.find(s, source.bucket, source.key, source.version_id)
+    if row is None:
+        if source.version_id:
+            raise errors.no_such_version(source.key, source.version_id)
+        raise errors.no_such_key(source.key)
+    if row.delete_marker:
+        if source.version_id:
+            raise ServiceError(
+                "InvalidRequest",
+                "The source of a copy request may not specifically refer to a delete marker "
+                "by version id.",
+                400,
+            )
+        raise errors.no_such_key(source.key)
+    require_anonymous(ctx, row.acl, "READ")
+    return row
+
+
+def commit_version(
+    store: Store, name: str, row: S3Object, params: Params
+) -> tuple[list[str], str | None]:
+    """Record `row` as the key's newest version, as PutObject does (bucket row locked, so a
+    key never gets two latest versions; If-Match / If-None-Match checked under the lock):
+    (blobs to free, version id to report)."""
+    with store.session() as s:
+        bucket = locked_bucket(s, name)
+        check_write_conditions(versions.latest(s, name, row.key), params)
+        row.version_id = versions.new_version_id(bucket)
+        return versions.put_version(s, bucket, row), versions.shown(bucket, row.version_id)
+
+
+def _refuse_copy_to_itself(name: str, key: str, row: S3Object, params: Params) -> None:
+    if row.bucket != name or row.key != key or not row.is_latest:
+        return
+    if params.get("MetadataDirective") == "REPLACE":
+        return
+    if any(params.get(member) for member in _CHANGES):
+        return
+    raise ServiceError("InvalidRequest", COPY_TO_ITSELF, 400)
 
 
 class CopyApi(S3Base):
-    """No operations yet: calls for them are answered InvalidAction until they land."""
+    @cached_property
+    def _source_authorizer(self) -> Authorizer:
+        return Authorizer(self.store)
+
+    def authorize_source(self, ctx: RequestContext, source: CopySource) -> None:
+        """The chain authorized the destination only; reading the source needs s3:GetObject
+        on it too (identity policies, its bucket policy and ACL grants, as a GetObject would).
+        Anonymous callers have no identity: the source's ACL decides (find_source)."""
+        if ctx.principal.kind == "anonymous":
+            return
+        probe = dataclasses.replace(
+            ctx,
+            operation=load_service_model("s3").operation_model("GetObject"),
+            params={"Bucket": source.bucket, "Key": source.key},
+        )
+        self._source_authorizer.authorize(probe, self)
+
+    def copy_source_blob(
+        self, ctx: RequestContext, params: Params, span: Callable[[S3Object], tuple[int, int]]
+    ) -> tuple[S3Object, Blob]:
+        """The source version (checked: existence, access, conditions) and a new blob holding
+        the bytes `span` chooses of it."""
+        source = parse_copy_source(params.get("CopySource"))
+        self.authorize_source(ctx, source)
+        for attempt in range(_ATTEMPTS):
+            with self.store.read() as s:
+                row = find_source(s, ctx, source)
+            source_conditions(row, params)
+            start, end = span(row)
+            try:
+                pieces = self.backend.read(row.blob_id, start, end) if row.blob_id else iter(())
+            except FileNotFoundError:
+                # Overwritten and its blob freed between the lookup and the open: look again.
+                if attempt == _ATTEMPTS - 1:
+                    raise
+                continue
+            return row, self.backend.put(pieces)
+        raise AssertionError("unreachable")
+
+    def copy_object(self, ctx: RequestContext, params: Params) -> Result:
+        name, key = str(params["Bucket"]), check_key(str(params["Key"]))
+        with self.store.read() as s:
+            bucket = bucket_or_404(s, name)
+        require_anonymous(ctx, bucket.acl, "WRITE")
+        metadata = directive(params, "MetadataDirective")
+        tags = directive(params, "TaggingDirective")
+
+        def whole(row: S3Object) -> tuple[int, int]:
+            _refuse_copy_to_itself(name, key, row, params)
+            return 0, row.size
+
+        source, blob = self.copy_source_blob(ctx, params, whole)
+        owner = ctx.principal.account_id or bucket.account_id
+        try:
+            row = S3Object(
+                bucket=name,
+                key=key,
+                account_id=owner,
+                size=blob.size,
+                etag=f'"{blob.md5_hex}"',
+                blob_id=blob.blob_id,
+                last_modified=now(),
+                headers=_copied_headers(source, params, metadata),
+                acl=new_object_acl(params, owner),
+                tagging=source.tagging
+                if tags == "COPY"
+                else tagging.from_header(params.get("Tagging")),
+                storage_class=str(params.get("StorageClass") or "STANDARD"),
+            )
+            freed, shown = commit_version(self.store, name, row, params)
+        except BaseException:
+            self.backend.delete(blob.blob_id)
+            raise
+        self.free_blobs(freed)
+        out: Result = {"CopyObjectResult": {"ETag": row.etag, "LastModified": row.last_modified}}
+        if shown:
+            out["VersionId"] = shown
+        if source.version_id != versions.NULL:
+            out["CopySourceVersionId"] = source.version_id
+        return out
+
+
+def _copied_headers(source: S3Object, params: Params, metadata: str) -> str:
+    """COPY keeps the source's headers and metadata; REPLACE takes them from the request.
+    The data is the same either way, so its checksums carry over."""
+    old: dict[str, Any] = json.loads(source.headers or "{}")
+    if metadata == "COPY":
+        return json.dumps(old)
+    return json.dumps(stored_headers(params) | {"Checksums": old.get("Checksums", {})})

@@ -1,9 +1,255 @@
-"""S3 cors: operations of this family are added here (see provider.py)."""
+"""Bucket CORS: PutBucketCors, GetBucketCors, DeleteBucketCors, preflight and response headers.
+
+Browsers ask first (`OPTIONS` with Origin and Access-Control-Request-Method): the answer comes
+from the first rule whose origin, method and headers all match, without authentication. Actual
+requests that carry an Origin a rule admits get Access-Control-Allow-Origin (and the rest) on
+their answers, errors included, so scripts can read them.
+
+botocore's model has no OPTIONS operation (nor one for browser POST uploads), so the chain asks
+`answer_unrouted` before routing by the model, and `finish_response` after every answer.
+"""
 
 from __future__ import annotations
 
-from mallee.services.s3.common import S3Base
+import hashlib
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import unquote
+
+from mallee.api.context import RequestContext
+from mallee.api.errors import ServiceError
+from mallee.api.http import HttpResponse
+from mallee.api.protocol.restxml_serializer import host_id
+from mallee.services.base import Params, Result
+from mallee.services.s3 import errors, post_upload
+from mallee.services.s3.common import S3Base, bucket_or_404
+from mallee.services.s3.objects import ObjectsApi, content_md5
+from mallee.store.tables.s3 import S3Bucket
+
+log = logging.getLogger(__name__)
+
+STATUS = "@status"
+MAX_RULES = 100
+METHODS = ("GET", "PUT", "POST", "DELETE", "HEAD")
+Rule = dict[str, Any]
+_NOT_ALLOWED = (
+    "CORSResponse: This CORS request is not allowed. This is usually because the evalution of"
+    " Origin, request method / Access-Control-Request-Method or Access-Control-Request-Headers"
+    " are not whitelisted by the resource's CORS spec."
+)
+
+
+def no_such_cors(bucket: str) -> ServiceError:
+    return ServiceError(
+        "NoSuchCORSConfiguration",
+        "The CORS configuration does not exist",
+        404,
+        extra={"BucketName": bucket},
+    )
+
+
+def _invalid(message: str) -> ServiceError:
+    return ServiceError("InvalidRequest", message, 400)
+
+
+def validate_rules(rules: list[Rule]) -> None:
+    """The checks S3 makes of a CORS configuration, with its errors."""
+    if not rules or len(rules) > MAX_RULES:
+        raise errors.malformed_xml()
+    for rule in rules:
+        origins, methods = rule.get("AllowedOrigins") or [], rule.get("AllowedMethods") or []
+        if not origins or not methods:
+            raise errors.malformed_xml()
+        for method in methods:
+            if method not in METHODS:
+                raise _invalid(
+                    f"Found unsupported HTTP method in CORS config. Unsupported method is {method}"
+                )
+        for origin in origins:
+            if origin.count("*") > 1:
+                raise _invalid(f'AllowedOrigin "{origin}" can not have more than one wildcard.')
+        for header in rule.get("AllowedHeaders") or []:
+            if header.count("*") > 1:
+                raise _invalid(f'AllowedHeader "{header}" can not have more than one wildcard.')
+        for header in rule.get("ExposeHeaders") or []:
+            if "*" in header:
+                raise _invalid(
+                    f'ExposeHeader "{header}" contains wildcard. We currently do not support'
+                    " wildcard for ExposeHeader."
+                )
+        if len(str(rule.get("ID") or "")) > 255:
+            raise _invalid("ID length should not exceed allowed limit of 255")
+
+
+def wildcard_match(pattern: str, value: str, *, fold: bool = False) -> bool:
+    """`pattern` with at most one '*' (any run of characters) against `value`."""
+    if fold:
+        pattern, value = pattern.lower(), value.lower()
+    head, star, tail = pattern.partition("*")
+    if not star:
+        return pattern == value
+    return len(value) >= len(head) + len(tail) and value.startswith(head) and value.endswith(tail)
+
+
+def matching_rule(
+    rules: list[Rule], origin: str, method: str, headers: list[str] | None = None
+) -> Rule | None:
+    """The first rule admitting the origin and method (and, for a preflight, every header)."""
+    for rule in rules:
+        if method not in (rule.get("AllowedMethods") or []):
+            continue
+        if not any(wildcard_match(o, origin) for o in rule.get("AllowedOrigins") or []):
+            continue
+        allowed = rule.get("AllowedHeaders") or []
+        if headers and not all(
+            any(wildcard_match(a, h, fold=True) for a in allowed) for h in headers
+        ):
+            continue
+        return rule
+    return None
+
+
+def cors_headers(rule: Rule, origin: str, requested: list[str] | None = None) -> dict[str, str]:
+    """The Access-Control-* headers S3 sends for a rule that matched."""
+    star = "*" in (rule.get("AllowedOrigins") or [])
+    out = {
+        "Access-Control-Allow-Origin": "*" if star else origin,
+        "Access-Control-Allow-Methods": ", ".join(rule.get("AllowedMethods") or []),
+        "Vary": "Origin, Access-Control-Request-Headers, Access-Control-Request-Method",
+    }
+    if not star:
+        out["Access-Control-Allow-Credentials"] = "true"
+    if requested:
+        out["Access-Control-Allow-Headers"] = ", ".join(requested)
+    expose = rule.get("ExposeHeaders") or []
+    if expose:
+        out["Access-Control-Expose-Headers"] = ", ".join(expose)
+    if rule.get("MaxAgeSeconds") is not None:
+        out["Access-Control-Max-Age"] = str(rule["MaxAgeSeconds"])
+    return out
+
+
+def _split_path(path: str) -> tuple[str, str]:
+    """(bucket, key) of a path-style request path (either may be "")."""
+    bucket, _, key = path.lstrip("/").partition("/")
+    return unquote(bucket), unquote(key)
+
+
+def _header_list(value: str) -> list[str]:
+    return [item.strip().lower() for item in value.split(",") if item.strip()]
 
 
 class CorsApi(S3Base):
-    """No operations yet: calls for them are answered InvalidAction until they land."""
+    def put_bucket_cors(self, ctx: RequestContext, params: Params) -> Result:
+        name = str(params["Bucket"])
+        _owner_only(ctx)
+        _check_md5(ctx, params.get("ContentMD5"))
+        config = params.get("CORSConfiguration") or {}
+        rules: list[Rule] = list(config.get("CORSRules") or [])
+        validate_rules(rules)
+        with self.store.session() as s:
+            bucket = bucket_or_404(s, name)
+            bucket.cors = json.dumps({"CORSRules": rules})
+        return {}
+
+    def get_bucket_cors(self, ctx: RequestContext, params: Params) -> Result:
+        name = str(params["Bucket"])
+        _owner_only(ctx)
+        with self.store.read() as s:
+            bucket = bucket_or_404(s, name)
+        if not bucket.cors:
+            raise no_such_cors(name)
+        rules: list[Rule] = json.loads(bucket.cors).get("CORSRules", [])
+        return {"CORSRules": rules}
+
+    def delete_bucket_cors(self, ctx: RequestContext, params: Params) -> Result:
+        _owner_only(ctx)
+        with self.store.session() as s:
+            bucket_or_404(s, str(params["Bucket"])).cors = None
+        return {STATUS: 204}
+
+    # -- requests the model cannot route, and every answer ------------------------------------
+
+    def answer_unrouted(
+        self, ctx: RequestContext, authorize: Callable[[RequestContext], None]
+    ) -> HttpResponse | None:
+        """A preflight or a browser POST upload; None for anything the model routes."""
+        if ctx.http.method == "OPTIONS":
+            return self._preflight(ctx)
+        bucket = post_upload.bucket_of_post(ctx)
+        if bucket is None or not isinstance(self, ObjectsApi):
+            return None
+        return post_upload.post_object(self, ctx, bucket, authorize)
+
+    def finish_response(self, ctx: RequestContext, response: HttpResponse) -> None:
+        """CORS headers on the answer to an actual cross-origin request a rule admits."""
+        origin = ctx.http.headers.get("origin")
+        if not origin or ctx.http.method == "OPTIONS":
+            return
+        bucket, _ = _split_path(ctx.http.path)
+        rules = self._rules(bucket) if bucket else None
+        rule = matching_rule(rules, origin, ctx.http.method) if rules else None
+        if rule is not None:
+            response.headers.update(cors_headers(rule, origin))
+
+    def _rules(self, bucket: str) -> list[Rule] | None:
+        with self.store.read() as s:
+            row = s.get(S3Bucket, bucket)
+            text = row.cors if row is not None else None
+        return list(json.loads(text).get("CORSRules", [])) if text else None
+
+    def _preflight(self, ctx: RequestContext) -> HttpResponse:
+        headers = ctx.http.headers
+        origin = headers.get("origin")
+        method = headers.get("access-control-request-method")
+        if not origin:
+            raise ServiceError(
+                "BadRequest", "Insufficient information. Origin request header needed.", 400
+            )
+        if method not in METHODS:
+            raise ServiceError(
+                "BadRequest", f"Invalid Access-Control-Request-Method: {method}", 400
+            )
+        bucket, key = _split_path(ctx.http.path)
+        with self.store.read() as s:
+            row = s.get(S3Bucket, bucket) if bucket else None
+            text = row.cors if row is not None else None
+        if row is None:
+            raise _forbidden("CORSResponse: Bucket not found", method, key)
+        if not text:
+            raise _forbidden("CORSResponse: CORS is not enabled for this bucket.", method, key)
+        requested = _header_list(headers.get("access-control-request-headers", ""))
+        rules: list[Rule] = json.loads(text).get("CORSRules", [])
+        rule = matching_rule(rules, origin, method, requested)
+        if rule is None:
+            raise _forbidden(_NOT_ALLOWED, method, key)
+        answer = {"x-amz-request-id": ctx.request_id, "x-amz-id-2": host_id(ctx.request_id)}
+        answer.update(cors_headers(rule, origin, requested))
+        return HttpResponse(200, answer, b"")
+
+
+def _forbidden(message: str, method: str, key: str) -> ServiceError:
+    return ServiceError(
+        "AccessForbidden",
+        message,
+        403,
+        extra={"Method": method, "ResourceType": "OBJECT" if key else "BUCKET"},
+    )
+
+
+def _owner_only(ctx: RequestContext) -> None:
+    # Signed callers were authorized by IAM (s3:PutBucketCORS, ...); anonymous ones never may.
+    if ctx.principal.kind == "anonymous":
+        raise errors.access_denied()
+
+
+def _check_md5(ctx: RequestContext, value: Any) -> None:
+    """A Content-MD5 sent with the configuration must be the MD5 of the body as received."""
+    expected = content_md5(value)
+    if (
+        expected is not None
+        and expected != hashlib.md5(ctx.http.body, usedforsecurity=False).hexdigest()
+    ):
+        raise errors.bad_digest()

@@ -35,7 +35,7 @@ class Page:
     last: str = ""
 
 
-def _after(prefix: str) -> str:
+def after_prefix(prefix: str) -> str:
     """The smallest string greater than every string that starts with `prefix`."""
     return prefix[:-1] + chr(ord(prefix[-1]) + 1) if prefix else ""
 
@@ -45,6 +45,10 @@ def scan(
 ) -> Page:
     page = Page()
     cursor, inclusive = start_after, False
+    if start_after and common_prefix(start_after, prefix, delimiter) == start_after:
+        # The marker is a common prefix a previous page returned (ListObjects' NextMarker):
+        # nothing under it comes again.
+        cursor, inclusive = after_prefix(start_after), True
     if prefix and prefix > cursor:
         cursor, inclusive = prefix, True
     while True:
@@ -55,14 +59,14 @@ def scan(
             if prefix and not row.key.startswith(prefix):
                 return page
             cursor, inclusive = row.key, False
-            common = _common_prefix(row.key, prefix, delimiter)
+            common = common_prefix(row.key, prefix, delimiter)
             if len(page.contents) + len(page.prefixes) >= max_keys:
                 page.truncated = True
                 return page
             if common is not None:
                 page.prefixes.append(common)
                 page.last = common
-                cursor, inclusive = _after(common), True
+                cursor, inclusive = after_prefix(common), True
                 break
             page.contents.append(row)
             page.last = row.key
@@ -84,14 +88,14 @@ def _batch(s: Session, bucket: str, cursor: str, inclusive: bool, prefix: str) -
     return list(s.scalars(query.order_by(key).limit(BATCH)).all())
 
 
-def _common_prefix(key: str, prefix: str, delimiter: str) -> str | None:
+def common_prefix(key: str, prefix: str, delimiter: str) -> str | None:
     if not delimiter:
         return None
     at = key.find(delimiter, len(prefix))
     return key[: at + len(delimiter)] if at >= 0 else None
 
 
-def _max_keys(params: Params) -> int:
+def max_keys_of(params: Params) -> int:
     value = params.get("MaxKeys")
     if value is None:
         return MAX_KEYS
@@ -100,7 +104,7 @@ def _max_keys(params: Params) -> int:
     return min(int(value), MAX_KEYS)
 
 
-def _encoder(params: Params) -> Any:
+def key_encoder(params: Params) -> Any:
     kind = params.get("EncodingType")
     if kind is None:
         return lambda text: text
@@ -121,14 +125,14 @@ class ListingApi(S3Base):
                 prefix=str(params.get("Prefix") or ""),
                 delimiter=str(params.get("Delimiter") or ""),
                 start_after=start_after,
-                max_keys=_max_keys(params),
+                max_keys=max_keys_of(params),
             )
             owners = {a: owner_of(s, a) for a in {r.account_id for r in page.contents}}
         return page, owners
 
     def list_objects(self, ctx: RequestContext, params: Params) -> Result:
         page, owners = self._page(ctx, params, str(params.get("Marker") or ""))
-        enc = _encoder(params)
+        enc = key_encoder(params)
         out = _common(params, page, enc, lambda r: owners[r.account_id])
         out["Marker"] = enc(str(params.get("Marker") or ""))
         if page.truncated and params.get("Delimiter"):
@@ -139,7 +143,7 @@ class ListingApi(S3Base):
         token = params.get("ContinuationToken")
         start = _decode_token(str(token)) if token else str(params.get("StartAfter") or "")
         page, owners = self._page(ctx, params, start)
-        enc = _encoder(params)
+        enc = key_encoder(params)
         fetch_owner = bool(params.get("FetchOwner"))
         out = _common(params, page, enc, lambda r: owners[r.account_id] if fetch_owner else None)
         out["KeyCount"] = len(page.contents) + len(page.prefixes)
@@ -169,7 +173,7 @@ def _common(params: Params, page: Page, enc: Any, owner: Any) -> Result:
     out: Result = {
         "Name": str(params["Bucket"]),
         "Prefix": enc(str(params.get("Prefix") or "")),
-        "MaxKeys": _max_keys(params),
+        "MaxKeys": max_keys_of(params),
         "IsTruncated": page.truncated,
         "Contents": contents,
         "CommonPrefixes": [{"Prefix": enc(p)} for p in page.prefixes],

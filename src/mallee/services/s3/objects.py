@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -20,7 +20,7 @@ from mallee.api.context import RequestContext
 from mallee.api.errors import ServiceError
 from mallee.api.http import BodyStream
 from mallee.services.base import Params, Result
-from mallee.services.s3 import errors, versions
+from mallee.services.s3 import errors, tagging, versions
 from mallee.services.s3.checksums import Checksums
 from mallee.services.s3.common import (
     S3Base,
@@ -81,8 +81,11 @@ def stored_headers(params: Params) -> dict[str, Any]:
     return out
 
 
-def object_headers(row: S3Object, checksums: bool = False) -> dict[str, Any]:
-    """The GET/HEAD output members of a stored version (checksums only when asked for)."""
+def object_headers(
+    row: S3Object, checksums: bool = False, bucket: S3Bucket | None = None
+) -> dict[str, Any]:
+    """The GET/HEAD output members of a stored version (checksums only when asked for; the
+    bucket, when given, decides whether a "null" version id is reported)."""
     stored: dict[str, Any] = json.loads(row.headers or "{}")
     out: dict[str, Any] = {k: stored[k] for k in STORED_HEADERS if k in stored}
     if "Expires" in out:
@@ -93,8 +96,11 @@ def object_headers(row: S3Object, checksums: bool = False) -> dict[str, Any]:
     out["ETag"] = row.etag
     out["LastModified"] = row.last_modified
     out["AcceptRanges"] = "bytes"
-    if row.version_id != versions.NULL:
-        out["VersionId"] = row.version_id
+    shown = versions.shown(bucket, row.version_id) if bucket else _real(row.version_id)
+    if shown:
+        out["VersionId"] = shown
+    if row.tagging:
+        out["TagCount"] = tagging.tag_count(row.tagging)
     if row.storage_class != "STANDARD":
         out["StorageClass"] = row.storage_class
     return out
@@ -107,6 +113,7 @@ class ObjectsApi(S3Base):
             bucket = bucket_or_404(s, name)
         require_anonymous(ctx, bucket.acl, "WRITE")
         md5 = content_md5(params.get("ContentMD5"))
+        tags = tagging.from_header(params.get("Tagging"))
         sums = Checksums.requested(params)
         blob = self.backend.put(sums.watch(pieces(params.get("Body"))))
         try:
@@ -125,28 +132,29 @@ class ObjectsApi(S3Base):
                 headers=json.dumps(headers),
                 acl=new_object_acl(params, ctx.principal.account_id or bucket.account_id),
                 storage_class=str(params.get("StorageClass") or "STANDARD"),
+                tagging=tags,
             )
-            freed = self._commit_version(name, row, params)
+            freed, shown = self._commit_version(name, row, params)
         except BaseException:
             self.backend.delete(blob.blob_id)
             raise
-        self._free(freed)
+        self.free_blobs(freed)
         out: Result = {"ETag": row.etag, **sums.output()}
-        if row.version_id != versions.NULL:
-            out["VersionId"] = row.version_id
+        if shown:
+            out["VersionId"] = shown
         return out
 
-    def _commit_version(self, name: str, row: S3Object, params: Params) -> list[str]:
+    def _commit_version(
+        self, name: str, row: S3Object, params: Params
+    ) -> tuple[list[str], str | None]:
+        """Record `row` as the key's latest version: (blobs freed, version id to report)."""
         with self.store.session() as s:
-            bucket = _locked_bucket(s, name)
+            bucket = locked_bucket(s, name)
             current = versions.latest(s, name, row.key)
-            _check_write_conditions(current, params)
+            check_write_conditions(current, params)
             row.version_id = versions.new_version_id(bucket)
-            return versions.put_version(s, bucket, row)
-
-    def _free(self, blob_ids: Iterable[str]) -> None:
-        for blob_id in blob_ids:
-            self.backend.delete(blob_id)
+            freed = versions.put_version(s, bucket, row)
+            return freed, versions.shown(bucket, row.version_id)
 
     def get_object(self, ctx: RequestContext, params: Params) -> Result:
         row, out = self._read(ctx, params)
@@ -180,19 +188,23 @@ class ObjectsApi(S3Base):
             if ctx.principal.kind == "anonymous" and not _public_list(bucket):
                 raise errors.access_denied()
             raise errors.no_such_version(key, str(version)) if version else errors.no_such_key(key)
-        require_anonymous(ctx, row.acl, "READ")
         if row.delete_marker:
+            # Before the ACL check: a marker has no ACL, and its answer says only that the
+            # object is gone, which a lister of the bucket may know anyway.
+            if ctx.principal.kind == "anonymous" and not _public_list(bucket):
+                raise errors.access_denied()
             headers = {"x-amz-delete-marker": "true", "x-amz-version-id": row.version_id}
             if version:
                 raise ServiceError(
                     "MethodNotAllowed",
                     "The specified method is not allowed against this resource.",
                     405,
-                    headers=headers,
+                    headers=headers | {"Allow": "DELETE"},
                 )
             err = errors.no_such_key(key)
             err.headers.update(headers)
             raise err
+        require_anonymous(ctx, row.acl, "READ")
         check_conditions(
             row.etag,
             row.last_modified,
@@ -203,7 +215,7 @@ class ObjectsApi(S3Base):
         )
         # A checksum describes the whole object: never with a range (S3 does the same).
         whole = params.get("ChecksumMode") == "ENABLED" and not params.get("Range")
-        return row, object_headers(row, checksums=whole)
+        return row, object_headers(row, checksums=whole, bucket=bucket)
 
     def delete_object(self, ctx: RequestContext, params: Params) -> Result:
         name, key = str(params["Bucket"]), str(params["Key"])
@@ -212,15 +224,17 @@ class ObjectsApi(S3Base):
         require_anonymous(ctx, bucket.acl, "WRITE")
         version = params.get("VersionId")
         out, freed = self._delete_one(name, key, str(version) if version else None, ctx)
-        self._free(freed)
+        self.free_blobs(freed)
         return {STATUS: 204, **out}
 
     def _delete_one(
         self, name: str, key: str, version: str | None, ctx: RequestContext
     ) -> tuple[Result, list[str]]:
         with self.store.session() as s:
-            bucket = _locked_bucket(s, name)
+            bucket = locked_bucket(s, name)
             if version is not None:
+                # A version is removed for good; removing the latest (a delete marker too)
+                # makes the next newer remaining one the latest.
                 row = s.get(S3Object, (name, key, version))
                 if row is None:
                     return {"VersionId": version}, []
@@ -229,15 +243,8 @@ class ObjectsApi(S3Base):
             if not bucket.versioning:
                 row = versions.latest(s, name, key)
                 return {}, versions.remove_version(s, row) if row is not None else []
-            marker_row = S3Object(
-                bucket=name,
-                key=key,
-                version_id=versions.new_version_id(bucket),
-                delete_marker=True,
-                account_id=ctx.principal.account_id or bucket.account_id,
-                last_modified=now(),
-            )
-            freed = versions.put_version(s, bucket, marker_row)
+            owner = ctx.principal.account_id or bucket.account_id
+            marker_row, freed = versions.add_delete_marker(s, bucket, key, owner, now())
             return _deleted(marker_row.version_id, True), freed
 
     def delete_objects(self, ctx: RequestContext, params: Params) -> Result:
@@ -266,7 +273,7 @@ class ObjectsApi(S3Base):
                 entry["DeleteMarker"] = True
                 entry["DeleteMarkerVersionId"] = out["VersionId"]
             deleted.append(entry)
-        self._free(freed)
+        self.free_blobs(freed)
         result: Result = {"Errors": failed} if failed else {}
         if not spec.get("Quiet"):
             result["Deleted"] = deleted
@@ -280,11 +287,15 @@ def _deleted(version: str, marker: bool) -> Result:
     return out
 
 
+def _real(version_id: str) -> str | None:
+    return None if version_id == versions.NULL else version_id
+
+
 def _public_list(bucket: S3Bucket) -> bool:
     return anonymous_may(bucket.acl, "READ")
 
 
-def _locked_bucket(s: Any, name: str) -> S3Bucket:
+def locked_bucket(s: Any, name: str) -> S3Bucket:
     """The bucket row, locked for the transaction: one writer per bucket commits at a time,
     so a key never gets two latest versions (SQLite serialises writers anyway)."""
     bucket = s.scalars(select(S3Bucket).where(S3Bucket.name == name).with_for_update()).first()
@@ -294,7 +305,7 @@ def _locked_bucket(s: Any, name: str) -> S3Bucket:
     return bucket
 
 
-def _check_write_conditions(current: S3Object | None, params: Params) -> None:
+def check_write_conditions(current: S3Object | None, params: Params) -> None:
     """PutObject's If-None-Match: * and If-Match (conditional writes)."""
     none_match, match = params.get("IfNoneMatch"), params.get("IfMatch")
     live = current is not None and not current.delete_marker

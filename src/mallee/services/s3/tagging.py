@@ -1,9 +1,172 @@
-"""S3 tagging: operations of this family are added here (see provider.py)."""
+"""Tagging: object tags (per version) and bucket tags, stored as JSON lists of {Key, Value}.
+
+Object tags also arrive with PutObject as the x-amz-tagging header, a URL-encoded query string;
+`from_header` turns that into the same stored form (multipart uploads keep it on the upload).
+"""
 
 from __future__ import annotations
 
-from mallee.services.s3.common import S3Base
+import json
+from typing import Any
+from urllib.parse import parse_qsl
+
+from mallee.api.context import RequestContext
+from mallee.api.errors import ServiceError
+from mallee.services.base import Params, Result
+from mallee.services.s3 import errors, versions
+from mallee.services.s3.common import S3Base, bucket_or_404
+from mallee.store.tables.s3 import S3Object
+
+STATUS = "@status"
+MAX_OBJECT_TAGS = 10
+MAX_BUCKET_TAGS = 50
+MAX_KEY = 128
+MAX_VALUE = 256
+# Besides letters, digits and white space, what AWS tag keys and values may hold.
+_PUNCTUATION = set("+-=._:/@")
+
+
+def invalid_tag(message: str) -> ServiceError:
+    return ServiceError("InvalidTag", message, 400)
+
+
+def _allowed(text: str) -> bool:
+    return all(c.isalnum() or c.isspace() or c in _PUNCTUATION for c in text)
+
+
+def check_tags(tags: list[dict[str, Any]], limit: int, kind: str) -> list[dict[str, str]]:
+    """Validated tags in their stored form; InvalidTag as S3 says it."""
+    if len(tags) > limit:
+        raise invalid_tag(f"{kind} tags cannot be greater than {limit}")
+    out: list[dict[str, str]] = []
+    seen: set[str] = set()
+    for tag in tags:
+        key, value = str(tag.get("Key") or ""), str(tag.get("Value") or "")
+        if not key or not _allowed(key):
+            raise invalid_tag("The TagKey you have provided is invalid")
+        if len(key) > MAX_KEY:
+            raise invalid_tag(f"The TagKey you have provided is too long, max {MAX_KEY}")
+        if len(value) > MAX_VALUE:
+            raise invalid_tag(f"The TagValue you have provided is too long, max {MAX_VALUE}")
+        if not _allowed(value):
+            raise invalid_tag("The TagValue you have provided is invalid")
+        if key.lower().startswith("aws:"):
+            raise invalid_tag("System tags cannot be added/updated by requester")
+        if key in seen:
+            raise invalid_tag("Cannot provide multiple Tags with the same key")
+        seen.add(key)
+        out.append({"Key": key, "Value": value})
+    return out
+
+
+def from_header(value: Any) -> str | None:
+    """The stored tagging for an x-amz-tagging header ("k1=v1&k2=v2"), None when absent."""
+    if value is None:
+        return None
+    pairs = parse_qsl(str(value), keep_blank_values=True)
+    tags = check_tags([{"Key": k, "Value": v} for k, v in pairs], MAX_OBJECT_TAGS, "Object")
+    return json.dumps(tags) if tags else None
+
+
+def loads(text: str | None) -> list[dict[str, str]]:
+    if not text:
+        return []
+    found: list[dict[str, str]] = json.loads(text)
+    return found
+
+
+def tag_count(text: str | None) -> int:
+    return len(loads(text))
+
+
+def _deny_anonymous(ctx: RequestContext) -> None:
+    # No ACL grant covers tagging: only IAM (already evaluated) can allow it.
+    if ctx.principal.kind == "anonymous":
+        raise errors.access_denied()
+
+
+def _tag_set(params: Params) -> list[dict[str, Any]]:
+    tagging = params.get("Tagging")
+    if not isinstance(tagging, dict) or "TagSet" not in tagging:
+        raise errors.malformed_xml()
+    found: list[dict[str, Any]] = tagging["TagSet"] or []
+    return found
 
 
 class TaggingApi(S3Base):
-    """No operations yet: calls for them are answered InvalidAction until they land."""
+    def _version(self, s: Any, params: Params) -> S3Object:
+        """The object version a tagging call names (latest when none): as GetObject finds it."""
+        name, key = str(params["Bucket"]), str(params["Key"])
+        version = params.get("VersionId")
+        row = versions.find(s, name, key, str(version) if version else None)
+        if row is None:
+            raise errors.no_such_version(key, str(version)) if version else errors.no_such_key(key)
+        if row.delete_marker:
+            if version:
+                raise ServiceError(
+                    "MethodNotAllowed",
+                    "The specified method is not allowed against this resource.",
+                    405,
+                    headers={"x-amz-delete-marker": "true", "Allow": "DELETE"},
+                )
+            raise errors.no_such_key(key)
+        return row
+
+    def put_object_tagging(self, ctx: RequestContext, params: Params) -> Result:
+        _deny_anonymous(ctx)
+        tags = check_tags(_tag_set(params), MAX_OBJECT_TAGS, "Object")
+        with self.store.session() as s:
+            bucket = bucket_or_404(s, str(params["Bucket"]))
+            row = self._version(s, params)
+            row.tagging = json.dumps(tags) if tags else None
+            shown = versions.shown(bucket, row.version_id)
+        return {"VersionId": shown} if shown else {}
+
+    def get_object_tagging(self, ctx: RequestContext, params: Params) -> Result:
+        _deny_anonymous(ctx)
+        with self.store.read() as s:
+            bucket = bucket_or_404(s, str(params["Bucket"]))
+            row = self._version(s, params)
+            out: Result = {"TagSet": loads(row.tagging)}
+            shown = versions.shown(bucket, row.version_id)
+        if shown:
+            out["VersionId"] = shown
+        return out
+
+    def delete_object_tagging(self, ctx: RequestContext, params: Params) -> Result:
+        _deny_anonymous(ctx)
+        with self.store.session() as s:
+            bucket = bucket_or_404(s, str(params["Bucket"]))
+            row = self._version(s, params)
+            row.tagging = None
+            shown = versions.shown(bucket, row.version_id)
+        out: Result = {STATUS: 204}
+        if shown:
+            out["VersionId"] = shown
+        return out
+
+    def put_bucket_tagging(self, ctx: RequestContext, params: Params) -> Result:
+        _deny_anonymous(ctx)
+        tags = check_tags(_tag_set(params), MAX_BUCKET_TAGS, "Bucket")
+        with self.store.session() as s:
+            bucket = bucket_or_404(s, str(params["Bucket"]))
+            # An empty tag set leaves the bucket without tags, as DeleteBucketTagging would.
+            bucket.tagging = json.dumps(tags) if tags else None
+        return {STATUS: 204}
+
+    def get_bucket_tagging(self, ctx: RequestContext, params: Params) -> Result:
+        _deny_anonymous(ctx)
+        name = str(params["Bucket"])
+        with self.store.read() as s:
+            tags = loads(bucket_or_404(s, name).tagging)
+        if not tags:
+            raise ServiceError(
+                "NoSuchTagSet", "The TagSet does not exist", 404, extra={"BucketName": name}
+            )
+        return {"TagSet": tags}
+
+    def delete_bucket_tagging(self, ctx: RequestContext, params: Params) -> Result:
+        _deny_anonymous(ctx)
+        with self.store.session() as s:
+            bucket_or_404(s, str(params["Bucket"])).tagging = None
+        return {STATUS: 204}

@@ -12,6 +12,7 @@ them after the commit (never before: a rollback would leave rows without data).
 from __future__ import annotations
 
 import secrets
+from datetime import datetime
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -23,6 +24,12 @@ NULL = "null"
 
 def new_version_id(bucket: S3Bucket) -> str:
     return secrets.token_urlsafe(24) if bucket.versioning == "Enabled" else NULL
+
+
+def shown(bucket: S3Bucket, version_id: str) -> str | None:
+    """The x-amz-version-id to report: S3 names "null" versions only in buckets that have a
+    versioning state (enabled now or before), and says nothing in never-versioned ones."""
+    return version_id if bucket.versioning or version_id != NULL else None
 
 
 def latest(s: Session, bucket: str, key: str) -> S3Object | None:
@@ -54,11 +61,32 @@ def put_version(s: Session, bucket: S3Bucket, row: S3Object) -> list[str]:
                 freed.append(old.blob_id)
             s.delete(old)
             s.flush()
-    top = s.scalar(select(func.max(S3Object.sequence)).where(S3Object.bucket == row.bucket))
+    # Only the order of one key's versions matters; the maximum over the key is found through
+    # the primary key index, where one over the bucket would scan every row of it.
+    top = s.scalar(
+        select(func.max(S3Object.sequence)).where(
+            S3Object.bucket == row.bucket, S3Object.key == row.key
+        )
+    )
     row.sequence = (top or 0) + 1
     row.is_latest = True
     s.add(row)
     return freed
+
+
+def add_delete_marker(
+    s: Session, bucket: S3Bucket, key: str, account_id: str, when: datetime
+) -> tuple[S3Object, list[str]]:
+    """A delete marker as the key's latest version (versioned or suspended buckets only)."""
+    marker = S3Object(
+        bucket=bucket.name,
+        key=key,
+        version_id=new_version_id(bucket),
+        delete_marker=True,
+        account_id=account_id,
+        last_modified=when,
+    )
+    return marker, put_version(s, bucket, marker)
 
 
 def remove_version(s: Session, row: S3Object) -> list[str]:

@@ -1,0 +1,102 @@
+"""Where a RegisterImage's bits come from: an object in the object store, or (for the cloud
+admin) a file on the cloud's host.
+
+An object is copied into a blob of the image's own at registration: the image must not change
+when the object is overwritten or deleted later, as an AMI does not when its bundle does. The
+image's location is then "blob:<id>", which node image caches read through the backend.
+Encrypted euca2ools bundles (*.manifest.xml) are not unpacked: upload the image file itself
+(euca-install-image does).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select
+
+from mallee.api.context import RequestContext
+from mallee.services.ec2 import errors
+from mallee.services.s3.backends import Backend
+from mallee.store import Store
+from mallee.store.tables.s3 import S3Bucket, S3Object
+
+BLOB_PREFIX = "blob:"
+
+
+@dataclass(frozen=True)
+class ImageSource:
+    location: str  # "file:/abs/path" or "blob:<id>"
+    head: bytes
+    digest: str
+    size: int
+    # A name that may hint at the image type (file or key name).
+    hint: str
+
+
+def local_file(ctx: RequestContext, location: str) -> ImageSource:
+    """The admin's local image file named by ImageLocation ("file:/abs/path")."""
+    if not ctx.principal.is_cloud_admin:
+        raise errors.auth_failure("Only the cloud administrator may register local files")
+    path = Path(location.removeprefix("file:"))
+    if not path.is_absolute() or not path.is_file():
+        raise errors.invalid_parameter("ImageLocation", location, "No such image file.")
+    path = path.resolve()
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        head = f.read(0x210)
+        h.update(head)
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return ImageSource(f"file:{path}", head, h.hexdigest(), path.stat().st_size, path.name)
+
+
+def stored_object(
+    ctx: RequestContext, store: Store, backend: Backend, location: str
+) -> ImageSource:
+    """An image uploaded to the object store, named "bucket/key" (or "/bucket/key")."""
+    bucket_name, _, key = location.lstrip("/").partition("/")
+    if not bucket_name or not key:
+        raise errors.invalid_parameter("ImageLocation", location, "Expected bucket/key.")
+    if key.endswith(".manifest.xml"):
+        raise errors.unsupported(
+            f"Cannot register {location}: encrypted bundles are not unpacked; upload the "
+            "image file itself to the bucket and register bucket/key"
+        )
+    with store.read() as s:
+        bucket = s.get(S3Bucket, bucket_name)
+        row = s.execute(
+            select(S3Object.account_id, S3Object.blob_id).where(
+                S3Object.bucket == bucket_name,
+                S3Object.key == key,
+                S3Object.is_latest.is_(True),
+                S3Object.delete_marker.is_(False),
+            )
+        ).first()
+    if bucket is None or row is None:
+        raise errors.invalid_parameter("ImageLocation", location, "No such object.")
+    account = ctx.principal.account_id
+    if account not in (row.account_id, bucket.account_id) and not ctx.principal.is_cloud_admin:
+        raise errors.auth_failure(f"Not authorized to read {location}")
+    return _copy(backend, row.blob_id, key)
+
+
+def _copy(backend: Backend, blob_id: str | None, key: str) -> ImageSource:
+    h = hashlib.sha256()
+    head = bytearray()
+
+    def watched() -> Iterator[bytes]:
+        if blob_id is None:
+            return
+        for piece in backend.read(blob_id):
+            h.update(piece)
+            if len(head) < 0x210:
+                head.extend(piece[: 0x210 - len(head)])
+            yield piece
+
+    blob = backend.put(watched())
+    return ImageSource(
+        f"{BLOB_PREFIX}{blob.blob_id}", bytes(head), h.hexdigest(), blob.size, key.rsplit("/")[-1]
+    )
