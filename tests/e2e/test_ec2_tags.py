@@ -12,6 +12,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.e2e.conftest import Cloud
+from tests.e2e.test_ec2_instances import default_image
 from tests.e2e.test_iam_accounts import new_account
 
 pytestmark = pytest.mark.e2e
@@ -36,11 +37,6 @@ def code(err: pytest.ExceptionInfo[ClientError]) -> str:
 def tags_of(ec2: Any, resource_id: str) -> dict[str, str]:
     found = ec2.describe_tags(Filters=[{"Name": "resource-id", "Values": [resource_id]}])
     return {t["Key"]: t["Value"] for t in found["Tags"]}
-
-
-def default_image(ec2: Any) -> str:
-    images = ec2.describe_images(Filters=[{"Name": "name", "Values": ["mallee-default"]}])
-    return str(images["Images"][0]["ImageId"])
 
 
 def test_create_overwrite_and_conditional_delete(ec2: Any, key_id: str) -> None:

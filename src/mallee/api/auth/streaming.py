@@ -38,13 +38,15 @@ _SIG_PREFIX = "chunk-signature="
 _TRAILER_SIG = "x-amz-trailer-signature"
 
 
-class _Digest(Protocol):
+class Digest(Protocol):
     def update(self, data: bytes, /) -> None: ...
 
     def digest(self) -> bytes: ...
 
 
-class _Crc32:
+class Crc32:
+    """zlib's CRC32 behind the hashlib interface (x-amz-checksum-crc32 is big-endian)."""
+
     def __init__(self) -> None:
         self.value = 0
 
@@ -55,10 +57,10 @@ class _Crc32:
         return self.value.to_bytes(4, "big")
 
 
-def _checksum_for(name: str) -> _Digest | None:
+def _checksum_for(name: str) -> Digest | None:
     """A running checksum for a trailer header we can verify without extra packages."""
     if name == "x-amz-checksum-crc32":
-        return _Crc32()
+        return Crc32()
     if name == "x-amz-checksum-sha1":
         return hashlib.sha1(usedforsecurity=False)
     if name == "x-amz-checksum-sha256":

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from mallee.services.iam.accounts import add_account
 from mallee.services.iam.common import SYSTEM_ACCOUNT, now
@@ -14,24 +15,31 @@ from mallee.services.iam.keys import add_key
 from mallee.services.iam.lookups import admin_user
 from mallee.services.iam.passwords import hash_password
 from mallee.store import Store
-from mallee.store.tables.iam import IamAccessKey, IamAccount, IamLoginProfile
+from mallee.store.tables.iam import IamAccessKey, IamAccount, IamLoginProfile, IamUser
+
+
+def _account_with_key(s: Session, name: str) -> tuple[IamAccount, IamUser, IamAccessKey]:
+    """The named account (made if missing), its `admin` user and that user's first active key
+    (made if none): the same key on every call."""
+    account = s.scalars(select(IamAccount).where(IamAccount.name == name)).first()
+    if account is None:
+        account = add_account(s, name)
+    admin = admin_user(s, account.id)
+    if admin is None:
+        raise RuntimeError(f"the {name} account has no admin user")
+    key = s.scalars(
+        select(IamAccessKey)
+        .where(IamAccessKey.user_id == admin.id, IamAccessKey.status == "Active")
+        .order_by(IamAccessKey.created_at, IamAccessKey.id)
+    ).first()
+    if key is None:
+        key = add_key(s, admin)
+    return account, admin, key
 
 
 def _ensure(store: Store) -> tuple[str, str]:
     with store.session() as s:
-        account = s.scalars(select(IamAccount).where(IamAccount.name == SYSTEM_ACCOUNT)).first()
-        if account is None:
-            account = add_account(s, SYSTEM_ACCOUNT)
-        admin = admin_user(s, account.id)
-        if admin is None:
-            raise RuntimeError("the eucalyptus account has no admin user")
-        key = s.scalars(
-            select(IamAccessKey)
-            .where(IamAccessKey.user_id == admin.id, IamAccessKey.status == "Active")
-            .order_by(IamAccessKey.created_at, IamAccessKey.id)
-        ).first()
-        if key is None:
-            key = add_key(s, admin)
+        _, _, key = _account_with_key(s, SYSTEM_ACCOUNT)
         return key.id, key.secret
 
 
@@ -75,19 +83,7 @@ def ensure_demo_account(store: Store) -> DemoAccount:
 
 def _ensure_demo(store: Store) -> DemoAccount:
     with store.session() as s:
-        account = s.scalars(select(IamAccount).where(IamAccount.name == DEMO_ACCOUNT)).first()
-        if account is None:
-            account = add_account(s, DEMO_ACCOUNT)
-        admin = admin_user(s, account.id)
-        if admin is None:
-            raise RuntimeError("the demo account has no admin user")
-        key = s.scalars(
-            select(IamAccessKey)
-            .where(IamAccessKey.user_id == admin.id, IamAccessKey.status == "Active")
-            .order_by(IamAccessKey.created_at, IamAccessKey.id)
-        ).first()
-        if key is None:
-            key = add_key(s, admin)
+        account, admin, key = _account_with_key(s, DEMO_ACCOUNT)
         password = None
         if s.get(IamLoginProfile, admin.id) is None:
             # Letters, digits and a symbol: meets any password policy an admin sets later.

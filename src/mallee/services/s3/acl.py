@@ -132,24 +132,8 @@ def describe_acl(s: Session, acl_text: str, owner_account: str) -> Result:
 
 def _version(s: Session, params: Params) -> S3Object:
     """The object version an *ObjectAcl request names (a delete marker has no ACL)."""
-    name, key = str(params["Bucket"]), str(params["Key"])
-    bucket_or_404(s, name)
-    version = params.get("VersionId")
-    row = versions.find(s, name, key, str(version) if version else None)
-    if row is None:
-        raise errors.no_such_version(key, str(version)) if version else errors.no_such_key(key)
-    if row.delete_marker:
-        if version:
-            raise ServiceError(
-                "MethodNotAllowed",
-                "The specified method is not allowed against this resource.",
-                405,
-                headers={"x-amz-delete-marker": "true", "Allow": "DELETE"},
-            )
-        err = errors.no_such_key(key)
-        err.headers["x-amz-delete-marker"] = "true"
-        raise err
-    return row
+    bucket_or_404(s, str(params["Bucket"]))
+    return versions.named(s, params)
 
 
 class AclApi(S3Base):

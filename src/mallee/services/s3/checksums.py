@@ -5,32 +5,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import zlib
 from collections.abc import Iterable, Iterator
-from typing import Any, Protocol
+from typing import Any
 
+from mallee.api.auth.streaming import Crc32, Digest
 from mallee.api.errors import ServiceError
 
-
-class _Digest(Protocol):
-    def update(self, data: bytes, /) -> None: ...
-
-    def digest(self) -> bytes: ...
-
-
-class _Crc32:
-    def __init__(self) -> None:
-        self.value = 0
-
-    def update(self, data: bytes, /) -> None:
-        self.value = zlib.crc32(data, self.value)
-
-    def digest(self) -> bytes:
-        return self.value.to_bytes(4, "big")
-
-
 _MAKERS: dict[str, Any] = {
-    "ChecksumCRC32": _Crc32,
+    "ChecksumCRC32": Crc32,
     "ChecksumSHA1": lambda: hashlib.sha1(usedforsecurity=False),
     "ChecksumSHA256": hashlib.sha256,
 }
@@ -40,7 +22,7 @@ _UNSUPPORTED = ("ChecksumCRC32C", "ChecksumCRC64NVME")
 class Checksums:
     def __init__(self, wanted: dict[str, str]) -> None:
         self.wanted = wanted
-        self.digests: dict[str, _Digest] = {name: _MAKERS[name]() for name in wanted}
+        self.digests: dict[str, Digest] = {name: _MAKERS[name]() for name in wanted}
 
     @classmethod
     def requested(cls, params: dict[str, Any]) -> Checksums:

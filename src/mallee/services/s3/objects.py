@@ -159,23 +159,13 @@ class ObjectsApi(S3Base):
     def get_object(self, ctx: RequestContext, params: Params) -> Result:
         row, out = self._read(ctx, params)
         assert row.blob_id is not None or row.size == 0
-        span = byte_range(params.get("Range"), row.size)
-        start, end = span if span is not None else (0, row.size)
-        out["ContentLength"] = end - start
-        if span is not None:
-            out["ContentRange"] = f"bytes {start}-{end - 1}/{row.size}"
-            out[STATUS] = 206
+        start, end = _ranged(row, out, params)
         out["Body"] = self.backend.read(row.blob_id, start, end) if row.blob_id else iter(())
         return _overrides(out, params)
 
     def head_object(self, ctx: RequestContext, params: Params) -> Result:
         row, out = self._read(ctx, params)
-        span = byte_range(params.get("Range"), row.size)
-        start, end = span if span is not None else (0, row.size)
-        out["ContentLength"] = end - start
-        if span is not None:
-            out["ContentRange"] = f"bytes {start}-{end - 1}/{row.size}"
-            out[STATUS] = 206
+        _ranged(row, out, params)
         return _overrides(out, params)
 
     def _read(self, ctx: RequestContext, params: Params) -> tuple[S3Object, Result]:
@@ -278,6 +268,17 @@ class ObjectsApi(S3Base):
         if not spec.get("Quiet"):
             result["Deleted"] = deleted
         return result
+
+
+def _ranged(row: S3Object, out: Result, params: Params) -> tuple[int, int]:
+    """[start, end) the request's Range selects; sets the length, range and 206 in `out`."""
+    span = byte_range(params.get("Range"), row.size)
+    start, end = span if span is not None else (0, row.size)
+    out["ContentLength"] = end - start
+    if span is not None:
+        out["ContentRange"] = f"bytes {start}-{end - 1}/{row.size}"
+        out[STATUS] = 206
+    return start, end
 
 
 def _deleted(version: str, marker: bool) -> Result:

@@ -15,7 +15,6 @@ from mallee.api.errors import ServiceError
 from mallee.services.base import Params, Result
 from mallee.services.s3 import errors, versions
 from mallee.services.s3.common import S3Base, bucket_or_404
-from mallee.store.tables.s3 import S3Object
 
 STATUS = "@status"
 MAX_OBJECT_TAGS = 10
@@ -94,30 +93,12 @@ def _tag_set(params: Params) -> list[dict[str, Any]]:
 
 
 class TaggingApi(S3Base):
-    def _version(self, s: Any, params: Params) -> S3Object:
-        """The object version a tagging call names (latest when none): as GetObject finds it."""
-        name, key = str(params["Bucket"]), str(params["Key"])
-        version = params.get("VersionId")
-        row = versions.find(s, name, key, str(version) if version else None)
-        if row is None:
-            raise errors.no_such_version(key, str(version)) if version else errors.no_such_key(key)
-        if row.delete_marker:
-            if version:
-                raise ServiceError(
-                    "MethodNotAllowed",
-                    "The specified method is not allowed against this resource.",
-                    405,
-                    headers={"x-amz-delete-marker": "true", "Allow": "DELETE"},
-                )
-            raise errors.no_such_key(key)
-        return row
-
     def put_object_tagging(self, ctx: RequestContext, params: Params) -> Result:
         _deny_anonymous(ctx)
         tags = check_tags(_tag_set(params), MAX_OBJECT_TAGS, "Object")
         with self.store.session() as s:
             bucket = bucket_or_404(s, str(params["Bucket"]))
-            row = self._version(s, params)
+            row = versions.named(s, params)
             row.tagging = json.dumps(tags) if tags else None
             shown = versions.shown(bucket, row.version_id)
         return {"VersionId": shown} if shown else {}
@@ -126,7 +107,7 @@ class TaggingApi(S3Base):
         _deny_anonymous(ctx)
         with self.store.read() as s:
             bucket = bucket_or_404(s, str(params["Bucket"]))
-            row = self._version(s, params)
+            row = versions.named(s, params)
             out: Result = {"TagSet": loads(row.tagging)}
             shown = versions.shown(bucket, row.version_id)
         if shown:
@@ -137,7 +118,7 @@ class TaggingApi(S3Base):
         _deny_anonymous(ctx)
         with self.store.session() as s:
             bucket = bucket_or_404(s, str(params["Bucket"]))
-            row = self._version(s, params)
+            row = versions.named(s, params)
             row.tagging = None
             shown = versions.shown(bucket, row.version_id)
         out: Result = {STATUS: 204}
