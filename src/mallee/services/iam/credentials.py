@@ -95,10 +95,18 @@ def _load(store: Store, access_key_id: str) -> Credential | None:
     if key is None or key[1] != "Active":
         return None
     secret, _status, account_id, user_id, name, path, account_name = key
+    principal = user_principal(account_id, account_name, user_id, name, path, access_key_id)
+    return Credential(access_key_id, secret, principal)
+
+
+def user_principal(
+    account_id: str, account_name: str, user_id: str, name: str, path: str, access_key_id: str
+) -> Principal:
+    """Who a user is when they call: the account's root for its administrator (Eucalyptus
+    convention), else the IAM user."""
     cloud_admin = account_name == SYSTEM_ACCOUNT
     if name.lower() == ADMIN_USER:
-        # The account administrator is the account's root (Eucalyptus convention).
-        principal = Principal(
+        return Principal(
             account_id=account_id,
             arn=root_arn(account_id),
             user_id=account_id,
@@ -108,18 +116,16 @@ def _load(store: Store, access_key_id: str) -> Credential | None:
             entity_id=user_id,
             is_cloud_admin=cloud_admin,
         )
-    else:
-        principal = Principal(
-            account_id=account_id,
-            arn=iam_arn(account_id, "user", path, name),
-            user_id=user_id,
-            kind="user",
-            name=name,
-            access_key_id=access_key_id,
-            entity_id=user_id,
-            is_cloud_admin=cloud_admin,
-        )
-    return Credential(access_key_id, secret, principal)
+    return Principal(
+        account_id=account_id,
+        arn=iam_arn(account_id, "user", path, name),
+        user_id=user_id,
+        kind="user",
+        name=name,
+        access_key_id=access_key_id,
+        entity_id=user_id,
+        is_cloud_admin=cloud_admin,
+    )
 
 
 def _session_credential(access_key_id: str, row: Sequence[Any]) -> Credential:

@@ -1,4 +1,5 @@
-"""STS (Tokens): GetCallerIdentity, GetSessionToken, AssumeRole, GetAccessKeyInfo."""
+"""STS (Tokens): GetCallerIdentity, GetSessionToken, AssumeRole, GetAccessKeyInfo, and
+Eucalyptus' GetAccessToken (password sign-in)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import ClassVar
 from mallee.api.context import RequestContext
 from mallee.services.base import Params, Provider, Result
 from mallee.services.iam.common import parse_arn
-from mallee.services.sts import sessions
+from mallee.services.sts import access_tokens, sessions
 
 
 class StsProvider(Provider):
@@ -17,6 +18,8 @@ class StsProvider(Provider):
     always_allowed_operations: ClassVar[frozenset[str]] = frozenset(
         {"GetCallerIdentity", "GetSessionToken"}
     )
+    # Signed by no key: it checks the password in its Basic header itself.
+    anonymous_operations: ClassVar[frozenset[str]] = frozenset({"GetAccessToken"})
     # The role's trust policy must allow AssumeRole whatever identity policies say.
     resource_policy_required: ClassVar[frozenset[str]] = frozenset({"AssumeRole"})
 
@@ -49,3 +52,7 @@ class StsProvider(Provider):
     def get_access_key_info(self, ctx: RequestContext, params: Params) -> Result:
         with self.store.read() as s:
             return sessions.get_access_key_info(s, ctx.principal, params)
+
+    def get_access_token(self, ctx: RequestContext, params: Params) -> Result:
+        with self.store.session() as s:
+            return access_tokens.get_access_token(s, ctx.http.headers.get("authorization"), params)

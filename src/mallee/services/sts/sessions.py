@@ -28,7 +28,7 @@ def _validation(message: str) -> ServiceError:
     return ServiceError("ValidationError", message, 400)
 
 
-def _duration(value: Any, low: int, high: int, default: int) -> int:
+def duration(value: Any, low: int, high: int, default: int) -> int:
     if value is None:
         return default
     if not isinstance(value, int) or value < low:
@@ -75,12 +75,9 @@ def _credentials(row: StsSession, expires: datetime) -> dict[str, Any]:
     }
 
 
-def get_session_token(s: Session, p: Principal, params: dict[str, Any]) -> dict[str, Any]:
-    if p.session_token:
-        raise access_denied("Cannot call GetSessionToken with session credentials")
-    high = 3600 if p.kind == "root" else 129600
-    seconds = _duration(params.get("DurationSeconds"), 900, high, min(43200, high))
-    template = {
+def session_template(p: Principal) -> dict[str, Any]:
+    """A session that acts as `p` itself (GetSessionToken, GetAccessToken)."""
+    return {
         "account_id": p.account_id,
         "kind": p.kind,
         "entity_id": p.entity_id,
@@ -88,10 +85,21 @@ def get_session_token(s: Session, p: Principal, params: dict[str, Any]) -> dict[
         "user_id": p.user_id,
         "name": p.name,
         "session_policy": None,
-        "source_access_key": p.access_key_id,
+        "source_access_key": p.access_key_id or None,
     }
+
+
+def credentials_for(s: Session, template: dict[str, Any], seconds: int) -> dict[str, Any]:
     row, expires = issue_session(s, template, seconds)
     return {"Credentials": _credentials(row, expires)}
+
+
+def get_session_token(s: Session, p: Principal, params: dict[str, Any]) -> dict[str, Any]:
+    if p.session_token:
+        raise access_denied("Cannot call GetSessionToken with session credentials")
+    high = 3600 if p.kind == "root" else 129600
+    seconds = duration(params.get("DurationSeconds"), 900, high, min(43200, high))
+    return credentials_for(s, session_template(p), seconds)
 
 
 def find_role(s: Session, arn: str) -> IamRole | None:
@@ -145,7 +153,7 @@ def assume_role(s: Session, p: Principal, params: dict[str, Any]) -> dict[str, A
         )
     # Role chaining is limited to one hour, as AWS.
     high = 3600 if p.kind == "assumed-role" else role.max_session_duration
-    seconds = _duration(params.get("DurationSeconds"), 900, high, 3600)
+    seconds = duration(params.get("DurationSeconds"), 900, high, 3600)
     policy, packed = _session_policy(params.get("Policy"))
     assumed_id = f"{role.id}:{session_name}"
     session_arn = f"arn:aws:sts::{role.account_id}:assumed-role/{role.name}/{session_name}"
