@@ -28,6 +28,8 @@ FAKE_NODE = {
     "MALLEE_NODE_CORES": "100000",
     "MALLEE_NODE_MEMORY_MB": "100000000",
     "MALLEE_NODE_DISK_GB": "10000000",
+    # Room for every instance the run makes: each needs an address of the node subnet.
+    "MALLEE_NODE_SUBNET": "10.112.0.0/16",
 }
 
 

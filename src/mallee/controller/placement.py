@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+import ipaddress
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from mallee.services.empyrean.registry import derive_state
@@ -15,65 +16,121 @@ from mallee.store.tables.registry import ServiceRow
 
 # Instances in these states hold their node's cores, memory and disk.
 HOLDING = ("pending", "running", "stopping", "shutting-down")
+NO_LIMIT = 2**31
+
+
+@dataclass(frozen=True, slots=True)
+class NodeInfo:
+    """A node as placement sees it: its name, subnet and size."""
+
+    name: str
+    subnet: str
+    cores: int
+    memory_mb: int
+    disk_gb: int
+
+    @property
+    def addresses(self) -> int:
+        """How many instances the node's subnet can address (the gateway takes one)."""
+        return subnet_hosts(self.subnet) - 1
+
+
+@functools.lru_cache(maxsize=64)
+def subnet_hosts(subnet: str) -> int:
+    try:
+        network = ipaddress.ip_network(subnet, strict=False)
+    except ValueError:
+        return NO_LIMIT  # a node that reported no subnet: placement itself will say so
+    size = network.num_addresses
+    # What ip_network(...).hosts() yields, without walking it.
+    if network.version == 4:
+        hosts = size - 2 if network.prefixlen < 31 else size
+    else:
+        hosts = size - 1
+    return min(hosts, NO_LIMIT)
 
 
 @dataclass(slots=True)
 class NodeUsage:
-    node: NodeRow
+    node: NodeInfo
     # What the node's instances use now.
     cores: int = 0
     memory_mb: int = 0
     disk_gb: int = 0
+    instances: int = 0
 
     def room_for(self, cores: int, memory_mb: int, disk_gb: int) -> int:
-        """How many more instances of this size fit."""
+        """How many more instances of this size fit (each also needs a subnet address)."""
         counts = [
             (self.node.cores - self.cores) // cores if cores else None,
             (self.node.memory_mb - self.memory_mb) // memory_mb if memory_mb else None,
             (self.node.disk_gb - self.disk_gb) // disk_gb if disk_gb else None,
         ]
         bounded = [c for c in counts if c is not None]
-        return max(0, min(bounded)) if bounded else 0
+        if not bounded:
+            return 0
+        return max(0, min(*bounded, self.node.addresses - self.instances))
 
     def take(self, cores: int, memory_mb: int, disk_gb: int) -> None:
         self.cores += cores
         self.memory_mb += memory_mb
         self.disk_gb += disk_gb
+        self.instances += 1
 
 
 def fits(usage: NodeUsage, cores: int, memory_mb: int, disk_gb: int) -> bool:
     return usage.room_for(cores, memory_mb, disk_gb) >= 1
 
 
+_USED = (
+    select(
+        Ec2Instance.node,
+        func.sum(Ec2Instance.cores).label("cores"),
+        func.sum(Ec2Instance.memory_mb).label("memory_mb"),
+        func.sum(Ec2Instance.disk_gb).label("disk_gb"),
+        func.count().label("instances"),
+    )
+    .where(Ec2Instance.state.in_(HOLDING))
+    .group_by(Ec2Instance.node)
+    .subquery()
+)
+# One statement, built once: every RunInstances reads it (capacity) and so does each
+# placement pass.
+_NODES = (
+    select(
+        NodeRow.name,
+        NodeRow.subnet,
+        NodeRow.cores,
+        NodeRow.memory_mb,
+        NodeRow.disk_gb,
+        ServiceRow.admin_state,
+        ServiceRow.claimed_at,
+        ServiceRow.last_heartbeat,
+        ServiceRow.fault,
+        _USED.c.cores.label("used_cores"),
+        _USED.c.memory_mb.label("used_memory_mb"),
+        _USED.c.disk_gb.label("used_disk_gb"),
+        _USED.c.instances.label("instances"),
+    )
+    .join(ServiceRow, ServiceRow.name == NodeRow.name)
+    .outerjoin(_USED, _USED.c.node == NodeRow.name)
+    .where(NodeRow.zone == bindparam("zone"), ServiceRow.type == "node")
+    .order_by(NodeRow.name)
+)
+
+
 def usable_nodes(s: Session, zone: str, *, now: float, heartbeat_timeout: float) -> list[NodeUsage]:
-    """Nodes of the zone that may take new instances (ENABLED and beating), by name."""
-    rows = s.execute(
-        select(NodeRow, ServiceRow)
-        .join(ServiceRow, ServiceRow.name == NodeRow.name)
-        .where(NodeRow.zone == zone, ServiceRow.type == "node")
-        .order_by(NodeRow.name)
-    ).all()
-    usable = [
-        node for node, svc in rows if derive_state(svc, now, heartbeat_timeout)[0] == "ENABLED"
+    """Nodes of the zone that may take new instances (ENABLED and beating), by name, each with
+    the cores, memory and disk its instances hold."""
+    rows = s.connection().execute(_NODES, {"zone": zone}).all()
+    return [
+        NodeUsage(
+            NodeInfo(r.name, r.subnet, r.cores, r.memory_mb, r.disk_gb),
+            int(r.used_cores or 0),
+            int(r.used_memory_mb or 0),
+            int(r.used_disk_gb or 0),
+            int(r.instances or 0),
+        )
+        for r in rows
+        if derive_state(r, now, heartbeat_timeout)[0] == "ENABLED"
     ]
-    return with_usage(s, usable)
-
-
-def with_usage(s: Session, nodes: Sequence[NodeRow]) -> list[NodeUsage]:
-    if not nodes:
-        return []
-    used = {
-        name: (int(c or 0), int(m or 0), int(d or 0))
-        for name, c, m, d in s.execute(
-            select(
-                Ec2Instance.node,
-                func.sum(Ec2Instance.cores),
-                func.sum(Ec2Instance.memory_mb),
-                func.sum(Ec2Instance.disk_gb),
-            )
-            .where(Ec2Instance.node.in_([n.name for n in nodes]))
-            .where(Ec2Instance.state.in_(HOLDING))
-            .group_by(Ec2Instance.node)
-        ).all()
-    }
-    return [NodeUsage(n, *used.get(n.name, (0, 0, 0))) for n in nodes]

@@ -10,13 +10,13 @@ from __future__ import annotations
 import ipaddress
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mallee.controller.placement import NodeUsage, fits, usable_nodes
+from mallee.controller.placement import NodeInfo, NodeUsage, fits, usable_nodes
 from mallee.node.network import mac_for
 from mallee.services.ec2 import address_pool
 from mallee.store import Store
@@ -69,15 +69,29 @@ class Scheduler:
                 return 0
             nodes = usable_nodes(s, zone, now=time.time(), heartbeat_timeout=heartbeat_timeout)
             public = _public_pool(store)
+            # Read once per pass, then kept up to date: a pass places many instances.
+            private = _PrivateAddresses(s)
+            held = address_pool.taken(s) if public else set()
             placed = 0
             for row in pending:
                 target = self.pick(nodes, row)
-                address = _free_ip(s, target.node.subnet, target.node.name) if target else None
+                address = private.next_free(target.node) if target else None
                 if target is None or address is None:
                     _no_capacity(row)
                     continue
-                _assign(s, row, target, address, public)
+                _assign(row, target, address)
+                s.flush()
+                # An instance rescheduled after its node went silent keeps its public IP.
+                if public and not row.public_ip:
+                    address_pool.give_dynamic(s, row, public, held)
+                log.info(
+                    "placed %s on %s at %s (public %s)",
+                    row.id, row.node, row.private_ip, row.public_ip,
+                )  # fmt: skip
                 placed += 1
+            if placed:
+                # Node agents rebuild DHCP and NAT from the rows when the generation moves.
+                bump_network(s)
             return placed
 
 
@@ -88,20 +102,11 @@ def _public_pool(store: Store) -> tuple[str, ...]:
     return address_pool.pool(store)
 
 
-def _assign(
-    s: Session, row: Ec2Instance, target: NodeUsage, address: str, public: Sequence[str]
-) -> None:
+def _assign(row: Ec2Instance, target: NodeUsage, address: str) -> None:
     row.node = target.node.name
     row.mac = mac_for(row.id)
     row.private_ip = address
     target.take(row.cores, row.memory_mb, row.disk_gb)
-    # Node agents rebuild DHCP and NAT from the rows when the generation moves.
-    bump_network(s)
-    s.flush()
-    # An instance rescheduled after its node went silent keeps the public IP it had.
-    if public and not row.public_ip:
-        address_pool.give_dynamic(s, row, public)
-    log.info("placed %s on %s at %s (public %s)", row.id, row.node, row.private_ip, row.public_ip)
 
 
 def _no_capacity(row: Ec2Instance) -> None:
@@ -115,21 +120,32 @@ def _no_capacity(row: Ec2Instance) -> None:
     log.warning("no node can hold %s (%s)", row.id, row.instance_type)
 
 
-def _free_ip(s: Session, subnet: str, node: str) -> str | None:
-    """The lowest address of the node's subnet no instance placed there holds (gateway: first)."""
-    taken = set(
-        s.scalars(
+class _PrivateAddresses:
+    """Hands out each node's free subnet addresses, lowest first (the first is the gateway's).
+
+    What the node's instances hold is read once per pass; within a pass addresses are only
+    taken, so each node's scan resumes where it stopped.
+    """
+
+    def __init__(self, s: Session) -> None:
+        self._s = s
+        self._free: dict[str, Iterator[str]] = {}
+
+    def _scan(self, node: NodeInfo) -> Iterator[str]:
+        held = self._s.scalars(
             select(Ec2Instance.private_ip).where(
-                Ec2Instance.node == node,
+                Ec2Instance.node == node.name,
                 Ec2Instance.state != "terminated",
                 Ec2Instance.private_ip.is_not(None),
             )
         ).all()
-    )
-    hosts = ipaddress.ip_network(subnet, strict=False).hosts()
-    next(hosts)  # the bridge's gateway address
-    for address in hosts:
-        text = str(address)
-        if text not in taken:
-            return text
-    return None
+        taken = {ip for ip in held if ip}
+        hosts = ipaddress.ip_network(node.subnet, strict=False).hosts()
+        next(hosts)
+        return (text for text in map(str, hosts) if text not in taken)
+
+    def next_free(self, node: NodeInfo) -> str | None:
+        scan = self._free.get(node.name)
+        if scan is None:
+            scan = self._free[node.name] = self._scan(node)
+        return next(scan, None)

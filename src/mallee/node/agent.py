@@ -27,14 +27,14 @@ from sqlalchemy.exc import SQLAlchemyError
 from mallee.config import Settings
 from mallee.node.hypervisor.base import Hypervisor, LaunchError, VmSpec
 from mallee.node.image_cache import ImageCache
-from mallee.node.network.desired import NETWORKED_STATES
+from mallee.node.transitions import Transitions
 from mallee.runloop import stop_on_signals
 from mallee.services.empyrean import registry
 from mallee.services.empyrean.heartbeat import Heartbeat, interval_for
 from mallee.store import Store
 from mallee.store.tables.compute import InstanceConsole, InstanceCounters, NodeRow
 from mallee.store.tables.ec2 import Ec2Instance
-from mallee.store.tables.network import bump_network
+from mallee.store.upsert import upsert
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +123,7 @@ class NodeAgent:
         self._reported = 0.0
         self._ensured = time.monotonic()
         self._crashes = _Crashes()
+        self._transitions = Transitions(store)
         # What was last written per instance, so unchanged consoles and counters are not.
         self._written: dict[str, tuple[int, tuple[float, ...]]] = {}
 
@@ -335,19 +336,7 @@ class NodeAgent:
         self._crashes.forget(instance_id)
 
     def _move(self, instance_id: str, expected: str, new: str, **fields: Any) -> bool:
-        with self.store.session() as s:
-            done = s.execute(
-                update(Ec2Instance)
-                .where(Ec2Instance.id == instance_id, Ec2Instance.state == expected)
-                .values(state=new, state_changed_at=time.time(), **fields)
-            )
-            moved = bool(getattr(done, "rowcount", 0))
-            if moved and new not in NETWORKED_STATES:
-                # Its address leaves every firewall that names it (peer groups, this node's).
-                bump_network(s)
-        if moved:
-            log.info("%s: %s -> %s", instance_id, expected, new)
-        return moved
+        return self._transitions.move(instance_id, expected, new, **fields)
 
     # --- what the node reports ----------------------------------------------------------------
 
@@ -366,31 +355,37 @@ class NodeAgent:
             s.merge(self._node_row())
         now = time.time()
         self._written = {k: v for k, v in self._written.items() if k in states}
-        changed: list[InstanceConsole | InstanceCounters] = []
+        consoles: list[dict[str, Any]] = []
+        counters: list[dict[str, Any]] = []
         for instance_id, state in states.items():
             if state in ("pending", "running"):
-                changed += self._changed(instance_id, now)
+                self._changed(instance_id, now, consoles, counters)
         # Batched: one transaction per few hundred rows, not one per instance.
-        for start in range(0, len(changed), REPORT_BATCH):
-            with self.store.session() as s:
-                for item in changed[start : start + REPORT_BATCH]:
-                    s.merge(item)
+        for entity, rows in ((InstanceConsole, consoles), (InstanceCounters, counters)):
+            for start in range(0, len(rows), REPORT_BATCH):
+                with self.store.session() as s:
+                    upsert(s, entity, rows[start : start + REPORT_BATCH])
 
-    def _changed(self, instance_id: str, now: float) -> list[InstanceConsole | InstanceCounters]:
+    def _changed(
+        self,
+        instance_id: str,
+        now: float,
+        consoles: list[dict[str, Any]],
+        counters: list[dict[str, Any]],
+    ) -> None:
+        """Adds the instance's console and counters to the lists when they changed."""
         console = self.hv.console(instance_id)
-        counters = self.hv.counters(instance_id)
-        values = counters.values() if counters else {}
+        sample = self.hv.counters(instance_id)
+        values = sample.values() if sample else {}
         # The console is a fixed-size tail once it is long: compare content, not length.
         seen = (hash(console), tuple(float(v) for v in values.values()))
         if self._written.get(instance_id) == seen:
-            return []
+            return
         self._written[instance_id] = seen
-        out: list[InstanceConsole | InstanceCounters] = []
         if console:
-            out.append(InstanceConsole(instance_id=instance_id, output=console, updated_at=now))
-        if counters:
-            out.append(InstanceCounters(instance_id=instance_id, sampled_at=now, **values))
-        return out
+            consoles.append({"instance_id": instance_id, "output": console, "updated_at": now})
+        if sample:
+            counters.append({"instance_id": instance_id, "sampled_at": now, **values})
 
     def _node_row(self) -> NodeRow:
         st = self.settings

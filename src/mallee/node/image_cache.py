@@ -6,11 +6,16 @@ import hashlib
 import os
 import shutil
 import threading
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from sqlalchemy import select
+
 from mallee.store import Store
 from mallee.store.tables.ec2 import Ec2Image
+
+KNOWN_SECONDS = 5.0
 
 
 class ImageError(RuntimeError):
@@ -35,14 +40,29 @@ class ImageCache:
         self._read_blob = read_blob
         # One copy per image even when several launches want it at once.
         self._lock = threading.Lock()
+        # image id -> (valid until, location, digest): every launch asks for three images.
+        self._known: dict[str, tuple[float, str, str | None]] = {}
         root.mkdir(parents=True, exist_ok=True)
 
-    def path(self, image_id: str) -> Path:
+    def _where(self, image_id: str) -> tuple[str, str | None]:
+        """(location, digest) of the image; read again after a few seconds (a rebuilt default
+        image keeps its id and gets new bits)."""
+        now = time.monotonic()
+        hit = self._known.get(image_id)
+        if hit is not None and hit[0] > now:
+            return hit[1], hit[2]
         with self.store.read() as s:
-            image = s.get(Ec2Image, image_id)
-            if image is None:
-                raise ImageError(f"image {image_id} is not registered")
-            location, digest = image.location, image.digest
+            found = s.execute(
+                select(Ec2Image.location, Ec2Image.digest).where(Ec2Image.id == image_id)
+            ).first()
+        if found is None:
+            raise ImageError(f"image {image_id} is not registered")
+        location, digest = found
+        self._known[image_id] = (now + KNOWN_SECONDS, location, digest)
+        return location, digest
+
+    def path(self, image_id: str) -> Path:
+        location, digest = self._where(image_id)
         if digest is None:
             raise ImageError(f"image {image_id} has no content digest yet")
         cached = self.root / digest

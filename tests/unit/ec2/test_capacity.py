@@ -23,7 +23,14 @@ TIMEOUT = 30.0
 
 
 def add_node(
-    store: Store, name: str, *, cores: int, memory_mb: int, disk_gb: int, zone: str = ZONE
+    store: Store,
+    name: str,
+    *,
+    cores: int,
+    memory_mb: int,
+    disk_gb: int,
+    zone: str = ZONE,
+    subnet: str = "",
 ) -> None:
     registry.register_self(store, type="node", name=name, host="h", port=8775, partition=zone)
     with store.session() as s:
@@ -35,6 +42,7 @@ def add_node(
                 cores=cores,
                 memory_mb=memory_mb,
                 disk_gb=disk_gb,
+                subnet=subnet,
                 reported_at=time.time(),
             )
         )
@@ -155,3 +163,21 @@ def test_verbose_line_is_eucalyptus_format() -> None:
     assert capacity_line(TypeCapacity("x", 16, 6144, 120, free=2, max=2)) == (
         "0002 / 0002  16   6144   120"
     )
+
+
+def test_each_instance_needs_an_address_of_its_node_subnet(store: Store) -> None:
+    # A /29 has six host addresses; the bridge's gateway takes one.
+    add_node(
+        store, "nc-small-net", cores=1000, memory_mb=10**7, disk_gb=10**6, subnet="10.9.0.0/29"
+    )
+    size = (1, 256, 5)
+
+    def free() -> int:
+        with store.read() as s:
+            return free_slots(s, ZONE, size, now=time.time(), heartbeat_timeout=TIMEOUT)
+
+    assert free() == 5
+    for _ in range(3):
+        add_instance(store, "nc-small-net", "running", size)
+    add_instance(store, "nc-small-net", "terminated", size)
+    assert free() == 2

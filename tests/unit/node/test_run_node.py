@@ -46,8 +46,8 @@ def node_row(store: Store) -> NodeRow | None:
 
 
 def fake_vms(tmp_path: Path) -> dict[str, dict[str, object]]:
-    path = tmp_path / "nodes" / NODE / "fake-vms.json"
-    return dict(json.loads(path.read_text())) if path.exists() else {}
+    found = (tmp_path / "nodes" / NODE / "fake-vms").glob("*.json")
+    return {f.stem: json.loads(f.read_text()) for f in found}
 
 
 def test_node_process_survives_restarts_without_touching_vms(

@@ -1,6 +1,7 @@
 """A hypervisor that runs nothing: for scale simulation and control-plane tests only.
 
-Its "VMs" are entries in a JSON file, so a restarted agent finds them again like real ones.
+Its "VMs" are small JSON files (one per VM, so a launch writes one file however many exist),
+and a restarted agent finds them again like real ones.
 State changes are instant. `guest_poweroff` and `guest_reset` play what a guest can do by itself.
 """
 
@@ -19,17 +20,22 @@ class FakeHypervisor:
     kind = "fake"
 
     def __init__(self, run_dir: Path) -> None:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        self.path = run_dir / "fake-vms.json"
+        self.dir = run_dir / "fake-vms"
+        self.dir.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
-        self._vms: dict[str, dict[str, Any]] = (
-            json.loads(self.path.read_text()) if self.path.exists() else {}
-        )
+        self._vms: dict[str, dict[str, Any]] = {
+            f.stem: json.loads(f.read_text()) for f in self.dir.glob("*.json")
+        }
 
-    def _save(self) -> None:
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self._vms))
-        os.replace(tmp, self.path)
+    def _save(self, instance_id: str) -> None:
+        path = self.dir / f"{instance_id}.json"
+        vm = self._vms.get(instance_id)
+        if vm is None:
+            path.unlink(missing_ok=True)
+            return
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(vm))
+        os.replace(tmp, path)
 
     def running(self) -> set[str]:
         with self._lock:
@@ -66,14 +72,14 @@ class FakeHypervisor:
             f"{vm['console']}[fake] boot {vm['boots']} of {instance_id}\n"
             f"EUCA-READY instance-id={instance_id}\n"
         )
-        self._save()
+        self._save(instance_id)
 
     def _exit(self, instance_id: str, cause: str) -> None:
         with self._lock:
             vm = self._vms.get(instance_id)
             if vm is not None and vm["alive"]:
                 vm.update(alive=False, exit=cause)
-                self._save()
+                self._save(instance_id)
 
     def stop(self, instance_id: str, timeout: float) -> None:
         self._exit(instance_id, "poweroff")
@@ -86,7 +92,7 @@ class FakeHypervisor:
     def destroy(self, instance_id: str) -> None:
         with self._lock:
             if self._vms.pop(instance_id, None) is not None:
-                self._save()
+                self._save(instance_id)
 
     def exited_for_reboot(self, instance_id: str) -> bool:
         with self._lock:
@@ -103,4 +109,6 @@ class FakeHypervisor:
             return str(self._vms.get(instance_id, {}).get("console", ""))
 
     def counters(self, instance_id: str) -> Counters | None:
-        return Counters() if instance_id in self.running() else None
+        with self._lock:
+            alive = bool(self._vms.get(instance_id, {}).get("alive"))
+        return Counters() if alive else None

@@ -72,15 +72,18 @@ def take(
     account_id: str,
     elastic: bool,
     instance_id: str | None = None,
+    held: set[str] | None = None,
 ) -> Ec2Address | None:
     """Insert an address row for the lowest free pool address; None when the pool is empty.
 
     Each attempt runs in a savepoint, so losing a race to a concurrent writer (the same
     address committed first) leaves the caller's transaction usable for the next attempt.
+    `held` is the set of taken addresses when the caller already read it (and gives many
+    addresses in one transaction); it is kept up to date.
     """
-    lost: set[str] = set()
+    held = taken(s) if held is None else held
     for _ in range(TAKE_ATTEMPTS):
-        ip = next_free(pool_ips, taken(s) | lost)
+        ip = next_free(pool_ips, held)
         if ip is None:
             return None
         address = Ec2Address(
@@ -96,14 +99,20 @@ def take(
             with s.begin_nested():
                 s.add(address)
         except IntegrityError:
-            lost.add(ip)
+            # Someone committed addresses since `held` was read: read them again.
+            held |= taken(s) | {ip}
             continue
+        held.add(ip)
         return address
     return None
 
 
-def give_dynamic(s: Session, instance: Ec2Instance, pool_ips: Sequence[str]) -> str | None:
-    """Give an instance without a public address one from the pool (EDGE public IPs)."""
+def give_dynamic(
+    s: Session, instance: Ec2Instance, pool_ips: Sequence[str], held: set[str] | None = None
+) -> str | None:
+    """Give an instance without a public address one from the pool (EDGE public IPs).
+
+    The caller bumps the network generation (once for many instances)."""
     if instance.public_ip:
         return instance.public_ip
     address = take(
@@ -112,12 +121,12 @@ def give_dynamic(s: Session, instance: Ec2Instance, pool_ips: Sequence[str]) -> 
         account_id=instance.account_id,
         elastic=False,
         instance_id=instance.id,
+        held=held,
     )
     if address is None:
         log.warning("public address pool is empty: %s gets no public IP", instance.id)
         return None
     instance.public_ip = address.public_ip
-    bump_network(s)
     log.info("public IP %s given to %s", address.public_ip, instance.id)
     return address.public_ip
 

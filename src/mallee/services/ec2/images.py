@@ -18,7 +18,7 @@ import hashlib
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -49,7 +49,18 @@ def check_image_id(image_id: str) -> None:
         raise errors.malformed("image", image_id, "emi")
 
 
-def may_launch(s: Session, image: Ec2Image, account_id: str) -> bool:
+class Launchable(Protocol):
+    """What a launch check reads of an image: an Ec2Image or a plain row."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def account_id(self) -> str: ...
+    @property
+    def is_public(self) -> bool: ...
+
+
+def may_launch(s: Session, image: Launchable, account_id: str) -> bool:
     """Owned, public, or shared with the account through a launch permission."""
     if image.is_public or image.account_id == account_id:
         return True

@@ -118,7 +118,12 @@ class InstancesApi(Provider):
             return self._reservation(s, ctx, list(rows)) if rows else None
 
     def _reservation(
-        self, s: Session, ctx: RequestContext, rows: list[Ec2Instance], *, with_tags: bool = True
+        self,
+        s: Session,
+        ctx: RequestContext,
+        rows: Sequence[views.InstanceView],
+        *,
+        with_tags: bool = True,
     ) -> Result:
         ids = [r.id for r in rows]
         tags = tags_for(s, ctx.principal.account_id, ids) if with_tags else {}

@@ -11,25 +11,26 @@ import datetime as dt
 import json
 import time
 from dataclasses import dataclass
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Executable, Table, bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from mallee.api.context import RequestContext
 from mallee.api.errors import ServiceError
 from mallee.ids import new_id
-from mallee.services.ec2 import security_groups
+from mallee.services.ec2 import errors, security_groups
 from mallee.services.ec2.capacity import free_slots
-from mallee.services.ec2.images import aux_image, launchable_image
+from mallee.services.ec2.images import check_image_id, may_launch
 from mallee.services.ec2.instance_profiles import launch_profile
-from mallee.services.ec2.instance_types import get_type
 from mallee.services.ec2.tags import apply_tag_specifications
 from mallee.services.empyrean import properties
 from mallee.services.iam.views import profile_arn
 from mallee.store import Store
 from mallee.store.tables.ec2 import Ec2Image, Ec2Instance, Ec2InstanceType, Ec2KeyPair
 from mallee.store.tables.iam import IamInstanceProfile
+from mallee.store.tables.network import Ec2InstanceGroup, Ec2SecurityGroup
 
 DEFAULT_TYPE = "m1.small"
 
@@ -38,13 +39,23 @@ def invalid(message: str) -> ServiceError:
     return ServiceError("InvalidParameterValue", message, 400)
 
 
+@dataclass(frozen=True, slots=True)
+class Size:
+    """The instance type a launch asked for, as read at launch."""
+
+    name: str
+    cores: int
+    memory_mb: int
+    disk_gb: int
+
+
 @dataclass(slots=True)
 class LaunchPlan:
-    image: Ec2Image
+    image: Any
     kernel_id: str | None
     ramdisk_id: str | None
-    itype: Ec2InstanceType
-    key: Ec2KeyPair | None
+    itype: Size
+    key: Any | None
     user_data: str | None
     zone: str
     groups: list[dict[str, str]]
@@ -78,21 +89,78 @@ def user_data(raw: Any, limit: int) -> str | None:
     return text
 
 
-def _key(s: Session, account: str, name: str | None) -> Ec2KeyPair | None:
+# Built once with bound parameters and run on the session's connection: a launch makes a
+# handful of reads, and building, caching and ORM-wrapping each statement cost more than
+# running it.
+_KEY = select(Ec2KeyPair.name, Ec2KeyPair.public_key).where(
+    Ec2KeyPair.account_id == bindparam("account"), Ec2KeyPair.name == bindparam("name")
+)
+_SIZE = select(Ec2InstanceType.cores, Ec2InstanceType.memory_mb, Ec2InstanceType.disk_gb).where(
+    Ec2InstanceType.name == bindparam("name")
+)
+_IMAGE = select(
+    Ec2Image.id,
+    Ec2Image.account_id,
+    Ec2Image.is_public,
+    Ec2Image.state,
+    Ec2Image.image_type,
+    Ec2Image.kernel_id,
+    Ec2Image.ramdisk_id,
+    Ec2Image.root_device_type,
+    Ec2Image.root_device_name,
+).where(Ec2Image.id == bindparam("id"))
+_DEFAULT_GROUP = select(Ec2SecurityGroup.id, Ec2SecurityGroup.name).where(
+    Ec2SecurityGroup.account_id == bindparam("account"),
+    Ec2SecurityGroup.name == security_groups.DEFAULT,
+)
+
+
+def _first(s: Session, statement: Executable, **values: Any) -> Any:
+    return s.connection().execute(statement, values).first()
+
+
+def _key(s: Session, account: str, name: str | None) -> Any:
     if not name:
         return None
-    key = s.scalar(
-        select(Ec2KeyPair).where(Ec2KeyPair.account_id == account, Ec2KeyPair.name == name)
-    )
+    key = _first(s, _KEY, account=account, name=name)
     if key is None:
         raise ServiceError("InvalidKeyPair.NotFound", f"The key pair '{name}' does not exist", 400)
     return key
+
+
+def _size(s: Session, name: str) -> Size:
+    found = _first(s, _SIZE, name=name)
+    if found is None:
+        raise invalid(f"Invalid value '{name}' for InstanceType.")
+    return Size(name, *found)
+
+
+def _image(s: Session, account: str, image_id: str, kind: str) -> Any:
+    """A launchable image of `kind`, as images.launchable_image decides, read as a plain row."""
+    check_image_id(image_id)
+    found = _first(s, _IMAGE, id=image_id)
+    if found is None or found.state != "available" or not may_launch(s, found, account):
+        raise errors.not_found("image", image_id)
+    if found.image_type != kind:
+        if kind == "machine":
+            raise invalid(f"Image {found.id} is not a machine image and cannot be run")
+        raise errors.invalid_value(f"Image {found.id} is not a {kind} image")
+    return found
+
+
+def _aux(s: Session, account: str, image_id: Any, kind: str) -> str | None:
+    return _image(s, account, str(image_id), kind).id if image_id else None
 
 
 def _groups(s: Session, account: str, params: dict[str, Any]) -> list[dict[str, str]]:
     """The caller's groups the request names (NotFound/Malformed as EC2), else `default`."""
     names = params.get("SecurityGroups") or []
     ids = params.get("SecurityGroupIds") or []
+    if not (names or ids):
+        # Most launches name no group: one plain read of the default group, once it exists.
+        found = _first(s, _DEFAULT_GROUP, account=account)
+        if found is not None:
+            return [{"GroupName": found.name, "GroupId": found.id}]
     return security_groups.group_refs(security_groups.launch_groups(s, account, names, ids))
 
 
@@ -104,9 +172,7 @@ def plan(
         raise ServiceError(
             "MissingParameter", "The request must contain the parameter ImageId", 400
         )
-    image = launchable_image(s, account, str(params["ImageId"]))
-    if image.image_type != "machine":
-        raise invalid(f"Image {image.id} is not a machine image and cannot be run")
+    image = _image(s, account, str(params["ImageId"]), "machine")
     placement = params.get("Placement") or {}
     wanted_zone = placement.get("AvailabilityZone")
     if wanted_zone and wanted_zone != zone:
@@ -116,9 +182,9 @@ def plan(
         raise invalid(f"Invalid value '{behavior}' for InstanceInitiatedShutdownBehavior")
     return LaunchPlan(
         image=image,
-        kernel_id=aux_image(s, account, params.get("KernelId") or image.kernel_id, "kernel"),
-        ramdisk_id=aux_image(s, account, params.get("RamdiskId") or image.ramdisk_id, "ramdisk"),
-        itype=get_type(s, str(params.get("InstanceType") or DEFAULT_TYPE)),
+        kernel_id=_aux(s, account, params.get("KernelId") or image.kernel_id, "kernel"),
+        ramdisk_id=_aux(s, account, params.get("RamdiskId") or image.ramdisk_id, "ramdisk"),
+        itype=_size(s, str(params.get("InstanceType") or DEFAULT_TYPE)),
         key=_key(s, account, params.get("KeyName")),
         user_data=user_data(params.get("UserData"), user_data_limit),
         zone=zone,
@@ -146,49 +212,68 @@ def how_many(s: Session, params: dict[str, Any], launch: LaunchPlan, timeout: fl
 
 def create(
     s: Session, ctx: RequestContext, params: dict[str, Any], launch: LaunchPlan, count: int
-) -> list[Ec2Instance]:
+) -> list[SimpleNamespace]:
+    """Insert the pending instances; returns them as the views read them."""
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     reservation = new_id("r")
     monitoring = bool((params.get("Monitoring") or {}).get("Enabled", False))
-    rows = [
-        Ec2Instance(
-            id=new_id("i"),
-            account_id=ctx.principal.account_id,
-            reservation_id=reservation,
-            requester_arn=ctx.principal.arn,
-            client_token=params.get("ClientToken") or None,
-            launch_index=index,
-            image_id=launch.image.id,
-            kernel_id=launch.kernel_id,
-            ramdisk_id=launch.ramdisk_id,
-            instance_type=launch.itype.name,
-            cores=launch.itype.cores,
-            memory_mb=launch.itype.memory_mb,
-            disk_gb=launch.itype.disk_gb,
-            key_name=launch.key.name if launch.key else None,
-            public_key=launch.key.public_key if launch.key else None,
-            user_data=launch.user_data,
-            availability_zone=launch.zone,
-            security_groups=json.dumps(launch.groups),
-            monitoring=monitoring,
-            disable_api_termination=bool(params.get("DisableApiTermination", False)),
-            shutdown_behavior=params.get("InstanceInitiatedShutdownBehavior", "stop"),
-            root_device_type=launch.image.root_device_type,
-            root_device_name=launch.image.root_device_name,
-            iam_instance_profile_id=launch.profile.id if launch.profile else None,
-            iam_instance_profile_arn=profile_arn(launch.profile) if launch.profile else None,
-            state="pending",
-            launch_time=now,
-            state_changed_at=time.time(),
-        )
-        for index in range(count)
-    ]
-    s.add_all(rows)
-    s.flush()
-    ids = [r.id for r in rows]
-    # Membership is what the nodes' firewalls read; the JSON column is the Describe views'.
-    security_groups.add_members(s, ids, [g["GroupId"] for g in launch.groups])
+    common = {
+        "account_id": ctx.principal.account_id,
+        "reservation_id": reservation,
+        "requester_arn": ctx.principal.arn,
+        "client_token": params.get("ClientToken") or None,
+        "image_id": launch.image.id,
+        "kernel_id": launch.kernel_id,
+        "ramdisk_id": launch.ramdisk_id,
+        "instance_type": launch.itype.name,
+        "cores": launch.itype.cores,
+        "memory_mb": launch.itype.memory_mb,
+        "disk_gb": launch.itype.disk_gb,
+        "key_name": launch.key.name if launch.key else None,
+        "public_key": launch.key.public_key if launch.key else None,
+        "user_data": launch.user_data,
+        "availability_zone": launch.zone,
+        "security_groups": json.dumps(launch.groups),
+        "monitoring": monitoring,
+        "disable_api_termination": bool(params.get("DisableApiTermination", False)),
+        "shutdown_behavior": params.get("InstanceInitiatedShutdownBehavior", "stop"),
+        "root_device_type": launch.image.root_device_type,
+        "root_device_name": launch.image.root_device_name,
+        "iam_instance_profile_id": launch.profile.id if launch.profile else None,
+        "iam_instance_profile_arn": profile_arn(launch.profile) if launch.profile else None,
+        "state": "pending",
+        "launch_time": now,
+        "state_changed_at": time.time(),
+    }
+    rows = [{**common, "id": new_id("i"), "launch_index": i} for i in range(count)]
+    # Plain Core inserts: a launch builds no ORM objects it would only read back.
+    s.connection().execute(_INSERT_INSTANCES, rows)
+    ids = [r["id"] for r in rows]
+    # Membership is what the nodes' firewalls read (the JSON column is the Describe views');
+    # the network generation moves at placement, when the instances get addresses.
+    group_ids = [g["GroupId"] for g in launch.groups]
+    s.connection().execute(
+        _INSERT_MEMBERS,
+        [
+            {"instance_id": iid, "group_id": gid, "position": pos}
+            for iid in ids
+            for pos, gid in enumerate(group_ids)
+        ],
+    )
     apply_tag_specifications(
         s, ctx.principal.account_id, params.get("TagSpecifications"), {"instance": ids}
     )
-    return rows
+    return [SimpleNamespace(**_UNPLACED, **row) for row in rows]
+
+
+_INSERT_INSTANCES = insert(cast(Table, Ec2Instance.__table__))
+_INSERT_MEMBERS = insert(cast(Table, Ec2InstanceGroup.__table__))
+
+# What a new row holds in the columns a launch does not set.
+_UNPLACED: dict[str, Any] = {
+    "state_reason_code": None,
+    "state_reason_message": None,
+    "transition_reason": "",
+    "private_ip": None,
+    "public_ip": None,
+}

@@ -19,6 +19,7 @@ import re
 import time
 import uuid
 from dataclasses import dataclass
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -49,6 +50,19 @@ _REQUESTED_STATES = {
 def default_timeout() -> float:
     """The heartbeat timeout callers get when they pass none: the environment's setting."""
     return float(Settings.from_env().heartbeat_timeout)
+
+
+class ServiceState(Protocol):
+    """What the derived state is computed from: a ServiceRow, or a plain row of its columns."""
+
+    @property
+    def admin_state(self) -> str: ...
+    @property
+    def claimed_at(self) -> float | None: ...
+    @property
+    def last_heartbeat(self) -> float | None: ...
+    @property
+    def fault(self) -> str | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +117,7 @@ def _validate(name: str, host: str, port: int | None) -> None:
         raise invalid_parameter_value(f"Invalid port: {port} (1-65535)")
 
 
-def derive_state(row: ServiceRow, now: float, timeout: float) -> tuple[str, tuple[str, ...]]:
+def derive_state(row: ServiceState, now: float, timeout: float) -> tuple[str, tuple[str, ...]]:
     if row.admin_state == "STOPPED":
         return "STOPPED", ("stopped by the administrator",)
     if row.claimed_at is None:
