@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
@@ -33,9 +35,33 @@ def _begin_deferred(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN")
 
 
+# Waiting for the write lock: SQLite's own busy handler sleeps 1, 2, 5, 10, ... ms between
+# tries, so a writer behind a transaction that holds the lock for half a millisecond waits
+# milliseconds. Writers here poll at a finer grain (up to WRITE_LOCK_TIMEOUT in all).
+WRITE_LOCK_TIMEOUT = 10.0
+_FIRST_PAUSE, _MAX_PAUSE = 0.0001, 0.002
+
+
+def _write_engine_pragmas(dbapi_conn: Any, record: Any) -> None:
+    _sqlite_pragmas(dbapi_conn, record)
+    # BEGIN IMMEDIATE is the one statement of a write transaction that waits for another
+    # process (see _begin_immediate); it answers "busy" at once and is retried here.
+    dbapi_conn.execute("PRAGMA busy_timeout=0")
+
+
 def _begin_immediate(conn: Any) -> None:
     # Take the write lock at BEGIN so two writers never deadlock upgrading a read lock.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    deadline = time.monotonic() + WRITE_LOCK_TIMEOUT
+    pause = _FIRST_PAUSE
+    while True:
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            return
+        except OperationalError as err:
+            if "locked" not in str(err.orig) or time.monotonic() > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 1.5, _MAX_PAUSE)
 
 
 def _driver_url(url: str) -> str:
@@ -47,7 +73,7 @@ def _driver_url(url: str) -> str:
 def make_engine(url: str, *, write: bool = True) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False})
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", _write_engine_pragmas if write else _sqlite_pragmas)
         event.listen(engine, "begin", _begin_immediate if write else _begin_deferred)
         return engine
     return create_engine(_driver_url(url), pool_pre_ping=True, pool_size=5, max_overflow=10)

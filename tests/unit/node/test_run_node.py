@@ -3,7 +3,6 @@ SIGTERM or SIGKILL leaves its VMs to the next agent."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -13,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from mallee.config import Settings
+from mallee.node.hypervisor.fake import FakeHypervisor
 from mallee.node.hypervisor.probe import choose_accel
 from mallee.services.empyrean import registry
 from mallee.store import Store
@@ -46,8 +46,7 @@ def node_row(store: Store) -> NodeRow | None:
 
 
 def fake_vms(tmp_path: Path) -> dict[str, dict[str, object]]:
-    found = (tmp_path / "nodes" / NODE / "fake-vms").glob("*.json")
-    return {f.stem: json.loads(f.read_text()) for f in found}
+    return FakeHypervisor.saved(tmp_path / "nodes" / NODE)
 
 
 def test_node_process_survives_restarts_without_touching_vms(

@@ -1,7 +1,7 @@
 """A hypervisor that runs nothing: for scale simulation and control-plane tests only.
 
-Its "VMs" are small JSON files (one per VM, so a launch writes one file however many exist),
-and a restarted agent finds them again like real ones.
+Its "VMs" live in a journal (one JSON line per change, appended: a launch costs one write however
+many VMs exist), so a restarted agent finds them again like real ones.
 State changes are instant. `guest_poweroff` and `guest_reset` play what a guest can do by itself.
 """
 
@@ -15,27 +15,53 @@ from typing import Any
 
 from mallee.node.hypervisor.base import Counters, VmInfo, VmSpec
 
+JOURNAL = "fake-vms.jsonl"
+
 
 class FakeHypervisor:
     kind = "fake"
 
     def __init__(self, run_dir: Path) -> None:
-        self.dir = run_dir / "fake-vms"
-        self.dir.mkdir(parents=True, exist_ok=True)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        self.path = run_dir / JOURNAL
         self._lock = threading.RLock()
-        self._vms: dict[str, dict[str, Any]] = {
-            f.stem: json.loads(f.read_text()) for f in self.dir.glob("*.json")
-        }
+        self._vms = self.saved(run_dir)
+        self._compact()
+
+    @staticmethod
+    def saved(run_dir: Path) -> dict[str, dict[str, Any]]:
+        """The VMs as the journal in run_dir left them."""
+        vms: dict[str, dict[str, Any]] = {}
+        path = run_dir / JOURNAL
+        if not path.exists():
+            return vms
+        for line in path.read_text().splitlines():
+            try:
+                instance_id, vm = json.loads(line)
+            except ValueError:
+                continue  # the end of a line the process was killed writing
+            if vm is None:
+                vms.pop(instance_id, None)
+            else:
+                vms[instance_id] = vm
+        return vms
+
+    def _compact(self) -> None:
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text("".join(json.dumps([i, vm]) + "\n" for i, vm in self._vms.items()))
+        os.replace(tmp, self.path)
+        self._journal = self.path.open("a")
+        self._lines = len(self._vms)
 
     def _save(self, instance_id: str) -> None:
-        path = self.dir / f"{instance_id}.json"
-        vm = self._vms.get(instance_id)
-        if vm is None:
-            path.unlink(missing_ok=True)
-            return
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(vm))
-        os.replace(tmp, path)
+        self._journal.write(json.dumps([instance_id, self._vms.get(instance_id)]) + "\n")
+        # To the OS, not the disk: a killed agent must find its VMs; a crashed host loses real
+        # VMs too.
+        self._journal.flush()
+        self._lines += 1
+        if self._lines > 4 * len(self._vms) + 1000:
+            self._journal.close()
+            self._compact()
 
     def running(self) -> set[str]:
         with self._lock:
