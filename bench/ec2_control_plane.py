@@ -174,9 +174,10 @@ def main() -> None:
         f"{'RunInstances, instances/s (1 conn)':40}{m['run_rate']:10.1f}{t['run_rate']:10.1f}"
         f"{m['run_rate'] / t['run_rate']:8.1f}x"
     )
+    spread = m["run_rate_spread"]
     print(
-        f"{'  controller + node agent on CPU 1':40}{m['run_rate_spread']:10.1f}{t['run_rate']:10.1f}"
-        f"{m['run_rate_spread'] / t['run_rate']:8.1f}x"
+        f"{'  controller + node agent on CPU 1':40}{spread:10.1f}{t['run_rate']:10.1f}"
+        f"{spread / t['run_rate']:8.1f}x"
     )
     label = f"DescribeInstances, {args.instances} inst. (s)"
     print(
