@@ -6,7 +6,9 @@ Usage: python bench/s3_throughput.py [--seconds 5] [--objects 10000]
 - 64 MiB PUT and GET MB/s (presigned URLs, so the client neither hashes nor signs the body),
   next to a plain copy of a 64 MiB file on the same disk (with and without fsync: mallee's PUT
   is durable before it answers, as the copy with fsync is);
-- RSS of the server process holding --objects 4 KiB objects.
+- RSS of the server process holding --objects 4 KiB objects;
+- the same 4 KiB loops (1 and 8 clients) against a server that answers at once without any
+  work: the ceiling the clients themselves set.
 
 mallee runs as one `mallee api` process (the S3 gateway alone: no controller, no node) with
 the fs backend, pinned to CPU 0 like moto server; this process and its clients run on CPU 1.
@@ -15,6 +17,7 @@ the fs backend, pinned to CPU 0 like moto server; this process and its clients r
 from __future__ import annotations
 
 import argparse
+import asyncio
 import http.client
 import multiprocessing
 import os
@@ -121,6 +124,66 @@ def seed_small(server: Server) -> None:
     for w in range(CLIENTS):
         for i in range(KEYS):
             s3.put_object(Bucket="bench", Key=f"w{w}/k{i}", Body=body)
+
+
+# --- the client alone ----------------------------------------------------------------------------
+
+_NULL_GET = b'HTTP/1.1 200 OK\r\nContent-Length: %d\r\nETag: "0"\r\n\r\n' % SMALL + bytes(SMALL)
+_NULL_PUT = b'HTTP/1.1 200 OK\r\nContent-Length: 0\r\nETag: "0"\r\n\r\n'
+
+
+async def _null_connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Answers every request at once, taking in (after "100 Continue") whatever body it has."""
+    try:
+        while True:
+            head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").lower()
+            length = 0
+            for line in head.split("\r\n"):
+                name, _, value = line.partition(":")
+                if name == "content-length":
+                    length = int(value)
+            if "expect: 100-continue" in head:
+                writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            if length:
+                await reader.readexactly(length)
+            writer.write(_NULL_PUT if head.startswith("put") else _NULL_GET)
+            await writer.drain()
+    except (asyncio.IncompleteReadError, ConnectionError):
+        writer.close()
+
+
+def null_server_main(port: int) -> None:
+    async def serve() -> None:
+        server = await asyncio.start_server(_null_connection, "127.0.0.1", port)
+        await server.serve_forever()
+
+    asyncio.run(serve())
+
+
+def start_null_server() -> Server:
+    """A server that does no work at all, on CPU 0: what boto3 itself reaches against it is
+    the ceiling of any server's ops/s in this benchmark."""
+    port = free_port()
+    proc = subprocess.Popen(
+        ["taskset", "-c", "0", sys.executable, __file__, "--null-server", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    wait_up(url, proc)
+    return Server("null", proc, url, "null-key", "null-secret")
+
+
+def client_ceiling(seconds: float) -> dict[str, float]:
+    server = start_null_server()
+    try:
+        return {
+            f"{op}{n}": ops_per_second(server, op, n, seconds)
+            for op in ("put", "get")
+            for n in (1, CLIENTS)
+        }
+    finally:
+        stop(server)
 
 
 # --- large objects -------------------------------------------------------------------------------
@@ -233,7 +296,11 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=5)
     ap.add_argument("--objects", type=int, default=10_000)
+    ap.add_argument("--null-server", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.null_server:
+        null_server_main(args.null_server)
+        return
     # This process and every client it forks on CPU 1; the servers go to CPU 0 (taskset).
     os.sched_setaffinity(0, {1})
     results: dict[str, dict[str, float]] = {}
@@ -249,6 +316,7 @@ def main() -> None:
                 results[name] = measure(server, args.seconds, args.objects)
             finally:
                 stop(server)
+        ceiling = client_ceiling(args.seconds)
     m, t = results["mallee"], results["moto"]
     print(f"{'':36}{'mallee':>10}{'moto':>10}{'ratio':>9}")
     rows = (
@@ -261,6 +329,11 @@ def main() -> None:
     )
     for label, key in rows:
         print(f"{label:36}{m[key]:10.0f}{t[key]:10.0f}{m[key] / t[key]:8.2f}x")
+    print(
+        "boto3 against a server that does nothing (no server can be measured faster): "
+        f"PutObject {ceiling['put1']:.0f}/s with 1 client, {ceiling['put8']:.0f}/s with "
+        f"{CLIENTS}; GetObject {ceiling['get1']:.0f}/s, {ceiling['get8']:.0f}/s"
+    )
     print(f"{'RSS idle, MiB':36}{m['rss_idle']:10.0f}{t['rss_idle']:10.0f}")
     print(f"{f'RSS with {args.objects} objects, MiB':36}{m['rss_full']:10.0f}{t['rss_full']:10.0f}")
     print(

@@ -31,6 +31,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from mallee.services.s3.data import INLINE_MAX
 from tests.conftest import fresh_database_url
 from tests.e2e.conftest import (
     REGION,
@@ -153,19 +154,67 @@ WRITERS = 200
 
 
 def test_sigkill_during_200_concurrent_puts_loses_no_acknowledged_object(api: ApiServer) -> None:
-    s3 = api.client(pool=WRITERS)
-    bucket = f"kill-{uuid.uuid4().hex[:8]}"
-    s3.create_bucket(Bucket=bucket)
     rng = random.Random(5)
     # Sizes from empty to a few MiB, so the kill finds writes in every stage: receiving the
-    # body, fsyncing the blob, committing the version.
+    # body, fsyncing the blob, committing the version (with the bytes inline for small ones).
     bodies = {
         f"obj/{i:03d}": rng.randbytes(rng.choice((0, 1, 4096, 100_000, 1 * MIB, 3 * MIB)))
         for i in range(WRITERS)
     }
+    _kill_during_puts(api, bodies, {})
+
+
+def test_sigkill_during_concurrent_small_puts_loses_no_acknowledged_object(api: ApiServer) -> None:
+    rng = random.Random(7)
+    # Every size kept inline in the version row, so each write is durable through its commit
+    # alone; half the keys are overwrites, which must end as the old bytes or the new ones.
+    sizes = (0, 1, 100, 4096, INLINE_MAX - 1, INLINE_MAX)
+    bodies = {f"small/{i:03d}": rng.randbytes(rng.choice(sizes)) for i in range(WRITERS)}
+    old = {key: b"old:" + key.encode() for key in list(bodies)[::2]}
+    _kill_during_puts(api, bodies, old)
+
+
+def _kill_during_puts(api: ApiServer, bodies: dict[str, bytes], old: dict[str, bytes]) -> None:
+    """Write `bodies` from WRITERS threads at once (over `old` contents), SIGKILL the api once
+    some are acknowledged, restart it: every acknowledged write holds its bytes, every key
+    holds one whole version (new, old, or none), and the server takes writes again."""
+    s3 = api.client(pool=WRITERS)
+    bucket = f"kill-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    for key, data in old.items():
+        s3.put_object(Bucket=bucket, Key=key, Body=data)
+    acked = _put_until_killed(api, s3, bucket, bodies)
+    api.start()
+    s3 = api.client()
+    listed = {
+        o["Key"]: o["Size"]
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket)
+        for o in page.get("Contents", [])
+    }
+    assert acked <= set(listed), f"acknowledged but lost: {sorted(acked - set(listed))}"
+    # Every key that exists, acknowledged or not (a write can commit just before the kill and
+    # lose only its answer), holds exactly the bytes of one write: nothing partial.
+    for key in listed:
+        got = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        if key in acked or got != old.get(key):
+            assert hashlib.sha256(got).digest() == hashlib.sha256(bodies[key]).digest(), key
+            assert listed[key] == len(bodies[key]), key
+    for key in set(bodies) - set(listed):
+        with pytest.raises(ClientError) as err:
+            s3.head_object(Bucket=bucket, Key=key)
+        assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+    assert set(old) <= set(listed), "an interrupted overwrite lost the previous version"
+    print(f"acknowledged {len(acked)}, stored {len(listed)} of {WRITERS}")
+    # The restarted server takes writes again.
+    s3.put_object(Bucket=bucket, Key="after", Body=b"alive")
+    assert s3.get_object(Bucket=bucket, Key="after")["Body"].read() == b"alive"
+
+
+def _put_until_killed(api: ApiServer, s3: Any, bucket: str, bodies: dict[str, bytes]) -> set[str]:
+    """The keys whose PUT was acknowledged before the SIGKILL that ended them all."""
     acked: set[str] = set()
     lock = threading.Lock()
-    go = threading.Barrier(WRITERS + 1)
+    go = threading.Barrier(len(bodies) + 1)
 
     def put(key: str) -> None:
         go.wait()
@@ -176,7 +225,7 @@ def test_sigkill_during_200_concurrent_puts_loses_no_acknowledged_object(api: Ap
         with lock:
             acked.add(key)
 
-    with ThreadPoolExecutor(WRITERS) as pool:
+    with ThreadPoolExecutor(len(bodies)) as pool:
         futures = [pool.submit(put, key) for key in bodies]
         go.wait()
         # Kill once some writes have been acknowledged and many are still in flight.
@@ -186,31 +235,8 @@ def test_sigkill_during_200_concurrent_puts_loses_no_acknowledged_object(api: Ap
         api.kill()
         for f in futures:
             f.result()
-    done_before_kill = len(acked)
-    assert 0 < done_before_kill < WRITERS, f"{done_before_kill} acknowledged: no write in flight"
-
-    api.start()
-    s3 = api.client()
-    listed = {
-        o["Key"]: o["Size"]
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket)
-        for o in page.get("Contents", [])
-    }
-    assert acked <= set(listed), f"acknowledged but lost: {sorted(acked - set(listed))}"
-    # Every key that exists, acknowledged or not (a write can commit just before the kill and
-    # lose only its answer), holds exactly the bytes sent: nothing partial.
-    for key, size in listed.items():
-        assert size == len(bodies[key]), key
-        got = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-        assert hashlib.sha256(got).digest() == hashlib.sha256(bodies[key]).digest(), key
-    for key in set(bodies) - set(listed):
-        with pytest.raises(ClientError) as err:
-            s3.head_object(Bucket=bucket, Key=key)
-        assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
-    print(f"acknowledged {done_before_kill}, stored {len(listed)} of {WRITERS}")
-    # The restarted server takes writes again.
-    s3.put_object(Bucket=bucket, Key="after", Body=b"alive")
-    assert s3.get_object(Bucket=bucket, Key="after")["Body"].read() == b"alive"
+    assert 0 < len(acked) < len(bodies), f"{len(acked)} acknowledged: no write in flight"
+    return set(acked)
 
 
 # --- truncated uploads ---------------------------------------------------------------------------
@@ -229,7 +255,10 @@ def test_truncated_upload_stores_nothing(api: ApiServer) -> None:
     bucket = f"trunc-{uuid.uuid4().hex[:8]}"
     s3.create_bucket(Bucket=bucket)
     s3.put_object(Bucket=bucket, Key="kept", Body=b"old contents")
-    for key, promised, sent in (("new", 200_000, 150_000), ("kept", 3 * MIB, 2 * MIB + 7)):
+    # Sizes for each way in: a small body taken in at once (and kept inline), a blob, a large
+    # overwrite that never completes.
+    cases = (("tiny", 40_000, 30_000), ("new", 200_000, 150_000), ("kept", 3 * MIB, 2 * MIB + 7))
+    for key, promised, sent in cases:
         netloc, target = _presigned_put(s3, bucket, key)
         host, port = netloc.split(":")
         with socket.create_connection((host, int(port))) as sock:
@@ -241,9 +270,10 @@ def test_truncated_upload_stores_nothing(api: ApiServer) -> None:
             time.sleep(0.2)  # let the server take in what was sent before the connection drops
     # The server notices the dropped connection asynchronously; give it a moment.
     time.sleep(0.5)
-    with pytest.raises(ClientError) as err:
-        s3.head_object(Bucket=bucket, Key="new")
-    assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+    for key in ("tiny", "new"):
+        with pytest.raises(ClientError) as err:
+            s3.head_object(Bucket=bucket, Key=key)
+        assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
     # An overwrite that never completed leaves the previous version in place.
     assert s3.get_object(Bucket=bucket, Key="kept")["Body"].read() == b"old contents"
     assert [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]] == ["kept"]

@@ -16,6 +16,7 @@ from botocore.exceptions import ClientError
 
 from mallee.config import Settings
 from mallee.controller import lifecycle
+from mallee.services.s3.data import INLINE_MAX
 from mallee.store import Store
 from tests.e2e.conftest import Cloud
 from tests.e2e.s3util import code
@@ -158,16 +159,20 @@ def test_expiration_in_unversioned_bucket(
     s3: Any, bucket: str, cloud_store: tuple[Store, Settings]
 ) -> None:
     store, settings = cloud_store
+    # Just too big to be kept inline, so each object has a blob whose removal shows below.
+    size = INLINE_MAX + 1
     for key in ("logs/a", "logs/big", "keep/b", "logs/tagged"):
-        s3.put_object(Bucket=bucket, Key=key, Body=b"x" * (100 if key == "logs/big" else 1))
-    s3.put_object(Bucket=bucket, Key="tagged/c", Body=b"x", Tagging="expire=yes")
+        s3.put_object(
+            Bucket=bucket, Key=key, Body=b"x" * (size + 100 if key == "logs/big" else size)
+        )
+    s3.put_object(Bucket=bucket, Key="tagged/c", Body=b"x" * size, Tagging="expire=yes")
     put_rules(
         s3,
         bucket,
         {
             "ID": "logs",
             "Status": "Enabled",
-            "Filter": {"And": {"Prefix": "logs/", "ObjectSizeLessThan": 50}},
+            "Filter": {"And": {"Prefix": "logs/", "ObjectSizeLessThan": size + 50}},
             "Expiration": {"Days": 2},
         },
         {

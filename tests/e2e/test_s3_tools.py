@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from mallee.services.s3.data import INLINE_MAX
 from tests.e2e.conftest import REGION, Cloud
 
 pytestmark = pytest.mark.e2e
@@ -75,7 +76,8 @@ def test_object_data_lives_in_the_backend_store(cloud: Cloud, s3: Any) -> None:
     store = cloud.object_store.client()
     bucket = f"bk-{uuid.uuid4().hex[:10]}"
     s3.create_bucket(Bucket=bucket)
-    body = os.urandom(3000)
+    # Larger than what is kept inline in the metadata store, so it has a blob in the store.
+    body = os.urandom(INLINE_MAX + 3000)
     s3.put_object(Bucket=bucket, Key="secret/name.txt", Body=body)
     found = [
         store.get_object(Bucket=cloud.object_store.bucket, Key=o["Key"])["Body"].read()

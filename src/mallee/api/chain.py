@@ -21,7 +21,7 @@ from mallee.api.http import HttpRequest, HttpResponse
 from mallee.api.models import load_service_model
 from mallee.api.protocol import detect_protocol, parser_for, serializer_for
 from mallee.api.protocol.rest_routes import match
-from mallee.api.protocol.restxml_parser import streams_payload
+from mallee.api.protocol.restxml_parser import may_stream, streams_payload
 from mallee.api.routing import route, virtual_bucket
 from mallee.api.streams import VerifiedStream, read_all
 from mallee.services.base import Provider, Runtime
@@ -58,6 +58,12 @@ class Chain:
         except ServiceError:
             return None
         return (probe, spec) if spec.streaming else None
+
+    def answers_at_once(self, request: HttpRequest, spec: ServiceSpec) -> bool:
+        """Whether `handle` may run on the server's event loop for this (streamed-service)
+        request: the provider's optional `answers_at_once(request)` hook says so."""
+        hook = getattr(self.provider(spec), "answers_at_once", None)
+        return bool(hook(request)) if hook is not None else False
 
     def handle(
         self, request: HttpRequest, *, too_large: bool = False, spec: ServiceSpec | None = None
@@ -177,8 +183,9 @@ class Chain:
         length = request.headers.get("content-length")
         expected = int(length) if length and length.isdigit() else None
         verified = VerifiedStream(request.stream, reader, expected)
-        operation = match(request, model).route.operation
-        if streams_payload(operation.input_shape):
+        if may_stream(model, request.method) and streams_payload(
+            match(request, model).route.operation.input_shape
+        ):
             request.stream = verified
             return
         request.body = read_all(verified, self.settings.max_body)

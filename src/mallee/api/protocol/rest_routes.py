@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from itertools import combinations
 from urllib.parse import parse_qsl, unquote
 
 from botocore.model import OperationModel, ServiceModel
@@ -107,10 +109,28 @@ def _route(operation: OperationModel, order: int) -> Route:
     )
 
 
-_ROUTES: dict[int, tuple[ServiceModel, dict[str, tuple[Route, ...]]]] = {}
+@dataclass(frozen=True, slots=True)
+class _Table:
+    """One method's routes, indexed by the query keys their literals need: a request can
+    only match routes whose literal keys it all carries, so only those few are scored."""
+
+    by_literal_keys: dict[frozenset[str], tuple[Route, ...]]
+    # Every key some route's literal query names (other query keys never narrow the choice).
+    literal_keys: frozenset[str]
 
 
-def routes(service: ServiceModel) -> dict[str, tuple[Route, ...]]:
+def _table(found: list[Route]) -> _Table:
+    grouped: dict[frozenset[str], list[Route]] = {}
+    for route in found:
+        grouped.setdefault(frozenset(k for k, _ in route.literal_query), []).append(route)
+    keys = frozenset(k for route in found for k, _ in route.literal_query)
+    return _Table({k: tuple(v) for k, v in grouped.items()}, keys)
+
+
+_ROUTES: dict[int, tuple[ServiceModel, dict[str, _Table]]] = {}
+
+
+def _tables(service: ServiceModel) -> dict[str, _Table]:
     hit = _ROUTES.get(id(service))
     if hit is not None and hit[0] is service:
         return hit[1]
@@ -119,9 +139,36 @@ def routes(service: ServiceModel) -> dict[str, tuple[Route, ...]]:
         operation = service.operation_model(name)
         method = operation.http.get("method", "POST").upper()
         by_method.setdefault(method, []).append(_route(operation, order))
-    table = {method: tuple(found) for method, found in by_method.items()}
-    _ROUTES[id(service)] = (service, table)
-    return table
+    tables = {method: _table(found) for method, found in by_method.items()}
+    _ROUTES[id(service)] = (service, tables)
+    return tables
+
+
+def methods_streaming(
+    service: ServiceModel, streams: Callable[[OperationModel], bool]
+) -> frozenset[str]:
+    """The HTTP methods some operation of `service` for which `streams` holds is sent with."""
+    return frozenset(
+        method
+        for method, table in _tables(service).items()
+        if any(streams(r.operation) for group in table.by_literal_keys.values() for r in group)
+    )
+
+
+# Past this many literal keys in one query, scoring every route is cheaper than the subsets
+# (and a crafted query cannot make the subsets explode).
+_SUBSET_KEYS = 4
+
+
+def _candidates(table: _Table, query: dict[str, list[str]]) -> Iterator[Route]:
+    present = [k for k in query if k in table.literal_keys]
+    if len(present) > _SUBSET_KEYS:
+        for group in table.by_literal_keys.values():
+            yield from group
+        return
+    for size in range(len(present) + 1):
+        for keys in combinations(present, size):
+            yield from table.by_literal_keys.get(frozenset(keys), ())
 
 
 def query_dict(raw: str) -> dict[str, list[str]]:
@@ -160,10 +207,10 @@ def _score(route: Route, query: dict[str, list[str]], headers: dict[str, str]) -
 
 def match(request: HttpRequest, service: ServiceModel) -> Match:
     """The most specific operation whose method, path template and query literals match."""
-    candidates = routes(service).get(request.method.upper(), ())
+    table = _tables(service).get(request.method.upper())
     query = query_dict(request.query)
     best: tuple[tuple[int, ...], Route, re.Match[str]] | None = None
-    for route in candidates:
+    for route in _candidates(table, query) if table is not None else ():
         if not _literals_ok(route, query):
             continue
         found = route.pattern.match(request.path or "/")

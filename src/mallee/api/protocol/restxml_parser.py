@@ -12,7 +12,7 @@ from botocore.model import ServiceModel, Shape
 from mallee.api.errors import ServiceError
 from mallee.api.http import HttpRequest
 from mallee.api.protocol import ParsedRequest, RequestParser
-from mallee.api.protocol.rest_routes import Match, match
+from mallee.api.protocol.rest_routes import Match, match, methods_streaming
 from mallee.api.protocol.shapes import Member, location_name, members
 from mallee.api.protocol.validation import Problem, Problems, text_scalar
 from mallee.api.protocol.xmlutil import XmlRejected, local_name, parse_xml
@@ -213,6 +213,19 @@ def streams_payload(shape: Shape | None) -> bool:
     payload = shape.serialization["payload"]
     member = next((m for m in members(shape) if m.name == payload), None)
     return member is not None and member.type == "blob"
+
+
+_STREAMING_METHODS: dict[int, tuple[ServiceModel, frozenset[str]]] = {}
+
+
+def may_stream(service: ServiceModel, method: str) -> bool:
+    """Whether some operation sent with this HTTP method streams its payload: when none does
+    (every GET, HEAD, DELETE), the body is read whole without finding the operation first."""
+    hit = _STREAMING_METHODS.get(id(service))
+    if hit is None or hit[0] is not service:
+        found = methods_streaming(service, lambda op: streams_payload(op.input_shape))
+        hit = _STREAMING_METHODS[id(service)] = (service, found)
+    return method.upper() in hit[1]
 
 
 class RestXmlRequestParser(RequestParser):

@@ -20,6 +20,7 @@ from sqlalchemy import select
 from mallee.api.context import RequestContext
 from mallee.services.ec2 import errors
 from mallee.services.s3.backends import Backend
+from mallee.services.s3.data import open_bytes
 from mallee.store import Store
 from mallee.store.tables.s3 import S3Bucket, S3Object
 
@@ -68,7 +69,7 @@ def stored_object(
     with store.read() as s:
         bucket = s.get(S3Bucket, bucket_name)
         row = s.execute(
-            select(S3Object.account_id, S3Object.blob_id).where(
+            select(S3Object.account_id, S3Object.blob_id, S3Object.data).where(
                 S3Object.bucket == bucket_name,
                 S3Object.key == key,
                 S3Object.is_latest.is_(True),
@@ -80,17 +81,15 @@ def stored_object(
     account = ctx.principal.account_id
     if account not in (row.account_id, bucket.account_id) and not ctx.principal.is_cloud_admin:
         raise errors.auth_failure(f"Not authorized to read {location}")
-    return _copy(backend, row.blob_id, key)
+    return _copy(backend, open_bytes(backend, row.blob_id, row.data), key)
 
 
-def _copy(backend: Backend, blob_id: str | None, key: str) -> ImageSource:
+def _copy(backend: Backend, pieces: Iterator[bytes], key: str) -> ImageSource:
     h = hashlib.sha256()
     head = bytearray()
 
     def watched() -> Iterator[bytes]:
-        if blob_id is None:
-            return
-        for piece in backend.read(blob_id):
+        for piece in pieces:
             h.update(piece)
             if len(head) < 0x210:
                 head.extend(piece[: 0x210 - len(head)])

@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -305,6 +305,30 @@ def require_anonymous(ctx: RequestContext, acl_text: str, permission: str) -> No
         return
     if not anonymous_may(acl_text, permission):
         raise errors.access_denied()
+
+
+class VersionState(Protocol):
+    """What a conditional write looks at in the current version (a row of any kind)."""
+
+    @property
+    def etag(self) -> str: ...
+
+    @property
+    def delete_marker(self) -> bool: ...
+
+
+def check_write_conditions(current: VersionState | None, params: dict[str, Any]) -> None:
+    """PutObject's If-None-Match: * and If-Match (conditional writes)."""
+    none_match, match = params.get("IfNoneMatch"), params.get("IfMatch")
+    live = current is not None and not current.delete_marker
+    if none_match is not None and live:
+        raise errors.precondition_failed("If-None-Match")
+    if match is not None:
+        if not live:
+            raise errors.no_such_key(str(params["Key"]))
+        assert current is not None
+        if match.strip('"') != current.etag.strip('"'):
+            raise errors.precondition_failed("If-Match")
 
 
 class S3Base(Provider):

@@ -1,7 +1,8 @@
 """CopyObject, and what UploadPartCopy shares with it: naming, finding and reading a copy source.
 
-The data is copied through the backend like any upload (the source blob read into a new blob),
-so the copy owns its blob: the source may be overwritten or deleted at any time after.
+The data is copied like any upload (the source's bytes read into a new blob, or into the new
+row when small: data.store), so the copy owns its bytes: the source may be overwritten or
+deleted at any time after. Multipart parts are always blobs.
 """
 
 from __future__ import annotations
@@ -23,8 +24,7 @@ from mallee.api.errors import ServiceError
 from mallee.api.models import load_service_model
 from mallee.services.base import Params, Result
 from mallee.services.iam.authz import Authorizer
-from mallee.services.s3 import errors, tagging, versions
-from mallee.services.s3.backends import Blob
+from mallee.services.s3 import data, errors, tagging, versions, writes
 from mallee.services.s3.common import (
     S3Base,
     bucket_or_404,
@@ -33,9 +33,9 @@ from mallee.services.s3.common import (
     require_anonymous,
 )
 from mallee.services.s3.conditions import check_conditions
+from mallee.services.s3.data import Stored
 from mallee.services.s3.names import check_key
-from mallee.services.s3.objects import check_write_conditions, locked_bucket, stored_headers
-from mallee.store import Store
+from mallee.services.s3.objects import stored_headers
 from mallee.store.tables.s3 import S3Object
 
 COPY_TO_ITSELF = (
@@ -138,7 +138,7 @@ def directive(params: Params, member: str) -> str:
 
 def find_source(s: Session, ctx: RequestContext, source: CopySource) -> S3Object:
     bucket_or_404(s, source.bucket)
-    row = versions.find(s, source.bucket, source.key, source.version_id)
+    row = versions.find(s, source.bucket, source.key, source.version_id, with_data=True)
     if row is None:
         if source.version_id:
             raise errors.no_such_version(source.key, source.version_id)
@@ -154,19 +154,6 @@ def find_source(s: Session, ctx: RequestContext, source: CopySource) -> S3Object
         raise errors.no_such_key(source.key)
     require_anonymous(ctx, row.acl, "READ")
     return row
-
-
-def commit_version(
-    store: Store, name: str, row: S3Object, params: Params
-) -> tuple[list[str], str | None]:
-    """Record `row` as the key's newest version, as PutObject does (bucket row locked, so a
-    key never gets two latest versions; If-Match / If-None-Match checked under the lock):
-    (blobs to free, version id to report)."""
-    with store.session() as s:
-        bucket = locked_bucket(s, name)
-        check_write_conditions(versions.latest(s, name, row.key), params)
-        row.version_id = versions.new_version_id(bucket)
-        return versions.put_version(s, bucket, row), versions.shown(bucket, row.version_id)
 
 
 def _refuse_copy_to_itself(name: str, key: str, row: S3Object, params: Params) -> None:
@@ -197,11 +184,17 @@ class CopyApi(S3Base):
         )
         self._source_authorizer.authorize(probe, self)
 
-    def copy_source_blob(
-        self, ctx: RequestContext, params: Params, span: Callable[[S3Object], tuple[int, int]]
-    ) -> tuple[S3Object, Blob]:
-        """The source version (checked: existence, access, conditions) and a new blob holding
-        the bytes `span` chooses of it."""
+    def copy_source_bytes(
+        self,
+        ctx: RequestContext,
+        params: Params,
+        span: Callable[[S3Object], tuple[int, int]],
+        *,
+        inline: bool = False,
+    ) -> tuple[S3Object, Stored]:
+        """The source version (checked: existence, access, conditions) and a new copy of the
+        bytes `span` chooses of it: a blob, or inline in the new row when `inline` allows and
+        they are few enough."""
         source = parse_copy_source(params.get("CopySource"))
         self.authorize_source(ctx, source)
         for attempt in range(_ATTEMPTS):
@@ -210,13 +203,15 @@ class CopyApi(S3Base):
             source_conditions(row, params)
             start, end = span(row)
             try:
-                pieces = self.backend.read(row.blob_id, start, end) if row.blob_id else iter(())
+                pieces = data.open_bytes(self.backend, row.blob_id, row.data, start, end)
             except FileNotFoundError:
                 # Overwritten and its blob freed between the lookup and the open: look again.
                 if attempt == _ATTEMPTS - 1:
                     raise
                 continue
-            return row, self.backend.put(pieces)
+            if inline:
+                return row, data.store(self.backend, pieces, end - start)
+            return row, Stored.of_blob(self.backend.put(pieces))
         raise AssertionError("unreachable")
 
     def copy_object(self, ctx: RequestContext, params: Params) -> Result:
@@ -231,16 +226,17 @@ class CopyApi(S3Base):
             _refuse_copy_to_itself(name, key, row, params)
             return 0, row.size
 
-        source, blob = self.copy_source_blob(ctx, params, whole)
+        source, stored = self.copy_source_bytes(ctx, params, whole, inline=True)
         owner = ctx.principal.account_id or bucket.account_id
         try:
             row = S3Object(
                 bucket=name,
                 key=key,
                 account_id=owner,
-                size=blob.size,
-                etag=f'"{blob.md5_hex}"',
-                blob_id=blob.blob_id,
+                size=stored.size,
+                etag=f'"{stored.md5_hex}"',
+                blob_id=stored.blob_id,
+                data=stored.data,
                 last_modified=now(),
                 headers=_copied_headers(source, params, metadata),
                 acl=new_object_acl(params, owner),
@@ -249,9 +245,9 @@ class CopyApi(S3Base):
                 else tagging.from_header(params.get("Tagging")),
                 storage_class=str(params.get("StorageClass") or "STANDARD"),
             )
-            freed, shown = commit_version(self.store, name, row, params)
+            freed, shown = writes.record(self.store, row, params)
         except BaseException:
-            self.backend.delete(blob.blob_id)
+            data.discard(self.backend, stored)
             raise
         self.free_blobs(freed)
         out: Result = {"CopyObjectResult": {"ETag": row.etag, "LastModified": row.last_modified}}

@@ -30,6 +30,7 @@ from mallee.services.s3.backends import Blob
 from mallee.services.s3.checksums import Checksums
 from mallee.services.s3.common import (
     bucket_or_404,
+    check_write_conditions,
     new_object_acl,
     now,
     owner_of,
@@ -40,7 +41,6 @@ from mallee.services.s3.listing import after_prefix, common_prefix, key_encoder
 from mallee.services.s3.names import check_key
 from mallee.services.s3.objects import (
     STATUS,
-    check_write_conditions,
     content_md5,
     locked_bucket,
     pieces,
@@ -236,7 +236,9 @@ class MultipartApi(CopyApi):
         with self.store.read() as s:
             _find_upload(s, params)
         header = params.get("CopySourceRange")
-        source, blob = self.copy_source_blob(ctx, params, lambda r: copy_range(header, r.size))
+        source, copied = self.copy_source_bytes(ctx, params, lambda r: copy_range(header, r.size))
+        assert copied.blob_id is not None  # parts are always blobs
+        blob = Blob(copied.blob_id, copied.size, copied.md5_hex)
         part = self._keep_part(params, number, blob, lambda: None, {})
         out: Result = {"CopyPartResult": {"ETag": part.etag, "LastModified": part.last_modified}}
         if source.version_id != versions.NULL:

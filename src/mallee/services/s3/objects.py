@@ -1,8 +1,9 @@
 """Objects: PutObject, GetObject, HeadObject, DeleteObject, DeleteObjects.
 
-A write streams the body into a new backend blob first (verifying signature, Content-MD5 and
-checksums on the way), and only then records the version in one short transaction; blobs that
-no version references any more are deleted after that commit.
+A write takes in the body first (verifying signature, Content-MD5 and checksums on the way):
+a small one into memory, to be stored in the version's row, a larger one streamed into a new
+backend blob (data.store). Only then is the version recorded, in one short transaction; blobs
+that no version references any more are deleted after that commit.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from mallee.api.context import RequestContext
 from mallee.api.errors import ServiceError
 from mallee.api.http import BodyStream
 from mallee.services.base import Params, Result
-from mallee.services.s3 import errors, tagging, versions
+from mallee.services.s3 import data, errors, lookup, tagging, versions, writes
 from mallee.services.s3.checksums import Checksums
 from mallee.services.s3.common import (
     S3Base,
@@ -57,6 +58,14 @@ def pieces(body: BodyStream | bytes | None) -> Iterator[bytes]:
         return
     while piece := body.read(PIECE):
         yield piece
+
+
+def announced_size(ctx: RequestContext) -> int | None:
+    """The body size the request announces (decoded size for aws-chunked bodies), if any:
+    a hint for choosing inline or blob storage early, never trusted for the data itself."""
+    headers = ctx.http.headers
+    text = headers.get("x-amz-decoded-content-length") or headers.get("content-length")
+    return int(text) if text is not None and text.isdigit() else None
 
 
 def content_md5(value: Any) -> str | None:
@@ -109,15 +118,17 @@ def object_headers(
 class ObjectsApi(S3Base):
     def put_object(self, ctx: RequestContext, params: Params) -> Result:
         name, key = str(params["Bucket"]), check_key(str(params["Key"]))
-        with self.store.read() as s:
-            bucket = bucket_or_404(s, name)
+        bucket = lookup.bucket(self.store, name)
+        if bucket is None:
+            raise errors.no_such_bucket(name)
         require_anonymous(ctx, bucket.acl, "WRITE")
         md5 = content_md5(params.get("ContentMD5"))
         tags = tagging.from_header(params.get("Tagging"))
         sums = Checksums.requested(params)
-        blob = self.backend.put(sums.watch(pieces(params.get("Body"))))
+        body = sums.watch(pieces(params.get("Body")))
+        stored = data.store(self.backend, body, announced_size(ctx))
         try:
-            if md5 is not None and md5 != blob.md5_hex:
+            if md5 is not None and md5 != stored.md5_hex:
                 raise errors.bad_digest()
             sums.verify()
             headers = stored_headers(params) | {"Checksums": sums.output()}
@@ -125,18 +136,19 @@ class ObjectsApi(S3Base):
                 bucket=name,
                 key=key,
                 account_id=ctx.principal.account_id or bucket.account_id,
-                size=blob.size,
-                etag=f'"{blob.md5_hex}"',
-                blob_id=blob.blob_id,
+                size=stored.size,
+                etag=f'"{stored.md5_hex}"',
+                blob_id=stored.blob_id,
+                data=stored.data,
                 last_modified=now(),
                 headers=json.dumps(headers),
                 acl=new_object_acl(params, ctx.principal.account_id or bucket.account_id),
                 storage_class=str(params.get("StorageClass") or "STANDARD"),
                 tagging=tags,
             )
-            freed, shown = self._commit_version(name, row, params)
+            freed, shown = writes.record(self.store, row, params)
         except BaseException:
-            self.backend.delete(blob.blob_id)
+            data.discard(self.backend, stored)
             raise
         self.free_blobs(freed)
         out: Result = {"ETag": row.etag, **sums.output()}
@@ -144,23 +156,14 @@ class ObjectsApi(S3Base):
             out["VersionId"] = shown
         return out
 
-    def _commit_version(
-        self, name: str, row: S3Object, params: Params
-    ) -> tuple[list[str], str | None]:
-        """Record `row` as the key's latest version: (blobs freed, version id to report)."""
-        with self.store.session() as s:
-            bucket = locked_bucket(s, name)
-            current = versions.latest(s, name, row.key)
-            check_write_conditions(current, params)
-            row.version_id = versions.new_version_id(bucket)
-            freed = versions.put_version(s, bucket, row)
-            return freed, versions.shown(bucket, row.version_id)
-
     def get_object(self, ctx: RequestContext, params: Params) -> Result:
-        row, out = self._read(ctx, params)
-        assert row.blob_id is not None or row.size == 0
+        row, out = self._read(ctx, params, with_data=True)
         start, end = _ranged(row, out, params)
-        out["Body"] = self.backend.read(row.blob_id, start, end) if row.blob_id else iter(())
+        if row.data is not None:
+            # Small enough to have been kept in its row: sent as one body, no stream.
+            out["Body"] = row.data[start:end]
+        else:
+            out["Body"] = data.open_bytes(self.backend, row.blob_id, None, start, end)
         return _overrides(out, params)
 
     def head_object(self, ctx: RequestContext, params: Params) -> Result:
@@ -168,12 +171,16 @@ class ObjectsApi(S3Base):
         _ranged(row, out, params)
         return _overrides(out, params)
 
-    def _read(self, ctx: RequestContext, params: Params) -> tuple[S3Object, Result]:
+    def _read(
+        self, ctx: RequestContext, params: Params, with_data: bool = False
+    ) -> tuple[S3Object, Result]:
         name, key = str(params["Bucket"]), str(params["Key"])
         version = params.get("VersionId")
-        with self.store.read() as s:
-            bucket = bucket_or_404(s, name)
-            row = versions.find(s, name, key, str(version) if version else None)
+        bucket, row = lookup.bucket_and_version(
+            self.store, name, key, str(version) if version else None, with_data
+        )
+        if bucket is None:
+            raise errors.no_such_bucket(name)
         if row is None:
             if ctx.principal.kind == "anonymous" and not _public_list(bucket):
                 raise errors.access_denied()
@@ -304,20 +311,6 @@ def locked_bucket(s: Any, name: str) -> S3Bucket:
         raise errors.no_such_bucket(name)
     assert isinstance(bucket, S3Bucket)
     return bucket
-
-
-def check_write_conditions(current: S3Object | None, params: Params) -> None:
-    """PutObject's If-None-Match: * and If-Match (conditional writes)."""
-    none_match, match = params.get("IfNoneMatch"), params.get("IfMatch")
-    live = current is not None and not current.delete_marker
-    if none_match is not None and live:
-        raise errors.precondition_failed("If-None-Match")
-    if match is not None:
-        if not live:
-            raise errors.no_such_key(str(params["Key"]))
-        assert current is not None
-        if match.strip('"') != current.etag.strip('"'):
-            raise errors.precondition_failed("If-Match")
 
 
 _OVERRIDES = {

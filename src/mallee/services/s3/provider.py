@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from mallee.api.context import RequestContext
+from mallee.api.http import HttpRequest
 from mallee.api.models import load_service_model
 from mallee.policy import (
     AuthzRequest,
@@ -111,6 +112,26 @@ class S3Provider(
     anonymous_operations: ClassVar[frozenset[str]] = frozenset(
         load_service_model("s3").operation_names
     )
+
+    def answers_at_once(self, request: HttpRequest) -> bool:
+        """Whether the server may run this request on its event loop, skipping the hand-over
+        to a worker thread and back (a sizeable part of a small GET's time): a GET or HEAD of
+        one object, without body or query, when nothing it does can wait on a network (SQLite
+        metadata, fs backend) and its work is a lookup, never a long listing. (What else such
+        a request may do is as local: reading credentials and policies, and at most once a
+        minute per access key a one-row SQLite write recording the key's last use.)"""
+        _, _, key = request.path.lstrip("/").partition("/")
+        # The backend is made by the first request that needs it (on a worker: making an s3
+        # backend talks to its store); until then nothing is known to be local.
+        backend = self._backend
+        return (
+            request.method in ("GET", "HEAD")
+            and not request.query
+            and bool(key)
+            and backend is not None
+            and backend.name == "fs"
+            and self.store.is_sqlite
+        )
 
     def action_name(self, operation: str) -> str:
         return ACTIONS.get(operation, operation)

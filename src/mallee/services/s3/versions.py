@@ -7,6 +7,9 @@
 
 Returned blob ids are no longer referenced once the transaction commits; the caller deletes
 them after the commit (never before: a rollback would leave rows without data).
+
+PutObject and CopyObject apply the same rules through writes.record (Core statements, for
+speed); multipart completion, delete markers and lifecycle use put_version in their sessions.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, undefer
 
 from mallee.api.errors import ServiceError
 from mallee.services.s3 import errors
@@ -26,27 +29,41 @@ NULL = "null"
 
 
 def new_version_id(bucket: S3Bucket) -> str:
-    return secrets.token_urlsafe(24) if bucket.versioning == "Enabled" else NULL
+    return new_version_id_for(bucket.versioning)
+
+
+def new_version_id_for(versioning: str) -> str:
+    return secrets.token_urlsafe(24) if versioning == "Enabled" else NULL
 
 
 def shown(bucket: S3Bucket, version_id: str) -> str | None:
+    return shown_for(bucket.versioning, version_id)
+
+
+def shown_for(versioning: str, version_id: str) -> str | None:
     """The x-amz-version-id to report: S3 names "null" versions only in buckets that have a
     versioning state (enabled now or before), and says nothing in never-versioned ones."""
-    return version_id if bucket.versioning or version_id != NULL else None
+    return version_id if versioning or version_id != NULL else None
 
 
-def latest(s: Session, bucket: str, key: str) -> S3Object | None:
-    return s.scalars(
-        select(S3Object).where(
-            S3Object.bucket == bucket, S3Object.key == key, S3Object.is_latest.is_(True)
-        )
-    ).first()
+def latest(s: Session, bucket: str, key: str, with_data: bool = False) -> S3Object | None:
+    query = select(S3Object).where(
+        S3Object.bucket == bucket, S3Object.key == key, S3Object.is_latest.is_(True)
+    )
+    if with_data:
+        query = query.options(undefer(S3Object.data))
+    return s.scalars(query).first()
 
 
-def find(s: Session, bucket: str, key: str, version_id: str | None) -> S3Object | None:
+def find(
+    s: Session, bucket: str, key: str, version_id: str | None, with_data: bool = False
+) -> S3Object | None:
+    """A key's latest version, or the one named; `with_data` loads an inline object's bytes
+    too (otherwise deferred: row.data must then not be touched once the session is gone)."""
     if version_id is None:
-        return latest(s, bucket, key)
-    return s.get(S3Object, (bucket, key, version_id))
+        return latest(s, bucket, key, with_data)
+    options = [undefer(S3Object.data)] if with_data else []
+    return s.get(S3Object, (bucket, key, version_id), options=options)
 
 
 def put_version(s: Session, bucket: S3Bucket, row: S3Object) -> list[str]:

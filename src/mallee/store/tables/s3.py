@@ -2,7 +2,9 @@
 
 Object data lives in a backend (services/s3/backends) under opaque blob ids; a row here is
 written only once its blob is durable, so a crash leaves at worst an unreferenced blob (swept
-later), never a row without data. Keys sort bytewise, as S3 lists them: PostgreSQL is told so
+later), never a row without data. Small objects keep their bytes in the row itself instead
+(`S3Object.data`, see services/s3/data.py): one committed transaction then makes the whole
+write durable. Keys sort bytewise, as S3 lists them: PostgreSQL is told so
 with the "C" collation; SQLite compares bytes by default.
 """
 
@@ -10,7 +12,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mallee.store.db import Base
@@ -63,6 +74,11 @@ class S3Object(Base):
     size: Mapped[int] = mapped_column(BigInteger, default=0)
     etag: Mapped[str] = mapped_column(String(80), default="")
     blob_id: Mapped[str | None] = mapped_column(String(80), nullable=True, default=None)
+    # The bytes of a small object (no blob then). Deferred: listings and metadata reads load
+    # many rows and never the data; readers of the bytes ask for it (undefer).
+    data: Mapped[bytes | None] = mapped_column(
+        LargeBinary, nullable=True, default=None, deferred=True
+    )
     last_modified: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     # Content-Type, Content-Encoding, ..., x-amz-meta-*, checksums: JSON object.
     headers: Mapped[str] = mapped_column(Text, default="{}")
