@@ -73,6 +73,7 @@ def test_up_down_up_keeps_state(tmp_path: Path) -> None:
         for service in ("user-api", "objectstorage", "controller", "node"):
             assert f"{service} ENABLED" in text
         assert f"endpoint:        http://127.0.0.1:{port}" in text
+        assert f"web console:     http://127.0.0.1:{port}/console/" in text
         creds = configparser.ConfigParser()
         creds.read(tmp_path / "credentials" / "aws-credentials")
         demo = client("sts", port, creds["mallee-demo"]).get_caller_identity()  # type: ignore[attr-defined]
@@ -81,6 +82,9 @@ def test_up_down_up_keeps_state(tmp_path: Path) -> None:
         assert demo["Arn"].endswith(":root") and demo["Account"] != admin["Account"]
         login = (tmp_path / "credentials" / "demo" / "console-login").read_text()
         assert "user: admin" in login and re.search(r"password: \S{12,}", login)
+        # The cloud admin gets a console password too (the console's administration pages).
+        admin_login = (tmp_path / "credentials" / "console-login").read_text()
+        assert "account: eucalyptus" in admin_login and "user: admin" in admin_login
         eucarc = (tmp_path / "credentials" / "demo" / "eucarc").read_text()
         assert f"EC2_URL=http://127.0.0.1:{port}/services/compute" in eucarc
         assert "S3_URL=" in eucarc and "AWS_ACCESS_KEY_ID=" in eucarc
@@ -102,6 +106,7 @@ def test_up_down_up_keeps_state(tmp_path: Path) -> None:
         assert [k["KeyName"] for k in keys] == ["kept"]
         # The demo password is written once: a restart does not change or reprint it.
         assert (tmp_path / "credentials" / "demo" / "console-login").read_text() == login
+        assert (tmp_path / "credentials" / "console-login").read_text() == admin_login
     finally:
         down(tmp_path)
         proc.wait(timeout=60)

@@ -7,6 +7,7 @@ import contextlib
 import json
 import logging
 import socket
+import threading
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from functools import partial
 from typing import Any
@@ -16,6 +17,9 @@ from sqlalchemy import text
 from mallee.api.chain import Chain
 from mallee.api.http import HttpRequest, HttpResponse
 from mallee.config import Settings
+from mallee.console.app import MAX_BODY as CONSOLE_MAX_BODY
+from mallee.console.app import Console
+from mallee.console.web import is_console_request
 from mallee.services.base import Runtime
 from mallee.services.empyrean import registry
 from mallee.store import Store
@@ -56,6 +60,13 @@ class ClientGone(Exception):
     """The client went away before sending the whole body."""
 
 
+# Bodies announced at most this long (small S3 objects, which the provider keeps in their
+# metadata rows, and every XML document) are taken in by the event loop as soon as the request
+# arrives: the client sends them (after "100 Continue") while a worker authenticates the
+# request, and the worker then finds them there instead of asking the loop piece by piece.
+PREFETCH_MAX = 64 * 1024 + 1024
+
+
 class ReceiveStream:
     """The ASGI request body as a blocking reader, for a worker thread (never the loop's)."""
 
@@ -67,17 +78,42 @@ class ReceiveStream:
         self._buffer = bytearray()
         # A request that announces no body (most GETs) is not waited on for one.
         self._done = empty
+        # Set once `prefetch` has taken in the whole body (or the client went away).
+        self._prefetched: threading.Event | None = None
+        self._gone = False
 
     @property
     def finished(self) -> bool:
-        return self._done and not self._buffer
+        """The whole body has come in (whether the handler read it or not)."""
+        return self._done
 
-    def _pull(self) -> None:
-        message: Message = asyncio.run_coroutine_threadsafe(self._next(), self._loop).result()
+    def prefetch(self) -> asyncio.Task[None]:
+        """Start taking in the whole body on the loop (call on the loop, before any read)."""
+        self._prefetched = threading.Event()
+        return self._loop.create_task(self._take_all(self._prefetched))
+
+    async def _take_all(self, taken: threading.Event) -> None:
+        try:
+            while not self._done:
+                self._take(await self._receive())
+        except ClientGone:
+            self._gone = True
+        finally:
+            taken.set()
+
+    def _take(self, message: Message) -> None:
         if message["type"] == "http.disconnect":
             raise ClientGone("client disconnected")
         self._buffer += message.get("body", b"")
         self._done = not message.get("more_body", False)
+
+    def _pull(self) -> None:
+        if self._prefetched is not None:
+            self._prefetched.wait()
+            if self._gone or not self._done:
+                raise ClientGone("client disconnected")
+            return
+        self._take(asyncio.run_coroutine_threadsafe(self._next(), self._loop).result())
 
     async def _next(self) -> Message:
         return await self._receive()
@@ -115,6 +151,7 @@ class App:
         self.settings = settings
         self.store = store or Store(settings.database_url)
         self.chain = Chain(Runtime(settings=settings, store=self.store))
+        self.console = Console(settings)
         self.service_id: str | None = None
         self.osg_id: str | None = None
         self._heartbeat: asyncio.Task[None] | None = None
@@ -151,6 +188,12 @@ class App:
             headers=_headers(scope["headers"]),
             remote_addr=client[0],
         )
+        if is_console_request(request):
+            # The web console calls this server's own API over HTTP: it runs in its own
+            # threads (Console.serve), never on this loop, which must stay free to answer it.
+            body = await _read_body(receive, CONSOLE_MAX_BODY)
+            request.body = body or b""
+            return await self.console.serve(request, too_large=body is None)
         streamed = self.chain.streaming_route(request)
         if streamed is not None:
             # S3: the body is read (and objects written) as it arrives, in a worker thread,
@@ -160,8 +203,15 @@ class App:
             length = headers.get("content-length", "")
             empty = "transfer-encoding" not in headers and length in ("", "0")
             incoming = ReceiveStream(receive, asyncio.get_running_loop(), empty=empty)
+            small = not empty and length.isdigit() and int(length) <= PREFETCH_MAX
+            taking = incoming.prefetch() if small else None
             routed.stream = incoming
+            if empty and self.chain.answers_at_once(routed, spec):
+                # A quick local lookup (a small GET): a thread hand-over would cost more.
+                return self.chain.handle(routed, spec=spec)
             response = await asyncio.to_thread(partial(self.chain.handle, routed, spec=spec))
+            if taking is not None and not taking.done():
+                taking.cancel()  # answered before the body came; the connection closes below
             if not incoming.finished:
                 # Refused before its body was read (boto3 sends Expect: 100-continue): what is
                 # left of the body must not be read as the connection's next request.

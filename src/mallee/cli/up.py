@@ -24,6 +24,7 @@ from mallee.services.iam.bootstrap import (
     DemoAccount,
     ensure_demo_account,
     ensure_system_account,
+    ensure_system_console_login,
     system_account_id,
 )
 from mallee.store import Store
@@ -55,16 +56,26 @@ def _private(path: Path, text: str) -> None:
     os.chmod(path, 0o600)
 
 
+def _console_login(path: Path, account: str, password: str | None) -> None:
+    if password is not None:
+        _private(path, f"account: {account}\nuser: admin\npassword: {password}\n")
+
+
 def write_credentials(
-    settings: Settings, access_key: str, secret_key: str, demo: DemoAccount | None = None
+    settings: Settings,
+    access_key: str,
+    secret_key: str,
+    demo: DemoAccount | None = None,
+    admin_password: str | None = None,
 ) -> Path:
     """eucarc files (euca2ools) and AWS CLI profiles: the cloud admin's, and the demo
-    account's in credentials/demo/ (with its console password when it was just made)."""
+    account's in credentials/demo/; each with its console password when it was just made."""
     creds = settings.data_dir / "credentials"
     creds.mkdir(parents=True, exist_ok=True)
     os.chmod(creds, 0o700)
     eucarc = creds / "eucarc"
     _private(eucarc, _eucarc(settings, access_key, secret_key))
+    _console_login(creds / "console-login", "eucalyptus", admin_password)
     profiles = (
         f"[mallee-admin]\naws_access_key_id = {access_key}\naws_secret_access_key = {secret_key}\n"
     )
@@ -77,11 +88,7 @@ def write_credentials(
         demo_dir.mkdir(exist_ok=True)
         os.chmod(demo_dir, 0o700)
         _private(demo_dir / "eucarc", _eucarc(settings, demo.access_key, demo.secret_key))
-        if demo.new_password is not None:
-            _private(
-                demo_dir / "console-login",
-                f"account: demo\nuser: admin\npassword: {demo.new_password}\n",
-            )
+        _console_login(demo_dir / "console-login", "demo", demo.new_password)
     _private(creds / "aws-credentials", profiles)
     return eucarc
 
@@ -149,6 +156,7 @@ def init(settings: Settings, say: Callable[[str], None] = lambda _: None) -> tup
         say("database")
         store.migrate()
         access_key, secret_key = ensure_system_account(store)
+        admin_password = ensure_system_console_login(store)
         demo = ensure_demo_account(store)
         ensure_instance_types(store)
         if default_image_paths(settings.image_dir) is None:
@@ -156,7 +164,7 @@ def init(settings: Settings, say: Callable[[str], None] = lambda _: None) -> tup
         emi = register_default_image(store, settings)
     finally:
         store.dispose()
-    return write_credentials(settings, access_key, secret_key, demo), emi
+    return write_credentials(settings, access_key, secret_key, demo, admin_password), emi
 
 
 SERVICES = ("user-api", "objectstorage", "controller", "node")
@@ -254,7 +262,8 @@ def _announce(
     print(
         f"\nmallee cloud-in-a-box is ready ({time.monotonic() - started:.1f} s)\n"
         f"  endpoint:        http://{settings.host}:{settings.port}\n"
-        f"  cloud admin:     source {eucarc}\n"
+        f"  web console:     http://{settings.host}:{settings.port}/console/\n"
+        f"  cloud admin:     source {eucarc} (console login: {creds / 'console-login'})\n"
         f"  demo account:    source {creds / 'demo' / 'eucarc'}"
         f" (console login: {creds / 'demo' / 'console-login'})\n"
         f"  AWS CLI:         AWS_SHARED_CREDENTIALS_FILE={creds / 'aws-credentials'}"

@@ -84,13 +84,30 @@ def ensure_demo_account(store: Store) -> DemoAccount:
 def _ensure_demo(store: Store) -> DemoAccount:
     with store.session() as s:
         account, admin, key = _account_with_key(s, DEMO_ACCOUNT)
-        password = None
-        if s.get(IamLoginProfile, admin.id) is None:
-            # Letters, digits and a symbol: meets any password policy an admin sets later.
-            password = secrets.token_urlsafe(12) + "-9a"
-            s.add(
-                IamLoginProfile(
-                    user_id=admin.id, password_hash=hash_password(password), created_at=now()
-                )
-            )
+        password = _ensure_login(s, admin)
         return DemoAccount(account.id, key.id, key.secret, password)
+
+
+def _ensure_login(s: Session, user: IamUser) -> str | None:
+    """Give `user` a console password unless it has one; the new password, or None."""
+    if s.get(IamLoginProfile, user.id) is not None:
+        return None
+    # Letters, digits and a symbol: meets any password policy an admin sets later.
+    password = secrets.token_urlsafe(12) + "-9a"
+    s.add(IamLoginProfile(user_id=user.id, password_hash=hash_password(password), created_at=now()))
+    return password
+
+
+def ensure_system_console_login(store: Store) -> str | None:
+    """A console password for the cloud admin (`admin` of `eucalyptus`), so the console's
+    administration pages can be reached. The password when this call set it, else None."""
+    try:
+        return _ensure_system_login(store)
+    except IntegrityError:
+        return _ensure_system_login(store)
+
+
+def _ensure_system_login(store: Store) -> str | None:
+    with store.session() as s:
+        _, admin, _ = _account_with_key(s, SYSTEM_ACCOUNT)
+        return _ensure_login(s, admin)

@@ -1,0 +1,28 @@
+"""Every page of the console: one module per page family, each listing its routes."""
+
+from __future__ import annotations
+
+from mallee.console.context import Route
+from mallee.console.pages import (
+    addresses,
+    admin,
+    auth,
+    buckets,
+    dashboard,
+    images,
+    instances,
+    keypairs,
+    security_groups,
+)
+
+ROUTES: list[Route] = [
+    *auth.ROUTES,
+    *dashboard.ROUTES,
+    *instances.ROUTES,
+    *images.ROUTES,
+    *keypairs.ROUTES,
+    *security_groups.ROUTES,
+    *addresses.ROUTES,
+    *buckets.ROUTES,
+    *admin.ROUTES,
+]

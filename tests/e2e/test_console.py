@@ -1,0 +1,339 @@
+"""The web console at /console/, driven like a browser (urllib + a cookie jar) against a live
+cloud; every outcome is checked through boto3, as the API sees it."""
+
+from __future__ import annotations
+
+import html
+import http.cookiejar
+import json
+import re
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from mallee.api.models.client import mallee_client
+from tests.e2e.conftest import REGION, Cloud
+
+pytestmark = pytest.mark.e2e
+
+ALLOW_ALL = json.dumps(
+    {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+)
+
+
+@dataclass
+class Answer:
+    status: int
+    url: str
+    text: str
+
+    def csrf(self) -> str:
+        found = re.search(r'name="_csrf" value="([^"]+)"', self.text)
+        assert found, "no CSRF token on the page"
+        return found.group(1)
+
+    def errors(self) -> list[str]:
+        found = re.findall(r'<div class="flash error">([^<]*)</div>', self.text)
+        return [html.unescape(text) for text in found]
+
+
+class Browser:
+    """Follows redirects and keeps cookies, as a browser does; never raises on 4xx/5xx."""
+
+    def __init__(self, endpoint: str) -> None:
+        self.base = endpoint + "/console"
+        self.jar = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
+        self.last: Answer | None = None
+
+    def open(self, request: urllib.request.Request) -> Answer:
+        try:
+            with self.opener.open(request, timeout=60) as r:
+                answer = Answer(r.status, r.url, r.read().decode())
+        except urllib.error.HTTPError as failed:
+            answer = Answer(failed.code, failed.url, failed.read().decode())
+        assert "Traceback" not in answer.text
+        self.last = answer
+        return answer
+
+    def get(self, path: str, **params: str) -> Answer:
+        query = "?" + urllib.parse.urlencode(params) if params else ""
+        return self.open(urllib.request.Request(self.base + path + query))
+
+    def raw(self, path: str, **params: str) -> bytes:
+        query = "?" + urllib.parse.urlencode(params)
+        with self.opener.open(self.base + path + query, timeout=60) as r:
+            data: bytes = r.read()
+            return data
+
+    def post(self, path: str, csrf: bool = True, **form: str) -> Answer:
+        if csrf:
+            assert self.last is not None
+            form = {"_csrf": self.last.csrf(), **form}
+        body = urllib.parse.urlencode(form).encode()
+        return self.open(urllib.request.Request(self.base + path, data=body, method="POST"))
+
+    def upload(self, path: str, fields: dict[str, str], name: str, data: bytes) -> Answer:
+        assert self.last is not None
+        boundary = "----mallee" + uuid.uuid4().hex
+        parts = [
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
+            for k, v in {"_csrf": self.last.csrf(), **fields}.items()
+        ]
+        parts.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n".encode()
+            + data
+            + b"\r\n"
+        )
+        body = b"".join(parts) + f"--{boundary}--\r\n".encode()
+        request = urllib.request.Request(self.base + path, data=body, method="POST")
+        request.add_header("Content-Type", f"multipart/form-data; boundary={boundary}")
+        return self.open(request)
+
+    def login(self, account: str, user: str, password: str) -> Answer:
+        self.get("/login")
+        return self.post("/login", account=account, user=user, password=password)
+
+
+@dataclass
+class Login:
+    account: str
+    user: str
+    password: str
+    access_key: str
+    secret_key: str
+
+
+def _iam(cloud: Cloud, access_key: str, secret_key: str) -> Any:
+    return mallee_client(
+        "iam",
+        cloud.endpoint + "/services/Euare",
+        region_name=REGION,
+        aws_access_key_id=access_key,
+        aws_secret_access_key=secret_key,
+    )
+
+
+def _user_with_password(iam: Any, account: str) -> tuple[str, str]:
+    name = f"web-{uuid.uuid4().hex[:6]}"
+    password = f"Pw-{uuid.uuid4().hex}"
+    iam.create_user(UserName=name)
+    iam.put_user_policy(UserName=name, PolicyName="all", PolicyDocument=ALLOW_ALL)
+    iam.create_login_profile(UserName=name, Password=password)
+    return name, password
+
+
+@pytest.fixture(scope="module")
+def member(cloud: Cloud) -> Login:
+    """A user (with a console password) of a new, ordinary account."""
+    admin = _iam(cloud, cloud.admin.access_key, cloud.admin.secret_key)
+    account = f"web{uuid.uuid4().hex[:8]}"
+    admin.create_account(AccountName=account)
+    key = admin.create_access_key(DelegateAccount=account)["AccessKey"]
+    iam = _iam(cloud, key["AccessKeyId"], key["SecretAccessKey"])
+    user, password = _user_with_password(iam, account)
+    return Login(account, user, password, key["AccessKeyId"], key["SecretAccessKey"])
+
+
+@pytest.fixture
+def browser(cloud: Cloud, member: Login) -> Browser:
+    b = Browser(cloud.endpoint)
+    answer = b.login(member.account, member.user, member.password)
+    assert answer.status == 200 and answer.url.endswith("/console/"), answer.errors()
+    return b
+
+
+def _ec2(cloud: Cloud, who: Login) -> Any:
+    return cloud.client("ec2", who.access_key, who.secret_key)
+
+
+def test_wrong_password_is_refused(cloud: Cloud, member: Login) -> None:
+    b = Browser(cloud.endpoint)
+    answer = b.login(member.account, member.user, "not-the-password")
+    assert answer.status == 403
+    assert answer.errors() == ["AccessDenied: Invalid account name, user name or password."]
+    # Still signed out: a page sends the browser back to the sign-in form.
+    assert b.get("/instances").url.endswith("/console/login")
+
+
+def test_dashboard_and_sign_out(browser: Browser, member: Login) -> None:
+    page = browser.get("/")
+    assert f"{member.user}@{member.account}" in page.text
+    assert "Instances by state" in page.text and REGION in page.text
+    # An ordinary account sees no administration.
+    assert "/console/admin/services" not in page.text
+    assert browser.get("/admin/services").status == 403
+    out = browser.post("/logout")
+    assert out.url.endswith("/console/login") and "Signed out." in out.text
+    assert browser.get("/").url.endswith("/console/login")
+
+
+def test_key_pairs(cloud: Cloud, browser: Browser, member: Login) -> None:
+    name = f"key-{uuid.uuid4().hex[:6]}"
+    browser.get("/keypairs")
+    made = browser.post("/keypairs/create", name=name)
+    assert "BEGIN RSA PRIVATE KEY" in made.text or "PRIVATE KEY" in made.text
+    assert f'download="{name}.pem"' in made.text
+    ec2 = _ec2(cloud, member)
+    assert [k["KeyName"] for k in ec2.describe_key_pairs(KeyNames=[name])["KeyPairs"]] == [name]
+    again = browser.post("/keypairs/create", name=name)
+    assert again.errors() == [f"InvalidKeyPair.Duplicate: The keypair '{name}' already exists."]
+    browser.post("/keypairs/delete", name=name)
+    assert name not in [k["KeyName"] for k in ec2.describe_key_pairs()["KeyPairs"]]
+
+
+def test_security_group_rules(cloud: Cloud, browser: Browser, member: Login) -> None:
+    name = f"web-{uuid.uuid4().hex[:6]}"
+    browser.get("/security-groups")
+    browser.post("/security-groups/create", name=name, description="from the console")
+    ec2 = _ec2(cloud, member)
+    group = ec2.describe_security_groups(GroupNames=[name])["SecurityGroups"][0]
+    page = browser.post(
+        "/security-groups/authorize",
+        group=group["GroupId"],
+        protocol="tcp",
+        **{"from": "8080", "to": "8081", "cidr": "10.1.0.0/16"},
+    )
+    assert not page.errors() and "8080-8081" in page.text
+    rules = ec2.describe_security_groups(GroupIds=[group["GroupId"]])["SecurityGroups"][0]
+    [rule] = rules["IpPermissions"]
+    assert (rule["IpProtocol"], rule["FromPort"], rule["ToPort"]) == ("tcp", 8080, 8081)
+    assert rule["IpRanges"][0]["CidrIp"] == "10.1.0.0/16"
+    browser.post(
+        "/security-groups/revoke",
+        group=group["GroupId"],
+        protocol="tcp",
+        **{"from": "8080", "to": "8081", "cidr": "10.1.0.0/16"},
+    )
+    rules = ec2.describe_security_groups(GroupIds=[group["GroupId"]])["SecurityGroups"][0]
+    assert rules["IpPermissions"] == []
+    browser.post("/security-groups/delete", group=group["GroupId"])
+    assert name not in [g["GroupName"] for g in ec2.describe_security_groups()["SecurityGroups"]]
+
+
+def _wait_state(ec2: Any, instance_id: str, states: set[str]) -> str:
+    deadline = time.monotonic() + 60
+    while True:
+        [r] = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"]
+        state = str(r["Instances"][0]["State"]["Name"])
+        if state in states or time.monotonic() > deadline:
+            return state
+        time.sleep(0.5)
+
+
+def test_launch_list_terminate(cloud: Cloud, browser: Browser, member: Login) -> None:
+    ec2 = _ec2(cloud, member)
+    machine = [{"Name": "image-type", "Values": ["machine"]}]
+    emi = ec2.describe_images(Filters=machine)["Images"][0]["ImageId"]
+    browser.get("/instances")
+    name = "<script>alert('x')</script>"
+    page = browser.post(
+        "/instances/launch", image=emi, type="m1.small", count="1", name=name, user_data="hi"
+    )
+    [launched] = re.findall(r"Launched (i-[0-9a-f]+)", page.text)
+    [r] = ec2.describe_instances(InstanceIds=[launched])["Reservations"]
+    assert r["Instances"][0]["Tags"] == [{"Key": "Name", "Value": name}]
+    # The tag shows, escaped: never as markup.
+    listing = browser.get("/instances").text
+    assert launched in listing and name not in listing
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in listing
+    assert _wait_state(ec2, launched, {"running"}) == "running"
+    page = browser.post("/instances/action", op="terminate", id=launched)
+    assert not page.errors()
+    assert _wait_state(ec2, launched, {"shutting-down", "terminated"}) in (
+        "shutting-down",
+        "terminated",
+    )
+
+
+def test_buckets_upload_download(cloud: Cloud, browser: Browser, member: Login) -> None:
+    s3 = cloud.client("s3", member.access_key, member.secret_key)
+    bucket = f"web-{uuid.uuid4().hex[:8]}"
+    browser.get("/buckets")
+    browser.post("/buckets/create", bucket=bucket)
+    assert bucket in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+    data = bytes(range(256)) * 4096 + b"\r\n--tail\r\n"
+    browser.get("/buckets/objects", bucket=bucket)
+    page = browser.upload("/buckets/upload", {"bucket": bucket, "prefix": "dir/"}, "f.bin", data)
+    assert not page.errors() and "Uploaded dir/f.bin" in page.text
+    assert s3.get_object(Bucket=bucket, Key="dir/f.bin")["Body"].read() == data
+    listing = browser.get("/buckets/objects", bucket=bucket)
+    assert "dir/" in listing.text and "f.bin" not in listing.text  # one level at a time
+    assert "dir/f.bin" in browser.get("/buckets/objects", bucket=bucket, prefix="dir/").text
+    assert browser.raw("/buckets/download", bucket=bucket, key="dir/f.bin") == data
+    browser.post("/buckets/delete-object", bucket=bucket, key="dir/f.bin")
+    assert s3.list_objects_v2(Bucket=bucket).get("KeyCount") == 0
+    browser.post("/buckets/delete", bucket=bucket)
+    assert bucket not in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+
+
+def test_post_without_csrf_token_is_refused(cloud: Cloud, browser: Browser, member: Login) -> None:
+    name = f"key-{uuid.uuid4().hex[:6]}"
+    assert browser.post("/keypairs/create", csrf=False, name=name).status == 403
+    browser.get("/keypairs")
+    assert browser.post("/keypairs/create", _csrf="forged", name=name).status == 403
+    names = [k["KeyName"] for k in _ec2(cloud, member).describe_key_pairs()["KeyPairs"]]
+    assert name not in names
+
+
+def test_forged_and_expired_cookies_lead_to_sign_in(cloud: Cloud, browser: Browser) -> None:
+    [cookie] = [c for c in browser.jar if c.name == "mallee_console"]
+    cookie.value = cookie.value[:-8] + "AAAAAAAA"
+    assert browser.get("/instances").url.endswith("/console/login")
+    if cloud.data_dir is None:
+        pytest.skip("a deployed cloud's console key is not at hand")
+    from mallee.console.session import Sealer, Session, load_key
+
+    sealer = Sealer(load_key(cloud.data_dir))
+    old = Session(account="x", user="y", access_key="AKIA", secret_key="s", expires=time.time() - 1)
+    [cookie] = [c for c in browser.jar if c.name == "mallee_console"]
+    cookie.value = sealer.seal(old)
+    page = browser.get("/instances")
+    assert page.url.endswith("/console/login") and "Your session has expired" in page.text
+
+
+def test_cloud_admin_sees_administration(cloud: Cloud) -> None:
+    iam = _iam(cloud, cloud.admin.access_key, cloud.admin.secret_key)
+    user, password = _user_with_password(iam, "eucalyptus")
+    b = Browser(cloud.endpoint)
+    assert b.login("eucalyptus", user, password).url.endswith("/console/")
+    services = b.get("/admin/services")
+    assert services.status == 200 and "user-api" in services.text and "ENABLED" in services.text
+    props = b.get("/admin/properties", prefix="cloud.")
+    assert props.status == 200 and "cloud." in props.text
+    empyrean = mallee_client(
+        "empyrean",
+        cloud.endpoint + "/services/Empyrean",
+        region_name=REGION,
+        aws_access_key_id=cloud.admin.access_key,
+        aws_secret_access_key=cloud.admin.secret_key,
+    )
+    name = "cloud.vmstate.instance_timeout"
+    before = empyrean.describe_properties(Property=[name])["Properties"][0]["Value"]
+    changed = str(int(before) + 1)
+    page = b.post("/admin/properties", name=name, value=changed)
+    assert not page.errors() and f"{name}: {before} -&gt; {changed}" in page.text
+    assert empyrean.describe_properties(Property=[name])["Properties"][0]["Value"] == changed
+    b.post("/admin/properties", name=name, value=before)
+    assert empyrean.describe_properties(Property=[name])["Properties"][0]["Value"] == before
+
+
+def test_a_bucket_named_console_is_still_s3(cloud: Cloud, member: Login) -> None:
+    s3 = cloud.client("s3", member.access_key, member.secret_key)
+    s3.create_bucket(Bucket="console")
+    try:
+        s3.put_object(Bucket="console", Key="login", Body=b"data")
+        assert s3.get_object(Bucket="console", Key="login")["Body"].read() == b"data"
+        url = s3.generate_presigned_url("get_object", Params={"Bucket": "console", "Key": "login"})
+        with urllib.request.urlopen(url, timeout=30) as r:
+            assert r.read() == b"data"
+    finally:
+        s3.delete_object(Bucket="console", Key="login")
+        s3.delete_bucket(Bucket="console")
