@@ -42,12 +42,11 @@ def subnet_hosts(subnet: str) -> int:
     except ValueError:
         return NO_LIMIT  # a node that reported no subnet: placement itself will say so
     size = network.num_addresses
-    # What ip_network(...).hosts() yields, without walking it.
-    if network.version == 4:
-        hosts = size - 2 if network.prefixlen < 31 else size
-    else:
-        hosts = size - 1
-    return min(hosts, NO_LIMIT)
+    # What ip_network(...).hosts() yields, without walking it: IPv4 leaves out the network and
+    # broadcast addresses (but not in a /31 or /32), IPv6 the subnet-router anycast address.
+    small_v4 = network.version == 4 and network.prefixlen >= 31
+    excluded = 0 if small_v4 else (2 if network.version == 4 else 1)
+    return min(size - excluded, NO_LIMIT)
 
 
 @dataclass(slots=True)

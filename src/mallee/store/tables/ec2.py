@@ -34,7 +34,8 @@ class Ec2Instance(Base):
     __tablename__ = "ec2_instances"
     __table_args__ = (
         Index("ix_ec2_instances_account_state", "account_id", "state"),
-        Index("ix_ec2_instances_node_state", "node", "state"),
+        # Covers the usage sums every RunInstances and placement pass makes (no row reads).
+        Index("ix_ec2_instances_node_usage", "node", "state", "cores", "memory_mb", "disk_gb"),
         # ClientToken idempotency is per account; one reservation shares its token, so the
         # launch index completes the key (a racing duplicate request fails on index 0).
         UniqueConstraint(
