@@ -104,27 +104,16 @@ def user_principal(
 ) -> Principal:
     """Who a user is when they call: the account's root for its administrator (Eucalyptus
     convention), else the IAM user."""
-    cloud_admin = account_name == SYSTEM_ACCOUNT
-    if name.lower() == ADMIN_USER:
-        return Principal(
-            account_id=account_id,
-            arn=root_arn(account_id),
-            user_id=account_id,
-            kind="root",
-            name=name,
-            access_key_id=access_key_id,
-            entity_id=user_id,
-            is_cloud_admin=cloud_admin,
-        )
+    root = name.lower() == ADMIN_USER
     return Principal(
         account_id=account_id,
-        arn=iam_arn(account_id, "user", path, name),
-        user_id=user_id,
-        kind="user",
+        arn=root_arn(account_id) if root else iam_arn(account_id, "user", path, name),
+        user_id=account_id if root else user_id,
+        kind="root" if root else "user",
         name=name,
         access_key_id=access_key_id,
         entity_id=user_id,
-        is_cloud_admin=cloud_admin,
+        is_cloud_admin=account_name == SYSTEM_ACCOUNT,
     )
 
 
