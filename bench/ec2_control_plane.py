@@ -102,10 +102,11 @@ def settle(ec2: Any, timeout: float = 300) -> None:
         if time.monotonic() > deadline:
             raise SystemExit("instances still pending")
         time.sleep(1)
-    time.sleep(2)
+    # The node agent writes new instances' consoles every 5 s: let that pass too.
+    time.sleep(6)
 
 
-def describe_seconds(server: Server, repeats: int = 5) -> tuple[float, int]:
+def describe_seconds(server: Server, repeats: int = 9) -> tuple[float, int]:
     """Server-side time of DescribeInstances: signed raw HTTP, response read, not parsed."""
     region = region_of(server)
     times = []

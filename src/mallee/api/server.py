@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 import socket
@@ -16,10 +17,12 @@ from sqlalchemy import text
 
 from mallee.api.chain import Chain
 from mallee.api.http import HttpRequest, HttpResponse
+from mallee.api.models import load_service_model
 from mallee.config import Settings
 from mallee.console.app import MAX_BODY as CONSOLE_MAX_BODY
 from mallee.console.app import Console
 from mallee.console.web import is_console_request
+from mallee.services import catalog
 from mallee.services.base import Runtime
 from mallee.services.empyrean import registry
 from mallee.store import Store
@@ -155,6 +158,7 @@ class App:
         self.service_id: str | None = None
         self.osg_id: str | None = None
         self._heartbeat: asyncio.Task[None] | None = None
+        self._settling: asyncio.Task[None] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -240,6 +244,7 @@ class App:
             if message["type"] == "lifespan.startup":
                 await asyncio.to_thread(self._register)
                 self._heartbeat = asyncio.create_task(self._beat())
+                self._settling = asyncio.create_task(asyncio.to_thread(self._settle_memory))
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 if self._heartbeat is not None:
@@ -249,6 +254,16 @@ class App:
                 self.store.dispose()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+    def _settle_memory(self) -> None:
+        """Load what every process keeps for good (the service models and providers), then
+        take it out of the garbage collector's sight: its full collections otherwise walk
+        these hundreds of thousands of objects over and over while a large answer (a
+        DescribeInstances of thousands) is built, doubling its time."""
+        for spec in catalog.SERVICES:
+            load_service_model(spec.name)
+            self.chain.provider(spec)
+        gc.freeze()
 
     def _register(self) -> None:
         name = self.settings.service_name or f"API_{socket.gethostname()}_{self.settings.port}"
