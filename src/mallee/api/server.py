@@ -22,7 +22,6 @@ from mallee.config import Settings
 from mallee.console.app import MAX_BODY as CONSOLE_MAX_BODY
 from mallee.console.app import Console
 from mallee.console.web import is_console_request
-from mallee.services import catalog
 from mallee.services.base import Runtime
 from mallee.services.empyrean import registry
 from mallee.store import Store
@@ -158,7 +157,7 @@ class App:
         self.service_id: str | None = None
         self.osg_id: str | None = None
         self._heartbeat: asyncio.Task[None] | None = None
-        self._settling: asyncio.Task[None] | None = None
+        self._models_frozen = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -167,6 +166,7 @@ class App:
         if scope["type"] != "http":
             return
         response = await self._http(scope, receive)
+        self._freeze_new_models()
         headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers.items()]
         # HEAD and streamed answers say their length themselves (an object's size).
         if response.stream is None and not any(
@@ -244,7 +244,6 @@ class App:
             if message["type"] == "lifespan.startup":
                 await asyncio.to_thread(self._register)
                 self._heartbeat = asyncio.create_task(self._beat())
-                self._settling = asyncio.create_task(asyncio.to_thread(self._settle_memory))
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 if self._heartbeat is not None:
@@ -255,15 +254,15 @@ class App:
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
-    def _settle_memory(self) -> None:
-        """Load what every process keeps for good (the service models and providers), then
-        take it out of the garbage collector's sight: its full collections otherwise walk
-        these hundreds of thousands of objects over and over while a large answer (a
-        DescribeInstances of thousands) is built, doubling its time."""
-        for spec in catalog.SERVICES:
-            load_service_model(spec.name)
-            self.chain.provider(spec)
-        gc.freeze()
+    def _freeze_new_models(self) -> None:
+        """After a request that loaded a service model: take what the process keeps for good
+        (models, providers) out of the garbage collector's sight. Its full collections would
+        otherwise walk these hundreds of thousands of objects over and over while a large
+        answer (a DescribeInstances of thousands) is built, doubling its time."""
+        loaded = load_service_model.cache_info().currsize
+        if loaded != self._models_frozen:
+            self._models_frozen = loaded
+            gc.freeze()
 
     def _register(self) -> None:
         name = self.settings.service_name or f"API_{socket.gethostname()}_{self.settings.port}"
