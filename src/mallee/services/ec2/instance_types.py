@@ -51,12 +51,14 @@ def ensure_instance_types(store: Store) -> None:
                 )
 
 
+def unknown_type(name: str) -> ServiceError:
+    return ServiceError("InvalidParameterValue", f"Invalid value '{name}' for InstanceType.", 400)
+
+
 def get_type(s: Session, name: str) -> Ec2InstanceType:
     found = s.get(Ec2InstanceType, name)
     if found is None:
-        raise ServiceError(
-            "InvalidParameterValue", f"Invalid value '{name}' for InstanceType.", 400
-        )
+        raise unknown_type(name)
     return found
 
 

@@ -20,15 +20,16 @@ from sqlalchemy.orm import Session
 from mallee.api.context import RequestContext
 from mallee.api.errors import ServiceError
 from mallee.ids import new_id
-from mallee.services.ec2 import errors, security_groups
+from mallee.services.ec2 import security_groups
 from mallee.services.ec2.capacity import free_slots
-from mallee.services.ec2.images import check_image_id, may_launch
+from mallee.services.ec2.images import aux_image, launchable_image
 from mallee.services.ec2.instance_profiles import launch_profile
+from mallee.services.ec2.instance_types import unknown_type
 from mallee.services.ec2.tags import apply_tag_specifications
 from mallee.services.empyrean import properties
 from mallee.services.iam.views import profile_arn
 from mallee.store import Store
-from mallee.store.tables.ec2 import Ec2Image, Ec2Instance, Ec2InstanceType, Ec2KeyPair
+from mallee.store.tables.ec2 import Ec2Instance, Ec2InstanceType, Ec2KeyPair
 from mallee.store.tables.iam import IamInstanceProfile
 from mallee.store.tables.network import Ec2InstanceGroup, Ec2SecurityGroup
 
@@ -98,17 +99,6 @@ _KEY = select(Ec2KeyPair.name, Ec2KeyPair.public_key).where(
 _SIZE = select(Ec2InstanceType.cores, Ec2InstanceType.memory_mb, Ec2InstanceType.disk_gb).where(
     Ec2InstanceType.name == bindparam("name")
 )
-_IMAGE = select(
-    Ec2Image.id,
-    Ec2Image.account_id,
-    Ec2Image.is_public,
-    Ec2Image.state,
-    Ec2Image.image_type,
-    Ec2Image.kernel_id,
-    Ec2Image.ramdisk_id,
-    Ec2Image.root_device_type,
-    Ec2Image.root_device_name,
-).where(Ec2Image.id == bindparam("id"))
 _DEFAULT_GROUP = select(Ec2SecurityGroup.id, Ec2SecurityGroup.name).where(
     Ec2SecurityGroup.account_id == bindparam("account"),
     Ec2SecurityGroup.name == security_groups.DEFAULT,
@@ -131,25 +121,8 @@ def _key(s: Session, account: str, name: str | None) -> Any:
 def _size(s: Session, name: str) -> Size:
     found = _first(s, _SIZE, name=name)
     if found is None:
-        raise invalid(f"Invalid value '{name}' for InstanceType.")
+        raise unknown_type(name)
     return Size(name, *found)
-
-
-def _image(s: Session, account: str, image_id: str, kind: str) -> Any:
-    """A launchable image of `kind`, as images.launchable_image decides, read as a plain row."""
-    check_image_id(image_id)
-    found = _first(s, _IMAGE, id=image_id)
-    if found is None or found.state != "available" or not may_launch(s, found, account):
-        raise errors.not_found("image", image_id)
-    if found.image_type != kind:
-        if kind == "machine":
-            raise invalid(f"Image {found.id} is not a machine image and cannot be run")
-        raise errors.invalid_value(f"Image {found.id} is not a {kind} image")
-    return found
-
-
-def _aux(s: Session, account: str, image_id: Any, kind: str) -> str | None:
-    return _image(s, account, str(image_id), kind).id if image_id else None
 
 
 def _groups(s: Session, account: str, params: dict[str, Any]) -> list[dict[str, str]]:
@@ -172,7 +145,7 @@ def plan(
         raise ServiceError(
             "MissingParameter", "The request must contain the parameter ImageId", 400
         )
-    image = _image(s, account, str(params["ImageId"]), "machine")
+    image = launchable_image(s, account, str(params["ImageId"]), "machine")
     placement = params.get("Placement") or {}
     wanted_zone = placement.get("AvailabilityZone")
     if wanted_zone and wanted_zone != zone:
@@ -182,8 +155,8 @@ def plan(
         raise invalid(f"Invalid value '{behavior}' for InstanceInitiatedShutdownBehavior")
     return LaunchPlan(
         image=image,
-        kernel_id=_aux(s, account, params.get("KernelId") or image.kernel_id, "kernel"),
-        ramdisk_id=_aux(s, account, params.get("RamdiskId") or image.ramdisk_id, "ramdisk"),
+        kernel_id=aux_image(s, account, params.get("KernelId") or image.kernel_id, "kernel"),
+        ramdisk_id=aux_image(s, account, params.get("RamdiskId") or image.ramdisk_id, "ramdisk"),
         itype=_size(s, str(params.get("InstanceType") or DEFAULT_TYPE)),
         key=_key(s, account, params.get("KeyName")),
         user_data=user_data(params.get("UserData"), user_data_limit),
