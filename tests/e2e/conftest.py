@@ -1,5 +1,6 @@
 """A live mallee cloud started as a subprocess (`mallee up`), driven with boto3 and the AWS CLI.
 
+
 Set MALLEE_E2E_ENDPOINT (+ MALLEE_E2E_ACCESS_KEY / MALLEE_E2E_SECRET_KEY) to run the same suite
 against a cloud that is already deployed.
 
@@ -27,6 +28,7 @@ import pytest
 from botocore.config import Config
 
 from tests.conftest import fresh_database_url
+from tests.processes import stop_process
 
 REGION = "eucalyptus"
 S3_BACKEND_ENV = "MALLEE_TEST_S3_BACKEND"
@@ -223,12 +225,7 @@ def start_cloud(data_dir: Path, db_url: str) -> Cloud:
 def stop_cloud(cloud: Cloud) -> None:
     if cloud.process is None:
         return
-    cloud.process.terminate()
-    try:
-        cloud.process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        cloud.process.kill()
-        cloud.process.wait()
+    stop_process(cloud.process)
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,7 @@
 """S3 under faults: the api SIGKILLed during concurrent writes, truncated uploads, and memory
 that stays flat while a large object streams through.
 
+
 These tests run their own `mallee api` process (its own data dir and database), never the
 shared session cloud, so they can kill it and read its RSS. With MALLEE_TEST_S3_BACKEND=1 that
 server keeps its data in a moto_server through the s3 backend, as the session cloud does.
@@ -42,6 +43,7 @@ from tests.e2e.conftest import (
     use_s3_backend,
     wait_healthy,
 )
+from tests.processes import stop_process
 
 pytestmark = pytest.mark.e2e
 
@@ -83,12 +85,7 @@ class ApiServer:
     def stop(self) -> None:
         if self.proc is None:
             return
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        stop_process(self.proc)
         self.proc = None
 
     def client(self, pool: int = 10) -> Any:

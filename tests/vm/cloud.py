@@ -21,6 +21,7 @@ from botocore.config import Config
 
 from tests.conftest import fresh_database_url
 from tests.e2e.conftest import free_port, shared_image_dir, wait_healthy
+from tests.processes import stop_process
 
 REGION = "eucalyptus"
 COMPONENTS = ("api", "controller", "node")
@@ -63,12 +64,7 @@ class VmCloud:
         proc = self.procs.pop(component, None)
         if proc is None:
             return
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
 
     def client(self, service: str) -> Any:
         return boto3.client(
