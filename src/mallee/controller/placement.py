@@ -10,6 +10,7 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from mallee.services.empyrean.registry import derive_state
+from mallee.store.prepared import Prepared
 from mallee.store.tables.compute import NodeRow
 from mallee.store.tables.ec2 import Ec2Instance
 from mallee.store.tables.registry import ServiceRow
@@ -93,9 +94,9 @@ _USED = (
     .group_by(Ec2Instance.node)
     .subquery()
 )
-# One statement, built once: every RunInstances reads it (capacity) and so does each
+# One statement, prepared once: every RunInstances reads it (capacity) and so does each
 # placement pass.
-_NODES = (
+_NODES = Prepared(
     select(
         NodeRow.name,
         NodeRow.subnet,
@@ -121,7 +122,7 @@ _NODES = (
 def usable_nodes(s: Session, zone: str, *, now: float, heartbeat_timeout: float) -> list[NodeUsage]:
     """Nodes of the zone that may take new instances (ENABLED and beating), by name, each with
     the cores, memory and disk its instances hold."""
-    rows = s.connection().execute(_NODES, {"zone": zone}).all()
+    rows = _NODES.all(s.connection(), zone=zone)
     return [
         NodeUsage(
             NodeInfo(r.name, r.subnet, r.cores, r.memory_mb, r.disk_gb),

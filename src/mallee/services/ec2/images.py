@@ -34,6 +34,7 @@ from mallee.services.ec2.pagination import page
 from mallee.services.ec2.tags import apply_tag_specifications, delete_all_tags, tag_list, tags_for
 from mallee.services.s3.backends import Backend, make_backend
 from mallee.store import Store
+from mallee.store.prepared import Prepared
 from mallee.store.tables.ec2 import Ec2Image, Ec2LaunchPermission
 
 PREFIX = {"machine": "emi", "kernel": "eki", "ramdisk": "eri"}
@@ -67,18 +68,20 @@ def may_launch(s: Session, image: Launchable, account_id: str) -> bool:
     return s.get(Ec2LaunchPermission, (image.id, account_id)) is not None
 
 
-# Built once with a bound parameter: every RunInstances checks up to three images.
-_LAUNCHABLE = select(
-    Ec2Image.id,
-    Ec2Image.account_id,
-    Ec2Image.is_public,
-    Ec2Image.state,
-    Ec2Image.image_type,
-    Ec2Image.kernel_id,
-    Ec2Image.ramdisk_id,
-    Ec2Image.root_device_type,
-    Ec2Image.root_device_name,
-).where(Ec2Image.id == bindparam("id"))
+# Prepared once: every RunInstances checks up to three images.
+_LAUNCHABLE = Prepared(
+    select(
+        Ec2Image.id,
+        Ec2Image.account_id,
+        Ec2Image.is_public,
+        Ec2Image.state,
+        Ec2Image.image_type,
+        Ec2Image.kernel_id,
+        Ec2Image.ramdisk_id,
+        Ec2Image.root_device_type,
+        Ec2Image.root_device_name,
+    ).where(Ec2Image.id == bindparam("id"))
+)
 
 
 def launchable_image(s: Session, account_id: str, image_id: str, kind: str) -> Any:
@@ -86,7 +89,7 @@ def launchable_image(s: Session, account_id: str, image_id: str, kind: str) -> A
     account may launch it and it is a `kind` image; else AWS's error (InvalidAMIID.Malformed
     for a bad id, InvalidAMIID.NotFound, InvalidParameterValue for another kind)."""
     check_image_id(image_id)
-    found = s.connection().execute(_LAUNCHABLE, {"id": image_id}).first()
+    found = _LAUNCHABLE.first(s.connection(), id=image_id)
     if found is None or found.state != "available" or not may_launch(s, found, account_id):
         raise errors.not_found("image", image_id)
     if found.image_type != kind:

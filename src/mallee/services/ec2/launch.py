@@ -12,9 +12,9 @@ import json
 import time
 from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Executable, Table, bindparam, insert, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from mallee.api.context import RequestContext
@@ -29,6 +29,7 @@ from mallee.services.ec2.tags import apply_tag_specifications
 from mallee.services.empyrean import properties
 from mallee.services.iam.views import profile_arn
 from mallee.store import Store
+from mallee.store.prepared import InsertMany, Prepared
 from mallee.store.tables.ec2 import Ec2Instance, Ec2InstanceType, Ec2KeyPair
 from mallee.store.tables.iam import IamInstanceProfile
 from mallee.store.tables.network import Ec2InstanceGroup, Ec2SecurityGroup
@@ -90,36 +91,37 @@ def user_data(raw: Any, limit: int) -> str | None:
     return text
 
 
-# Built once with bound parameters and run on the session's connection: a launch makes a
-# handful of reads, and building, caching and ORM-wrapping each statement cost more than
-# running it.
-_KEY = select(Ec2KeyPair.name, Ec2KeyPair.public_key).where(
-    Ec2KeyPair.account_id == bindparam("account"), Ec2KeyPair.name == bindparam("name")
+# Prepared once and run on the session's connection: a launch makes a handful of reads, and
+# SQLAlchemy's statement execution costs more than running them.
+_KEY = Prepared(
+    select(Ec2KeyPair.name, Ec2KeyPair.public_key).where(
+        Ec2KeyPair.account_id == bindparam("account"), Ec2KeyPair.name == bindparam("name")
+    )
 )
-_SIZE = select(Ec2InstanceType.cores, Ec2InstanceType.memory_mb, Ec2InstanceType.disk_gb).where(
-    Ec2InstanceType.name == bindparam("name")
+_SIZE = Prepared(
+    select(Ec2InstanceType.cores, Ec2InstanceType.memory_mb, Ec2InstanceType.disk_gb).where(
+        Ec2InstanceType.name == bindparam("name")
+    )
 )
-_DEFAULT_GROUP = select(Ec2SecurityGroup.id, Ec2SecurityGroup.name).where(
-    Ec2SecurityGroup.account_id == bindparam("account"),
-    Ec2SecurityGroup.name == security_groups.DEFAULT,
+_DEFAULT_GROUP = Prepared(
+    select(Ec2SecurityGroup.id, Ec2SecurityGroup.name).where(
+        Ec2SecurityGroup.account_id == bindparam("account"),
+        Ec2SecurityGroup.name == security_groups.DEFAULT,
+    )
 )
-
-
-def _first(s: Session, statement: Executable, **values: Any) -> Any:
-    return s.connection().execute(statement, values).first()
 
 
 def _key(s: Session, account: str, name: str | None) -> Any:
     if not name:
         return None
-    key = _first(s, _KEY, account=account, name=name)
+    key = _KEY.first(s.connection(), account=account, name=name)
     if key is None:
         raise ServiceError("InvalidKeyPair.NotFound", f"The key pair '{name}' does not exist", 400)
     return key
 
 
 def _size(s: Session, name: str) -> Size:
-    found = _first(s, _SIZE, name=name)
+    found = _SIZE.first(s.connection(), name=name)
     if found is None:
         raise unknown_type(name)
     return Size(name, *found)
@@ -131,7 +133,7 @@ def _groups(s: Session, account: str, params: dict[str, Any]) -> list[dict[str, 
     ids = params.get("SecurityGroupIds") or []
     if not (names or ids):
         # Most launches name no group: one plain read of the default group, once it exists.
-        found = _first(s, _DEFAULT_GROUP, account=account)
+        found = _DEFAULT_GROUP.first(s.connection(), account=account)
         if found is not None:
             return [{"GroupName": found.name, "GroupId": found.id}]
     return security_groups.group_refs(security_groups.launch_groups(s, account, names, ids))
@@ -219,14 +221,14 @@ def create(
         "state_changed_at": time.time(),
     }
     rows = [{**common, "id": new_id("i"), "launch_index": i} for i in range(count)]
-    # Plain Core inserts: a launch builds no ORM objects it would only read back.
-    s.connection().execute(_INSERT_INSTANCES, rows)
+    # Plain inserts: a launch builds no ORM objects it would only read back.
+    _INSERT_INSTANCES.run(s.connection(), rows)
     ids = [r["id"] for r in rows]
     # Membership is what the nodes' firewalls read (the JSON column is the Describe views');
     # the network generation moves at placement, when the instances get addresses.
     group_ids = [g["GroupId"] for g in launch.groups]
-    s.connection().execute(
-        _INSERT_MEMBERS,
+    _INSERT_MEMBERS.run(
+        s.connection(),
         [
             {"instance_id": iid, "group_id": gid, "position": pos}
             for iid in ids
@@ -239,8 +241,8 @@ def create(
     return [SimpleNamespace(**_UNPLACED, **row) for row in rows]
 
 
-_INSERT_INSTANCES = insert(cast(Table, Ec2Instance.__table__))
-_INSERT_MEMBERS = insert(cast(Table, Ec2InstanceGroup.__table__))
+_INSERT_INSTANCES = InsertMany(Ec2Instance.__table__)
+_INSERT_MEMBERS = InsertMany(Ec2InstanceGroup.__table__)
 
 # What a new row holds in the columns a launch does not set.
 _UNPLACED: dict[str, Any] = {

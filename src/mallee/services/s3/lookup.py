@@ -1,22 +1,20 @@
 """The hot read of GetObject and HeadObject: bucket and version in one query.
 
 Through the ORM this took two sessions' worth of work (a bucket get, then a version select),
-about two thirds of a small GET's server time. Here one Core statement, compiled once per
-dialect, joins the bucket to the version and runs on the driver's connection; the row comes
-back as transient instances that no session tracks.
+about two thirds of a small GET's server time. Here one prepared statement joins the bucket
+to the version; the row comes back as transient instances that no session tracks.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy import Select, and_, bindparam, select, true
-from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import class_mapper
 
 from mallee.store import Store
+from mallee.store.prepared import Prepared
 from mallee.store.tables.s3 import S3Bucket, S3Object
 
 T = TypeVar("T")
@@ -47,81 +45,31 @@ def _statement(by_version: bool, with_data: bool) -> Select[Any]:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class _Compiled:
-    """A statement as its dialect's driver takes it, and how to read its rows back."""
-
-    sql: str
-    # Bind names in the order of a positional paramstyle's placeholders (None: by name).
-    positions: tuple[str, ...] | None
-    columns: tuple[str, ...]
-    processors: tuple[Callable[[Any], Any] | None, ...]
-
-
-def _compile(statement: Select[Any], dialect: Dialect) -> _Compiled:
-    compiled = statement.compile(dialect=dialect)
-    selected = list(statement.selected_columns)
-    return _Compiled(
-        compiled.string,
-        tuple(compiled.positiontup) if compiled.positiontup is not None else None,
-        tuple(str(c.key) for c in selected),
-        tuple(c.type.dialect_impl(dialect).result_processor(dialect, None) for c in selected),
-    )
-
-
 _OBJECT_COLUMNS = tuple(c.name for c in _OBJECTS.c)
-# (dialect name, which statement) -> compiled statement.
-_COMPILED: dict[tuple[str, Any], _Compiled] = {}
+# (by version id, with the data column) -> the statement.
+_LOOKUPS = {
+    (by_version, with_data): Prepared(_statement(by_version, with_data))
+    for by_version in (False, True)
+    for with_data in (False, True)
+}
 
 
-def _compiled(engine: Engine, by_version: bool, with_data: bool) -> _Compiled:
-    key = (engine.dialect.name, (by_version, with_data))
-    found = _COMPILED.get(key)
-    if found is None:
-        found = _COMPILED[key] = _compile(_statement(by_version, with_data), engine.dialect)
-    return found
+def _fetch(engine: Engine, prepared: Prepared, **params: Any) -> dict[str, Any] | None:
+    """The first row, columns by name, on a pooled connection of its own (not a session's)."""
+    row = prepared.first(engine, **params)
+    return None if row is None else dict(row._asdict())
 
 
-def _fetch(engine: Engine, compiled: _Compiled, params: dict[str, Any]) -> dict[str, Any] | None:
-    """The first row, columns by name, converted as SQLAlchemy would convert them.
-
-    Straight on the driver's connection: SQLAlchemy's execution and result layers cost ten
-    times the query itself here. One SELECT reads one consistent snapshot on its own (SQLite
-    runs it in autocommit mode; elsewhere the pool rolls the connection back on return)."""
-    args: Any = params
-    if compiled.positions is not None:
-        args = tuple(params[name] for name in compiled.positions)
-    conn = engine.raw_connection()
-    try:
-        cursor = conn.cursor()
-        try:
-            cursor.execute(compiled.sql, args)
-            raw = cursor.fetchone()
-        finally:
-            cursor.close()
-    finally:
-        conn.close()
-    if raw is None:
-        return None
-    return {
-        name: value if convert is None or value is None else convert(value)
-        for name, convert, value in zip(compiled.columns, compiled.processors, raw, strict=True)
-    }
-
-
-_BUCKET_ONLY = select(
-    *[_BUCKETS.c[column].label(label) for label, column in _BUCKET_COLUMNS.items()]
-).where(_BUCKETS.c.name == bindparam("bucket"))
+_BUCKET_ONLY = Prepared(
+    select(*[_BUCKETS.c[column].label(label) for label, column in _BUCKET_COLUMNS.items()]).where(
+        _BUCKETS.c.name == bindparam("bucket")
+    )
+)
 
 
 def bucket(store: Store, name: str) -> S3Bucket | None:
     """The bucket (name, account_id, versioning and acl only; transient), or None."""
-    engine = store.read_engine
-    key = (engine.dialect.name, "bucket")
-    compiled = _COMPILED.get(key)
-    if compiled is None:
-        compiled = _COMPILED[key] = _compile(_BUCKET_ONLY, engine.dialect)
-    row = _fetch(engine, compiled, {"bucket": name})
+    row = _fetch(store.read_engine, _BUCKET_ONLY, bucket=name)
     return _bucket(row) if row is not None else None
 
 
@@ -136,9 +84,8 @@ def bucket_and_version(
     such version; both None without the bucket). The bucket carries only name, account_id,
     versioning and acl; the version's data only when `with_data`. Both are transient: no
     session knows them."""
-    engine = store.read_engine
-    compiled = _compiled(engine, version_id is not None, with_data)
-    row = _fetch(engine, compiled, {"bucket": bucket, "key": key, "version": version_id})
+    prepared = _LOOKUPS[version_id is not None, with_data]
+    row = _fetch(store.read_engine, prepared, bucket=bucket, key=key, version=version_id)
     if row is None:
         return None, None
     found = _bucket(row)

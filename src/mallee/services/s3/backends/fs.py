@@ -17,7 +17,9 @@ from typing import BinaryIO
 
 from mallee.services.s3.backends import Blob
 
-PIECE = 1 << 20
+# Downloads are read in pieces of this size, each handed from a worker thread to the event
+# loop: at 1 MiB those hand-offs held a 64 MiB GET to ~60% of a plain file copy.
+PIECE = 4 << 20
 _ID = re.compile(r"[0-9a-f]{32}")
 
 
