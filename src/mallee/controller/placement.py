@@ -6,17 +6,14 @@ import functools
 import ipaddress
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from mallee.services.empyrean.registry import derive_state
 from mallee.store.prepared import Prepared
-from mallee.store.tables.compute import NodeRow
-from mallee.store.tables.ec2 import Ec2Instance
+from mallee.store.tables.compute import NodeRow, NodeUsageRow
 from mallee.store.tables.registry import ServiceRow
 
-# Instances in these states hold their node's cores, memory and disk.
-HOLDING = ("pending", "running", "stopping", "shutting-down")
 NO_LIMIT = 2**31
 
 
@@ -82,18 +79,6 @@ def fits(usage: NodeUsage, cores: int, memory_mb: int, disk_gb: int) -> bool:
     return usage.room_for(cores, memory_mb, disk_gb) >= 1
 
 
-_USED = (
-    select(
-        Ec2Instance.node,
-        func.sum(Ec2Instance.cores).label("cores"),
-        func.sum(Ec2Instance.memory_mb).label("memory_mb"),
-        func.sum(Ec2Instance.disk_gb).label("disk_gb"),
-        func.count().label("instances"),
-    )
-    .where(Ec2Instance.state.in_(HOLDING))
-    .group_by(Ec2Instance.node)
-    .subquery()
-)
 # One statement, prepared once: every RunInstances reads it (capacity) and so does each
 # placement pass.
 _NODES = Prepared(
@@ -107,13 +92,13 @@ _NODES = Prepared(
         ServiceRow.claimed_at,
         ServiceRow.last_heartbeat,
         ServiceRow.fault,
-        _USED.c.cores.label("used_cores"),
-        _USED.c.memory_mb.label("used_memory_mb"),
-        _USED.c.disk_gb.label("used_disk_gb"),
-        _USED.c.instances.label("instances"),
+        NodeUsageRow.cores.label("used_cores"),
+        NodeUsageRow.memory_mb.label("used_memory_mb"),
+        NodeUsageRow.disk_gb.label("used_disk_gb"),
+        NodeUsageRow.instances.label("instances"),
     )
     .join(ServiceRow, ServiceRow.name == NodeRow.name)
-    .outerjoin(_USED, _USED.c.node == NodeRow.name)
+    .outerjoin(NodeUsageRow, NodeUsageRow.node == NodeRow.name)
     .where(NodeRow.zone == bindparam("zone"), ServiceRow.type == "node")
     .order_by(NodeRow.name)
 )

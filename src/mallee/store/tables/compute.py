@@ -33,6 +33,22 @@ class NodeRow(Base):
     reported_at: Mapped[float] = mapped_column(Float)
 
 
+class NodeUsageRow(Base):
+    """What a node's instances hold (those pending, running, stopping or shutting down there).
+
+    Kept by database triggers on ec2_instances (see migration 89861c6968e4), never by code:
+    every launch reads it, and summing the instances instead cost time that grew with them.
+    """
+
+    __tablename__ = "node_usage"
+
+    node: Mapped[str] = mapped_column(String(255), primary_key=True)
+    cores: Mapped[int] = mapped_column(Integer, default=0)
+    memory_mb: Mapped[int] = mapped_column(BigInteger, default=0)
+    disk_gb: Mapped[int] = mapped_column(BigInteger, default=0)
+    instances: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class InstanceCounters(Base):
     """Cumulative per-instance counters from the node (CloudWatch derives rates from them)."""
 
