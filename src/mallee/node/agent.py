@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from mallee.config import Settings
@@ -32,6 +32,7 @@ from mallee.runloop import stop_on_signals
 from mallee.services.empyrean import registry
 from mallee.services.empyrean.heartbeat import Heartbeat, interval_for
 from mallee.store import Store
+from mallee.store.prepared import Prepared, detached
 from mallee.store.tables.compute import InstanceConsole, InstanceCounters, NodeRow
 from mallee.store.tables.ec2 import Ec2Instance
 from mallee.store.upsert import upsert
@@ -53,6 +54,9 @@ ENSURE_EVERY = 30.0
 CRASH_WINDOW = 300.0
 CRASH_FREE_RELAUNCHES = 3
 CRASH_MAX_DELAY = 60.0
+
+# Every step reads its instance first: prepared, it costs a tenth of an ORM get.
+_INSTANCE = Prepared(select(*Ec2Instance.__table__.c).where(Ec2Instance.id == bindparam("id")))
 
 
 class NicPlane(Protocol):
@@ -166,11 +170,10 @@ class NodeAgent:
         return {i: (state, bool(reboot)) for i, state, reboot in found}
 
     def _row(self, instance_id: str) -> Ec2Instance | None:
-        with self.store.read() as s:
-            row = s.get(Ec2Instance, instance_id)
-        if row is None or row.node != self.name or row.state == "terminated":
+        found = _INSTANCE.first(self.store.read_engine, id=instance_id)
+        if found is None or found.node != self.name or found.state == "terminated":
             return None
-        return row
+        return detached(Ec2Instance, found)
 
     def _plugged(self) -> set[str]:
         return self.plane.plugged() if self.plane else set()

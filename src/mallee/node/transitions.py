@@ -9,6 +9,7 @@ the lock once each.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -19,6 +20,7 @@ from sqlalchemy import bindparam, update
 
 from mallee.node.network.desired import NETWORKED_STATES
 from mallee.store import Store
+from mallee.store.prepared import Prepared
 from mallee.store.tables.ec2 import Ec2Instance
 from mallee.store.tables.network import bump_network
 
@@ -65,12 +67,19 @@ class Transitions:
         try:
             with self.store.session() as s:
                 bump = False
+                conn = s.connection()
                 for change in batch:
-                    done = s.connection().execute(
-                        _MOVE.values(state=change.new, state_changed_at=change.at, **change.fields),
-                        {"instance": change.instance_id, "expected": change.expected},
+                    values = {f"v_{k}": v for k, v in change.fields.items()}
+                    change.moved = bool(
+                        _move(tuple(change.fields)).run(
+                            conn,
+                            instance=change.instance_id,
+                            expected=change.expected,
+                            v_state=change.new,
+                            v_state_changed_at=change.at,
+                            **values,
+                        )
                     )
-                    change.moved = bool(getattr(done, "rowcount", 0))
                     # Its address leaves every firewall that names it (peer groups, this node's).
                     bump = bump or (change.moved and change.new not in NETWORKED_STATES)
                 if bump:
@@ -84,6 +93,14 @@ class Transitions:
                 change.done = True
 
 
-_MOVE = update(Ec2Instance).where(
-    Ec2Instance.id == bindparam("instance"), Ec2Instance.state == bindparam("expected")
-)
+@functools.cache
+def _move(fields: tuple[str, ...]) -> Prepared:
+    """The conditional UPDATE setting state, state_changed_at and `fields` (parameters are the
+    columns' names prefixed with v_), prepared once per set of fields."""
+    table = Ec2Instance.__table__.c
+    columns = ("state", "state_changed_at", *fields)
+    return Prepared(
+        update(Ec2Instance)
+        .where(Ec2Instance.id == bindparam("instance"), Ec2Instance.state == bindparam("expected"))
+        .values({c: bindparam(f"v_{c}", type_=table[c].type) for c in columns})
+    )

@@ -13,14 +13,16 @@ from collections import namedtuple
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import BindParameter, ColumnDefault, Executable, Table, bindparam, insert
 from sqlalchemy.engine import Connection, Dialect, Engine
+from sqlalchemy.orm import class_mapper
 from sqlalchemy.sql import visitors
 from sqlalchemy.types import TypeEngine
 
 Processor = Callable[[Any], Any] | None
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -127,6 +129,22 @@ class Prepared:
         """The first row or None (the statement should ask for one row at most)."""
         rows = self.all(conn, **values)
         return rows[0] if rows else None
+
+    def run(self, conn: Connection, **values: Any) -> int:
+        """Run an UPDATE or DELETE in `conn`'s transaction; the number of rows it matched."""
+        compiled = self.compiled_for(conn.dialect)
+        with _cursor(conn) as cursor:
+            cursor.execute(compiled.sql, compiled.arguments(values))
+            return int(cursor.rowcount)
+
+
+def detached(cls: type[T], row: Any) -> T:
+    """An instance of mapped `cls` holding a prepared row's columns, made as the ORM's loader
+    makes them (straight into the instance dict: the mapped constructor's per-attribute events
+    cost more than the query). No session knows it, as after a read session has closed."""
+    instance: T = class_mapper(cls).class_manager.new_instance()
+    instance.__dict__.update(row._asdict() if hasattr(row, "_asdict") else row)
+    return instance
 
 
 class InsertMany:

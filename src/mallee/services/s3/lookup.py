@@ -7,17 +7,15 @@ to the version; the row comes back as transient instances that no session tracks
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import Select, and_, bindparam, select, true
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import class_mapper
 
 from mallee.store import Store
-from mallee.store.prepared import Prepared
+from mallee.store.prepared import Prepared, detached
 from mallee.store.tables.s3 import S3Bucket, S3Object
 
-T = TypeVar("T")
 _BUCKETS = S3Bucket.__table__
 _OBJECTS = S3Object.__table__
 # Bucket columns the readers need, labelled apart from the version's same-named ones.
@@ -74,7 +72,7 @@ def bucket(store: Store, name: str) -> S3Bucket | None:
 
 
 def _bucket(row: dict[str, Any]) -> S3Bucket:
-    return _transient(S3Bucket, {c: row[label] for label, c in _BUCKET_COLUMNS.items()})
+    return detached(S3Bucket, {c: row[label] for label, c in _BUCKET_COLUMNS.items()})
 
 
 def bucket_and_version(
@@ -93,12 +91,4 @@ def bucket_and_version(
         return found, None
     version = {name: row[name] for name in _OBJECT_COLUMNS if name in row}
     version.setdefault("data", None)
-    return found, _transient(S3Object, version)
-
-
-def _transient(cls: type[T], values: dict[str, Any]) -> T:
-    """An instance holding `values`, made as the ORM's loader makes them (straight into the
-    instance dict): the mapped constructor's per-attribute events cost more than the query."""
-    instance: T = class_mapper(cls).class_manager.new_instance()
-    instance.__dict__.update(values)
-    return instance
+    return found, detached(S3Object, version)
