@@ -52,7 +52,7 @@ class Chain:
 
     def streaming_route(self, request: HttpRequest) -> tuple[HttpRequest, ServiceSpec] | None:
         """(routed request, service) when the request is for a service that streams bodies."""
-        probe = dataclasses.replace(request)
+        probe = request.copy()
         try:
             spec = route(probe, self.settings.domain)
         except ServiceError:

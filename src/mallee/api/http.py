@@ -33,6 +33,20 @@ class HttpRequest:
     # Set instead of `body` for services that stream (S3): the body is read from it on demand.
     stream: BodyStream | None = None
 
+    def copy(self) -> HttpRequest:
+        """A shallow copy (routing rewrites path and script_name on it), faster than
+        dataclasses.replace, which every request pays for."""
+        return HttpRequest(
+            self.method,
+            self.path,
+            self.query,
+            self.headers,
+            self.body,
+            self.remote_addr,
+            self.script_name,
+            self.stream,
+        )
+
     @property
     def query_params(self) -> list[tuple[str, str]]:
         return parse_qsl(self.query, keep_blank_values=True)

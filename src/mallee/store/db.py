@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,7 +33,8 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 
 def _begin_deferred(conn: Any) -> None:
-    conn.exec_driver_sql("BEGIN")
+    # On the driver's connection: SQLAlchemy's statement execution costs ten times the BEGIN.
+    conn.connection.dbapi_connection.execute("BEGIN")
 
 
 # Waiting for the write lock: SQLite's own busy handler sleeps 1, 2, 5, 10, ... ms between
@@ -53,13 +55,15 @@ def _begin_immediate(conn: Any) -> None:
     # Take the write lock at BEGIN so two writers never deadlock upgrading a read lock.
     deadline = time.monotonic() + WRITE_LOCK_TIMEOUT
     pause = _FIRST_PAUSE
+    raw = conn.connection.dbapi_connection
     while True:
         try:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            raw.execute("BEGIN IMMEDIATE")
             return
-        except OperationalError as err:
-            if "locked" not in str(err.orig) or time.monotonic() > deadline:
-                raise
+        except sqlite3.OperationalError as err:
+            if "locked" not in str(err) or time.monotonic() > deadline:
+                # As SQLAlchemy would have raised it (callers handle its errors, not the driver's).
+                raise OperationalError("BEGIN IMMEDIATE", None, err) from err
         time.sleep(pause)
         pause = min(pause * 1.5, _MAX_PAUSE)
 
