@@ -133,7 +133,7 @@ class NodeAgent:
 
     # --- the loop ---------------------------------------------------------------------------
 
-    def _read_blob(self, blob_id: str) -> Iterable[bytes]:
+    def _read_blob(self, blob_id: str) -> Iterable[bytes | memoryview]:
         from mallee.services.s3.backends import make_backend
 
         return make_backend(self.settings, self.store).read(blob_id)

@@ -32,7 +32,10 @@ def _sha256(path: Path) -> str:
 
 class ImageCache:
     def __init__(
-        self, root: Path, store: Store, read_blob: Callable[[str], Iterable[bytes]] | None = None
+        self,
+        root: Path,
+        store: Store,
+        read_blob: Callable[[str], Iterable[bytes | memoryview]] | None = None,
     ) -> None:
         self.root = root
         self.store = store

@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from mallee.api.context import RequestContext
 from mallee.services.ec2 import errors
-from mallee.services.s3.backends import Backend
+from mallee.services.s3.backends import Backend, Piece
 from mallee.services.s3.data import open_bytes
 from mallee.store import Store
 from mallee.store.tables.s3 import S3Bucket, S3Object
@@ -84,11 +84,11 @@ def stored_object(
     return _copy(backend, open_bytes(backend, row.blob_id, row.data), key)
 
 
-def _copy(backend: Backend, pieces: Iterator[bytes], key: str) -> ImageSource:
+def _copy(backend: Backend, pieces: Iterator[Piece], key: str) -> ImageSource:
     h = hashlib.sha256()
     head = bytearray()
 
-    def watched() -> Iterator[bytes]:
+    def watched() -> Iterator[Piece]:
         for piece in pieces:
             h.update(piece)
             if len(head) < 0x210:

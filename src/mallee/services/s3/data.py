@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from itertools import chain
 
-from mallee.services.s3.backends import Backend, Blob
+from mallee.services.s3.backends import Backend, Blob, Piece
 
 # The largest object stored in its row. Up to this size one WAL commit is cheaper than the
 # blob's two extra fsyncs, and the bytes are small next to what a row read costs anyway; past
@@ -43,7 +43,7 @@ class Stored:
         return cls(len(data), hashlib.md5(data, usedforsecurity=False).hexdigest(), data=data)
 
 
-def store(backend: Backend, pieces: Iterable[bytes], announced: int | None = None) -> Stored:
+def store(backend: Backend, pieces: Iterable[Piece], announced: int | None = None) -> Stored:
     """Take in `pieces` whole: inline when they add up to at most INLINE_MAX bytes, else as a
     new blob. Memory stays bounded: buffering stops as soon as the bytes outgrow INLINE_MAX
     and the rest streams to the backend; an `announced` size (Content-Length) over it skips
@@ -51,7 +51,7 @@ def store(backend: Backend, pieces: Iterable[bytes], announced: int | None = Non
     if announced is not None and announced > INLINE_MAX:
         return Stored.of_blob(backend.put(pieces))
     it = iter(pieces)
-    head: list[bytes] = []
+    head: list[Piece] = []
     size = 0
     for piece in it:
         head.append(piece)
@@ -73,7 +73,7 @@ def open_bytes(
     data: bytes | None,
     start: int = 0,
     end: int | None = None,
-) -> Iterator[bytes]:
+) -> Iterator[Piece]:
     """Bytes [start, end) of a stored object (end None: to its end), in pieces. A blob is
     opened now, so a FileNotFoundError (blob freed by a concurrent overwrite) surfaces here."""
     if data is not None:

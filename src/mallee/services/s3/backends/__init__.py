@@ -23,15 +23,19 @@ class Blob:
     md5_hex: str
 
 
+# What a blob is read in: bytes, or a read-only view of a file mapping (the fs backend).
+Piece = bytes | memoryview
+
+
 class Backend(Protocol):
     name: str
 
-    def put(self, pieces: Iterable[bytes]) -> Blob:
+    def put(self, pieces: Iterable[Piece]) -> Blob:
         """Store the concatenated pieces as a new blob; raises (storing nothing) if the
         iterable raises, e.g. when the request body fails its signature check."""
         ...
 
-    def read(self, blob_id: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+    def read(self, blob_id: str, start: int = 0, end: int | None = None) -> Iterator[Piece]:
         """Bytes [start, end) of the blob (end None: to its end), in pieces."""
         ...
 

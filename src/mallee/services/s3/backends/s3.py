@@ -23,7 +23,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from botocore.session import get_session
 
-from mallee.services.s3.backends import Blob
+from mallee.services.s3.backends import Blob, Piece
 
 MIB = 1 << 20
 # Parts sent to the store: big enough that a 5 GiB blob stays far below 10,000 parts, small
@@ -109,7 +109,7 @@ class S3Backend:
 
     # --- writes ---------------------------------------------------------------------------------
 
-    def put(self, pieces: Iterable[bytes]) -> Blob:
+    def put(self, pieces: Iterable[Piece]) -> Blob:
         blob_id = secrets.token_hex(16)
         key = self._key(blob_id)
         md5 = hashlib.md5(usedforsecurity=False)
@@ -120,7 +120,9 @@ class S3Backend:
         held = 0
         upload: _Upload | None = None
         try:
-            for piece in pieces:
+            for given in pieces:
+                # botocore reads request bodies as bytes.
+                piece = given if isinstance(given, bytes) else bytes(given)
                 md5.update(piece)
                 size += len(piece)
                 part.append(piece)
