@@ -10,8 +10,8 @@ import uuid
 
 from mallee.config import Settings
 from mallee.controller import addresses, lease, lifecycle, vmstate
-from mallee.controller.scheduler import Scheduler
-from mallee.runloop import stop_on_signals
+from mallee.controller.scheduler import Scheduler, has_unplaced
+from mallee.runloop import stop_on_signals, wait_for_work
 from mallee.services.empyrean import properties, registry
 from mallee.services.empyrean.heartbeat import Heartbeat, interval_for
 from mallee.store import Store
@@ -35,10 +35,11 @@ class Controller:
         self._slow_at = 0.0
         self._lifecycle_at = 0.0
 
-    def tick(self, now: float | None = None) -> None:
+    def tick(self, now: float | None = None) -> int:
+        """One pass; returns how many instances it placed."""
         now = time.time() if now is None else now
         self.scheduler.policy = properties.get_str(self.store, "cloud.compute.scheduling_policy")
-        self.scheduler.place_pending(
+        placed = self.scheduler.place_pending(
             self.store,
             zone=self.settings.zone,
             heartbeat_timeout=float(self.settings.heartbeat_timeout),
@@ -52,6 +53,7 @@ class Controller:
         if now - self._lifecycle_at >= lifecycle.INTERVAL:
             self._lifecycle_at = now
             lifecycle.run(self.store, self.settings)
+        return placed
 
 
 def run_controller(settings: Settings) -> int:
@@ -74,13 +76,19 @@ def run_controller(settings: Settings) -> int:
             if (epoch is not None) != active:
                 active = epoch is not None
                 log.info("controller %s is %s", name, "active" if active else "standby")
+            idle = False
             if active:
                 try:
-                    controller.tick()
+                    idle = controller.tick() == 0
                 except Exception:
                     # One bad tick must not stop the cloud's control loop; the next retries.
                     log.exception("controller tick failed")
-            stop.wait(TICK)
+            # Under load a tick waits out its interval and places a whole batch; an idle
+            # controller places a new launch as soon as it is committed.
+            if idle:
+                wait_for_work(stop, TICK, lambda: has_unplaced(store, settings.zone))
+            else:
+                stop.wait(TICK)
     finally:
         lease.release(store, LEASE, holder)
         beat.stop()

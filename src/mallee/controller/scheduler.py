@@ -13,13 +13,14 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from mallee.controller.placement import NodeInfo, NodeUsage, fits, usable_nodes
 from mallee.node.network import mac_for
 from mallee.services.ec2 import address_pool
 from mallee.store import Store
+from mallee.store.prepared import Prepared
 from mallee.store.tables.ec2 import Ec2Instance
 from mallee.store.tables.network import bump_network
 
@@ -93,6 +94,23 @@ class Scheduler:
                 # Node agents rebuild DHCP and NAT from the rows when the generation moves.
                 bump_network(s)
             return placed
+
+
+# Asked many times a second between ticks: one indexed row, no write.
+_UNPLACED = Prepared(
+    select(Ec2Instance.id)
+    .where(
+        Ec2Instance.node.is_(None),
+        Ec2Instance.state == "pending",
+        Ec2Instance.availability_zone == bindparam("zone"),
+    )
+    .limit(1)
+)
+
+
+def has_unplaced(store: Store, zone: str) -> bool:
+    """Whether a pending instance of the zone waits for a node."""
+    return _UNPLACED.first(store.read_engine, zone=zone) is not None
 
 
 def _public_pool(store: Store) -> tuple[str, ...]:

@@ -28,7 +28,7 @@ from mallee.config import Settings
 from mallee.node.hypervisor.base import Hypervisor, LaunchError, VmSpec
 from mallee.node.image_cache import ImageCache
 from mallee.node.transitions import Transitions
-from mallee.runloop import stop_on_signals
+from mallee.runloop import stop_on_signals, wait_for_work
 from mallee.services.empyrean import registry
 from mallee.services.empyrean.heartbeat import Heartbeat, interval_for
 from mallee.store import Store
@@ -55,6 +55,14 @@ CRASH_WINDOW = 300.0
 CRASH_FREE_RELAUNCHES = 3
 CRASH_MAX_DELAY = 60.0
 
+_WAITING = Prepared(
+    select(Ec2Instance.id)
+    .where(
+        Ec2Instance.node == bindparam("node"),
+        Ec2Instance.state.in_(("pending", "stopping", "shutting-down")),
+    )
+    .limit(1)
+)
 # Every step reads its instance first: prepared, it costs a tenth of an ORM get.
 _INSTANCE = Prepared(select(*Ec2Instance.__table__.c).where(Ec2Instance.id == bindparam("id")))
 
@@ -142,20 +150,31 @@ class NodeAgent:
         """At start: the VMs a previous agent left running are ours to carry on with."""
         return len(self.hv.adopt())
 
-    def reconcile_once(self) -> None:
+    def reconcile_once(self) -> bool:
+        """One pass; whether any instance or orphan wanted work (steps of earlier passes
+        still in flight count: the loop then waits its whole tick before looking again)."""
         alive = self.hv.running()
         mine = self._states()
+        busy = False
         for iid, (state, reboot) in mine.items():
             if _needs_work(state, iid in alive, reboot):
                 self._submit(iid, functools.partial(self._step, iid))
+                busy = True
         for orphan in (self.hv.known() | self._plugged()) - set(mine):
             self._submit(orphan, functools.partial(self._orphan, orphan))
+            busy = True
         if time.monotonic() - self._reported >= REPORT_EVERY:
             self._reported = time.monotonic()
             self.report({i: state for i, (state, _) in mine.items()})
         if self.plane and time.monotonic() - self._ensured >= ENSURE_EVERY:
             self._ensured = time.monotonic()
             self.plane.ensure()
+        return busy
+
+    def has_work(self) -> bool:
+        """Whether one of this node's instances waits to be started, stopped or terminated
+        (an indexed read, cheap enough to ask many times a second between passes)."""
+        return _WAITING.first(self.store.read_engine, node=self.name) is not None
 
     def _states(self) -> dict[str, tuple[str, bool]]:
         """id -> (state, reboot due) of this node's instances: a light query, every tick."""
@@ -473,10 +492,16 @@ def run_node(settings: Settings) -> int:
     try:
         while not stop.is_set():
             try:
-                agent.reconcile_once()
+                busy = agent.reconcile_once()
             except Exception:
                 log.exception("reconcile failed")
-            stop.wait(TICK)
+                busy = True
+            # Under load a pass waits out its tick, so the next one takes a whole batch; an
+            # idle node starts on a new launch as soon as it is placed here.
+            if busy:
+                stop.wait(TICK)
+            else:
+                wait_for_work(stop, TICK, agent.has_work)
     finally:
         # The VMs keep running: the next agent adopts them.
         agent.drain()

@@ -48,7 +48,7 @@ def add_node(
         )
 
 
-def add_instance(store: Store, node: str, state: str, size: tuple[int, int, int]) -> None:
+def add_instance(store: Store, node: str | None, state: str, size: tuple[int, int, int]) -> None:
     ensure_system_account(store)
     cores, memory, disk = size
     with store.session() as s:

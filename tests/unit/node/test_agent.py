@@ -283,3 +283,15 @@ def test_report_writes_the_node_row_console_and_counters(
         assert node.cores > 0 and node.memory_mb > 0
         assert s.get(InstanceCounters, iid) is not None
     assert "EUCA-READY" in console_row(store, iid)
+
+
+def test_work_waiting_is_seen_between_passes(
+    store: Store, agent: NodeAgent, images: dict[str, str]
+) -> None:
+    assert agent.has_work() is False and agent.reconcile_once() is False
+    iid = instance(store, images)
+    assert agent.has_work() is True
+    assert agent.reconcile_once() is True  # it started the instance
+    assert agent.has_work() is False and agent.reconcile_once() is False  # running, settled
+    set_row(store, iid, state="stopping")
+    assert agent.has_work() is True
