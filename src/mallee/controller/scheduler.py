@@ -12,21 +12,32 @@ import logging
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import and_, bindparam, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from mallee.controller.placement import NodeInfo, NodeUsage, fits, usable_nodes
+from mallee.ids import new_id
 from mallee.node.network import mac_for
 from mallee.services.ec2 import address_pool
 from mallee.store import Store
-from mallee.store.prepared import Prepared
+from mallee.store.prepared import InsertMany, Prepared
 from mallee.store.tables.ec2 import Ec2Instance
-from mallee.store.tables.network import bump_network
+from mallee.store.tables.network import Ec2Address, bump_network
 
 log = logging.getLogger(__name__)
 
 NO_CAPACITY = "Server.InsufficientInstanceCapacity"
+
+
+class InstanceSize(Protocol):
+    """What placement needs to know of an instance."""
+
+    cores: int
+    memory_mb: int
+    disk_gb: int
 
 
 @dataclass(slots=True)
@@ -46,7 +57,7 @@ class Scheduler:
     policy: str = "ROUNDROBIN"
     rr: RoundRobin = field(default_factory=RoundRobin)
 
-    def pick(self, nodes: Sequence[NodeUsage], row: Ec2Instance) -> NodeUsage | None:
+    def pick(self, nodes: Sequence[NodeUsage], row: InstanceSize) -> NodeUsage | None:
         ordered = self.rr.order(nodes) if self.policy == "ROUNDROBIN" else list(nodes)
         for candidate in ordered:
             if fits(candidate, row.cores, row.memory_mb, row.disk_gb):
@@ -57,43 +68,96 @@ class Scheduler:
     def place_pending(self, store: Store, *, zone: str, heartbeat_timeout: float) -> int:
         """Place every unplaced pending instance of the zone; returns how many were placed."""
         with store.session() as s:
-            pending = s.scalars(
-                select(Ec2Instance)
-                .where(
-                    Ec2Instance.state == "pending",
-                    Ec2Instance.node.is_(None),
-                    Ec2Instance.availability_zone == zone,
-                )
-                .order_by(Ec2Instance.launch_time, Ec2Instance.reservation_id, Ec2Instance.id)
-            ).all()
+            conn = s.connection()
+            pending = _PENDING.all(conn, zone=zone)
             if not pending:
                 return 0
             nodes = usable_nodes(s, zone, now=time.time(), heartbeat_timeout=heartbeat_timeout)
-            public = _public_pool(store)
             # Read once per pass, then kept up to date: a pass places many instances.
             private = _PrivateAddresses(s)
-            held = address_pool.taken(s) if public else set()
+            public = _PublicAddresses(s, _public_pool(store))
             placed = 0
             for row in pending:
                 target = self.pick(nodes, row)
                 address = private.next_free(target.node) if target else None
                 if target is None or address is None:
-                    _no_capacity(row)
+                    _no_capacity(conn, row)
                     continue
-                _assign(row, target, address)
-                s.flush()
                 # An instance rescheduled after its node went silent keeps its public IP.
-                if public and not row.public_ip:
-                    address_pool.give_dynamic(s, row, public, held)
+                public_ip = row.public_ip or public.next_free()
+                moved = _PLACE.run(
+                    conn,
+                    id=row.id,
+                    node=target.node.name,
+                    mac=mac_for(row.id),
+                    private_ip=address,
+                    public_ip=public_ip,
+                )
+                if not moved:  # changed since the read (another controller, a termination)
+                    continue
+                target.take(row.cores, row.memory_mb, row.disk_gb)
+                if public_ip and not row.public_ip:
+                    public.give(row, public_ip)
                 log.info(
                     "placed %s on %s at %s (public %s)",
-                    row.id, row.node, row.private_ip, row.public_ip,
-                )  # fmt: skip
+                    row.id,
+                    target.node.name,
+                    address,
+                    public_ip,
+                )
                 placed += 1
+            public.commit(conn)
             if placed:
                 # Node agents rebuild DHCP and NAT from the rows when the generation moves.
                 bump_network(s)
             return placed
+
+
+# The columns placement reads, oldest launch first; and the placement itself, made only while
+# the row is still pending and unplaced.
+_PENDING = Prepared(
+    select(
+        Ec2Instance.id,
+        Ec2Instance.account_id,
+        Ec2Instance.cores,
+        Ec2Instance.memory_mb,
+        Ec2Instance.disk_gb,
+        Ec2Instance.instance_type,
+        Ec2Instance.availability_zone,
+        Ec2Instance.public_ip,
+    )
+    .where(
+        Ec2Instance.state == "pending",
+        Ec2Instance.node.is_(None),
+        Ec2Instance.availability_zone == bindparam("zone"),
+    )
+    .order_by(Ec2Instance.launch_time, Ec2Instance.reservation_id, Ec2Instance.id)
+)
+_UNPLACED_ROW = and_(
+    Ec2Instance.id == bindparam("id"), Ec2Instance.state == "pending", Ec2Instance.node.is_(None)
+)
+_PLACE = Prepared(
+    update(Ec2Instance)
+    .where(_UNPLACED_ROW)
+    .values(
+        node=bindparam("node"),
+        mac=bindparam("mac"),
+        private_ip=bindparam("private_ip"),
+        public_ip=bindparam("public_ip"),
+    )
+)
+_TERMINATE = Prepared(
+    update(Ec2Instance)
+    .where(_UNPLACED_ROW)
+    .values(
+        state="terminated",
+        state_changed_at=bindparam("now"),
+        terminated_at=bindparam("now"),
+        state_reason_code=NO_CAPACITY,
+        state_reason_message=bindparam("message"),
+    )
+)
+_INSERT_ADDRESSES = InsertMany(Ec2Address.__table__)
 
 
 # Asked many times a second between ticks: one indexed row, no write.
@@ -120,22 +184,53 @@ def _public_pool(store: Store) -> tuple[str, ...]:
     return address_pool.pool(store)
 
 
-def _assign(row: Ec2Instance, target: NodeUsage, address: str) -> None:
-    row.node = target.node.name
-    row.mac = mac_for(row.id)
-    row.private_ip = address
-    target.take(row.cores, row.memory_mb, row.disk_gb)
-
-
-def _no_capacity(row: Ec2Instance) -> None:
+def _no_capacity(conn: Connection, row: Any) -> None:
     # RunInstances checked capacity, but nodes can leave between the check and placement.
-    row.state = "terminated"
-    row.state_changed_at = row.terminated_at = time.time()
-    row.state_reason_code = NO_CAPACITY
-    row.state_reason_message = (
-        f"{NO_CAPACITY}: no node in {row.availability_zone} can hold a {row.instance_type}"
-    )
+    message = f"{NO_CAPACITY}: no node in {row.availability_zone} can hold a {row.instance_type}"
+    _TERMINATE.run(conn, id=row.id, now=time.time(), message=message)
     log.warning("no node can hold %s (%s)", row.id, row.instance_type)
+
+
+class _PublicAddresses:
+    """Hands out the pool's free public IPs to a pass's instances, lowest first, and records
+    them with one insert. The address row's primary key is the address: on SQLite the pass
+    holds the write lock; elsewhere a concurrent AllocateAddress that took one of them makes
+    the insert fail, the pass rolls back, and the next tick places again with a fresh read."""
+
+    def __init__(self, s: Session, pool: Sequence[str]) -> None:
+        # An empty pool: instances get no public IPs (auto-assignment is off, or no plan).
+        self._enabled = bool(pool)
+        taken = address_pool.taken(s) if pool else set()
+        self._free = iter([ip for ip in pool if ip not in taken])
+        self._rows: list[dict[str, Any]] = []
+        self._wanted = 0
+
+    def next_free(self) -> str | None:
+        ip = next(self._free, None)
+        if ip is None and self._enabled:
+            self._wanted += 1
+        return ip
+
+    def give(self, row: Any, ip: str) -> None:
+        self._rows.append(
+            {
+                "public_ip": ip,
+                "allocation_id": new_id("eipalloc"),
+                "account_id": row.account_id,
+                "elastic": False,
+                "instance_id": row.id,
+                "association_id": new_id("eipassoc"),
+                "allocated_at": address_pool.now(),
+            }
+        )
+
+    def commit(self, conn: Connection) -> None:
+        _INSERT_ADDRESSES.run(conn, self._rows)
+        if self._wanted:
+            # Once per pass, not per instance: a burst into an empty pool is one line.
+            log.warning(
+                "public address pool is empty: %d instance(s) got no public IP", self._wanted
+            )
 
 
 class _PrivateAddresses:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 
 import pytest
@@ -62,12 +63,19 @@ def test_a_broken_plan_is_an_empty_pool(store: Store) -> None:
     assert address_pool.pool(store) == ()
 
 
-def test_placement_gives_public_ips_until_the_pool_is_empty(store: Store) -> None:
+def test_placement_gives_public_ips_until_the_pool_is_empty(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
     small_pool(store, POOL)
     add_node(store, "n1", cores=8)
     before = generation(store)
-    ids = pending(store, 3)
-    assert place(store) == 3
+    ids = pending(store, 4)[:3]
+    with caplog.at_level(logging.WARNING):
+        assert place(store) == 4
+    # One line for the pass, however many instances went without.
+    assert [r.getMessage() for r in caplog.records if "pool is empty" in r.getMessage()] == [
+        "public address pool is empty: 2 instance(s) got no public IP"
+    ]
     placed = rows(store, ids)
     assert [r.public_ip for r in placed] == [*POOL, None]
     assert all(r.state == "pending" and r.private_ip for r in placed)
@@ -78,12 +86,16 @@ def test_placement_gives_public_ips_until_the_pool_is_empty(store: Store) -> Non
     assert generation(store) > before
 
 
-def test_no_public_ip_when_dynamic_addresses_are_off(store: Store) -> None:
+def test_no_public_ip_when_dynamic_addresses_are_off(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
     properties.set_value(store, "cloud.addresses.dodynamicpublicaddresses", "false")
     add_node(store, "n1")
     before = generation(store)
     (iid,) = pending(store, 1)
-    place(store)
+    with caplog.at_level(logging.WARNING):
+        place(store)
+    assert not any("pool is empty" in r.getMessage() for r in caplog.records)
     (row,) = rows(store, [iid])
     assert row.private_ip and row.public_ip is None
     assert addresses_of(store) == {}
