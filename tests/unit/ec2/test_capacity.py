@@ -48,13 +48,14 @@ def add_node(
         )
 
 
-def add_instance(store: Store, node: str | None, state: str, size: tuple[int, int, int]) -> None:
+def add_instance(store: Store, node: str | None, state: str, size: tuple[int, int, int]) -> str:
     ensure_system_account(store)
     cores, memory, disk = size
+    iid = new_id("i")
     with store.session() as s:
         s.add(
             Ec2Instance(
-                id=new_id("i"),
+                id=iid,
                 account_id=system_account_id(store),
                 reservation_id=new_id("r"),
                 image_id="emi-00000000",
@@ -69,6 +70,7 @@ def add_instance(store: Store, node: str | None, state: str, size: tuple[int, in
                 state_changed_at=time.time(),
             )
         )
+    return iid
 
 
 def capacity(store: Store, zone: str = ZONE, now: float | None = None) -> dict[str, TypeCapacity]:

@@ -10,14 +10,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from alembic import command
 
 from mallee.services.s3 import lookup
 from mallee.services.s3.backends.fs import FsBackend
 from mallee.services.s3.data import INLINE_MAX, Stored, discard, open_bytes, store
 from mallee.store import Store
-from mallee.store.migrate import alembic_config
 from mallee.store.tables.s3 import S3Bucket, S3Object
+from tests.migrations import sqlite_store_at
 
 BEFORE_INLINE = "4efbae5c2ad4"
 
@@ -93,12 +92,8 @@ def test_open_bytes_reads_ranges_of_either_kind(backend: FsBackend) -> None:
 
 
 def test_objects_written_before_the_migration_read_through_their_blobs(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'old.db'}"
-    old = Store(url)
-    with old.engine.begin() as conn:
-        cfg = alembic_config(url)
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, BEFORE_INLINE)
+    old = sqlite_store_at(tmp_path / "old.db", BEFORE_INLINE)
+    url = old.url
     old.dispose()
     backend = FsBackend(tmp_path / "objects")
     contents = b"written before inline storage"

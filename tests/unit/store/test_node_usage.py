@@ -2,47 +2,22 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import time
 from pathlib import Path
 
-from alembic import command
 from sqlalchemy import delete, func, select, update
 
-from mallee.ids import new_id
-from mallee.services.iam.bootstrap import ensure_system_account, system_account_id
 from mallee.store import Store
-from mallee.store.migrate import alembic_config
 from mallee.store.tables.compute import NodeUsageRow
 from mallee.store.tables.ec2 import Ec2Instance
+from tests.migrations import sqlite_store_at
+from tests.unit.ec2.test_capacity import add_instance
 
 HOLDING = ("pending", "running", "stopping", "shutting-down")
 BEFORE_COUNTERS = "9fff7e189be3"
 
 
 def _launch(store: Store, node: str | None, size: tuple[int, int, int], state: str) -> str:
-    ensure_system_account(store)
-    iid = new_id("i")
-    cores, memory, disk = size
-    with store.session() as s:
-        s.add(
-            Ec2Instance(
-                id=iid,
-                account_id=system_account_id(store),
-                reservation_id=new_id("r"),
-                image_id="emi-00000000",
-                instance_type="custom",
-                cores=cores,
-                memory_mb=memory,
-                disk_gb=disk,
-                availability_zone="one",
-                state=state,
-                node=node,
-                launch_time=dt.datetime.now(dt.UTC),
-                state_changed_at=time.time(),
-            )
-        )
-    return iid
+    return add_instance(store, node, state, size)
 
 
 def _set(store: Store, iid: str, **values: object) -> None:
@@ -93,17 +68,12 @@ def test_counters_follow_every_change(store: Store) -> None:
 
 
 def test_upgrade_counts_the_instances_already_there(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'old.db'}"
-    old = Store(url)
-    with old.engine.begin() as conn:
-        cfg = alembic_config(url)
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, BEFORE_COUNTERS)
+    old = sqlite_store_at(tmp_path / "old.db", BEFORE_COUNTERS)
     _launch(old, "n1", (2, 512, 10), "running")
     _launch(old, "n1", (1, 256, 5), "pending")
     _launch(old, "n1", (8, 8192, 50), "terminated")
     old.dispose()
-    store = Store(url)
+    store = Store(old.url)
     try:
         store.migrate()
         assert _counters(store) == {"n1": (3, 768, 15, 2)}
