@@ -12,6 +12,7 @@ from typing import Any
 
 from botocore import xform_name
 from botocore.model import OperationModel, ServiceModel
+from sqlalchemy.exc import DBAPIError
 
 from mallee.api import auth
 from mallee.api.auth.common import PayloadReader
@@ -28,8 +29,13 @@ from mallee.services.base import Provider, Runtime
 from mallee.services.catalog import ServiceSpec
 from mallee.services.iam.authz import Authorizer
 from mallee.services.iam.credentials import lookup_credential
+from mallee.store.db import retryable
 
 log = logging.getLogger(__name__)
+
+# A handler's transaction that the database aborted for a conflict (a deadlock) is run again
+# up to this many times in all: handlers change state in one transaction, rolled back whole.
+TRANSACTION_ATTEMPTS = 3
 
 
 class Chain:
@@ -197,8 +203,18 @@ class Chain:
         if method is None:
             raise invalid_action(ctx.operation_name)
         self._admit(provider, ctx)
-        result: dict[str, Any] = method(ctx, ctx.params)
-        return result
+        for attempt in range(1, TRANSACTION_ATTEMPTS):
+            try:
+                result: dict[str, Any] = method(ctx, ctx.params)
+                return result
+            except DBAPIError as err:
+                # A request whose body was read in whole runs again; a streamed one cannot.
+                if ctx.http.stream is not None or not retryable(err):
+                    raise
+                log.info("request %s: %s, running it again", ctx.request_id, err.orig)
+                time.sleep(0.005 * attempt)
+        last: dict[str, Any] = method(ctx, ctx.params)
+        return last
 
     def _admit(self, provider: Provider, ctx: RequestContext) -> None:
         """Authorize ctx's operation for its principal, then let the provider prepare it (also

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
@@ -32,9 +32,17 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     dbapi_conn.isolation_level = None
 
 
-def _begin_deferred(conn: Any) -> None:
+def _driver_begin(conn: Any, statement: str) -> None:
     # On the driver's connection: SQLAlchemy's statement execution costs ten times the BEGIN.
-    conn.connection.dbapi_connection.execute("BEGIN")
+    # Its errors come out as SQLAlchemy would have raised them (callers catch those).
+    try:
+        conn.connection.dbapi_connection.execute(statement)
+    except sqlite3.Error as err:
+        raise DBAPIError.instance(statement, None, err, sqlite3.Error) from err
+
+
+def _begin_deferred(conn: Any) -> None:
+    _driver_begin(conn, "BEGIN")
 
 
 # Waiting for the write lock: SQLite's own busy handler sleeps 1, 2, 5, 10, ... ms between
@@ -55,17 +63,26 @@ def _begin_immediate(conn: Any) -> None:
     # Take the write lock at BEGIN so two writers never deadlock upgrading a read lock.
     deadline = time.monotonic() + WRITE_LOCK_TIMEOUT
     pause = _FIRST_PAUSE
-    raw = conn.connection.dbapi_connection
     while True:
         try:
-            raw.execute("BEGIN IMMEDIATE")
+            _driver_begin(conn, "BEGIN IMMEDIATE")
             return
-        except sqlite3.OperationalError as err:
-            if "locked" not in str(err) or time.monotonic() > deadline:
-                # As SQLAlchemy would have raised it (callers handle its errors, not the driver's).
-                raise OperationalError("BEGIN IMMEDIATE", None, err) from err
+        except OperationalError as err:
+            if "locked" not in str(err.orig) or time.monotonic() > deadline:
+                raise
         time.sleep(pause)
         pause = min(pause * 1.5, _MAX_PAUSE)
+
+
+# PostgreSQL aborts one of two transactions that wait on each other (deadlock) or that it
+# could not serialize; the aborted one did nothing, so its work may simply run again.
+_RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
+
+
+def retryable(err: BaseException) -> bool:
+    """Whether `err` aborted a transaction that may be run again as it was."""
+    orig = getattr(err, "orig", None)
+    return getattr(orig, "sqlstate", None) in _RETRYABLE_SQLSTATES
 
 
 def _driver_url(url: str) -> str:

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import BindParameter, ColumnDefault, Executable, Table, bindparam, insert
 from sqlalchemy.engine import Connection, Dialect, Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import class_mapper
 from sqlalchemy.sql import visitors
 from sqlalchemy.types import TypeEngine
@@ -33,6 +34,8 @@ class _Compiled:
     positions: tuple[str, ...]
     # Whether the driver takes them by name (a mapping) instead.
     named: bool
+    # The names a caller may give.
+    binds: frozenset[str]
     # Values of the literals the statement was built with (overridden by the caller's).
     fixed: Mapping[str, Any]
     # Bind processors of the parameters that have one.
@@ -45,6 +48,9 @@ class _Compiled:
     readers: tuple[Processor, ...] | None = None
 
     def arguments(self, values: Mapping[str, Any]) -> Any:
+        unknown = values.keys() - self.binds
+        if unknown:  # a misspelt parameter would otherwise go unnoticed
+            raise TypeError(f"no such parameter in the statement: {', '.join(sorted(unknown))}")
         merged = {**self.fixed}
         for name, value in values.items():
             bind = self.binders.get(name)
@@ -85,9 +91,9 @@ def _compile(statement: Any, dialect: Dialect) -> _Compiled:
         bind = compiled.binds[origin.get(name, name)]
         binders[name] = bind.type.dialect_impl(dialect).bind_processor(dialect)
     fixed = {
-        name: value if binders[name] is None else binders[name](value)
+        name: value if value is None or binders[name] is None else binders[name](value)
         for name, value in expanded.parameters.items()
-        if value is not None and name not in wanted
+        if name not in wanted
     }
     selected = list(getattr(statement, "selected_columns", ()))
     return _Compiled(
@@ -95,6 +101,7 @@ def _compile(statement: Any, dialect: Dialect) -> _Compiled:
         sql=expanded.statement,
         positions=tuple(expanded.positiontup or expanded.parameters),
         named=expanded.positiontup is None,
+        binds=frozenset(wanted),
         fixed=fixed,
         binders={name: bind for name, bind in binders.items() if bind is not None},
         row=namedtuple("Row", [str(c.key) for c in selected], rename=True)._make,  # type: ignore[attr-defined]
@@ -183,19 +190,31 @@ def _default(name: str, default: Any) -> Any:
 
 @contextmanager
 def _cursor(conn: Connection | Engine) -> Iterator[Any]:
-    if isinstance(conn, Connection):
-        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        try:
-            yield cursor
-        finally:
-            cursor.close()
-        return
-    pooled = conn.raw_connection()
+    """A driver cursor on `conn` (a Connection's own, or a pooled one for an Engine). The
+    driver's errors come out as SQLAlchemy raises them (IntegrityError, OperationalError, ...),
+    which is what callers catch; a connection the database dropped is not used again."""
+    dialect = conn.dialect
+    pooled = None if isinstance(conn, Connection) else conn.raw_connection()
+    raw: Any = pooled if pooled is not None else conn.connection  # type: ignore[union-attr]
+    cursor = raw.cursor()
     try:
-        cursor = pooled.cursor()
-        try:
-            yield cursor
-        finally:
-            cursor.close()
+        yield cursor
+    except dialect.loaded_dbapi.Error as err:
+        gone = dialect.is_disconnect(err, raw, cursor)
+        if gone:
+            if pooled is not None:
+                pooled.invalidate(err)
+            else:
+                conn.invalidate(err)  # type: ignore[union-attr]
+        raise DBAPIError.instance(
+            None,
+            None,
+            err,
+            dialect.loaded_dbapi.Error,
+            connection_invalidated=gone,
+            dialect=dialect,
+        ) from err
     finally:
-        pooled.close()
+        cursor.close()
+        if pooled is not None:
+            pooled.close()

@@ -17,7 +17,9 @@ from sqlalchemy import (
     bindparam,
     func,
     select,
+    update,
 )
+from sqlalchemy.exc import IntegrityError
 
 from mallee.store import Store
 from mallee.store.prepared import InsertMany, Prepared
@@ -91,6 +93,25 @@ def test_inserts_belong_to_the_callers_transaction(things: Store) -> None:
         _INSERT.run(s.connection(), [{"id": "e", "kind": "gone", "size": 1}])
         raise RuntimeError("roll back")
     assert _BY_KIND.first(things.read_engine, kind="gone") is None
+
+
+def test_driver_errors_come_out_as_sqlalchemy_raises_them(things: Store) -> None:
+    # Callers catch SQLAlchemy's errors: RunInstances answers a ClientToken race from one.
+    with pytest.raises(IntegrityError), things.session() as s:
+        _INSERT.run(s.connection(), [{"id": "a"}])
+    assert _BY_KIND.first(things.read_engine, kind="big").id == "a"
+
+
+def test_a_none_literal_and_a_misspelt_parameter(things: Store) -> None:
+    clear = Prepared(
+        update(_THINGS).where(_THINGS.c.id == bindparam("ident")).values(made=None, ratio=None)
+    )
+    with things.session() as s:
+        assert clear.run(s.connection(), ident="a") == 1
+        with pytest.raises(TypeError, match="kinds"):
+            _BY_KIND.all(s.connection(), kinds="big")
+    found = _BY_KIND.first(things.read_engine, kind="big")
+    assert (found.id, found.made, found.ratio) == ("a", None, None)
 
 
 def test_callable_defaults_are_refused() -> None:

@@ -83,7 +83,8 @@ def bucket_and_version(
     versioning and acl; the version's data only when `with_data`. Both are transient: no
     session knows them."""
     prepared = _LOOKUPS[version_id is not None, with_data]
-    row = _fetch(store.read_engine, prepared, bucket=bucket, key=key, version=version_id)
+    named = {} if version_id is None else {"version": version_id}
+    row = _fetch(store.read_engine, prepared, bucket=bucket, key=key, **named)
     if row is None:
         return None, None
     found = _bucket(row)

@@ -102,17 +102,20 @@ def upgrade() -> None:
         sa.Column("instances", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("node"),
     )
-    op.execute(
-        "INSERT INTO node_usage (node, cores, memory_mb, disk_gb, instances)"
-        " SELECT node, sum(cores), sum(memory_mb), sum(disk_gb), count(*) FROM ec2_instances"
-        f" WHERE node IS NOT NULL AND state IN {HOLDING} GROUP BY node"
-    )
+    # Triggers first, then the count, in one transaction: on PostgreSQL CREATE TRIGGER locks
+    # out writers of ec2_instances until the migration commits, so no change falls between
+    # the count's snapshot and the triggers (SQLite migrates under its one write lock).
     if op.get_bind().dialect.name == "sqlite":
         for name, (event, when, body) in _SQLITE_TRIGGERS.items():
             op.execute(f"CREATE TRIGGER {name} {event} WHEN {when} BEGIN {''.join(body)} END")
     else:
         op.execute(_PG_FUNCTION)
         op.execute(_PG_TRIGGER)
+    op.execute(
+        "INSERT INTO node_usage (node, cores, memory_mb, disk_gb, instances)"
+        " SELECT node, sum(cores), sum(memory_mb), sum(disk_gb), count(*) FROM ec2_instances"
+        f" WHERE node IS NOT NULL AND state IN {HOLDING} GROUP BY node"
+    )
 
 
 def downgrade() -> None:
