@@ -160,7 +160,7 @@ class InsertMany:
 
     def __init__(self, table: Any) -> None:
         self.table: Table = table
-        self._defaults = {c.name: _default(c.name, c.default) for c in self.table.columns}
+        self._defaults = {c.name: _default(c) for c in self.table.columns}
         # Parameter names differ from the columns': Core keeps those for its own VALUES.
         self._prepared = Prepared(
             insert(self.table).values(
@@ -180,12 +180,17 @@ class InsertMany:
             cursor.executemany(compiled.sql, args)
 
 
-def _default(name: str, default: Any) -> Any:
-    if default is None:
-        return None
+def _default(column: Any) -> Any:
+    """What a row that leaves `column` out inserts: its scalar default, else NULL. Every
+    column is sent, so one the database fills (a server default, a serial key) cannot be."""
+    default = column.default
     if isinstance(default, ColumnDefault) and default.is_scalar:
         return default.arg
-    raise ValueError(f"column {name}: only scalar defaults are filled in by InsertMany")
+    if default is not None:
+        raise ValueError(f"column {column.name}: only scalar defaults are filled in by InsertMany")
+    if column.server_default is not None or column is column.table._autoincrement_column:
+        raise ValueError(f"column {column.name}: the database fills it; InsertMany sends it")
+    return None
 
 
 @contextmanager

@@ -114,7 +114,13 @@ def test_a_none_literal_and_a_misspelt_parameter(things: Store) -> None:
     assert (found.id, found.made, found.ratio) == ("a", None, None)
 
 
-def test_callable_defaults_are_refused() -> None:
+def test_defaults_it_cannot_fill_are_refused() -> None:
     table = Table("t", MetaData(), Column("id", String, primary_key=True, default=lambda: "x"))
     with pytest.raises(ValueError, match="scalar defaults"):
         InsertMany(table)
+    served = Table("u", MetaData(), Column("id", String, primary_key=True, server_default="x"))
+    with pytest.raises(ValueError, match="the database fills it"):
+        InsertMany(served)
+    serial = Table("v", MetaData(), Column("id", Integer, primary_key=True))
+    with pytest.raises(ValueError, match="the database fills it"):
+        InsertMany(serial)
