@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, func, select
@@ -30,6 +29,15 @@ from mallee.services.ec2 import errors
 from mallee.services.ec2 import security_group_rules as rules
 from mallee.services.ec2.filters import lookup, matches, parse_filters
 from mallee.services.ec2.pagination import page
+from mallee.services.ec2.security_group_views import (
+    FILTERS,
+    GroupView,
+    group_out,
+    group_views,
+    peer_names,
+    revoked_out,
+    rule_out,
+)
 from mallee.services.ec2.tags import (
     apply_tag_specifications,
     delete_all_tags,
@@ -275,116 +283,6 @@ def _rules_of(s: Session, group_id: str, egress: bool) -> list[Ec2SecurityGroupR
     )
 
 
-def _names(s: Session, rows: Iterable[rules.RuleLike]) -> rules.GroupNames:
-    ids = {r.peer_group_id for r in rows if r.peer_group_id}
-    if not ids:
-        return {}
-    found = s.execute(
-        select(Ec2SecurityGroup.id, Ec2SecurityGroup.name, Ec2SecurityGroup.account_id).where(
-            Ec2SecurityGroup.id.in_(ids)
-        )
-    )
-    return {gid: (name, owner) for gid, name, owner in found}
-
-
-def rule_out(group: Ec2SecurityGroup, row: Ec2SecurityGroupRule, tags: dict[str, str]) -> Result:
-    """A SecurityGroupRule (Authorize's answer, DescribeSecurityGroupRules)."""
-    out: Result = {
-        "SecurityGroupRuleId": row.id,
-        "GroupId": group.id,
-        "GroupOwnerId": group.account_id,
-        "IsEgress": row.egress,
-        "IpProtocol": row.protocol,
-        "FromPort": -1 if row.from_port is None else row.from_port,
-        "ToPort": -1 if row.to_port is None else row.to_port,
-        "Description": row.description,
-        "Tags": tag_list(tags),
-    }
-    if row.cidr:
-        out["CidrIpv4"] = row.cidr
-    if row.peer_group_id:
-        out["ReferencedGroupInfo"] = {"GroupId": row.peer_group_id, "UserId": row.peer_account_id}
-    return out
-
-
-def _revoked_out(row: Ec2SecurityGroupRule) -> Result:
-    out: Result = {
-        "SecurityGroupRuleId": row.id,
-        "GroupId": row.group_id,
-        "IsEgress": row.egress,
-        "IpProtocol": row.protocol,
-        "FromPort": -1 if row.from_port is None else row.from_port,
-        "ToPort": -1 if row.to_port is None else row.to_port,
-        "Description": row.description,
-    }
-    if row.cidr:
-        out["CidrIpv4"] = row.cidr
-    if row.peer_group_id:
-        out["ReferencedGroupId"] = row.peer_group_id
-    return out
-
-
-@dataclass(slots=True)
-class GroupView:
-    """A group with its rules, what Describe renders and its filters read."""
-
-    group: Ec2SecurityGroup
-    ingress: list[Ec2SecurityGroupRule]
-    egress: list[Ec2SecurityGroupRule]
-    names: rules.GroupNames
-
-
-def _rule_filters(
-    prefix: str, pick: Callable[[GroupView], list[Ec2SecurityGroupRule]]
-) -> dict[str, Callable[[GroupView], Any]]:
-    def each(attr: Callable[[Ec2SecurityGroupRule, GroupView], Any]) -> Callable[[GroupView], Any]:
-        return lambda v: [attr(r, v) for r in pick(v)]
-
-    return {
-        f"{prefix}.protocol": each(lambda r, v: r.protocol),
-        f"{prefix}.from-port": each(lambda r, v: r.from_port),
-        f"{prefix}.to-port": each(lambda r, v: r.to_port),
-        f"{prefix}.cidr": each(lambda r, v: r.cidr),
-        f"{prefix}.group-id": each(lambda r, v: r.peer_group_id),
-        f"{prefix}.group-name": each(
-            lambda r, v: v.names.get(r.peer_group_id or "", (None, None))[0]
-        ),
-        f"{prefix}.user-id": each(lambda r, v: r.peer_account_id),
-        f"{prefix}.ipv6-cidr": lambda v: None,
-        f"{prefix}.prefix-list-id": lambda v: None,
-    }
-
-
-FILTERS: dict[str, Callable[[GroupView], Any]] = {
-    "group-name": lambda v: v.group.name,
-    "group-id": lambda v: v.group.id,
-    "description": lambda v: v.group.description,
-    "owner-id": lambda v: v.group.account_id,
-    "vpc-id": lambda v: None,
-    **_rule_filters("ip-permission", lambda v: v.ingress),
-    **_rule_filters("egress.ip-permission", lambda v: v.egress),
-}
-
-
-def _views(s: Session, account: str) -> list[GroupView]:
-    groups = s.scalars(
-        select(Ec2SecurityGroup)
-        .where(Ec2SecurityGroup.account_id == account)
-        .order_by(Ec2SecurityGroup.id)
-    ).all()
-    found = s.scalars(
-        select(Ec2SecurityGroupRule)
-        .join(Ec2SecurityGroup, Ec2SecurityGroup.id == Ec2SecurityGroupRule.group_id)
-        .where(Ec2SecurityGroup.account_id == account)
-    ).all()
-    names = _names(s, found)
-    by_group: dict[str, GroupView] = {g.id: GroupView(g, [], [], names) for g in groups}
-    for r in found:
-        view = by_group[r.group_id]
-        (view.egress if r.egress else view.ingress).append(r)
-    return list(by_group.values())
-
-
 def _chosen(
     views: list[GroupView], params: Params, tags: dict[str, dict[str, str]]
 ) -> list[GroupView]:
@@ -404,20 +302,6 @@ def _chosen(
         and (not ids or v.group.id in ids)
         and matches(filters, lookup(FILTERS, v), tags.get(v.group.id, {}))
     ]
-
-
-def _group_out(v: GroupView, tags: dict[str, str], region: str) -> Result:
-    g = v.group
-    return {
-        "GroupId": g.id,
-        "GroupName": g.name,
-        "Description": g.description,
-        "OwnerId": g.account_id,
-        "SecurityGroupArn": f"arn:aws:ec2:{region}:{g.account_id}:security-group/{g.id}",
-        "IpPermissions": rules.ip_permissions(v.ingress, v.names),
-        "IpPermissionsEgress": rules.ip_permissions(v.egress, v.names),
-        "Tags": tag_list(tags),
-    }
 
 
 def _dependency(group_id: str) -> ServiceError:
@@ -515,13 +399,13 @@ class SecurityGroupsApi(Provider):
         account = ctx.principal.account_id
         self._default_exists(account)
         with self.store.read() as s:
-            views = _views(s, account)
+            views = group_views(s, account)
             tags = tags_for(s, account, [v.group.id for v in views], "security-group")
         chosen = _chosen(views, params, tags)
         items, token = page(chosen, params, key=lambda v: v.group.id)
         region = self.runtime.settings.region
         out: Result = {
-            "SecurityGroups": [_group_out(v, tags.get(v.group.id, {}), region) for v in items]
+            "SecurityGroups": [group_out(v, tags.get(v.group.id, {}), region) for v in items]
         }
         if token:
             out["NextToken"] = token
@@ -588,10 +472,10 @@ class SecurityGroupsApi(Provider):
             bump_network(s)
             out: Result = {
                 "Return": True,
-                "RevokedSecurityGroupRules": [_revoked_out(r) for r in gone],
+                "RevokedSecurityGroupRules": [revoked_out(r) for r in gone],
             }
             if unknown:
-                out["UnknownIpPermissions"] = rules.ip_permissions(unknown, _names(s, unknown))
+                out["UnknownIpPermissions"] = rules.ip_permissions(unknown, peer_names(s, unknown))
         return out
 
     def describe_security_group_rules(self, ctx: RequestContext, params: Params) -> Result:
