@@ -28,27 +28,8 @@ def peer_names(s: Session, rows: Iterable[rules.RuleLike]) -> rules.GroupNames:
     return {gid: (name, owner) for gid, name, owner in found}
 
 
-def rule_out(group: Ec2SecurityGroup, row: Ec2SecurityGroupRule, tags: dict[str, str]) -> Result:
-    """A SecurityGroupRule (Authorize's answer, DescribeSecurityGroupRules)."""
-    out: Result = {
-        "SecurityGroupRuleId": row.id,
-        "GroupId": group.id,
-        "GroupOwnerId": group.account_id,
-        "IsEgress": row.egress,
-        "IpProtocol": row.protocol,
-        "FromPort": -1 if row.from_port is None else row.from_port,
-        "ToPort": -1 if row.to_port is None else row.to_port,
-        "Description": row.description,
-        "Tags": tag_list(tags),
-    }
-    if row.cidr:
-        out["CidrIpv4"] = row.cidr
-    if row.peer_group_id:
-        out["ReferencedGroupInfo"] = {"GroupId": row.peer_group_id, "UserId": row.peer_account_id}
-    return out
-
-
-def revoked_out(row: Ec2SecurityGroupRule) -> Result:
+def _rule_fields(row: Ec2SecurityGroupRule) -> Result:
+    """What every answer about one rule says of it."""
     out: Result = {
         "SecurityGroupRuleId": row.id,
         "GroupId": row.group_id,
@@ -60,6 +41,22 @@ def revoked_out(row: Ec2SecurityGroupRule) -> Result:
     }
     if row.cidr:
         out["CidrIpv4"] = row.cidr
+    return out
+
+
+def rule_out(group: Ec2SecurityGroup, row: Ec2SecurityGroupRule, tags: dict[str, str]) -> Result:
+    """A SecurityGroupRule (Authorize's answer, DescribeSecurityGroupRules)."""
+    out = _rule_fields(row)
+    out["GroupOwnerId"] = group.account_id
+    out["Tags"] = tag_list(tags)
+    if row.peer_group_id:
+        out["ReferencedGroupInfo"] = {"GroupId": row.peer_group_id, "UserId": row.peer_account_id}
+    return out
+
+
+def revoked_out(row: Ec2SecurityGroupRule) -> Result:
+    """A RevokedSecurityGroupRule (Revoke's answer)."""
+    out = _rule_fields(row)
     if row.peer_group_id:
         out["ReferencedGroupId"] = row.peer_group_id
     return out
