@@ -19,7 +19,6 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from mallee.controller.placement import NodeInfo, NodeUsage, fits, usable_nodes
-from mallee.ids import new_id
 from mallee.node.network import mac_for
 from mallee.services.ec2 import address_pool
 from mallee.store import Store
@@ -113,6 +112,12 @@ class Scheduler:
             return placed
 
 
+# The instances waiting for a node: pending and unplaced.
+_UNPLACED_IN_ZONE = (
+    Ec2Instance.state == "pending",
+    Ec2Instance.node.is_(None),
+    Ec2Instance.availability_zone == bindparam("zone"),
+)
 # The columns placement reads, oldest launch first; and the placement itself, made only while
 # the row is still pending and unplaced.
 _PENDING = Prepared(
@@ -126,11 +131,7 @@ _PENDING = Prepared(
         Ec2Instance.availability_zone,
         Ec2Instance.public_ip,
     )
-    .where(
-        Ec2Instance.state == "pending",
-        Ec2Instance.node.is_(None),
-        Ec2Instance.availability_zone == bindparam("zone"),
-    )
+    .where(*_UNPLACED_IN_ZONE)
     .order_by(Ec2Instance.launch_time, Ec2Instance.reservation_id, Ec2Instance.id)
 )
 _UNPLACED_ROW = and_(
@@ -161,15 +162,7 @@ _INSERT_ADDRESSES = InsertMany(Ec2Address.__table__)
 
 
 # Asked many times a second between ticks: one indexed row, no write.
-_UNPLACED = Prepared(
-    select(Ec2Instance.id)
-    .where(
-        Ec2Instance.node.is_(None),
-        Ec2Instance.state == "pending",
-        Ec2Instance.availability_zone == bindparam("zone"),
-    )
-    .limit(1)
-)
+_UNPLACED = Prepared(select(Ec2Instance.id).where(*_UNPLACED_IN_ZONE).limit(1))
 
 
 def has_unplaced(store: Store, zone: str) -> bool:
@@ -213,15 +206,9 @@ class _PublicAddresses:
 
     def give(self, row: Any, ip: str) -> None:
         self._rows.append(
-            {
-                "public_ip": ip,
-                "allocation_id": new_id("eipalloc"),
-                "account_id": row.account_id,
-                "elastic": False,
-                "instance_id": row.id,
-                "association_id": new_id("eipassoc"),
-                "allocated_at": address_pool.now(),
-            }
+            address_pool.address_values(
+                ip, account_id=row.account_id, elastic=False, instance_id=row.id
+            )
         )
 
     def commit(self, conn: Connection) -> None:

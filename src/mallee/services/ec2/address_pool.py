@@ -14,6 +14,7 @@ import functools
 import json
 import logging
 from collections.abc import Collection, Sequence
+from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
@@ -65,6 +66,21 @@ def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(microsecond=0)
 
 
+def address_values(
+    ip: str, *, account_id: str, elastic: bool, instance_id: str | None
+) -> dict[str, Any]:
+    """An address row's columns: allocated to the account, associated with the instance."""
+    return {
+        "public_ip": ip,
+        "allocation_id": new_id("eipalloc"),
+        "account_id": account_id,
+        "elastic": elastic,
+        "instance_id": instance_id,
+        "association_id": new_id("eipassoc") if instance_id else None,
+        "allocated_at": now(),
+    }
+
+
 def take(
     s: Session,
     pool_ips: Sequence[str],
@@ -87,13 +103,7 @@ def take(
         if ip is None:
             return None
         address = Ec2Address(
-            public_ip=ip,
-            allocation_id=new_id("eipalloc"),
-            account_id=account_id,
-            elastic=elastic,
-            instance_id=instance_id,
-            association_id=new_id("eipassoc") if instance_id else None,
-            allocated_at=now(),
+            **address_values(ip, account_id=account_id, elastic=elastic, instance_id=instance_id)
         )
         try:
             with s.begin_nested():

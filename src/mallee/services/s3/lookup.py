@@ -55,7 +55,7 @@ _LOOKUPS = {
 def _fetch(engine: Engine, prepared: Prepared, **params: Any) -> dict[str, Any] | None:
     """The first row, columns by name, on a pooled connection of its own (not a session's)."""
     row = prepared.first(engine, **params)
-    return None if row is None else dict(row._asdict())
+    return None if row is None else row._asdict()
 
 
 _BUCKET_ONLY = Prepared(

@@ -44,22 +44,22 @@ _SQLITE_TRIGGERS = {
     "node_usage_insert": (
         "AFTER INSERT ON ec2_instances",
         _HOLDS.format(row="NEW"),
-        [_ADD.format(row="NEW", sign=1)],
+        _ADD.format(row="NEW", sign=1),
     ),
     "node_usage_delete": (
         "AFTER DELETE ON ec2_instances",
         _HOLDS.format(row="OLD"),
-        [_ADD.format(row="OLD", sign=-1)],
+        _ADD.format(row="OLD", sign=-1),
     ),
     "node_usage_release": (
         "AFTER UPDATE OF node, state, cores, memory_mb, disk_gb ON ec2_instances",
         f"{_HOLDS.format(row='OLD')} AND NOT {_SAME_SHARE}",
-        [_ADD.format(row="OLD", sign=-1)],
+        _ADD.format(row="OLD", sign=-1),
     ),
     "node_usage_take": (
         "AFTER UPDATE OF node, state, cores, memory_mb, disk_gb ON ec2_instances",
         f"{_HOLDS.format(row='NEW')} AND NOT {_SAME_SHARE}",
-        [_ADD.format(row="NEW", sign=1)],
+        _ADD.format(row="NEW", sign=1),
     ),
 }
 
@@ -107,7 +107,7 @@ def upgrade() -> None:
     # the count's snapshot and the triggers (SQLite migrates under its one write lock).
     if op.get_bind().dialect.name == "sqlite":
         for name, (event, when, body) in _SQLITE_TRIGGERS.items():
-            op.execute(f"CREATE TRIGGER {name} {event} WHEN {when} BEGIN {''.join(body)} END")
+            op.execute(f"CREATE TRIGGER {name} {event} WHEN {when} BEGIN {body} END")
     else:
         op.execute(_PG_FUNCTION)
         op.execute(_PG_TRIGGER)
