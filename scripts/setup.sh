@@ -34,15 +34,27 @@ PY=python3
 if ! "$PY" -c 'import sys; assert sys.version_info[:2] == (3, 11)' 2>/dev/null; then
   PY=/usr/bin/python3.11
 fi
-if [ ! -x .venv/bin/python ]; then
-  "$PY" -m venv .venv
+
+# Python packages: exactly what uv.lock names, with its hashes, and nothing else (the lock is
+# refreshed on purpose with scripts/lock.sh). uv itself is in the lock: a first run installs that
+# uv, by the lock's hashes, into a throw-away venv, which then makes .venv from the lock.
+export UV_PYTHON_DOWNLOADS=never UV_PYTHON="$PY"
+uv=.venv/bin/uv
+if ! .venv/bin/uv --version >/dev/null 2>&1; then
+  boot=$(mktemp -d /tmp/mallee-uv.XXXXXX)
+  trap 'rm -rf "$boot"' EXIT
+  "$PY" -m venv "$boot"
+  "$PY" scripts/uv_requirement.py >"$boot/uv.txt"
+  "$boot/bin/python" -m pip install -q --no-deps --require-hashes -r "$boot/uv.txt"
+  uv="$boot/bin/uv"
+  [ -d .venv ] || "$uv" venv -q .venv
 fi
-stamp=.venv/.mallee-installed
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-  .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e '.[test]'
-  touch "$stamp"
+if ! "$uv" lock --check --offline >/dev/null 2>&1; then
+  echo "setup: pyproject.toml and uv.lock disagree; run scripts/lock.sh and commit uv.lock" >&2
+  "$uv" lock --check --offline >&2 || true
+  exit 1
 fi
+"$uv" sync --locked -q
 
 # The default instance image (kernel, initramfs, root disk) from Debian packages; cached.
 .venv/bin/python -m mallee.images build-default >/dev/null

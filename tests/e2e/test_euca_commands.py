@@ -54,7 +54,7 @@ class Euca:
         beside = Path(sys.executable).parent / name
         found = str(beside) if beside.exists() else shutil.which(name)
         if found is None:
-            pytest.fail(f"{name} is not installed: pip install -e . creates the console scripts")
+            pytest.fail(f"{name} is not installed: scripts/setup.sh installs the console scripts")
         return found
 
     def run(self, name: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:

@@ -21,6 +21,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
+from cryptography.hazmat.primitives.serialization.ssh import SSHPublicKeyTypes
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -107,7 +108,11 @@ def _ssh2_blob(text: str) -> bytes:
     return base64.b64decode("".join(body), validate=True)
 
 
-def _parse_public(material: bytes) -> PublicKeyTypes:
+# What the parsers can return: an SSH key loader may answer key types that PEM/DER cannot carry.
+_AnyPublicKey = PublicKeyTypes | SSHPublicKeyTypes
+
+
+def _parse_public(material: bytes) -> _AnyPublicKey:
     """A public key in any form ImportKeyPair takes: OpenSSH, PEM, SSH2 or base64 DER."""
     text = material.strip()
     if text.startswith(b"-----BEGIN"):
@@ -126,7 +131,7 @@ def _parse_public(material: bytes) -> PublicKeyTypes:
 
 def imported_key(material: bytes) -> tuple[str, str, str]:
     """(key type, OpenSSH public key, fingerprint) of a public key given to ImportKeyPair."""
-    key: PublicKeyTypes | None = None
+    key: _AnyPublicKey | None = None
     # Some clients base64 the key text once more than the wire needs: try both.
     for candidate in (material, _unbase64(material)):
         if candidate is None:
@@ -155,7 +160,7 @@ def _unbase64(material: bytes) -> bytes | None:
         return None
 
 
-def _openssh(key: PublicKeyTypes) -> str:
+def _openssh(key: _AnyPublicKey) -> str:
     try:
         return key.public_bytes(_SSH, _SSH_PUB).decode()
     except (ValueError, TypeError) as err:
