@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from servers import Server, rss_mib, signed, start_mallee, start_moto, stop
+from servers import Server, rss_mib, signed, start_mallee_api, start_moto, stop
 
 OPS = {
     "sts": ("sts", "Action=GetCallerIdentity&Version=2011-06-15"),
@@ -90,7 +90,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         for name in ("mallee", "moto"):
-            server = start_mallee(tmp) if name == "mallee" else start_moto()
+            server = start_mallee_api(tmp) if name == "mallee" else start_moto()
             try:
                 time.sleep(1)
                 results[server.name] = measure(server, ops, args.seconds, tmp)

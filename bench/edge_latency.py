@@ -11,6 +11,7 @@ Usage: python bench/edge_latency.py [--rounds 5]
 from __future__ import annotations
 
 import argparse
+import socket
 import statistics
 import subprocess
 import tempfile
@@ -23,13 +24,13 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+import dataplanes
 from servers import start_mallee, stop
 
-PUBLIC_NETNS = "mallee-pub"
 
-
-def answers(ip: str) -> bool:
-    argv = ["ip", "netns", "exec", PUBLIC_NETNS, "curl", "-s", "-o", "/dev/null",
+def answers(outside: str, ip: str) -> bool:
+    """Whether `ip` answers HTTP from the namespace `outside` (the cloud's public one)."""
+    argv = ["ip", "netns", "exec", outside, "curl", "-s", "-o", "/dev/null",
             "--connect-timeout", "0.2", "-m", "0.5", f"http://{ip}/"]  # fmt: skip
     return subprocess.run(argv, check=False).returncode == 0
 
@@ -86,19 +87,20 @@ def main() -> None:
 
             until(public_ip, 120)
             ip = public_ip()
+            outside = dataplanes.public_netns(Path(d) / "mallee")
             rule = {"GroupName": name, "IpProtocol": "tcp", "FromPort": 80, "ToPort": 80,
                     "CidrIp": "0.0.0.0/0"}  # fmt: skip
             # Wait for the guest's web server once, with the port open.
             ec2.authorize_security_group_ingress(**rule)
-            until(lambda: answers(ip), 120)
+            until(lambda: answers(outside, ip), 120)
             ec2.revoke_security_group_ingress(**rule)
-            until(lambda: not answers(ip))
+            until(lambda: not answers(outside, ip))
             opened, closed = [], []
             for _ in range(args.rounds):
                 ec2.authorize_security_group_ingress(**rule)
-                opened.append(until(lambda: answers(ip)))
+                opened.append(until(lambda: answers(outside, ip)))
                 ec2.revoke_security_group_ingress(**rule)
-                closed.append(until(lambda: not answers(ip)))
+                closed.append(until(lambda: not answers(outside, ip)))
             ec2.terminate_instances(InstanceIds=[iid])
 
             def terminated() -> bool:
@@ -108,6 +110,7 @@ def main() -> None:
             until(terminated)
         finally:
             stop(server)
+            dataplanes.remove(Path(d) / "mallee", f"node-{socket.gethostname()}")
     print(f"{'':44}{'median (s)':>11}{'max (s)':>9}")
     for label, values in (
         ("authorize -> port answers", opened),

@@ -34,7 +34,7 @@ from urllib.parse import urlsplit
 import boto3
 from botocore.config import Config
 
-from servers import Server, free_port, rss_mib, start_moto, stop, wait_up
+from servers import Server, free_port, rss_mib, start_mallee_api, start_moto, stop, wait_up
 
 SMALL = 4096
 LARGE = 64 << 20
@@ -42,31 +42,6 @@ CLIENTS = 8
 # Keys each client cycles through.
 KEYS = 100
 ROUNDS = 3
-
-
-def start_mallee_api(tmp: Path) -> Server:
-    """`mallee api` alone on CPU 0, on a fresh database holding the cloud admin's keys."""
-    from mallee.services.iam.bootstrap import ensure_system_account
-    from mallee.store import Store
-
-    data = tmp / "mallee"
-    data.mkdir()
-    db_url = f"sqlite:///{data / 'mallee.db'}"
-    store = Store(db_url)
-    store.migrate()
-    access, secret = ensure_system_account(store)
-    store.dispose()
-    port = free_port()
-    env = dict(os.environ, MALLEE_DATA_DIR=str(data), MALLEE_DB_URL=db_url)
-    proc = subprocess.Popen(
-        ["taskset", "-c", "0", sys.executable, "-m", "mallee", "api", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    wait_up(url + "/healthz", proc)
-    return Server("mallee", proc, url, access, secret)
 
 
 def client(server: Server) -> Any:

@@ -18,6 +18,9 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
+# Benchmarks need no web console, and must not take its port from a cloud running here.
+NO_CONSOLE = {"MALLEE_CONSOLE_PORT": "0"}
+
 
 @dataclass
 class Server:
@@ -52,7 +55,7 @@ def wait_up(url: str, proc: subprocess.Popen[bytes]) -> None:
 def start_mallee(tmp: Path, **extra_env: str) -> Server:
     """`mallee up` on CPU 0 with its own data dir; extra_env sets MALLEE_* settings."""
     port = free_port()
-    env = dict(os.environ, MALLEE_DATA_DIR=str(tmp / "mallee"), **extra_env)
+    env = dict(os.environ, MALLEE_DATA_DIR=str(tmp / "mallee"), **NO_CONSOLE, **extra_env)
     proc = subprocess.Popen(
         ["taskset", "-c", "0", sys.executable, "-m", "mallee", "up", "--port", str(port)],
         env=env,
@@ -65,6 +68,31 @@ def start_mallee(tmp: Path, **extra_env: str) -> Server:
     creds.read(tmp / "mallee" / "credentials" / "aws-credentials")
     sec = creds["mallee-admin"]
     return Server("mallee", proc, url, sec["aws_access_key_id"], sec["aws_secret_access_key"])
+
+
+def start_mallee_api(tmp: Path) -> Server:
+    """`mallee api` alone on CPU 0, on a fresh database holding the cloud admin's keys."""
+    from mallee.services.iam.bootstrap import ensure_system_account
+    from mallee.store import Store
+
+    data = tmp / "mallee"
+    data.mkdir()
+    db_url = f"sqlite:///{data / 'mallee.db'}"
+    store = Store(db_url)
+    store.migrate()
+    access, secret = ensure_system_account(store)
+    store.dispose()
+    port = free_port()
+    env = dict(os.environ, MALLEE_DATA_DIR=str(data), MALLEE_DB_URL=db_url, **NO_CONSOLE)
+    proc = subprocess.Popen(
+        ["taskset", "-c", "0", sys.executable, "-m", "mallee", "api", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    wait_up(url + "/healthz", proc)
+    return Server("mallee", proc, url, access, secret)
 
 
 def start_moto() -> Server:

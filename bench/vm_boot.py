@@ -19,6 +19,7 @@ from typing import Any
 
 from botocore.config import Config
 
+import dataplanes
 from mallee.api.models.client import mallee_client
 from servers import Server, start_mallee, stop
 
@@ -99,19 +100,6 @@ def _rss_after_idle(iid: str, idle: float = 10) -> float:
     return 0.0
 
 
-def clean_node(tmp: Path) -> None:
-    """The node leaves its VMs and data plane running for the next agent; a bench does not."""
-    subprocess.run(["pkill", "-f", f"qemu-system-x86_64.*{tmp}"], check=False)
-    from mallee.node.network import DataPlane
-
-    DataPlane(
-        node_name=REAL_NODE["MALLEE_NODE_NAME"],
-        subnet="10.111.1.0/24",
-        data_dir=tmp / "mallee",
-        db_url="",
-    ).teardown()
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=5)
@@ -127,13 +115,13 @@ def main() -> None:
             keyfile = Path(d) / "key.pem"
             keyfile.write_text(ec2.create_key_pair(KeyName="bench")["KeyMaterial"])
             keyfile.chmod(0o600)
-            netns = "mallee-bench-node"
+            netns = dataplanes.node_netns(Path(d) / "mallee", REAL_NODE["MALLEE_NODE_NAME"])
             # The targets are for a 128 MiB guest; the seed's smallest types have 256 MiB.
             ec2.modify_instance_type_attribute(Name=GUEST_TYPE, Memory=128)
             rows = [one_boot(ec2, image_id, "bench", keyfile, netns) for _ in range(args.runs)]
         finally:
             stop(server)
-            clean_node(Path(d))
+            dataplanes.remove(Path(d) / "mallee", REAL_NODE["MALLEE_NODE_NAME"])
     med = [statistics.median(col) for col in zip(*rows, strict=True)]
     print(f"{'median of ' + str(args.runs):32}{'measured':>10}{'target':>10}")
     print(f"{'RunInstances -> running (s)':32}{med[0]:10.2f}")

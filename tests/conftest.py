@@ -9,6 +9,10 @@ from pathlib import Path
 
 import pytest
 
+# The servers tests start (`mallee up`, `mallee api`) serve no web console unless a test gives
+# them a port of its own (--console-port): many run at once, and the default port is one.
+os.environ.setdefault("MALLEE_CONSOLE_PORT", "0")
+
 # Test directories whose tests never touch the state store: run once, not once per database.
 NODB_DIRS = ("unit/protocol", "unit/auth", "unit/policy")
 

@@ -20,6 +20,15 @@ class Settings:
     # Address and port the api server listens on (8773 as Eucalyptus).
     host: str = "127.0.0.1"
     port: int = 8773
+    # Port of the web console, on the same address (8888 as Eucalyptus' console); 0 serves no
+    # console. Its own origin: S3 objects, served on `port`, never share its cookies.
+    console_port: int = 8888
+    # Seconds a request's head (request line and headers) may take to arrive in whole.
+    header_timeout: int = 20
+    # Seconds a request body may leave between two pieces; and in all, body_timeout seconds
+    # plus one per KiB of the body (api/bodies.py). Then: RequestTimeout, connection closed.
+    body_idle_timeout: int = 20
+    body_timeout: int = 120
     # Region name the cloud reports and credential scopes must name.
     region: str = "eucalyptus"
     # DNS suffix for endpoint-per-host routing: iam.<domain>, ec2.<region>.<domain>, ...

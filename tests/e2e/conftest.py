@@ -1,8 +1,8 @@
 """A live mallee cloud started as a subprocess (`mallee up`), driven with boto3 and the AWS CLI.
 
 
-Set MALLEE_E2E_ENDPOINT (+ MALLEE_E2E_ACCESS_KEY / MALLEE_E2E_SECRET_KEY) to run the same suite
-against a cloud that is already deployed.
+Set MALLEE_E2E_ENDPOINT (+ MALLEE_E2E_ACCESS_KEY / MALLEE_E2E_SECRET_KEY, and MALLEE_E2E_CONSOLE
+for its web console's origin) to run the same suite against a cloud that is already deployed.
 
 Set MALLEE_TEST_S3_BACKEND=1 to keep the cloud's object data in a second, independent S3 server
 (moto_server, started here) through the `s3` backend instead of files (scripts/test.sh runs the
@@ -123,6 +123,8 @@ def configure_s3_backend(cloud: Cloud, store: ObjectStore) -> None:
 class Cloud:
     endpoint: str
     admin: Keys
+    # The web console's origin (its own port), e.g. http://127.0.0.1:8888.
+    console: str = ""
     data_dir: Path | None = None
     process: subprocess.Popen[bytes] | None = None
     # The independent S3 server object data goes to, when the cloud uses the s3 backend.
@@ -189,6 +191,18 @@ def wait_healthy(endpoint: str, proc: subprocess.Popen[bytes], timeout: float = 
     raise RuntimeError("mallee did not become healthy")
 
 
+def wait_ready(log: Path, proc: subprocess.Popen[bytes], timeout: float = 180) -> None:
+    """Until `mallee up` says the cloud is ready: its controller and node agent start beside
+    the api, and a launch before the node has registered finds no capacity."""
+    deadline = time.monotonic() + timeout
+    while b"cloud-in-a-box is ready" not in log.read_bytes():
+        if proc.poll() is not None:
+            raise RuntimeError(f"mallee exited with {proc.returncode}")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the cloud did not become ready: see {log}")
+        time.sleep(0.1)
+
+
 def shared_image_dir() -> Path:
     """The default image setup builds; tests reuse it rather than building their own."""
     default = Path.home() / ".local/share/mallee/images"
@@ -196,7 +210,7 @@ def shared_image_dir() -> Path:
 
 
 def start_cloud(data_dir: Path, db_url: str) -> Cloud:
-    port = free_port()
+    port, console_port = free_port(), free_port()
     env = dict(
         os.environ,
         MALLEE_DATA_DIR=str(data_dir),
@@ -208,18 +222,28 @@ def start_cloud(data_dir: Path, db_url: str) -> Cloud:
     )
     log = open(data_dir / "server.log", "wb")  # noqa: SIM115 - lives as long as the process
     proc = subprocess.Popen(
-        [sys.executable, "-m", "mallee", "up", "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "mallee",
+            "up",
+            "--port",
+            str(port),
+            "--console-port",
+            str(console_port),
+        ],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
     )
     endpoint = f"http://127.0.0.1:{port}"
     wait_healthy(endpoint, proc)
+    wait_ready(data_dir / "server.log", proc)
     creds = configparser.ConfigParser()
     creds.read(data_dir / "credentials" / "aws-credentials")
     section = creds["mallee-admin"]
     keys = Keys(section["aws_access_key_id"], section["aws_secret_access_key"])
-    return Cloud(endpoint, keys, data_dir, proc)
+    return Cloud(endpoint, keys, f"http://127.0.0.1:{console_port}", data_dir, proc)
 
 
 def stop_cloud(cloud: Cloud) -> None:
@@ -235,6 +259,7 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
         yield Cloud(
             deployed,
             Keys(os.environ["MALLEE_E2E_ACCESS_KEY"], os.environ["MALLEE_E2E_SECRET_KEY"]),
+            os.environ.get("MALLEE_E2E_CONSOLE", ""),
         )
         return
     data_dir = tmp_path_factory.mktemp("cloud")

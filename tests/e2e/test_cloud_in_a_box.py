@@ -19,7 +19,7 @@ from tests.e2e.conftest import free_port
 pytestmark = pytest.mark.e2e
 
 
-def start(data_dir: Path, port: int) -> tuple[subprocess.Popen[str], list[str]]:
+def start(data_dir: Path, port: int, console_port: int) -> tuple[subprocess.Popen[str], list[str]]:
     env = dict(
         os.environ,
         MALLEE_DATA_DIR=str(data_dir),
@@ -28,7 +28,16 @@ def start(data_dir: Path, port: int) -> tuple[subprocess.Popen[str], list[str]]:
     )
     env.pop("MALLEE_DB_URL", None)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "mallee", "up", "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "mallee",
+            "up",
+            "--port",
+            str(port),
+            "--console-port",
+            str(console_port),
+        ],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -66,14 +75,14 @@ def client(service: str, port: int, profile: configparser.SectionProxy) -> objec
 
 
 def test_up_down_up_keeps_state(tmp_path: Path) -> None:
-    port = free_port()
-    proc, lines = start(tmp_path, port)
+    port, console_port = free_port(), free_port()
+    proc, lines = start(tmp_path, port, console_port)
     try:
         text = "\n".join(lines)
         for service in ("user-api", "objectstorage", "controller", "node"):
             assert f"{service} ENABLED" in text
         assert f"endpoint:        http://127.0.0.1:{port}" in text
-        assert f"web console:     http://127.0.0.1:{port}/console/" in text
+        assert f"web console:     http://127.0.0.1:{console_port}/console/" in text
         creds = configparser.ConfigParser()
         creds.read(tmp_path / "credentials" / "aws-credentials")
         demo = client("sts", port, creds["mallee-demo"]).get_caller_identity()  # type: ignore[attr-defined]
@@ -96,7 +105,7 @@ def test_up_down_up_keeps_state(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert down(tmp_path).returncode == 1  # nothing left to stop
 
-    proc, lines = start(tmp_path, port)
+    proc, lines = start(tmp_path, port, console_port)
     try:
         ready = next(line for line in lines if "is ready" in line)
         seconds = float(re.search(r"ready \(([\d.]+) s\)", ready).group(1))  # type: ignore[union-attr]

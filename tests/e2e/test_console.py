@@ -1,5 +1,5 @@
-"""The web console at /console/, driven like a browser (urllib + a cookie jar) against a live
-cloud; every outcome is checked through boto3, as the API sees it."""
+"""The web console at /console/ on its own port, driven like a browser (urllib + a cookie jar)
+against a live cloud; every outcome is checked through boto3, as the API sees it."""
 
 from __future__ import annotations
 
@@ -46,8 +46,8 @@ class Answer:
 class Browser:
     """Follows redirects and keeps cookies, as a browser does; never raises on 4xx/5xx."""
 
-    def __init__(self, endpoint: str) -> None:
-        self.base = endpoint + "/console"
+    def __init__(self, origin: str) -> None:
+        self.base = origin + "/console"
         self.jar = http.cookiejar.CookieJar()
         self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
         self.last: Answer | None = None
@@ -144,7 +144,7 @@ def member(cloud: Cloud) -> Login:
 
 @pytest.fixture
 def browser(cloud: Cloud, member: Login) -> Browser:
-    b = Browser(cloud.endpoint)
+    b = Browser(cloud.console)
     answer = b.login(member.account, member.user, member.password)
     assert answer.status == 200 and answer.url.endswith("/console/"), answer.errors()
     return b
@@ -155,7 +155,7 @@ def _ec2(cloud: Cloud, who: Login) -> Any:
 
 
 def test_wrong_password_is_refused(cloud: Cloud, member: Login) -> None:
-    b = Browser(cloud.endpoint)
+    b = Browser(cloud.console)
     answer = b.login(member.account, member.user, "not-the-password")
     assert answer.status == 403
     assert answer.errors() == ["AccessDenied: Invalid account name, user name or password."]
@@ -289,7 +289,8 @@ def test_forged_and_expired_cookies_lead_to_sign_in(cloud: Cloud, browser: Brows
     assert browser.get("/instances").url.endswith("/console/login")
     if cloud.data_dir is None:
         pytest.skip("a deployed cloud's console key is not at hand")
-    from mallee.console.session import Sealer, Session, load_key
+    from mallee.console.session import Sealer, Session
+    from mallee.sealing_key import load_key
 
     sealer = Sealer(load_key(cloud.data_dir))
     old = Session(account="x", user="y", access_key="AKIA", secret_key="s", expires=time.time() - 1)
@@ -302,7 +303,7 @@ def test_forged_and_expired_cookies_lead_to_sign_in(cloud: Cloud, browser: Brows
 def test_cloud_admin_sees_administration(cloud: Cloud) -> None:
     iam = _iam(cloud, cloud.admin.access_key, cloud.admin.secret_key)
     user, password = _user_with_password(iam, "eucalyptus")
-    b = Browser(cloud.endpoint)
+    b = Browser(cloud.console)
     assert b.login("eucalyptus", user, password).url.endswith("/console/")
     services = b.get("/admin/services")
     assert services.status == 200 and "user-api" in services.text and "ENABLED" in services.text

@@ -82,6 +82,13 @@ def test_run_three_see_them_running_then_terminate(ec2: Any) -> None:
     done = wait_state(ec2, ids, "terminated")
     assert all(i["StateReason"]["Code"] == "Client.UserInitiatedShutdown" for i in done)
     assert all(i["StateTransitionReason"].startswith("User initiated") for i in done)
+    # AWS drops a terminated instance's addresses: a new instance may hold them now.
+    assert not any("PrivateIpAddress" in i or "PublicIpAddress" in i for i in done)
+    assert {i["PrivateDnsName"] for i in done} == {""}
+    held = ec2.describe_instances(
+        Filters=[{"Name": "private-ip-address", "Values": [i["PrivateIpAddress"] for i in running]}]
+    )
+    assert not {i["InstanceId"] for r in held["Reservations"] for i in r["Instances"]} & set(ids)
 
 
 def test_client_token_is_idempotent(ec2: Any) -> None:
@@ -106,6 +113,12 @@ def test_client_token_is_idempotent(ec2: Any) -> None:
         ({"MinCount": 2, "MaxCount": 1}, "InvalidParameterValue"),
         ({"Placement": {"AvailabilityZone": "elsewhere"}}, "InvalidParameterValue"),
         ({"InstanceInitiatedShutdownBehavior": "explode"}, "InvalidParameterValue"),
+        ({"SubnetId": "subnet-0123abcd"}, "InvalidSubnetID.NotFound"),
+        (
+            {"NetworkInterfaces": [{"DeviceIndex": 0, "SubnetId": "subnet-0123abcd"}]},
+            "InvalidSubnetID.NotFound",
+        ),
+        ({"NetworkInterfaces": [{"DeviceIndex": 1}]}, "InvalidParameterValue"),
     ],
 )
 def test_run_instances_bad_input(ec2: Any, params: dict[str, Any], expected: str) -> None:
@@ -220,3 +233,27 @@ def test_instance_profile_by_name_and_arn(cloud: Cloud, ec2: Any, tmp_path: Path
             ImageId=image, MinCount=1, MaxCount=1, IamInstanceProfile={"Arn": made["Arn"]}
         )
     assert code(err) == ("InvalidParameterValue", 400)
+
+
+def test_primary_interface_groups_are_the_instance_groups(ec2: Any) -> None:
+    """Ansible and Terraform describe the one interface: its groups are the instance's."""
+    name = f"nic-{uuid.uuid4().hex[:6]}"
+    group = ec2.create_security_group(GroupName=name, Description=name)["GroupId"]
+    res = ec2.run_instances(
+        ImageId=default_image(ec2),
+        MinCount=1,
+        MaxCount=1,
+        NetworkInterfaces=[{"DeviceIndex": 0, "Groups": [group]}],
+    )
+    iid = res["Instances"][0]["InstanceId"]
+    assert [g["GroupId"] for g in res["Instances"][0]["SecurityGroups"]] == [group]
+    with pytest.raises(ClientError) as err:
+        ec2.run_instances(
+            ImageId=default_image(ec2),
+            MinCount=1,
+            MaxCount=1,
+            SecurityGroupIds=[group],
+            NetworkInterfaces=[{"DeviceIndex": 0, "Groups": [group]}],
+        )
+    assert code(err) == ("InvalidParameterCombination", 400)
+    ec2.terminate_instances(InstanceIds=[iid])

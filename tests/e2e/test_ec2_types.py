@@ -158,3 +158,42 @@ def test_aws_cli(cloud: Cloud) -> None:
     assert sorted(json.loads(out.stdout)) == [["m1.small", 1, 256], ["t1.micro", 1, 256]]
     everything = cloud.aws_cli("ec2", "describe-instance-types", check=True)
     assert len(json.loads(everything.stdout)["InstanceTypes"]) == len(SEED_TYPES)
+
+
+@pytest.mark.parametrize(
+    ("path", "version"),
+    [("/services/Eucalyptus", "2016-11-15"), ("/services/compute", "2014-06-15")],
+)
+def test_eucalyptus_style_requests_get_instance_type_details(
+    cloud: Cloud, path: str, version: str
+) -> None:
+    """Libcloud's Eucalyptus driver (legacy path) and euca2ools 3 (an older API version) read
+    Eucalyptus' instanceTypeDetails, in Eucalyptus' namespace; boto3 gets AWS's shape."""
+    import xml.etree.ElementTree as ET
+
+    import urllib3
+    from botocore.auth import SigV2Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    req = AWSRequest(
+        "GET",
+        cloud.endpoint + path,
+        params={"Action": "DescribeInstanceTypes", "Version": version},
+    )
+    SigV2Auth(Credentials(cloud.admin.access_key, cloud.admin.secret_key)).add_auth(req)
+    r = urllib3.PoolManager().request("GET", req.prepare().url)
+    assert r.status == 200, r.data
+    ns = {"euca": "http://msgs.eucalyptus.com/3.3.0"}
+    items = ET.fromstring(r.data).findall("euca:instanceTypeDetails/euca:item", ns)
+    found = {i.findtext("euca:name", namespaces=ns): i for i in items}
+    aws = cloud.client("ec2").describe_instance_types()["InstanceTypes"]
+    assert set(found) == {t["InstanceType"] for t in aws}
+    for t in aws:
+        item = found[t["InstanceType"]]
+        assert [item.findtext(f"euca:{k}", namespaces=ns) for k in ("cpu", "memory", "disk")] == [
+            str(t["VCpuInfo"]["DefaultVCpus"]),
+            str(t["MemoryInfo"]["SizeInMiB"]),
+            str(t["InstanceStorageInfo"]["TotalSizeInGB"]),
+        ]
+    assert b"instanceTypeSet" not in r.data

@@ -117,17 +117,28 @@ def test_session_token(cloud: Any, tmp_path: Path) -> None:
     sts = cloud.client("sts", access_key=key["AccessKeyId"], secret_key=key["SecretAccessKey"])
     creds = sts.get_session_token(DurationSeconds=900)["Credentials"]
     temp = cloud.client(
+        "sts",
+        access_key=creds["AccessKeyId"],
+        secret_key=creds["SecretAccessKey"],
+        session_token=creds["SessionToken"],
+    )
+    assert temp.get_caller_identity()["Arn"].endswith(":user/s")
+    # AWS: without MFA they call no IAM operation, whatever the user's policy allows.
+    temp_iam = cloud.client(
         "iam",
         access_key=creds["AccessKeyId"],
         secret_key=creds["SecretAccessKey"],
         session_token=creds["SessionToken"],
     )
-    assert temp.get_user()["User"]["UserName"] == "s"
+    with pytest.raises(ClientError) as denied:
+        temp_iam.get_user()
+    assert denied.value.response["Error"]["Code"] == "AccessDenied"
     bad = cloud.client(
-        "iam",
+        "sts",
         access_key=creds["AccessKeyId"],
         secret_key=creds["SecretAccessKey"],
         session_token="wrong",
     )
-    with pytest.raises(ClientError):
-        bad.get_user()
+    with pytest.raises(ClientError) as refused:
+        bad.get_caller_identity()
+    assert refused.value.response["Error"]["Code"] == "InvalidClientTokenId"

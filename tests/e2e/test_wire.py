@@ -85,6 +85,22 @@ def test_routes_by_host(cloud: Cloud) -> None:
     assert b"GetCallerIdentityResult" in r.data
 
 
+def test_sigv2_query_at_the_root_is_routed_by_its_version(cloud: Cloud) -> None:
+    """Libcloud's EC2 driver: a SigV2-signed GET to `/`, nothing but Version names EC2."""
+    req = AWSRequest(
+        "GET",
+        cloud.endpoint + "/",
+        params={"Action": "DescribeRegions", "Version": "2016-11-15"},
+    )
+    SigV2Auth(Credentials(cloud.admin.access_key, cloud.admin.secret_key)).add_auth(req)
+    r = HTTP.request("GET", req.prepare().url)
+    assert r.status == 200, r.data
+    assert b"<regionName>eucalyptus</regionName>" in r.data
+    unsigned = HTTP.request("GET", cloud.endpoint + "/?Action=DescribeRegions&Version=2016-11-15")
+    assert unsigned.status != 404, unsigned.data
+    assert b"UnknownService" not in unsigned.data
+
+
 def test_boto3_and_cli_reach_iam(cloud: Cloud) -> None:
     iam = cloud.client("iam")
     assert "Users" in iam.list_users()

@@ -48,7 +48,8 @@ class VmCloud:
         argv = [sys.executable, "-m", "mallee", command]
         if component == "api":
             argv += ["--port", str(self.port)]
-        log = open(self.data_dir / f"{component}.log", "ab")  # noqa: SIM115 - child owns it
+        # Owner-only, as everything in a data dir (tests check no one else may read any).
+        log = open(self.data_dir / f"{component}.log", "ab", opener=_private)  # noqa: SIM115
         self.procs[component] = subprocess.Popen(
             argv, env=env, stdout=log, stderr=subprocess.STDOUT
         )
@@ -132,12 +133,29 @@ class VmCloud:
     def node_names(self) -> list[str]:
         return [self.node_name, *(e["MALLEE_NODE_NAME"] for e in self.extra_nodes.values())]
 
+    def cloud_id(self) -> str:
+        from mallee.node.network.identity import cloud_id
+        from mallee.store import Store
 
-def start_vm_cloud(tmp: Path, nodes: int = 1) -> Iterator[VmCloud]:
+        store = Store(self.env["MALLEE_DB_URL"])
+        try:
+            return cloud_id(store)
+        finally:
+            store.dispose()
+
+    def public_netns(self) -> str:
+        """The cloud's stand-in for the outside network (public and elastic IPs)."""
+        from mallee.node.network.names import public_netns_for
+
+        return public_netns_for(self.cloud_id())
+
+
+def start_vm_cloud(tmp: Path, nodes: int = 1, node: str = "") -> Iterator[VmCloud]:
     """A cloud with `nodes` node agents: node n has subnet 10.111.n.0/24 and public IP
-    203.0.113.(10+n), in namespaces of their own."""
+    203.0.113.(10+n), in namespaces of their own. The first node is named `node` (default: a
+    name no other test uses)."""
     for db_url in fresh_database_url(tmp):
-        node = f"node-{uuid.uuid4().hex[:6]}"
+        node = node or f"node-{uuid.uuid4().hex[:6]}"
         env = dict(
             os.environ,
             MALLEE_DATA_DIR=str(tmp),
@@ -187,6 +205,10 @@ def _teardown(cloud: VmCloud) -> None:
         _remove_netns(cloud)
 
 
+def _private(path: str, flags: int) -> int:
+    return os.open(path, flags, 0o600)
+
+
 def live_instances(ec2: Any) -> list[str]:
     return [
         i["InstanceId"]
@@ -206,6 +228,7 @@ def _kill_vms(data_dir: Path) -> None:
 
 def _remove_netns(cloud: VmCloud) -> None:
     from mallee.node.network import DataPlane
+    from mallee.node.network.links import delete_netns
 
     subnets = {cloud.node_name: os.environ.get("MALLEE_NODE_SUBNET", "10.111.1.0/24")}
     subnets.update(
@@ -213,11 +236,13 @@ def _remove_netns(cloud: VmCloud) -> None:
     )
     for name, subnet in subnets.items():
         DataPlane(
+            cloud_id=cloud.cloud_id(),
             node_name=name,
             subnet=subnet,
             data_dir=cloud.data_dir,
             db_url=cloud.env["MALLEE_DB_URL"],
         ).teardown()
+    delete_netns(cloud.public_netns())
 
 
 def qemu_pids(data_dir: Path) -> dict[str, list[int]]:

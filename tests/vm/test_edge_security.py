@@ -12,6 +12,7 @@ import datetime as dt
 import random
 import subprocess
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,8 +22,8 @@ from mallee.ids import new_id
 from mallee.node.host import in_netns, run
 from mallee.node.network import DataPlane, mac_for
 from mallee.node.network.edge import EdgeReconciler
-from mallee.node.network.names import tap_for
-from mallee.node.network.public import PUBLIC_NETNS
+from mallee.node.network.links import delete_netns
+from mallee.node.network.names import public_netns_for, tap_for
 from mallee.services.iam.bootstrap import ensure_system_account, system_account_id
 from mallee.store import Store
 from mallee.store.tables.network import (
@@ -37,6 +38,8 @@ from tests.vm.test_network_dataplane import UDHCPC_SCRIPT, Guest, add_instance, 
 pytestmark = pytest.mark.vm
 
 SUBNET = "10.78.0.0/24"
+# The cloud these tests' data planes belong to: its namespaces are no other run's.
+CLOUD = uuid.uuid4().hex[:8]
 
 
 class Edge:
@@ -44,8 +47,14 @@ class Edge:
         self.store = store
         self.plane = plane
         self.node = node
+        self.public_netns = public_netns_for(plane.cloud_id)
         self.reconciler = EdgeReconciler(
-            store, node_name=node, netns=plane.netns, subnet=SUBNET, public_ip=public_ip
+            store,
+            node_name=node,
+            netns=plane.netns,
+            public_netns=self.public_netns,
+            subnet=SUBNET,
+            public_ip=public_ip,
         )
         ensure_system_account(store)
         self.account = system_account_id(store)
@@ -150,12 +159,15 @@ def script(tmp_path: Path) -> Path:
 @pytest.fixture
 def edge(tmp_path: Path, store: Store) -> Iterator[Edge]:
     node = unique("edge-")
-    plane = DataPlane(node_name=node, subnet=SUBNET, data_dir=tmp_path / "d", db_url=store.url)
+    plane = DataPlane(
+        cloud_id=CLOUD, node_name=node, subnet=SUBNET, data_dir=tmp_path / "d", db_url=store.url
+    )
     plane.ensure()
     try:
         yield Edge(store, plane, node, f"203.0.113.{random.randint(200, 250)}")
     finally:
         plane.teardown()
+        delete_netns(public_netns_for(CLOUD))
 
 
 @pytest.fixture
@@ -180,22 +192,22 @@ def test_ingress_follows_rules_through_an_elastic_ip(
     try:
         procs.append(serve(guest, tmp_path, iid))
         edge.converge()
-        assert get(PUBLIC_NETNS, f"http://{eip}/") is None  # no rule: default deny
+        assert get(edge.public_netns, f"http://{eip}/") is None  # no rule: default deny
 
         rule = edge.allow(web, "tcp", 80, 80, cidr="0.0.0.0/0")
         start = time.monotonic()
         edge.converge()
-        assert get(PUBLIC_NETNS, f"http://{eip}/") == iid
+        assert get(edge.public_netns, f"http://{eip}/") == iid
         assert time.monotonic() - start < 5
 
         edge.revoke(rule)
         edge.converge()
-        assert get(PUBLIC_NETNS, f"http://{eip}/") is None
+        assert get(edge.public_netns, f"http://{eip}/") is None
 
         # A rule for the outside network's subnet admits it as well.
         edge.allow(web, "tcp", 80, 80, cidr="203.0.113.0/24")
         edge.converge()
-        assert get(PUBLIC_NETNS, f"http://{eip}/") == iid
+        assert get(edge.public_netns, f"http://{eip}/") == iid
     finally:
         guest.remove()
 
@@ -249,6 +261,7 @@ def test_reconcile_is_idempotent_and_converges_after_restart(edge: Edge) -> None
         edge.store,
         node_name=edge.node,
         netns=edge.plane.netns,
+        public_netns=edge.public_netns,
         subnet=SUBNET,
         public_ip=edge.reconciler.public_ip,
     )

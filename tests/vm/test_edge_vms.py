@@ -15,7 +15,6 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from mallee.node.network.public import PUBLIC_NETNS
 from tests.vm.cloud import REGION, VmCloud, start_vm_cloud, wait_until
 from tests.vm.test_ec2_vms import all_in, console, default_image, in_ns, ssh
 
@@ -27,17 +26,18 @@ def cloud2(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VmCloud]:
     yield from start_vm_cloud(tmp_path_factory.mktemp("edge"), nodes=2)
 
 
-def curl(url: str) -> str | None:
-    out = in_ns(PUBLIC_NETNS, "curl", "-s", "--connect-timeout", "1", "-m", "2", url)
+def curl(outside: str, url: str) -> str | None:
+    """`url` fetched from the namespace `outside` (the cloud's public one)."""
+    out = in_ns(outside, "curl", "-s", "--connect-timeout", "1", "-m", "2", url)
     return out.stdout if out.returncode == 0 else None
 
 
-def wait_answer(url: str, expected: str | None, timeout: float = 30) -> float:
+def wait_answer(outside: str, url: str, expected: str | None, timeout: float = 30) -> float:
     """Seconds until `url` answers with text containing `expected` (None: until it fails)."""
     start = time.monotonic()
 
     def ok() -> bool:
-        got = curl(url)
+        got = curl(outside, url)
         return got is None if expected is None else got is not None and expected in got
 
     wait_until(ok, timeout, interval=0.05)
@@ -65,7 +65,8 @@ def web(cloud2: VmCloud, tmp_path_factory: pytest.TempPathFactory) -> dict[str, 
     found = wait_until(lambda: all_in(ec2, ids, "running"), 120)
     for iid in ids:
         wait_until(lambda iid=iid: "EUCA-READY" in console(ec2, iid), 120)
-    return {"ec2": ec2, "group": group, "name": name, "key": key, "instances": found}
+    return {"ec2": ec2, "group": group, "name": name, "key": key, "instances": found,
+            "outside": cloud2.public_netns()}  # fmt: skip
 
 
 def _reported(cloud: VmCloud, node: str) -> bool:
@@ -89,13 +90,13 @@ def test_port_opens_and_closes_with_the_group(web: dict[str, Any]) -> None:
     ec2, group = web["ec2"], web["group"]
     inst = web["instances"][0]
     url = f"http://{inst['PublicIpAddress']}/"
-    assert curl(url) is None
+    assert curl(web["outside"], url) is None
     permission = {"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80,
                   "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}  # fmt: skip
     ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=[permission])
-    opened = wait_answer(url, inst["InstanceId"])
+    opened = wait_answer(web["outside"], url, inst["InstanceId"])
     ec2.revoke_security_group_ingress(GroupId=group, IpPermissions=[permission])
-    closed = wait_answer(url, None)
+    closed = wait_answer(web["outside"], url, None)
     print(f"authorize -> answering {opened:.2f} s; revoke -> blocked {closed:.2f} s")
 
 
@@ -108,11 +109,11 @@ def test_elastic_ip_follows_its_instance(web: dict[str, Any]) -> None:
     eip = ec2.allocate_address()["PublicIp"]
     try:
         ec2.associate_address(PublicIp=eip, InstanceId=first["InstanceId"])
-        wait_answer(f"http://{eip}/", first["InstanceId"])
+        wait_answer(web["outside"], f"http://{eip}/", first["InstanceId"])
         ec2.associate_address(PublicIp=eip, InstanceId=second["InstanceId"])
-        wait_answer(f"http://{eip}/", second["InstanceId"])
+        wait_answer(web["outside"], f"http://{eip}/", second["InstanceId"])
         ec2.disassociate_address(PublicIp=eip)
-        wait_answer(f"http://{eip}/", None)
+        wait_answer(web["outside"], f"http://{eip}/", None)
     finally:
         ec2.release_address(PublicIp=eip)
         ec2.revoke_security_group_ingress(

@@ -21,7 +21,8 @@ import pytest
 
 from mallee.ids import new_id
 from mallee.node.host import in_netns, run
-from mallee.node.network import DataPlane, mac_for, procs
+from mallee.node.network import DataPlane, DataPlaneBusyError, links, mac_for, procs
+from mallee.node.network.names import legacy_netns_for
 from mallee.node.network.nat import META_CHAIN
 from mallee.services.iam.bootstrap import ensure_system_account, system_account_id
 from mallee.store import Store
@@ -30,6 +31,8 @@ from mallee.store.tables.ec2 import Ec2Instance
 pytestmark = pytest.mark.vm
 
 SUBNET = "10.77.0.0/24"
+# The cloud these tests' data planes belong to: its namespaces are no other run's.
+CLOUD = uuid.uuid4().hex[:8]
 MD = "http://169.254.169.254/latest"
 UDHCPC_SCRIPT = """#!/bin/sh
 [ "$1" = bound ] || [ "$1" = renew ] || exit 0
@@ -108,8 +111,10 @@ def node() -> str:
     return unique("t;$(x) ")
 
 
-def plane_for(node: str, data_dir: Path, db_url: str) -> DataPlane:
-    return DataPlane(node_name=node, subnet=SUBNET, data_dir=data_dir, db_url=db_url)
+def plane_for(node: str, data_dir: Path, db_url: str, subnet: str = SUBNET) -> DataPlane:
+    return DataPlane(
+        cloud_id=CLOUD, node_name=node, subnet=subnet, data_dir=data_dir, db_url=db_url
+    )
 
 
 @pytest.fixture
@@ -181,8 +186,15 @@ def test_ensure_converges_and_teardown_leaves_nothing(
     first = servers(plane)
     assert len(first[0]) == 1 and len(first[1]) == 1
     plane.ensure()
-    # Another agent process for the same node (a restart) adopts instead of starting anew.
-    plane_for(node, tmp_path / "data", store.url).ensure()
+    # While the agent runs, another one for the node is refused and changes nothing ...
+    second = plane_for(node, tmp_path / "data", store.url)
+    with pytest.raises(DataPlaneBusyError):
+        second.ensure()
+    assert servers(plane) == first
+    # ... and once it is gone, the next one (a restart) adopts instead of starting anew.
+    plane.release()
+    second.ensure()
+    second.release()
     assert servers(plane) == first
     rules = nat_rules(plane)
     assert rules.count(f"-j {META_CHAIN}") == 1
@@ -308,8 +320,10 @@ def test_ensure_repairs_after_a_crash(
 def test_a_lost_state_dir_or_namespace_is_recovered(
     plane: DataPlane, node: str, store: Store, tmp_path: Path
 ) -> None:
-    # The state directory is gone but the namespace and its servers live on: a data plane
-    # for the node with a new directory replaces the strays instead of failing on their ports.
+    # The state directory is gone but the namespace and its servers live on (the agent that
+    # ran them is gone too): a data plane for the node with a new directory replaces the
+    # strays instead of failing on their ports.
+    plane.release()
     second = plane_for(node, tmp_path / "other", store.url)
     try:
         second.ensure()
@@ -344,13 +358,50 @@ def test_plug_refuses_values_that_could_reach_a_config(plane: DataPlane) -> None
 
 def test_a_changed_subnet_is_applied(plane: DataPlane, node: str, store: Store) -> None:
     before = servers(plane)
-    moved = DataPlane(
-        node_name=node, subnet="10.78.0.0/24", data_dir=plane.run_dir.parents[1], db_url=store.url
-    )
+    plane.release()  # as an agent stopped, to start again with the new subnet
+    moved = plane_for(node, plane.run_dir.parents[1], store.url, subnet="10.78.0.0/24")
     moved.ensure()
+    moved.release()
     after = servers(moved)
     assert len(after[0]) == 1 and len(after[1]) == 1
     assert not set(after[0]) & set(before[0]) and not set(after[1]) & set(before[1])
     addrs = run(in_netns(plane.netns, ["ip", "-4", "-o", "addr", "show", "dev", "br0"])).stdout
     assert "10.78.0.1/24" in addrs and "10.77.0.1/24" not in addrs
     assert "--to-destination 10.78.0.1:8775" in nat_rules(moved)
+
+
+def test_an_older_mallees_namespace_is_adopted_only_by_its_own_node(
+    node: str, tmp_path: Path, store: Store
+) -> None:
+    """Before names were per cloud, the namespace was "mallee-<node>": after an upgrade the
+    node's agent renames its own (VMs' taps and servers kept), never another cloud's."""
+    legacy = legacy_netns_for(node)
+
+    def older(data_dir: Path) -> DataPlane:
+        made = DataPlane(
+            cloud_id=CLOUD, node_name=node, subnet=SUBNET, data_dir=data_dir, db_url=store.url,
+            netns=legacy,
+        )  # fmt: skip
+        made.ensure()
+        made.release()
+        return made
+
+    theirs = older(tmp_path / "another-cloud")
+    mine = plane_for(node, tmp_path / "mine", store.url)
+    try:
+        mine.ensure()  # the older namespace's dnsmasq is not ours: left alone
+        assert links.exists(legacy) and procs.netns_inode(mine.netns) != procs.netns_inode(legacy)
+        mine.teardown()
+        theirs.teardown()
+
+        older(tmp_path / "mine")
+        inode, dnsmasq = procs.netns_inode(legacy), procs.strays("dnsmasq", legacy)
+        mine = plane_for(node, tmp_path / "mine", store.url)
+        mine.ensure()
+        assert not links.exists(legacy)
+        assert procs.netns_inode(mine.netns) == inode
+        assert procs.strays("dnsmasq", mine.netns) == dnsmasq  # kept running
+        assert len(procs.strays("mallee.node.network.metadata", mine.netns)) == 1
+    finally:
+        mine.teardown()
+        theirs.teardown()

@@ -21,6 +21,7 @@ from mallee.api.errors import ServiceError, internal_error, invalid_action
 from mallee.api.http import HttpRequest, HttpResponse
 from mallee.api.models import load_service_model
 from mallee.api.protocol import detect_protocol, parser_for, serializer_for
+from mallee.api.protocol.header_values import sendable
 from mallee.api.protocol.rest_routes import match
 from mallee.api.protocol.restxml_parser import may_stream, streams_payload
 from mallee.api.routing import route, virtual_bucket
@@ -71,9 +72,27 @@ class Chain:
         hook = getattr(self.provider(spec), "answers_at_once", None)
         return bool(hook(request)) if hook is not None else False
 
+    def off_loop(self, request: HttpRequest) -> bool:
+        """Whether `handle` must run in a worker thread, not on the server's event loop, for
+        this (not streamed) request: the provider's optional `off_loop(request)` hook says so
+        (a password check: scrypt holds a core for tens of milliseconds)."""
+        probe = request.copy()
+        try:
+            spec = route(probe, self.settings.domain)
+        except ServiceError:
+            return False
+        hook = getattr(self.provider(spec), "off_loop", None)
+        return bool(hook(probe)) if hook is not None else False
+
     def handle(
-        self, request: HttpRequest, *, too_large: bool = False, spec: ServiceSpec | None = None
+        self,
+        request: HttpRequest,
+        *,
+        refused: ServiceError | None = None,
+        spec: ServiceSpec | None = None,
     ) -> HttpResponse:
+        """The answer to `request`; `refused` is what the server found wrong while receiving
+        it (a body too large or too slow), answered in the service's protocol."""
         request_id = str(uuid.uuid4())
         try:
             spec = spec or route(request, self.settings.domain)
@@ -92,12 +111,14 @@ class Chain:
             answer_unrouted = functools.partial(
                 unrouted, early, functools.partial(self._admit, provider)
             )
-        response = self._respond(request, request_id, spec, too_large, answer_unrouted)
+        response = self._respond(request, request_id, spec, refused, answer_unrouted)
         if finish is not None:
             try:
                 finish(early, response)
             except Exception:  # the answer itself stands; only its extra headers are lost
                 log.exception("request %s: finishing the response failed", request_id)
+        # Headers may echo stored values (metadata, CORS rules): none may break the header block.
+        response.headers = sendable(response.headers)
         return response
 
     def _respond(
@@ -105,7 +126,7 @@ class Chain:
         request: HttpRequest,
         request_id: str,
         spec: ServiceSpec,
-        too_large: bool,
+        refused: ServiceError | None,
         answer_unrouted: Callable[[], HttpResponse | None] | None,
     ) -> HttpResponse:
         model = load_service_model(spec.name)
@@ -113,10 +134,8 @@ class Chain:
         serializer = serializer_for(protocol)
         operation: OperationModel | None = None
         try:
-            if too_large:
-                raise ServiceError(
-                    "RequestEntityTooLarge", "Request body is larger than allowed.", 413
-                )
+            if refused is not None:
+                raise refused
             answer = answer_unrouted() if answer_unrouted is not None else None
             if answer is not None:
                 return answer

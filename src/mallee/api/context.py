@@ -31,6 +31,9 @@ class Principal:
     entity_id: str | None = None
     # Set for temporary credentials (GetSessionToken, AssumeRole).
     session_token: str | None = None
+    # For temporary credentials, the STS operation that issued them: what they may call
+    # depends on it (GetSessionToken's may not call IAM).
+    issued_by: str | None = None
     # Inline session policy passed to AssumeRole/GetFederationToken: further limits the session.
     session_policy: str | None = None
     # The cloud administrator: any principal of the `eucalyptus` system account.

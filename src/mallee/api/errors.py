@@ -68,3 +68,17 @@ def internal_error() -> ServiceError:
         500,
         sender_fault=False,
     )
+
+
+def request_timeout() -> ServiceError:
+    """A request (its head or body) stalled: the connection is closed after this answer."""
+    return ServiceError(
+        "RequestTimeout",
+        "Your socket connection to the server was not read from or written to within the"
+        " timeout period. Idle connections will be closed.",
+        400,
+    )
+
+
+def entity_too_large() -> ServiceError:
+    return ServiceError("RequestEntityTooLarge", "Request body is larger than allowed.", 413)

@@ -1,4 +1,5 @@
-"""Which service a request is for: Eucalyptus path, then SigV4 credential scope, then Host."""
+"""Which service a request is for: Eucalyptus path, then SigV4 credential scope, then Host,
+then a query request's API Version."""
 
 from __future__ import annotations
 
@@ -56,6 +57,18 @@ def _by_host(request: HttpRequest, domain: str) -> ServiceSpec | None:
     return catalog.by_host_prefix().get(first)
 
 
+def _by_version(request: HttpRequest) -> ServiceSpec | None:
+    """A query request that names its service nowhere else (SigV2 at the root, as Libcloud's
+    EC2 driver signs): the API Version it asks for is one service's."""
+    try:
+        params = request.form_params()
+    except UnicodeDecodeError:
+        return None
+    if "Action" not in params:
+        return None
+    return catalog.by_query_version().get(params.get("Version", ""))
+
+
 def _by_default(request: HttpRequest) -> ServiceSpec | None:
     """An unsigned request with no Action and no form POST: S3 (anonymous, path-style), the
     one API served at the root whose requests carry nothing else that names it."""
@@ -68,7 +81,11 @@ def _by_default(request: HttpRequest) -> ServiceSpec | None:
 
 def route(request: HttpRequest, domain: str) -> ServiceSpec:
     spec = (
-        _by_path(request) or _by_scope(request) or _by_host(request, domain) or _by_default(request)
+        _by_path(request)
+        or _by_scope(request)
+        or _by_host(request, domain)
+        or _by_version(request)
+        or _by_default(request)
     )
     if spec is None:
         raise _unknown(f"{request.method} {request.path}")

@@ -1,37 +1,48 @@
-"""The ASGI application: every service on one port, plus /healthz."""
+"""The ASGI application: every service on one port, the web console on its own, /healthz."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import gc
 import json
 import logging
 import socket
-import threading
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import text
 
+from mallee.api.bodies import PREFETCH_MAX, Clock, ReceiveStream, read_body
 from mallee.api.chain import Chain
+from mallee.api.errors import ServiceError, entity_too_large
 from mallee.api.http import HttpRequest, HttpResponse
 from mallee.api.models import load_service_model
 from mallee.config import Settings
 from mallee.console.app import MAX_BODY as CONSOLE_MAX_BODY
 from mallee.console.app import Console
-from mallee.console.web import is_console_request
 from mallee.services.base import Runtime
+from mallee.services.catalog import ServiceSpec
 from mallee.services.empyrean import registry
 from mallee.store import Store
 
 log = logging.getLogger(__name__)
 
+_T = TypeVar("_T")
+
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
+
+
+# Threads for S3 requests that carry no signature (anonymous, or browser POST uploads, which
+# are authenticated by their body): they may wait on a client's body, so they never share the
+# default executor's threads, which signed requests need.
+UNSIGNED_WORKERS = 4
 
 
 def _headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
@@ -43,96 +54,27 @@ def _headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
     return headers
 
 
-async def _read_body(receive: Receive, limit: int) -> bytes | None:
-    """The whole body, or None once it grows past `limit` (the rest is not buffered)."""
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
+def _signed(request: HttpRequest) -> bool:
+    """Whether the request says who sends it before its body: an Authorization header
+    (a password, "Basic", signs nothing) or a presigned query. A false claim is refused by
+    authentication before any body is read."""
+    authorization = request.headers.get("authorization", "")
+    if authorization and not authorization.startswith("Basic "):
+        return True
+    return "Signature=" in request.query
 
 
-class ClientGone(Exception):
-    """The client went away before sending the whole body."""
+def _closing(response: HttpResponse) -> HttpResponse:
+    """The answer to a request whose body was not read whole: the connection ends with it."""
+    response.headers["connection"] = "close"
+    return response
 
 
-# Bodies announced at most this long (small S3 objects, which the provider keeps in their
-# metadata rows, and every XML document) are taken in by the event loop as soon as the request
-# arrives: the client sends them (after "100 Continue") while a worker authenticates the
-# request, and the worker then finds them there instead of asking the loop piece by piece.
-PREFETCH_MAX = 64 * 1024 + 1024
-
-
-class ReceiveStream:
-    """The ASGI request body as a blocking reader, for a worker thread (never the loop's)."""
-
-    def __init__(
-        self, receive: Receive, loop: asyncio.AbstractEventLoop, *, empty: bool = False
-    ) -> None:
-        self._receive = receive
-        self._loop = loop
-        self._buffer = bytearray()
-        # A request that announces no body (most GETs) is not waited on for one.
-        self._done = empty
-        # Set once `prefetch` has taken in the whole body (or the client went away).
-        self._prefetched: threading.Event | None = None
-        self._gone = False
-
-    @property
-    def finished(self) -> bool:
-        """The whole body has come in (whether the handler read it or not)."""
-        return self._done
-
-    def prefetch(self) -> asyncio.Task[None]:
-        """Start taking in the whole body on the loop (call on the loop, before any read)."""
-        self._prefetched = threading.Event()
-        return self._loop.create_task(self._take_all(self._prefetched))
-
-    async def _take_all(self, taken: threading.Event) -> None:
-        try:
-            while not self._done:
-                self._take(await self._receive())
-        except ClientGone:
-            self._gone = True
-        finally:
-            taken.set()
-
-    def _take(self, message: Message) -> None:
-        if message["type"] == "http.disconnect":
-            raise ClientGone("client disconnected")
-        self._buffer += message.get("body", b"")
-        self._done = not message.get("more_body", False)
-
-    def _pull(self, size: int) -> None:
-        if self._prefetched is not None:
-            self._prefetched.wait()
-            if self._gone or not self._done:
-                raise ClientGone("client disconnected")
-            return
-        asyncio.run_coroutine_threadsafe(self._fill(size), self._loop).result()
-
-    async def _fill(self, size: int) -> None:
-        # On the loop, while the reading thread waits: the server hands over a body in pieces
-        # of at most 64 KiB, and one hand-over per piece held a large upload to ~2/3 of the speed.
-        while not self._done and (size < 0 or len(self._buffer) < size):
-            self._take(await self._receive())
-
-    def read(self, size: int = -1) -> bytes:
-        while not self._done and (size < 0 or len(self._buffer) < size):
-            self._pull(size)
-        if size < 0 or size >= len(self._buffer):
-            out = bytes(self._buffer)
-            self._buffer.clear()
-            return out
-        out = bytes(self._buffer[:size])
-        del self._buffer[:size]
-        return out
+async def _in_thread(pool: ThreadPoolExecutor | None, work: Callable[[], _T]) -> _T:
+    """`work` in a thread of `pool` (None: the default executor), in this task's context
+    (as asyncio.to_thread)."""
+    context = contextvars.copy_context()
+    return await asyncio.get_running_loop().run_in_executor(pool, context.run, work)
 
 
 async def _send_stream(stream: Iterable[bytes], send: Send) -> None:
@@ -157,6 +99,7 @@ class App:
         self.store = store or Store(settings.database_url)
         self.chain = Chain(Runtime(settings=settings, store=self.store))
         self.console = Console(settings)
+        self._unsigned = ThreadPoolExecutor(UNSIGNED_WORKERS, thread_name_prefix="unsigned")
         self.service_id: str | None = None
         self.osg_id: str | None = None
         self._heartbeat: asyncio.Task[None] | None = None
@@ -195,40 +138,86 @@ class App:
             headers=_headers(scope["headers"]),
             remote_addr=client[0],
         )
-        if is_console_request(request):
-            # The web console calls this server's own API over HTTP: it runs in its own
-            # threads (Console.serve), never on this loop, which must stay free to answer it.
-            body = await _read_body(receive, CONSOLE_MAX_BODY)
-            request.body = body or b""
-            return await self.console.serve(request, too_large=body is None)
+        server = scope.get("server") or ("", 0)
+        if self.settings.console_port and server[1] == self.settings.console_port:
+            return await self._console(request, receive)
         streamed = self.chain.streaming_route(request)
         if streamed is not None:
-            # S3: the body is read (and objects written) as it arrives, in a worker thread,
-            # so many uploads and downloads proceed at once and none is held in memory.
-            routed, spec = streamed
-            headers = routed.headers
-            length = headers.get("content-length", "")
-            empty = "transfer-encoding" not in headers and length in ("", "0")
-            incoming = ReceiveStream(receive, asyncio.get_running_loop(), empty=empty)
-            small = not empty and length.isdigit() and int(length) <= PREFETCH_MAX
-            taking = incoming.prefetch() if small else None
-            routed.stream = incoming
-            if empty and self.chain.answers_at_once(routed, spec):
-                # A quick local lookup (a small GET): a thread hand-over would cost more.
-                return self.chain.handle(routed, spec=spec)
-            response = await asyncio.to_thread(partial(self.chain.handle, routed, spec=spec))
-            if taking is not None and not taking.done():
-                taking.cancel()  # answered before the body came; the connection closes below
-            if not incoming.finished:
-                # Refused before its body was read (boto3 sends Expect: 100-continue): what is
-                # left of the body must not be read as the connection's next request.
-                response.headers["connection"] = "close"
-            return response
-        body = await _read_body(receive, self.settings.max_body)
+            return await self._streamed(*streamed, receive)
+        try:
+            body = await read_body(receive, self.settings.max_body, self._body_clock())
+        except ServiceError as stalled:
+            return _closing(self.chain.handle(request, refused=stalled))
         if body is not None:
             request.body = body
         # An oversized body is not buffered; the chain answers it in the service's protocol.
-        return self.chain.handle(request, too_large=body is None)
+        refused = None if body is not None else entity_too_large()
+        handle = partial(self.chain.handle, request, refused=refused)
+        if refused is None and self.chain.off_loop(request):
+            # A password check must not hold up every request this loop serves; a sign-in
+            # (unsigned) takes a thread unsigned requests have, never one signed ones need.
+            return await _in_thread(None if _signed(request) else self._unsigned, handle)
+        return handle()
+
+    async def _console(self, request: HttpRequest, receive: Receive) -> HttpResponse:
+        """The web console, on its own port: a page there is never an S3 object (served on
+        the api port), so no object's script runs where the console's cookie is sent."""
+        refused: ServiceError | None = None
+        try:
+            body = await read_body(receive, CONSOLE_MAX_BODY, self._body_clock())
+        except ServiceError as stalled:
+            body, refused = b"", stalled
+        if body is None:
+            body = b""
+            refused = ServiceError(
+                "RequestEntityTooLarge",
+                f"The request is larger than {CONSOLE_MAX_BODY >> 20} MiB.",
+                413,
+            )
+        request.body = body
+        # The console calls this server's own API over HTTP: it runs in its own threads
+        # (Console.serve), never on this loop, which must stay free to answer it.
+        response = await self.console.serve(request, refused=refused)
+        return _closing(response) if refused is not None else response
+
+    async def _streamed(
+        self, routed: HttpRequest, spec: ServiceSpec, receive: Receive
+    ) -> HttpResponse:
+        """S3: the body is read (and objects written) as it arrives, in a worker thread, so
+        many uploads and downloads proceed at once and none is held in memory."""
+        headers = routed.headers
+        length = headers.get("content-length", "")
+        empty = "transfer-encoding" not in headers and length in ("", "0")
+        loop = asyncio.get_running_loop()
+        incoming = ReceiveStream(receive, loop, self._body_clock(), empty=empty)
+        small = not empty and length.isdigit() and int(length) <= PREFETCH_MAX
+        taking = incoming.prefetch() if small else None
+        routed.stream = incoming
+        if empty and self.chain.answers_at_once(routed, spec):
+            # A quick local lookup (a small GET): a thread hand-over would cost more.
+            return self.chain.handle(routed, spec=spec)
+        handle = partial(self.chain.handle, routed, spec=spec)
+        if _signed(routed):
+            # Authenticated from its headers or query before its body is read: a stalled
+            # body holds this worker only as long as the body's timeouts allow.
+            response = await _in_thread(None, handle)
+        else:
+            # Nobody is known yet: a small body comes in whole on this loop first (no thread
+            # waits for it), and the work runs in threads of its own, so that unsigned
+            # requests never hold the workers signed ones need.
+            if taking is not None:
+                await taking
+            response = await _in_thread(self._unsigned, handle)
+        if taking is not None and not taking.done():
+            taking.cancel()  # answered before the body came; the connection closes below
+        if not incoming.finished:
+            # Refused before its body was read (boto3 sends Expect: 100-continue), or the body
+            # stalled: what is left of it must not be read as the connection's next request.
+            response.headers["connection"] = "close"
+        return response
+
+    def _body_clock(self) -> Clock:
+        return Clock(self.settings.body_idle_timeout, self.settings.body_timeout)
 
     def _health(self) -> HttpResponse:
         try:

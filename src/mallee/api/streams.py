@@ -49,6 +49,8 @@ class VerifiedStream:
     def _pull(self) -> None:
         try:
             raw = self._raw.read(PIECE)
+        except ServiceError:  # the body stalled (RequestTimeout): said as it is
+            raise
         except Exception as err:  # the client went away mid-body
             raise incomplete() from err
         if raw:

@@ -9,6 +9,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from mallee.config import Settings
+from mallee.datadir import SharedDirectoryError, make_private, private_umask
+
+# Commands whose process keeps state in the data directory (made or tightened first).
+DATA_DIR_COMMANDS = frozenset({"api", "controller", "node", "up", "init", "upgrade"})
+
+
+CONSOLE_PORT_HELP = "the web console's port, on the same address (default 8888; 0: none)"
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -17,6 +24,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         db_url=args.db_url,
         host=getattr(args, "host", None),
         port=getattr(args, "port", None),
+        console_port=getattr(args, "console_port", None),
         service_name=getattr(args, "name", None) if args.command != "node" else None,
         node_name=getattr(args, "name", None) if args.command == "node" else None,
     )
@@ -26,7 +34,6 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     from mallee.store import Store
 
     settings = _settings(args)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = Store(settings.database_url)
     store.migrate()
     store.dispose()
@@ -57,6 +64,29 @@ def cmd_node(args: argparse.Namespace) -> int:
     from mallee.node.agent import run_node
 
     return run_node(_settings(args))
+
+
+def cmd_netns(args: argparse.Namespace) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from mallee.node.agent import node_name
+    from mallee.node.network.identity import cloud_id
+    from mallee.node.network.names import netns_for, public_netns_for
+    from mallee.store import Store
+
+    settings = _settings(args)
+    store = Store(settings.database_url)
+    try:
+        cloud = cloud_id(store)
+    except (RuntimeError, SQLAlchemyError):
+        print("mallee netns: no cloud there yet (`mallee init` or `mallee up` makes one)",
+              file=sys.stderr)  # fmt: skip
+        return 1
+    finally:
+        store.dispose()
+    node = args.node or node_name(settings)
+    print(public_netns_for(cloud) if args.public else netns_for(cloud, node))
+    return 0
 
 
 def cmd_image(args: argparse.Namespace) -> int:
@@ -95,6 +125,7 @@ def _parser() -> argparse.ArgumentParser:
     api = sub.add_parser("api", help="serve every AWS API on one port")
     api.add_argument("--host", help="listen address (default 127.0.0.1)")
     api.add_argument("--port", type=int, help="listen port (default 8773)")
+    api.add_argument("--console-port", type=int, help=CONSOLE_PORT_HELP)
     api.add_argument("--name", help="name in the service registry")
     api.add_argument("--workers", type=int, default=1, help="server processes")
     api.set_defaults(func=cmd_api)
@@ -107,6 +138,13 @@ def _parser() -> argparse.ArgumentParser:
     node.add_argument("--name", help="name in the service registry (default node-<host>)")
     node.set_defaults(func=cmd_node)
 
+    netns = sub.add_parser(
+        "netns", help="this cloud's network namespace on this host: the node's, or --public"
+    )
+    netns.add_argument("--node", help="another node's (default: this host's node)")
+    netns.add_argument("--public", action="store_true", help="the outside network's")
+    netns.set_defaults(func=cmd_netns)
+
     img = sub.add_parser("image", help="instance images (build-default)")
     img.add_argument("image_args", nargs=argparse.REMAINDER)
     img.set_defaults(func=cmd_image)
@@ -118,6 +156,7 @@ def _parser() -> argparse.ArgumentParser:
     up = sub.add_parser("up", help="cloud-in-a-box: set up and run every component here")
     up.add_argument("--host", help="listen address (default 127.0.0.1)")
     up.add_argument("--port", type=int, help="listen port (default 8773)")
+    up.add_argument("--console-port", type=int, help=CONSOLE_PORT_HELP)
     up.set_defaults(func=cmd_up)
     sub.add_parser("down", help="stop the cloud-in-a-box `mallee up` started").set_defaults(
         func=cmd_down
@@ -137,13 +176,21 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Before anything is written: the data directory holds every account's secrets.
+    private_umask()
     args = _parser().parse_args(argv)
     # These talk to a person: progress and results, not the components' INFO logs.
-    quiet = args.command in ("up", "down", "services", "nodes", "properties", "accounts")
+    quiet = args.command in ("up", "down", "netns", "services", "nodes", "properties", "accounts")
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING if quiet else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if (getattr(args, "db_command", None) or args.command) in DATA_DIR_COMMANDS:
+        try:
+            make_private(_settings(args).data_dir)
+        except SharedDirectoryError as err:
+            print(f"mallee: {err}", file=sys.stderr)
+            return 2
     code: int = args.func(args)
     return code
 

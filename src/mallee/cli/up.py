@@ -16,6 +16,7 @@ from types import FrameType
 from mallee.cli import prereqs
 from mallee.cli.run import run_api
 from mallee.config import Settings
+from mallee.datadir import make_private
 from mallee.images.default import build_default_image, default_image_paths
 from mallee.services.ec2.images import register_local_image
 from mallee.services.ec2.instance_types import ensure_instance_types
@@ -52,8 +53,11 @@ def _eucarc(settings: Settings, access_key: str, secret_key: str) -> str:
 
 
 def _private(path: Path, text: str) -> None:
-    path.write_text(text)
-    os.chmod(path, 0o600)
+    # Created owner-only: written first and chmodded after, the keys would be readable between.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
 
 
 def _console_login(path: Path, account: str, password: str | None) -> None:
@@ -150,7 +154,7 @@ def init(settings: Settings, say: Callable[[str], None] = lambda _: None) -> tup
 
     Returns the admin's eucarc and the default machine image id.
     """
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    make_private(settings.data_dir)
     store = Store(settings.database_url)
     try:
         say("database")
@@ -199,6 +203,12 @@ def up(settings: Settings) -> int:
         print(f"mallee up: already running (pid {other}); `mallee down` stops it.", file=sys.stderr)
         return 1
     found = prereqs.problems(settings.host, settings.port, with_node=settings.hypervisor != "fake")
+    console = settings.console_port
+    if console and console != settings.port and not prereqs.port_free(settings.host, console):
+        found.append(
+            f"port {console} on {settings.host} (the web console's) is in use: stop what uses"
+            " it, or start with --console-port N."
+        )
     if found:
         for problem in found:
             print(f"mallee up: {problem}", file=sys.stderr)
@@ -256,22 +266,45 @@ def _announce(
             missing = ", ".join(s for s in SERVICES if s not in seen)
             say(f"still waiting for {missing}: see {settings.data_dir / 'logs'}")
             return
+        networks = _networks(settings, store)
     finally:
         store.dispose()
     creds = eucarc.parent
     print(
         f"\nmallee cloud-in-a-box is ready ({time.monotonic() - started:.1f} s)\n"
         f"  endpoint:        http://{settings.host}:{settings.port}\n"
-        f"  web console:     http://{settings.host}:{settings.port}/console/\n"
+        f"  web console:     {console_url(settings)}\n"
         f"  cloud admin:     source {eucarc} (console login: {creds / 'console-login'})\n"
         f"  demo account:    source {creds / 'demo' / 'eucarc'}"
         f" (console login: {creds / 'demo' / 'console-login'})\n"
         f"  AWS CLI:         AWS_SHARED_CREDENTIALS_FILE={creds / 'aws-credentials'}"
         " aws --profile mallee-demo ...\n"
         f"  default image:   {emi}\n"
+        f"{networks}"
         "  stop with Ctrl-C or `mallee down`; `mallee up` again resumes with all state\n",
         flush=True,
     )
+
+
+def _networks(settings: Settings, store: Store) -> str:
+    """Where instances are reached from: namespaces named by the cloud's id and the node."""
+    if settings.hypervisor == "fake":
+        return ""
+    from mallee.node.agent import node_name
+    from mallee.node.network.identity import cloud_id
+    from mallee.node.network.names import netns_for, public_netns_for
+
+    cloud = cloud_id(store)
+    return (
+        f"  private IPs:     ip netns exec {netns_for(cloud, node_name(settings))} ssh|curl ...\n"
+        f"  public IPs:      ip netns exec {public_netns_for(cloud)} ssh|curl ...\n"
+    )
+
+
+def console_url(settings: Settings) -> str:
+    if not settings.console_port:
+        return "not served (console port 0)"
+    return f"http://{settings.host}:{settings.console_port}/console/"
 
 
 def _answers(settings: Settings) -> bool:

@@ -8,16 +8,18 @@ import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
+from mallee.api.errors import ServiceError
 from mallee.api.http import HttpRequest, HttpResponse
 from mallee.config import Settings
 from mallee.console import layout
 from mallee.console.cloud import Cloud
-from mallee.console.context import Ctx, Route, api_error, error_box
+from mallee.console.context import SESSION_ENDED, Ctx, Route, api_error, error_box
 from mallee.console.routes import ROUTES
-from mallee.console.session import COOKIE, Sealer, Session, load_key
+from mallee.console.session import COOKIE, Sealer, Session
 from mallee.console.web import (
+    PREFIX,
     SECURITY_HEADERS,
     BadRequest,
     Request,
@@ -26,15 +28,12 @@ from mallee.console.web import (
     redirect,
     set_cookie,
 )
+from mallee.sealing_key import load_key
 
 log = logging.getLogger(__name__)
 
 # Uploads are read whole before they are sent on; larger files go through the S3 API.
 MAX_BODY = 64 * 1024 * 1024
-# Errors that mean the session's credentials are no longer good.
-_SESSION_ENDED = frozenset(
-    {"ExpiredToken", "InvalidClientTokenId", "InvalidAccessKeyId", "AuthFailure"}
-)
 _PUBLIC = frozenset({"/login", "/style.css"})
 
 
@@ -53,7 +52,7 @@ def api_endpoint(settings: Settings) -> str:
 class Console:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.cloud = Cloud(api_endpoint(settings), settings.region)
+        self.cloud = Cloud(api_endpoint(settings), settings.region, settings.data_dir)
         self.routes = {(r.method, r.path): r for r in ROUTES}
         self._sealer: Sealer | None = None
         self._lock = threading.Lock()
@@ -62,9 +61,11 @@ class Console:
         # a thread of that same pool could starve it.
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="console")
 
-    async def serve(self, raw: HttpRequest, *, too_large: bool = False) -> HttpResponse:
+    async def serve(self, raw: HttpRequest, *, refused: ServiceError | None = None) -> HttpResponse:
+        """The answer to a browser's request on the console's port; `refused` is what the
+        server found wrong while receiving it (a body too large or too slow)."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, self.handle, raw, too_large)
+        return await loop.run_in_executor(self._pool, self.handle, raw, refused)
 
     def sealer(self) -> Sealer:
         # Made on first use, so an api process that never serves the console makes no key file.
@@ -73,14 +74,14 @@ class Console:
                 self._sealer = Sealer(load_key(self.settings.data_dir))
             return self._sealer
 
-    def handle(self, raw: HttpRequest, too_large: bool = False) -> HttpResponse:
+    def handle(self, raw: HttpRequest, refused: ServiceError | None = None) -> HttpResponse:
         try:
-            if too_large:
-                response = _plain(413, f"The request is larger than {MAX_BODY >> 20} MiB.")
-                response.headers["connection"] = "close"
-                return response
-            if raw.path == "/console":
+            if refused is not None:
+                return _plain(refused.status, refused.message)
+            if raw.path in ("/", PREFIX):
                 return redirect("/")
+            if not raw.path.startswith(PREFIX + "/"):
+                return _plain(404, "Not found")
             return self._handle(parse_request(raw, COOKIE))
         except BadRequest as bad:
             return _plain(400, f"Bad request: {bad}")
@@ -128,12 +129,15 @@ class Console:
             return route.handler(ctx)
         except ClientError as failed:
             code = failed.response.get("Error", {}).get("Code", "")
-            if code in _SESSION_ENDED and route.path != "/login":
+            if code in SESSION_ENDED and route.path != "/login":
                 ctx.session = Session(flash=[("error", f"Sign in again ({api_error(failed)}).")])
                 return redirect("/login")
             status = failed.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 502)
             return _shown(ctx, route, api_error(failed), status if 400 <= status < 500 else 502)
         except BadRequest as bad:
+            return _shown(ctx, route, str(bad), 400)
+        except ParamValidationError as bad:
+            # botocore refused what the user typed before sending it: their error, not the API's.
             return _shown(ctx, route, str(bad), 400)
         except BotoCoreError as failed:
             log.warning("console: the cloud API did not answer: %s", failed)
@@ -156,7 +160,12 @@ def _shown(ctx: Ctx, route: Route, text: str, status: int) -> HttpResponse:
 
 def _csrf_ok(request: Request, session: Session | None) -> bool:
     sent = request.form.get("_csrf", "")
-    return session is not None and bool(sent) and hmac.compare_digest(sent, session.csrf)
+    # As bytes: compare_digest refuses str with non-ASCII characters (a forged token may hold any).
+    return (
+        session is not None
+        and bool(sent)
+        and hmac.compare_digest(sent.encode("utf-8", "replace"), session.csrf.encode())
+    )
 
 
 def _plain(status: int, text: str) -> HttpResponse:

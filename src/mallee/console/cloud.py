@@ -10,14 +10,18 @@ import urllib.request
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 from xml.etree.ElementTree import Element
 
 import botocore.session
 from botocore.config import Config
+from botocore.exceptions import ParamValidationError
 from defusedxml import ElementTree
 
+from mallee import sign_in_source
 from mallee.api.models.client import MalleeLoader
+from mallee.sealing_key import load_key
 
 # Pages are interactive: a cloud that does not answer should say so within a minute.
 CONFIG = Config(
@@ -72,6 +76,17 @@ class _SharedModelLoader(MalleeLoader):
             return self._models[service_name]
 
 
+def _bucket_not_arn(params: dict[str, Any], **_: Any) -> None:
+    """botocore takes a bucket "name" that is an access point or Outposts ARN as the address of
+    another endpoint (https://<name>-<account>.<host>): a name typed into a console form must
+    not send the user's credentials elsewhere. No bucket name holds a colon."""
+    bucket = params.get("Bucket")
+    if isinstance(bucket, str) and ":" in bucket:
+        raise ParamValidationError(
+            report=f'Invalid bucket name "{bucket}": a bucket name holds no ":" (not an ARN)'
+        )
+
+
 def _keep_timestamps(value: str) -> str:
     # Shown as the cloud sent them (2013-06-10T12:29:41.082Z), like euca2ools.
     return value
@@ -96,24 +111,30 @@ def _text(root: Element, name: str) -> str:
 
 
 class Cloud:
-    def __init__(self, endpoint: str, region: str) -> None:
+    def __init__(self, endpoint: str, region: str, data_dir: Path) -> None:
         self.endpoint = endpoint.rstrip("/")
         self.region = region
+        # Where the console's key is, which vouches for the browser's address at sign-in.
+        self.data_dir = data_dir
         self._session: Any = None
         self._clients: OrderedDict[tuple[str, str, str, str], Any] = OrderedDict()
         self._lock = threading.Lock()
 
-    def sign_in(self, account: str, user: str, password: str) -> Credentials:
-        """GetAccessToken, unsigned (it is the password that proves who calls).
+    def sign_in(self, account: str, user: str, password: str, browser: str) -> Credentials:
+        """GetAccessToken, unsigned (it is the password that proves who calls), counted by the
+        sign-in throttle against the `browser`'s address (see sign_in_source).
 
         No DurationSeconds: the cloud then grants the longest session it allows for this
         identity (an account's root user gets less than its IAM users).
         """
+        authorization = basic_authorization(account, user, password)
+        source = sign_in_source.vouch(load_key(self.data_dir), browser, authorization)
         request = urllib.request.Request(
             self.endpoint + PATHS["sts"],
             data=b"Action=GetAccessToken&Version=2011-06-15",
             headers={
-                "Authorization": basic_authorization(account, user, password),
+                "Authorization": authorization,
+                sign_in_source.HEADER: source,
                 "Content-Type": "application/x-www-form-urlencoded; charset=utf-8",
             },
             method="POST",
@@ -161,6 +182,9 @@ class Cloud:
         if self._session is None:
             session = botocore.session.get_session()
             session.register_component("data_loader", _SharedModelLoader())
+            # On the session: it runs before the handlers botocore gives each S3 client, which
+            # rewrite the endpoint for an ARN.
+            session.register("before-parameter-build.s3", _bucket_not_arn)
             session.get_component("response_parser_factory").set_parser_defaults(
                 timestamp_parser=_keep_timestamps
             )

@@ -51,6 +51,11 @@ class Ctx:
 
 Handler = Callable[[Ctx], HttpResponse]
 
+# Errors that mean the session's credentials are no longer good.
+SESSION_ENDED = frozenset(
+    {"ExpiredToken", "InvalidClientTokenId", "InvalidAccessKeyId", "AuthFailure"}
+)
+
 
 @dataclass(frozen=True)
 class Route:

@@ -10,6 +10,9 @@ from mallee.api.http import HttpRequest, HttpResponse
 from mallee.console.html import Html
 from mallee.console.multipart import FormData, MultipartError, Upload, parse
 
+# The console's pages are below this path on its own port (Settings.console_port), and so is
+# its cookie: browsers do not keep cookies apart by port, and on the api port this path is
+# only S3's (a bucket named "console"), which ignores cookies.
 PREFIX = "/console"
 # Every answer: not cached (pages show credentials-bound data), not framed, no inline script.
 SECURITY_HEADERS = {
@@ -24,18 +27,6 @@ SECURITY_HEADERS = {
 }
 
 
-def is_console_request(request: HttpRequest) -> bool:
-    """A browser's request for the console, not an API request for a bucket named "console"
-    (path style): those are signed, in a header or a presigned query; browsers sign nothing."""
-    if request.path != PREFIX and not request.path.startswith(PREFIX + "/"):
-        return False
-    auth = request.headers.get("authorization", "")
-    if auth.startswith(("AWS4-", "AWS ")):
-        return False
-    query = request.query.lower()
-    return "x-amz-credential=" not in query and "awsaccesskeyid=" not in query
-
-
 class BadRequest(Exception):
     """The browser sent something no console form sends."""
 
@@ -48,6 +39,8 @@ class Request:
     query: dict[str, str]
     headers: dict[str, str]
     cookie: str | None
+    # The browser's address (the sign-in throttle counts attempts against it).
+    remote_addr: str = ""
     form: dict[str, str] = field(default_factory=dict)
     files: dict[str, Upload] = field(default_factory=dict)
 
@@ -65,6 +58,7 @@ def parse_request(raw: HttpRequest, cookie_name: str) -> Request:
         query=dict(parse_qsl(raw.query, keep_blank_values=True)),
         headers=raw.headers,
         cookie=_cookie(raw.headers.get("cookie", ""), cookie_name),
+        remote_addr=raw.remote_addr,
     )
     if request.method == "POST":
         _parse_body(request, raw)
@@ -100,8 +94,10 @@ def _cookie(header: str, name: str) -> str | None:
 
 def set_cookie(name: str, value: str) -> str:
     # HttpOnly: no script reads it; SameSite=Strict: no other site's page sends it (the first
-    # line of CSRF defence, the per-session form token the second). Not Secure: mallee serves
-    # plain HTTP unless a TLS proxy is put in front.
+    # line of CSRF defence, the per-session form token the second). A page on the api port is
+    # the same site (ports do not count) but another origin: it may send a request with the
+    # cookie yet never read the answer, so it never learns a form token. Not Secure: mallee
+    # serves plain HTTP unless a TLS proxy is put in front.
     return f"{name}={value}; Path={PREFIX}/; HttpOnly; SameSite=Strict"
 
 

@@ -16,7 +16,7 @@ import shutil
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol
@@ -48,8 +48,9 @@ TERMINATE_TIMEOUT = 5.0
 TICK = 0.25
 REPORT_EVERY = 5.0
 REPORT_BATCH = 200
-# The data plane's ensure() restarts a dead dnsmasq or metadata server: the agent is their keeper.
-ENSURE_EVERY = 30.0
+# How often the data plane's real state is checked and repaired (DataPlane.heal): the agent
+# keeps dnsmasq, the metadata server and its VMs' taps.
+HEAL_EVERY = 2.0
 # A guest that keeps crashing is relaunched ever more slowly (seconds between attempts).
 CRASH_WINDOW = 300.0
 CRASH_FREE_RELAUNCHES = 3
@@ -73,7 +74,7 @@ class NicPlane(Protocol):
     @property
     def netns(self) -> str: ...
 
-    def ensure(self) -> None: ...
+    def heal(self, running: Collection[str]) -> set[str]: ...
 
     def plug(self, instance_id: str, mac: str, ip: str) -> Any: ...
 
@@ -133,7 +134,7 @@ class NodeAgent:
         self._busy: set[str] = set()
         self._lock = threading.Lock()
         self._reported = 0.0
-        self._ensured = time.monotonic()
+        self._healed = time.monotonic()
         self._crashes = _Crashes()
         self._transitions = Transitions(store)
         # What was last written per instance, so unchanged consoles and counters are not.
@@ -166,9 +167,14 @@ class NodeAgent:
         if time.monotonic() - self._reported >= REPORT_EVERY:
             self._reported = time.monotonic()
             self.report({i: state for i, (state, _) in mine.items()})
-        if self.plane and time.monotonic() - self._ensured >= ENSURE_EVERY:
-            self._ensured = time.monotonic()
-            self.plane.ensure()
+        if self.plane and time.monotonic() - self._healed >= HEAL_EVERY:
+            self._healed = time.monotonic()
+            running = [i for i, (state, _) in mine.items() if state == "running" and i in alive]
+            for instance_id in self.plane.heal(running):
+                vm = self.hv.info(instance_id)
+                pid = vm.pid if vm else None
+                self._submit(instance_id, functools.partial(self._replug, instance_id, pid))
+                busy = True
         return busy
 
     def has_work(self) -> bool:
@@ -260,6 +266,19 @@ class NodeAgent:
             reason = dict(state_reason_code=code, state_reason_message=f"{code}: User initiated "
                           "shutdown")  # fmt: skip
         self._move(row.id, "shutting-down", "terminated", terminated_at=time.time(), **reason)
+
+    def _replug(self, instance_id: str, pid: int | None) -> None:
+        """The VM (QEMU `pid`) lost its tap: a running QEMU cannot be handed a new one, so it
+        starts again on a fresh tap, as after a crash (its disk kept)."""
+        row = self._row(instance_id)
+        vm = self.hv.info(instance_id)
+        if row is None or row.state != "running" or vm is None or vm.pid is None:
+            return  # stopped or gone meanwhile: the usual steps take it from here
+        if vm.pid != pid:
+            return  # started again since (with its tap)
+        log.warning("%s lost its network port: starting its VM again on a new one", row.id)
+        self.hv.stop(row.id, 0)
+        self._launch(row, "running", reboots=vm.reboots)
 
     def _orphan(self, instance_id: str) -> None:
         """A VM or NIC here whose row is terminated, missing or on another node."""
@@ -451,30 +470,48 @@ def _hypervisor(settings: Settings, name: str) -> Hypervisor:
     return QemuHypervisor(run_dir / "instances", accel)
 
 
+def node_name(settings: Settings) -> str:
+    """This host's node: the configured name, else node-<hostname>."""
+    return settings.node_name or f"node-{socket.gethostname()}"
+
+
 def run_node(settings: Settings) -> int:
     store = Store(settings.database_url)
     host = socket.gethostname()
-    name = settings.node_name or f"node-{host}"
+    name = node_name(settings)
     hv = _hypervisor(settings, name)
     plane: NicPlane | None = None
     edge: threading.Thread | None = None
     stop = stop_on_signals()
     if hv.kind != "fake":
         from mallee.node.network import DataPlane
+        from mallee.node.network.dataplane import DataPlaneBusyError
         from mallee.node.network.edge import EdgeReconciler
+        from mallee.node.network.identity import cloud_id
+        from mallee.node.network.names import public_netns_for
 
-        plane = DataPlane(
-            node_name=name,
-            subnet=settings.node_subnet,
-            data_dir=settings.data_dir,
-            db_url=settings.database_url,
-            region=settings.region,
-        )
+        try:
+            cloud = cloud_id(store)
+            plane = DataPlane(
+                cloud_id=cloud,
+                node_name=name,
+                subnet=settings.node_subnet,
+                data_dir=settings.data_dir,
+                db_url=settings.database_url,
+                region=settings.region,
+            )
+            plane.claim()
+        except (DataPlaneBusyError, RuntimeError) as err:
+            # Not yet initialised (`mallee init`), or this node runs already.
+            log.error("node %s not started: %s", name, err)
+            store.dispose()
+            return 1
         plane.ensure()
         reconciler = EdgeReconciler(
             store,
             node_name=name,
             netns=plane.netns,
+            public_netns=public_netns_for(cloud),
             subnet=settings.node_subnet,
             public_ip=settings.node_public_ip,
         )

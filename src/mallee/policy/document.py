@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -208,9 +209,29 @@ def _principal_fields(raw: Mapping[str, Any], kind: PolicyKind) -> tuple[Any, An
     )
 
 
+def _no_constants(name: str) -> Any:
+    # Python's json reads NaN and Infinity, which JSON does not have: a document holding one
+    # would be stored and handed back to clients whose parsers refuse it.
+    raise PolicyError(f"Syntax errors in policy. {name} is not a JSON value.")
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        # 1e400 reads as Infinity: the same problem spelt as a number.
+        raise PolicyError(f"Syntax errors in policy. {text} is out of range.")
+    return number
+
+
 def _load_json(text: str) -> dict[str, Any]:
+    """Strict JSON: no NaN or Infinity, no key given twice."""
     try:
-        doc = json.loads(text, object_pairs_hook=_no_duplicates)
+        doc = json.loads(
+            text,
+            object_pairs_hook=_no_duplicates,
+            parse_constant=_no_constants,
+            parse_float=_finite,
+        )
     except PolicyError:
         raise
     except (ValueError, RecursionError) as exc:

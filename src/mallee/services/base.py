@@ -47,9 +47,10 @@ class Provider:
     def store(self) -> Store:
         return self.runtime.store
 
-    def action_name(self, operation: str) -> str:
-        """The IAM action an operation needs (S3's differ: HeadObject is s3:GetObject)."""
-        return operation
+    def action_name(self, ctx: RequestContext) -> str:
+        """The IAM action the request needs: its operation's name unless the service's
+        differ (S3: HeadObject is s3:GetObject; with a versionId, s3:GetObjectVersion)."""
+        return ctx.operation_name
 
     def prepare(self, ctx: RequestContext) -> None:
         """Called after authorization, before the operation (EC2 answers DryRun here)."""

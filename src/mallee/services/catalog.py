@@ -94,3 +94,13 @@ def by_signing_name() -> dict[str, list[ServiceSpec]]:
         for name in (s.signing_name, *s.extra_signing_names):
             table.setdefault(name, []).append(s)
     return table
+
+
+@functools.cache
+def by_query_version() -> dict[str, ServiceSpec]:
+    """API Version -> the query-protocol service that has it, where only one has it."""
+    table: dict[str, list[ServiceSpec]] = {}
+    for s in SERVICES:
+        if load_service_model(s.name).protocol in ("query", "ec2"):
+            table.setdefault(s.api_version, []).append(s)
+    return {version: specs[0] for version, specs in table.items() if len(specs) == 1}

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
 import sqlite3
+import stat
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, make_url
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import NullPool
+
+log = logging.getLogger(__name__)
 
 
 class Base(DeclarativeBase):
@@ -91,8 +98,31 @@ def _driver_url(url: str) -> str:
     return url
 
 
+def _private_sqlite_files(url: str) -> None:
+    """The database file, made owner-only whatever the process' umask (it holds every secret
+    key in plain text); SQLite gives the -wal and -shm files it creates the same mode, and
+    those an older mallee left readable are tightened here too."""
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    # Not there (or not ours to make): SQLite says why when it connects.
+    with contextlib.suppress(FileNotFoundError, PermissionError):
+        os.close(os.open(path, os.O_RDONLY | os.O_CREAT, 0o600))
+    for name in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            mode = name.stat().st_mode
+            if mode & 0o077:
+                os.chmod(name, stat.S_IMODE(mode) & ~0o077)
+        except FileNotFoundError:
+            continue
+        except PermissionError:
+            log.warning("%s is readable by others and not ours to change", name)
+
+
 def make_engine(url: str, *, write: bool = True) -> Engine:
     if url.startswith("sqlite"):
+        _private_sqlite_files(url)
         engine = create_engine(url, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _write_engine_pragmas if write else _sqlite_pragmas)
         event.listen(engine, "begin", _begin_immediate if write else _begin_deferred)

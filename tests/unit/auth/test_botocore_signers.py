@@ -174,3 +174,20 @@ def test_s3_virtual_hosted_sigv2() -> None:
         403,
         lambda: authenticate(signed, lookup_of(_credential()), now=time.time(), style="s3"),
     )
+
+
+@pytest.mark.parametrize("sent", ["uploads", "uploads="])
+def test_s3v2_empty_sub_resource_signed_as_its_name(sent: str) -> None:
+    """Libcloud sends `?uploads=` and signs `uploads`, as AWS and Ceph take it; botocore signs
+    what it sends. Both verify."""
+    request = AWSRequest(method="POST", url=f"https://s3.example.test/bucket/big.bin?{sent}")
+    signer = HmacV1Auth(_creds())
+    date = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime())
+    request.headers["Date"] = date
+    text = f"POST\n\n\n{date}\n/bucket/big.bin?uploads"
+    request.headers["Authorization"] = f"AWS {AKID}:{signer.sign_string(text)}"
+    verify(from_botocore(request.prepare()), _credential(), now=time.time(), style="s3")
+    botocore_signed = _signed(
+        signer, AWSRequest(method="POST", url=f"https://s3.example.test/bucket/big.bin?{sent}")
+    )
+    verify(botocore_signed, _credential(), now=time.time(), style="s3")

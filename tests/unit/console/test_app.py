@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from mallee.api.errors import request_timeout
 from mallee.api.http import HttpRequest, HttpResponse
 from mallee.config import Settings
 from mallee.console.app import Console, api_endpoint
 from mallee.console.context import Route
 from mallee.console.html import Html, escape, render, table
 from mallee.console.session import COOKIE
-from mallee.console.web import is_console_request
 
 pytestmark = pytest.mark.nodb
 
@@ -114,18 +114,25 @@ def test_api_endpoint(host: str, url: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "path, query, auth, expected",
+    "path, status, location",
     [
-        ("/console/", "", "", True),
-        ("/console", "", "", True),
-        ("/consoles/x", "", "", False),
-        # Path-style S3 requests for a bucket named "console" still reach S3.
-        ("/console/key", "", "AWS4-HMAC-SHA256 Credential=AKIA/...", False),
-        ("/console/key", "", "AWS AKIA:sig", False),
-        ("/console/key", "X-Amz-Credential=AKIA%2F&X-Amz-Signature=1", "", False),
-        ("/console/key", "AWSAccessKeyId=AKIA&Signature=x", "", False),
+        ("/", 303, "/console/"),
+        ("/console", 303, "/console/"),
+        ("/consoles/x", 404, None),
+        # The console's port serves nothing but the console: never a bucket's object.
+        ("/bucket/page.html", 404, None),
     ],
 )
-def test_console_or_bucket(path: str, query: str, auth: str, expected: bool) -> None:
-    headers = {"authorization": auth} if auth else {}
-    assert is_console_request(HttpRequest("GET", path, query, headers)) is expected
+def test_only_the_console_on_its_port(
+    console: Console, path: str, status: int, location: str | None
+) -> None:
+    answer = get(console, path)
+    assert answer.status == status
+    assert answer.headers.get("location") == location
+
+
+def test_refused_bodies_are_pages(console: Console) -> None:
+    stalled = request_timeout()
+    answer = console.handle(HttpRequest("POST", "/console/login", "", {}), refused=stalled)
+    assert answer.status == 400 and b"not read from or written to" in answer.body
+    assert answer.headers["content-type"].startswith("text/html")

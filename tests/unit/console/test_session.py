@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 
-from mallee.console.session import KEY_FILE, Sealer, Session, load_key
+from mallee.console.session import Sealer, Session
+from mallee.sealing_key import KEY_FILE, load_key
 
 pytestmark = pytest.mark.nodb
 

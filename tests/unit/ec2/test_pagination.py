@@ -73,3 +73,17 @@ def test_bad_max_results_and_tokens() -> None:
         assert "NextToken" in err.value.message
     # A well-formed token past the end is an empty last page.
     assert page(items, {"NextToken": encode_token("zzz")}, key=str) == ([], None)
+
+
+def test_well_formed_base64_that_was_not_issued_is_refused() -> None:
+    items = [f"k{i:03d}" for i in range(12)]
+    _, token = page(items, {"MaxResults": 5}, key=str)
+    assert token is not None
+    # Valid base64 every one, but not a token this cloud issued: garbage, a bare key (what
+    # tokens used to be), a truncated or an edited token.
+    tampered = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+    for bad in ("AAAA", "a2V5", "azAwNA==", token[:-4], tampered):
+        with pytest.raises(ServiceError) as err:
+            page(items, {"MaxResults": 5, "NextToken": bad}, key=str)
+        assert (err.value.code, err.value.status) == ("InvalidParameterValue", 400)
+        assert "The token is invalid." in err.value.message

@@ -46,10 +46,13 @@ def test_get_session_token(h: Harness) -> None:
     cred = lookup_credential(h.store, key)
     assert cred is not None and cred.session_token == res["Credentials"]["SessionToken"]
     assert cred.expires_at is not None and 800 < cred.expires_at - time.time() <= 900
-    assert h.iam("GetUser", key)["User"]["UserName"] == "bob"  # same permissions
-    with pytest.raises(ServiceError) as exc:
-        h.sts("GetSessionToken", key)
-    assert exc.value.code == "AccessDenied"
+    assert h.sts("GetCallerIdentity", key)["Arn"].endswith(":user/bob")
+    # AWS: without MFA they call no IAM operation, whatever bob's policy allows, and of STS
+    # only AssumeRole and GetCallerIdentity.
+    for service, op in (("iam", "GetUser"), ("sts", "GetSessionToken")):
+        with pytest.raises(ServiceError) as exc:
+            h.call(service, op, {}, key)
+        assert (exc.value.code, exc.value.status) == ("AccessDenied", 403)
     with pytest.raises(ServiceError) as exc:
         h.sts("GetSessionToken", bob, DurationSeconds=200000)
     assert exc.value.code == "ValidationError"
@@ -270,10 +273,31 @@ def test_instance_profile_role_must_trust_ec2(h: Harness) -> None:
         "CreateRole",
         root,
         RoleName="r",
-        AssumeRolePolicyDocument=trust(f"arn:aws:iam::{acct}:root"),
+        AssumeRolePolicyDocument=trust(f"arn:aws:iam::{acct}:user/bob"),
     )
     profile = h.iam("CreateInstanceProfile", root, InstanceProfileName="p")
     h.iam("AddRoleToInstanceProfile", root, InstanceProfileName="p", RoleName="r")
     with h.store.session() as s:
         got = instance_role(s, profile["InstanceProfile"]["InstanceProfileId"], "i-1")
     assert got is not None and got.role_name == "r" and got.access_key_id is None
+
+
+def test_revoke_access_token_ends_the_callers_own_session(h: Harness) -> None:
+    acct, root = h.new_account("dev")
+    bob = h.new_user(root, "bob", allow("iam:GetUser"))
+    role = h.iam(
+        "CreateRole",
+        root,
+        RoleName="r",
+        AssumeRolePolicyDocument=trust(f"arn:aws:iam::{acct}:user/bob"),
+    )["Role"]
+    mine = creds(h.sts("AssumeRole", bob, RoleArn=role["Arn"], RoleSessionName="one"))
+    other = creds(h.sts("AssumeRole", bob, RoleArn=role["Arn"], RoleSessionName="two"))
+    assert h.sts("RevokeAccessToken", mine) == {}
+    assert lookup_credential(h.store, mine) is None
+    assert lookup_credential(h.store, other) is not None
+    # A long-term key is not ended this way (DeleteAccessKey is).
+    with pytest.raises(ServiceError) as exc:
+        h.sts("RevokeAccessToken", bob)
+    assert (exc.value.code, exc.value.status) == ("ValidationError", 400)
+    assert lookup_credential(h.store, bob[0]) is not None

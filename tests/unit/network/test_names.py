@@ -68,18 +68,18 @@ def test_host_addresses(ip: str, ok: bool) -> None:
 
 
 def test_netns_names_are_safe() -> None:
-    assert netns_for("node-a") == "mallee-node-a"
-    assert netns_for("a b;c/d") == "mallee-a-b-c-d"
+    assert netns_for("0123abcd", "node-a") == "mallee-0123abcd-node-a"
+    assert netns_for("0123abcd", "a b;c/d") == "mallee-0123abcd-a-b-c-d"
 
 
 def test_dataplane_defaults() -> None:
     def plane(**kw: str) -> DataPlane:
-        return DataPlane(node_name="n1", data_dir=Path("/x"), db_url="", **kw)
+        return DataPlane(cloud_id="0123abcd", node_name="n1", data_dir=Path("/x"), db_url="", **kw)
 
-    assert plane(subnet="10.9.8.0/24").netns == "mallee-n1"
+    assert plane(subnet="10.9.8.0/24").netns == "mallee-0123abcd-n1"
     assert plane(subnet="10.9.8.0/24").gateway == "10.9.8.1"
     assert plane(subnet="10.9.8.0/24", netns="own").netns == "own"
-    assert plane(subnet="10.9.8.0/24", netns="").bridge == "mallee0"
+    assert plane(subnet="10.9.8.0/24", netns="").bridge == "mlb0123abcd"
     for bad in ("fd00::/64", "10.9.8.0/30"):
         with pytest.raises(ValueError):
             plane(subnet=bad)

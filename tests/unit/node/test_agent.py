@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import pytest
 from sqlalchemy import delete
 
 from mallee.config import Settings
+from mallee.node import agent as agent_module
 from mallee.node.agent import NodeAgent
 from mallee.node.hypervisor.fake import FakeHypervisor
 from mallee.store import Store
@@ -33,8 +35,9 @@ class Plane:
     def __init__(self) -> None:
         self.taps: set[str] = set()
 
-    def ensure(self) -> None:
-        pass
+    def heal(self, running: Collection[str]) -> set[str]:
+        """As the real one answers: running VMs whose tap is gone."""
+        return {i for i in running if i not in self.taps}
 
     def plug(self, instance_id: str, mac: str, ip: str) -> Nic:
         self.taps.add(instance_id)
@@ -91,6 +94,29 @@ def test_pending_boots_then_terminates(
     assert row.state_reason_code == "Client.UserInitiatedShutdown"
     assert iid not in agent.hv.known() and iid not in plane.taps
     assert "EUCA-READY" in console_row(store, iid)
+
+
+def test_a_vm_that_lost_its_tap_starts_again_on_a_new_one(
+    store: Store,
+    agent: NodeAgent,
+    plane: Plane,
+    images: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(agent_module, "HEAL_EVERY", 0.0)
+    iid = instance(store, images)
+    agent.reconcile_once()
+    assert boots(agent, iid) == 1
+    agent.reconcile_once()
+    assert boots(agent, iid) == 1  # its tap is there: nothing to do
+    # The tap is deleted under the running VM (another process rebuilt the namespace): its
+    # QEMU holds a dead port, so the VM starts again on a new tap, disk and state kept.
+    plane.taps.discard(iid)
+    agent.reconcile_once()
+    assert iid in plane.taps and boots(agent, iid) == 2
+    assert row_of(store, iid).state == "running"
+    agent.reconcile_once()
+    assert boots(agent, iid) == 2
 
 
 def test_termination_keeps_the_reason_the_api_set(

@@ -117,3 +117,22 @@ def test_condition_values_normalised() -> None:
     )
     conds = {c.key: c.values for c in p.statements[0].conditions}
     assert conds == {"aws:securetransport": ("true",), "s3:max-keys": ("10",)}
+
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e400", "-1e999"])
+@pytest.mark.parametrize("kind", [PolicyKind.IDENTITY, PolicyKind.RESOURCE])
+def test_numbers_json_cannot_hold_are_refused(number: str, kind: PolicyKind) -> None:
+    principal = '"Principal": "*", ' if kind is PolicyKind.RESOURCE else ""
+    text = (
+        '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", '
+        + principal
+        + '"Action": "s3:ListBucket", "Resource": "*", '
+        + '"Condition": {"NumericLessThan": {"s3:max-keys": '
+        + number
+        + "}}}]}"
+    )
+    with pytest.raises(PolicyError) as caught:
+        parse_policy(text, kind)
+    assert caught.value.message.startswith("Syntax errors in policy.")
+    # A finite number in the same place is fine.
+    parse_policy(text.replace(number, "10.5"), kind)

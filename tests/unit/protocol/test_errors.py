@@ -269,11 +269,28 @@ EXTERNAL = b"""<?xml version="1.0"?><!DOCTYPE t [<!ENTITY x SYSTEM "file:///etc/
         EXTERNAL,
         b"<Tagging>" + b"<a>" * 200 + b"</a>" * 200 + b"</Tagging>",
         b"<Tagging><TagSet><Tag><Value>v</Value></Tag></TagSet></Tagging>",  # Key is required
+        # Another document type's root around a valid body (S3: MalformedXML, never read).
+        b"<Tags><TagSet><Tag><Key>k</Key><Value>v</Value></Tag></TagSet></Tags>",
         b"\xff\xfe<\x00",
     ],
 )
 def test_rest_xml_malformed_body(body: bytes) -> None:
     error = _fails("rest-xml", S3, _s3("PUT", "/bk", "tagging", body))
+    assert (error.code, error.status) == ("MalformedXML", 400)
+
+
+def test_rest_xml_wrong_root_element() -> None:
+    parts = b"<Part><PartNumber>1</PartNumber><ETag>e</ETag></Part>"
+    right = _s3(
+        "POST",
+        "/bk/k",
+        "uploadId=u",
+        b"<CompleteMultipartUpload>" + parts + b"</CompleteMultipartUpload>",
+    )
+    parsed = parser_for("rest-xml").parse(right, S3)
+    assert parsed.params["MultipartUpload"] == {"Parts": [{"PartNumber": 1, "ETag": "e"}]}
+    wrong = _s3("POST", "/bk/k", "uploadId=u", b"<Delete>" + parts + b"</Delete>")
+    error = _fails("rest-xml", S3, wrong)
     assert (error.code, error.status) == ("MalformedXML", 400)
 
 

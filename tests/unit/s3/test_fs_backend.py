@@ -61,3 +61,16 @@ def test_concat_joins_mapped_pieces(stored: tuple[FsBackend, str, bytes]) -> Non
     other = backend.put([b"tail"])
     joined = backend.concat([blob_id, other.blob_id])
     assert b"".join(backend.read(joined.blob_id)) == data + b"tail"
+
+
+def test_blobs_are_owner_only_whatever_the_umask(tmp_path: Path) -> None:
+    """Objects are accounts' private data: no other local user may read them."""
+    old = os.umask(0o022)
+    try:
+        backend = FsBackend(tmp_path / "objects")
+        blob = backend.put([b"private"])
+    finally:
+        os.umask(old)
+    path = backend._path(blob.blob_id)
+    made = [path, path.parent, path.parent.parent, tmp_path / "objects", backend.tmp]
+    assert [oct(p.stat().st_mode & 0o777) for p in made] == ["0o600"] + ["0o700"] * 4

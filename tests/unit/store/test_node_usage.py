@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import time
 from pathlib import Path
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, insert, select, update
 
+from mallee.ids import new_id
 from mallee.store import Store
 from mallee.store.tables.compute import NodeUsageRow
 from mallee.store.tables.ec2 import Ec2Instance
+from mallee.store.tables.iam import IamAccount
 from tests.migrations import sqlite_store_at
-from tests.unit.ec2.test_capacity import add_instance
+from tests.unit.ec2.test_capacity import ZONE, add_instance
 
 HOLDING = ("pending", "running", "stopping", "shutting-down")
 BEFORE_COUNTERS = "9fff7e189be3"
@@ -18,6 +22,38 @@ BEFORE_COUNTERS = "9fff7e189be3"
 
 def _launch(store: Store, node: str | None, size: tuple[int, int, int], state: str) -> str:
     return add_instance(store, node, state, size)
+
+
+def _launch_before_counters(
+    store: Store, node: str, size: tuple[int, int, int], state: str
+) -> None:
+    """As _launch, in a database at BEFORE_COUNTERS, whose IAM tables predate the ones in code
+    (which the system account's bootstrap reads): the owning account is written as SQL."""
+    cores, memory, disk = size
+    with store.session() as s:
+        if s.scalar(select(func.count()).select_from(Ec2Instance)) == 0:
+            s.execute(
+                insert(IamAccount.__table__).values(
+                    id="000000000001", name="old", created_at=dt.datetime.now(dt.UTC)
+                )
+            )
+        s.add(
+            Ec2Instance(
+                id=new_id("i"),
+                account_id="000000000001",
+                reservation_id=new_id("r"),
+                image_id="emi-00000000",
+                instance_type="custom",
+                cores=cores,
+                memory_mb=memory,
+                disk_gb=disk,
+                availability_zone=ZONE,
+                state=state,
+                node=node,
+                launch_time=dt.datetime.now(dt.UTC),
+                state_changed_at=time.time(),
+            )
+        )
 
 
 def _set(store: Store, iid: str, **values: object) -> None:
@@ -69,9 +105,9 @@ def test_counters_follow_every_change(store: Store) -> None:
 
 def test_upgrade_counts_the_instances_already_there(tmp_path: Path) -> None:
     old = sqlite_store_at(tmp_path / "old.db", BEFORE_COUNTERS)
-    _launch(old, "n1", (2, 512, 10), "running")
-    _launch(old, "n1", (1, 256, 5), "pending")
-    _launch(old, "n1", (8, 8192, 50), "terminated")
+    _launch_before_counters(old, "n1", (2, 512, 10), "running")
+    _launch_before_counters(old, "n1", (1, 256, 5), "pending")
+    _launch_before_counters(old, "n1", (8, 8192, 50), "terminated")
     old.dispose()
     store = Store(old.url)
     try:

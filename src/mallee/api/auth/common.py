@@ -102,6 +102,22 @@ def find_credential(ctx: Ctx, access_key: str, token: str | None) -> Credential:
     return credential
 
 
+# Past any expiry or length a request can mean; the value a longer number of digits reads as.
+BEYOND = 2**63
+
+
+def parse_count(text: str) -> int | None:
+    """A non-negative decimal (expiry seconds, a length), or None when `text` is not one.
+
+    Not `text.isdigit()` then int(): isdigit() takes "²" and "٣", which int() refuses, and
+    int() refuses more than 4300 digits. A number past BEYOND reads as BEYOND.
+    """
+    if not (text.isascii() and text.isdigit()):
+        return None
+    digits = text.lstrip("0")
+    return int(digits or "0") if len(digits) < len(str(BEYOND)) else BEYOND
+
+
 def check_skew(ctx: Ctx, when: float, shown: str) -> None:
     """Refuse a request dated more than `skew` seconds away from now, worded per style."""
     if abs(ctx.now - when) <= ctx.skew:

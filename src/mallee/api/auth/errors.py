@@ -26,6 +26,7 @@ class Failure(enum.Enum):
     MISSING_PARAMETER = "a signature parameter is missing"
     MISSING_DATE = "no usable request date"
     SKEWED = "request time too far from server time"
+    TIMESTAMP_EXPIRED = "SigV2 Timestamp too far from server time"
     PRESIGN_EXPIRED = "presigned request expired"
     NOT_YET_VALID = "presigned request dated in the future"
     TOKEN_INVALID = "missing or wrong session token"
@@ -144,7 +145,19 @@ TABLE: dict[Failure, dict[Style, _Entry]] = {
             "AWS authentication requires a valid Date or x-amz-date header",
         ),
     },
+    # Each service's own answer to a request signed too far from now: the codes SDKs look for
+    # to correct their clock and retry. IAM and STS say "Signature expired: ..." as a
+    # SignatureDoesNotMatch; EC2 and S3 have codes of their own.
     Failure.SKEWED: {
+        "query": ("SignatureDoesNotMatch", 403, "Signature expired."),
+        "ec2": ("RequestExpired", 400, "Request has expired."),
+        "s3": (
+            "RequestTimeTooSkewed",
+            403,
+            "The difference between the request time and the current time is too large.",
+        ),
+    },
+    Failure.TIMESTAMP_EXPIRED: {
         "query": ("RequestExpired", 400, "Request has expired."),
         "ec2": ("RequestExpired", 400, "Request has expired."),
         "s3": (

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from urllib.parse import unquote
 
 from mallee.api.auth.canonical import split_query
-from mallee.api.auth.common import AuthResult, Ctx, check_skew, find_credential
+from mallee.api.auth.common import AuthResult, Ctx, check_skew, find_credential, parse_count
 from mallee.api.auth.errors import Failure
 from mallee.api.auth.timefmt import format_iso8601, parse_amz_date, parse_http_date
 
@@ -30,10 +30,14 @@ SUB_RESOURCES = frozenset(
 )  # fmt: skip
 
 
-def canonical_resource(path: str, query: str, virtual_bucket: str | None) -> str:
+def canonical_resource(
+    path: str, query: str, virtual_bucket: str | None, *, bare_empty: bool = False
+) -> str:
+    """`bare_empty`: a sub-resource sent with an empty value (`?uploads=`) is signed as its name
+    alone, as AWS and Ceph take it (Libcloud signs so); without it, as it was sent (botocore)."""
     resource = (f"/{virtual_bucket}" if virtual_bucket else "") + (path or "/")
     subs = sorted(
-        (k, f"{k}={unquote(v)}" if sep else k)
+        (k, f"{k}={unquote(v)}" if sep and (v or not bare_empty) else k)
         for k, sep, v in (p.partition("=") for p in query.split("&") if p)
         if k in SUB_RESOURCES
     )
@@ -49,14 +53,39 @@ def amz_headers(headers: Mapping[str, str], extra: Mapping[str, str] | None = No
     return "".join(f"{k}:{merged[k].strip()}\n" for k in sorted(merged))
 
 
-def string_to_sign(ctx: Ctx, date_line: str, query_amz: Mapping[str, str] | None = None) -> str:
+def _has_empty_sub_resource(query: str) -> bool:
+    return any(
+        sep and not v and k in SUB_RESOURCES
+        for k, sep, v in (p.partition("=") for p in query.split("&") if p)
+    )
+
+
+def strings_to_sign(
+    ctx: Ctx, date_line: str, query_amz: Mapping[str, str] | None = None
+) -> list[str]:
+    """What the client may have signed: one text, or two when a sub-resource came empty."""
+    texts = [string_to_sign(ctx, date_line, query_amz)]
+    if _has_empty_sub_resource(ctx.request.query):
+        texts.append(string_to_sign(ctx, date_line, query_amz, bare_empty=True))
+    return texts
+
+
+def string_to_sign(
+    ctx: Ctx,
+    date_line: str,
+    query_amz: Mapping[str, str] | None = None,
+    *,
+    bare_empty: bool = False,
+) -> str:
     request = ctx.request
     headers = request.headers
     query_params = query_amz or {}
     md5 = headers.get("content-md5", query_params.get("content-md5", ""))
     ctype = headers.get("content-type", query_params.get("content-type", ""))
     amz = {k: v for k, v in query_params.items() if k.startswith("x-amz-")}
-    resource = canonical_resource(ctx.full_path, request.query, ctx.virtual_bucket)
+    resource = canonical_resource(
+        ctx.full_path, request.query, ctx.virtual_bucket, bare_empty=bare_empty
+    )
     return (
         f"{request.method}\n{md5.strip()}\n{ctype.strip()}\n{date_line}\n"
         f"{amz_headers(headers, amz)}{resource}"
@@ -84,8 +113,9 @@ def verify_header(ctx: Ctx, value: str) -> AuthResult:
     # With x-amz-date the Date line is empty by the spec; some clients still sign the Date.
     date_lines = ["", headers.get("date", "")] if "x-amz-date" in headers else [shown]
     for date_line in dict.fromkeys(date_lines):
-        if _matches(sign(credential.secret_key, string_to_sign(ctx, date_line)), signature):
-            return AuthResult(credential=credential, signature_version="s3v2", presigned=False)
+        for text in strings_to_sign(ctx, date_line):
+            if _matches(sign(credential.secret_key, text), signature):
+                return AuthResult(credential=credential, signature_version="s3v2", presigned=False)
     raise _mismatch(ctx, access_key, string_to_sign(ctx, date_lines[0]), signature)
 
 
@@ -94,23 +124,25 @@ def verify_query(ctx: Ctx, params: dict[str, str]) -> AuthResult:
         if not params.get(name):
             raise ctx.fail(Failure.MISSING_PARAMETER)
     expires = params["Expires"]
-    if not expires.isdigit():
+    until = parse_count(expires)
+    if until is None:
         raise ctx.fail(
             Failure.MISSING_PARAMETER, f"Invalid date (should be seconds since epoch): {expires}"
         )
-    if ctx.now > int(expires):
+    if ctx.now > until:
         raise ctx.fail(
             Failure.PRESIGN_EXPIRED,
-            extra={"Expires": format_iso8601(int(expires)), "ServerTime": format_iso8601(ctx.now)},
+            extra={"Expires": format_iso8601(until), "ServerTime": format_iso8601(ctx.now)},
         )
     token = params.get("x-amz-security-token", ctx.request.headers.get("x-amz-security-token"))
     credential = find_credential(ctx, params["AWSAccessKeyId"], token)
     raw = {unquote(k).lower(): unquote(v) for k, v in split_query(ctx.request.query)}
-    text = string_to_sign(ctx, expires, raw)
+    texts = strings_to_sign(ctx, expires, raw)
     signature = params["Signature"].replace(" ", "+")
-    if _matches(sign(credential.secret_key, text), signature):
-        return AuthResult(credential=credential, signature_version="s3v2", presigned=True)
-    raise _mismatch(ctx, params["AWSAccessKeyId"], text, signature)
+    for text in texts:
+        if _matches(sign(credential.secret_key, text), signature):
+            return AuthResult(credential=credential, signature_version="s3v2", presigned=True)
+    raise _mismatch(ctx, params["AWSAccessKeyId"], texts[0], signature)
 
 
 def _matches(expected: str, provided: str) -> bool:

@@ -78,10 +78,12 @@ def _check_time(ctx: Ctx, params: dict[str, str]) -> None:
         if when is None:
             raise ctx.fail(Failure.MALFORMED_QUERY, f"Invalid Timestamp: {timestamp}")
         if ctx.now - when > ctx.skew:
-            raise ctx.fail(Failure.SKEWED, f"Request has expired. Timestamp date is {timestamp}")
+            raise ctx.fail(
+                Failure.TIMESTAMP_EXPIRED, f"Request has expired. Timestamp date is {timestamp}"
+            )
         if when - ctx.now > ctx.skew:
             raise ctx.fail(
-                Failure.SKEWED,
+                Failure.TIMESTAMP_EXPIRED,
                 f"Request is not yet valid. Timestamp date is {timestamp}"
                 f" (server time {format_amz_date(ctx.now)})",
             )

@@ -7,7 +7,14 @@ from dataclasses import dataclass
 from urllib.parse import unquote_plus
 
 from mallee.api.auth import canonical
-from mallee.api.auth.common import AuthResult, Ctx, PayloadReader, check_skew, find_credential
+from mallee.api.auth.common import (
+    AuthResult,
+    Ctx,
+    PayloadReader,
+    check_skew,
+    find_credential,
+    parse_count,
+)
 from mallee.api.auth.errors import Failure, check_style
 from mallee.api.auth.signing import (
     ALGORITHM,
@@ -262,10 +269,10 @@ def _decoded_length(ctx: Ctx) -> int | None:
     value = ctx.request.headers.get("x-amz-decoded-content-length")
     if value is None:
         return None
-    value = value.strip()
-    if not value.isdigit():
+    length = parse_count(value.strip())
+    if length is None:
         raise ctx.fail(Failure.STREAM_INCOMPLETE, "Invalid x-amz-decoded-content-length.")
-    return int(value)
+    return length
 
 
 def _header_date(ctx: Ctx) -> tuple[str, float, str]:
@@ -287,9 +294,9 @@ def _header_date(ctx: Ctx) -> tuple[str, float, str]:
 def _check_presign_window(ctx: Ctx, when: float, amz_date: str, expires_text: str | None) -> None:
     expires: int | None = None
     if expires_text is not None:
-        if not expires_text.isdigit():
+        expires = parse_count(expires_text)
+        if expires is None:
             raise _malformed_query(ctx, "X-Amz-Expires should be a number")
-        expires = int(expires_text)
         if expires > MAX_PRESIGN_EXPIRES:
             raise _malformed_query(
                 ctx, "X-Amz-Expires must be less than a week (in seconds) that is 604800"

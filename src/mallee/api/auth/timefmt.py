@@ -17,7 +17,8 @@ def parse_amz_date(value: str) -> float | None:
         return None
     year, month, day = int(digits[:4]), int(digits[4:6]), int(digits[6:8])
     hour, minute, second = int(digits[8:10]), int(digits[10:12]), int(digits[12:14])
-    if not (1 <= month <= 12 and 1 <= day <= calendar.monthrange(year, month)[1]):
+    # Year 0 passes the digit checks but no datetime (which timegm uses) can hold it.
+    if year < 1 or not (1 <= month <= 12 and 1 <= day <= calendar.monthrange(year, month)[1]):
         return None
     if hour > 23 or minute > 59 or second > 60:
         return None

@@ -2,9 +2,10 @@
 
 A model is botocore's `service-2.json` for the service, or one of mallee's own models (same
 format) under `data/<name>/<api-version>/service-2.json`, with an optional patch merged in from
-`data/patches/<name>.json` (keys `operations` and `shapes`, added or replacing by name). That is
-how Eucalyptus-only operations (CreateAccount, ...) ride on AWS's models without the engine
-knowing.
+`data/patches/<name>.json` (keys `operations` and `shapes`, added or replacing by name, and
+`metadata`, replacing by key). That is how Eucalyptus-only operations (CreateAccount, ...) ride
+on AWS's models, and where a model differs from what the service sends on the wire (EC2's XML
+namespace), without the engine knowing.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ def model_dict(name: str) -> dict[str, Any]:
     if patch is None:
         return raw
     merged = copy.deepcopy(raw)
-    for key in ("operations", "shapes"):
+    for key in ("operations", "shapes", "metadata"):
         merged.setdefault(key, {}).update(patch.get(key, {}))
     return merged
 

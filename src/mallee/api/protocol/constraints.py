@@ -19,10 +19,43 @@ from mallee.api.protocol.validation import Problems, join_path
 _PATTERN_TIMEOUT = 0.05
 
 
+# Java's \w, \d and \s match ASCII only (AWS does not set UNICODE_CHARACTER_CLASS: IAM
+# refuses "jösé" as a user name); the regex module's match every script.
+_JAVA_ASCII = {"w": "a-zA-Z0-9_", "d": "0-9", "s": " \\t\\n\\x0B\\f\\r"}
+
+
+def java_source(source: str) -> str:
+    r"""`source` with \w, \d, \s (and \W, \D, \S outside classes) spelt as ASCII sets."""
+    out: list[str] = []
+    in_class = False
+    i = 0
+    while i < len(source):
+        char = source[i]
+        if char == "\\" and i + 1 < len(source):
+            escaped = source[i + 1]
+            ascii_set = _JAVA_ASCII.get(escaped.lower())
+            if ascii_set is None or (in_class and escaped.isupper()):
+                # A negated class inside a set has no plain spelling; rare enough to leave.
+                out.append(source[i : i + 2])
+            elif in_class:
+                out.append(ascii_set)
+            else:
+                out.append(f"[{'^' if escaped.isupper() else ''}{ascii_set}]")
+            i += 2
+            continue
+        if char == "[" and not in_class:
+            in_class = True
+        elif char == "]" and in_class:
+            in_class = False
+        out.append(char)
+        i += 1
+    return "".join(out)
+
+
 @functools.cache
 def _pattern(source: str) -> regex.Pattern[str] | None:
     try:
-        return regex.compile(source, regex.DOTALL)
+        return regex.compile(java_source(source), regex.DOTALL)
     except regex.error:
         # A pattern this engine cannot read is not enforced rather than enforced wrongly.
         return None

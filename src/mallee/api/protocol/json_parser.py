@@ -15,7 +15,13 @@ from mallee.api.errors import ServiceError
 from mallee.api.http import HttpRequest
 from mallee.api.protocol import ParsedRequest, RequestParser, constraints, scalars
 from mallee.api.protocol.shapes import is_document, lower_camel, members
-from mallee.api.protocol.validation import Problems, join_path, json_error, serialization_error
+from mallee.api.protocol.validation import (
+    Problems,
+    check_characters,
+    join_path,
+    json_error,
+    serialization_error,
+)
 
 _ABSENT = object()
 _SPECIAL_FLOATS = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
@@ -50,10 +56,13 @@ class _Converter:
                 return self.list(shape, raw, path, depth + 1)
             if type_name == "map":
                 return self.map(shape, raw, path, depth + 1)
-            return _SCALARS[type_name](self, raw, shape)
+            value = _SCALARS[type_name](self, raw, shape)
         except (ValueError, TypeError, KeyError):
             self.problems.bad(path, path.rpartition(".")[2], type_name, raw)
             return _ABSENT
+        if isinstance(value, str):
+            check_characters(self.problems, shape, path, path.rpartition(".")[2], value)
+        return value
 
     def structure(self, shape: Shape, raw: Any, path: str, depth: int) -> Any:
         if is_document(shape):
@@ -93,6 +102,7 @@ class _Converter:
         for key, item in raw.items():
             if not isinstance(key, str):
                 raise TypeError("map keys must be strings")
+            check_characters(self.problems, shape.key, f"{path}.{key}.key", "key", key)
             value = self.value(shape.value, item, f"{path}.{key}", depth)
             if value is not _ABSENT:
                 out[key] = value
@@ -132,7 +142,11 @@ def _float(conv: _Converter, raw: Any, shape: Shape) -> float:
         return _SPECIAL_FLOATS[raw]
     if isinstance(raw, bool) or not isinstance(raw, int | float):
         raise TypeError("expected a number")
-    return float(raw)
+    try:
+        return float(raw)
+    except OverflowError:
+        # An integer literal past a double's range (400 digits): not a value of this member.
+        raise ValueError("number out of range for a double") from None
 
 
 def _boolean(conv: _Converter, raw: Any, shape: Shape) -> bool:

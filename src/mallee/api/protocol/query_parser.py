@@ -12,6 +12,7 @@ from mallee.api.protocol import ParsedRequest, RequestParser, constraints
 from mallee.api.protocol.shapes import Member, location_name, lower_camel, members
 from mallee.api.protocol.validation import (
     Problems,
+    check_characters,
     ec2_error,
     join_path,
     query_error,
@@ -104,10 +105,13 @@ class QueryRequestParser(RequestParser):
         if text is None:
             return _ABSENT
         try:
-            return text_scalar(type_name, text)
+            value = text_scalar(type_name, text)
         except ValueError:
             problems.bad(path, key.rpartition(".")[2], type_name, text)
             return _ABSENT
+        if isinstance(value, str):
+            check_characters(problems, shape, path, key, value)
+        return value
 
     def _structure(
         self, form: _Form, shape: Shape, prefix: str, path: str, problems: Problems

@@ -101,7 +101,12 @@ class Ec2ResponseSerializer(QueryResponseSerializer):
             f"<{name}Response{_xmlns(operation.service_model)}>",
             f"<requestId>{escape_text(request_id)}</requestId>",
         ]
-        self._result(operation, result, out)
+        if operation.output_shape is None:
+            # EC2 answers every operation the model gives no output with <return>true</return>
+            # (RebootInstances, ReleaseAddress, CreateTags, ...): Libcloud and euca2ools read it.
+            out.append("<return>true</return>")
+        else:
+            self._result(operation, result, out)
         out.append(f"</{name}Response>")
         body = "".join(out).encode("utf-8")
         return HttpResponse(200, _headers(self.content_type, request_id, {}), body)

@@ -63,7 +63,13 @@ def split_header_list(value: str) -> list[str]:
 
 
 class _Located:
-    """Members bound to the URI, query string and headers."""
+    """Members bound to the URI, query string and headers.
+
+    Their characters are not checked as the query and json parsers check theirs: S3 object keys
+    (and so prefixes and markers) may hold any character, as in S3, which asks clients to list
+    them with EncodingType=url; headers cannot carry control characters at all, and an XML body
+    that holds one is not well-formed.
+    """
 
     def __init__(self, request: HttpRequest, found: Match) -> None:
         self.request = request
@@ -194,11 +200,15 @@ class _XmlReader:
         return out
 
 
-def _read_xml(shape: Shape, body: bytes) -> dict[str, Any]:
+def _read_xml(shape: Shape, body: bytes, root_name: str | None = None) -> dict[str, Any]:
+    """The document as `shape`; MalformedXML if its root element is not `root_name` (when
+    given), as S3 refuses a body of the wrong document type rather than reading into it."""
     try:
         root = parse_xml(body)
     except XmlRejected as exc:
         raise malformed_xml() from exc
+    if root_name is not None and local_name(root.tag) != root_name:
+        raise malformed_xml()
     reader = _XmlReader()
     result = reader.structure(shape, root, local_name(root.tag))
     if reader.problems:
@@ -287,7 +297,7 @@ class RestXmlRequestParser(RequestParser):
             )
         if not body.strip():
             return self._require_body(shape, body, member)
-        return {payload: _read_xml(member.shape, body)}
+        return {payload: _read_xml(member.shape, body, member.wire)}
 
     def _text_payload(self, body: bytes) -> str:
         try:

@@ -101,7 +101,10 @@ def parse_timestamp(text: str) -> dt.datetime:
         parsed = _parse_rfc822(text)
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError as exc:  # 0001-01-01 at +00:01 is still year 0 in UTC
+        raise ValueError(f"not a timestamp: {text!r}") from exc
 
 
 def _parse_rfc822(text: str) -> dt.datetime:

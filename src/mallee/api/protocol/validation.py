@@ -6,8 +6,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from botocore.model import Shape
+
 from mallee.api.errors import ServiceError
-from mallee.api.protocol import scalars
+from mallee.api.protocol import scalars, xmlchars
 
 _EXPECTED = {
     "integer": "Member must be a number",
@@ -32,16 +34,16 @@ class Problem:
     constraint: str | None = None
 
     def sentence(self) -> str:
+        # A path names map keys, which are caller input too.
+        path = xmlchars.visible(self.path)
         if self.missing:
-            return (
-                f"Value null at '{self.path}' failed to satisfy constraint: Member must not be null"
-            )
+            return f"Value null at '{path}' failed to satisfy constraint: Member must not be null"
         constraint = self.constraint or _EXPECTED.get(
             self.type_name, f"Member must be of type {self.type_name}"
         )
         # Sensitive values (passwords) are not echoed back, as AWS does.
         shown = "Value" if self.value is None else f"Value '{self.value}'"
-        return f"{shown} at '{self.path}' failed to satisfy constraint: {constraint}"
+        return f"{shown} at '{path}' failed to satisfy constraint: {constraint}"
 
     @property
     def wrong_type(self) -> bool:
@@ -68,7 +70,18 @@ class Problems:
 
 def _show(value: Any) -> str:
     text = value if isinstance(value, str) else repr(value)
-    return text if len(text) <= 256 else text[:256] + "..."
+    return xmlchars.visible(text if len(text) <= 256 else text[:256] + "...")
+
+
+def check_characters(problems: Problems, shape: Shape, path: str, wire: str, value: str) -> None:
+    """Add a problem if `value` holds a character XML 1.0 cannot carry.
+
+    The query, ec2 and json parsers check every string as they parse it: a stored value is
+    later written into XML answers (DescribeTags, another account's DescribeImages, ...).
+    """
+    if not xmlchars.carries(value):
+        shown = None if shape.metadata.get("sensitive") else value
+        problems.constraint(path, wire, shape.type_name, shown, xmlchars.CONSTRAINT)
 
 
 def join_path(parent: str, child: str) -> str:
@@ -93,10 +106,10 @@ def ec2_error(problems: Problems) -> ServiceError:
         return ServiceError(
             "MissingParameter", f"The request must contain the parameter {first.wire}", 400
         )
+    reason = first.constraint or _EXPECTED.get(first.type_name, "Unexpected type")
     return ServiceError(
         "InvalidParameterValue",
-        f"Value ({first.value}) for parameter {first.wire} is invalid. "
-        f"{_EXPECTED.get(first.type_name, 'Unexpected type')}.",
+        f"Value ({first.value}) for parameter {first.wire} is invalid. {reason}.",
         400,
     )
 

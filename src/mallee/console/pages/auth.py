@@ -1,10 +1,12 @@
-"""Signing in (STS GetAccessToken with the console password) and out."""
+"""Signing in (STS GetAccessToken with the console password) and out (RevokeAccessToken)."""
 
 from __future__ import annotations
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from mallee.api.http import HttpResponse
 from mallee.console.cloud import SignInError
-from mallee.console.context import Ctx, Route, error_box
+from mallee.console.context import SESSION_ENDED, Ctx, Route, api_error, error_box
 from mallee.console.html import Html, field, form
 from mallee.console.session import Session
 from mallee.console.web import PREFIX
@@ -44,7 +46,7 @@ def login(ctx: Ctx) -> HttpResponse:
             status=400,
         )
     try:
-        keys = ctx.cloud.sign_in(account, user, password)
+        keys = ctx.cloud.sign_in(account, user, password, ctx.request.remote_addr)
     except SignInError as failed:
         return ctx.page(
             "Sign in",
@@ -65,7 +67,18 @@ def login(ctx: Ctx) -> HttpResponse:
 
 
 def logout(ctx: Ctx) -> HttpResponse:
-    ctx.session = Session(flash=[("ok", "Signed out.")])
+    # The session's credentials end on the server: the cookie is only forgotten here, and a
+    # copy of it taken before (or the credentials in it) must stop working too.
+    note = ("ok", "Signed out.")
+    if ctx.session.signed_in:
+        try:
+            ctx.client("sts").revoke_access_token()
+        except ClientError as failed:
+            if failed.response.get("Error", {}).get("Code") not in SESSION_ENDED:
+                note = ("error", f"Signed out here, but the session goes on: {api_error(failed)}")
+        except BotoCoreError as failed:
+            note = ("error", f"Signed out here, but the session goes on: {failed}")
+    ctx.session = Session(flash=[note])
     return ctx.back("/login")
 
 

@@ -27,6 +27,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
+from mallee.datadir import tighten
 from mallee.node.host import CommandError, in_netns, run
 from mallee.node.hypervisor.base import Counters, LaunchError, VmInfo, VmSpec
 from mallee.node.hypervisor.qmp import Qmp, QmpError
@@ -166,6 +167,8 @@ class QemuHypervisor:
             self._note(spec.instance_id, f"QEMU failed to start: {detail}")
             raise LaunchError(f"QEMU failed to start: {detail}") from err
         self._wait_running(spec.instance_id)
+        # A daemonized QEMU sets its own umask (027): its QMP socket is narrowed here.
+        tighten(d)
 
     def _create_overlay(self, base: Path, overlay: Path) -> None:
         tmp = overlay.with_suffix(".tmp")

@@ -10,12 +10,17 @@ The interface the node agent uses::
         ip: str
 
     class DataPlane:
-        def __init__(self, *, node_name: str, subnet: str, data_dir: Path, db_url: str,
-                     netns: str | None = None, region: str = "eucalyptus") -> None
-            # netns None: "mallee-<node>" (netns_for), created by ensure(); "" = host namespace
+        def __init__(self, *, cloud_id: str, node_name: str, subnet: str, data_dir: Path,
+                     db_url: str, netns: str | None = None, region: str = "eucalyptus") -> None
+            # netns None: "mallee-<cloud id>-<node>" (netns_for), created by ensure();
+            # "" = host namespace
         netns: str                  # property
         gateway: str                # property: first host address of the subnet, on the bridge
+        def claim(self) -> None     # hold it (DataPlaneBusyError: another live process does)
+        def release(self) -> None
         def ensure(self) -> None    # idempotent set-up and repair; adopts running servers
+        def heal(self, running: Collection[str]) -> set[str]
+            # checks the real state, repairs drift; returns the VMs whose tap is gone
         def plug(self, instance_id: str, mac: str, ip: str) -> Nic      # idempotent
         def unplug(self, instance_id: str) -> None                       # idempotent
         def plugged(self) -> set[str]   # instance ids with a tap or a DHCP entry here
@@ -23,21 +28,25 @@ The interface the node agent uses::
 
     def mac_for(instance_id: str) -> str      # "d0:0d:xx:xx:xx:xx", from the id
     def tap_for(instance_id: str) -> str      # "tap" + 12 characters of the id
-    def netns_for(node_name: str) -> str      # "mallee-<node>"
+    def netns_for(cloud_id: str, node_name: str) -> str   # "mallee-<cloud id>-<node>"
+    identity.cloud_id(store) -> str           # the cloud id: 8 hex digits, from the database
 
-Order of use: `ensure()` once at agent start (and again whenever convenient: it is cheap when
-nothing changed and repairs what did); `plug()` before launching QEMU with
+Every method that changes anything claims the data plane first: one process runs it (the node
+agent), and a second one (another agent of the node, of any cloud) is refused, not let to
+kill the first one's servers. Order of use: `claim()` and `ensure()` at agent start; `heal()`
+every few seconds (cheap when nothing changed); `plug()` before launching QEMU with
 `ip netns exec <nic.netns> qemu-system-x86_64 ... -netdev tap,ifname=<nic.tap>,script=no,
 downscript=no -device virtio-net-pci,mac=<nic.mac>`; `unplug()` once QEMU has exited;
 after a restart, `plugged()` minus the instances still wanted is what to unplug.
 
-Modules, one concern each: names (ids -> names, validation), links (namespace, bridge, taps),
-dhcp (dnsmasq), iptables (owned chains, replaced atomically), nat (metadata redirect),
-imds (what the metadata service answers, pure), metadata (its server process), nsock
-(sockets inside a namespace), procs (pid files, strays), dataplane (DataPlane).
+Modules, one concern each: names (ids -> names, validation), identity (the cloud id), links
+(namespace, bridge, taps), dhcp (dnsmasq), iptables (owned chains, replaced atomically), nat
+(metadata redirect), imds (what the metadata service answers, pure), metadata (its server
+process), nsock (sockets inside a namespace), procs (pid files, strays), dataplane
+(DataPlane); for EDGE: desired, rules, public, edge (the reconciler), drift (its checks).
 """
 
-from mallee.node.network.dataplane import DataPlane, Nic
+from mallee.node.network.dataplane import DataPlane, DataPlaneBusyError, Nic
 from mallee.node.network.names import mac_for, netns_for, tap_for
 
-__all__ = ["DataPlane", "Nic", "mac_for", "netns_for", "tap_for"]
+__all__ = ["DataPlane", "DataPlaneBusyError", "Nic", "mac_for", "netns_for", "tap_for"]

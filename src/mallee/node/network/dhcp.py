@@ -11,6 +11,7 @@ Callers serialise calls (DataPlane holds a file lock).
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import logging
 import os
@@ -62,7 +63,13 @@ class Dhcp:
             return
         self.stop()  # one left from an older configuration, or a stray holding the port
         self._prune_leases()
+        # dnsmasq sets its own umask (022): files it finds keep their mode, its pid file
+        # (made anew) is narrowed once it is written.
+        for path in (self.lease_file, self.log_file):
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
         run(in_netns(self.netns, self._argv()))
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(self.pid_file, 0o600)
 
     def _argv(self) -> list[str]:
         return [
@@ -166,5 +173,8 @@ class Dhcp:
 
 def _replace(path: Path, text: str) -> None:
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # a file left by an older mallee keeps its mode through O_CREAT
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
     os.replace(tmp, path)

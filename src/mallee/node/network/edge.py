@@ -1,9 +1,11 @@
 """The node's EDGE reconciler (eucanetd): desired network state in, iptables and addresses out.
 
 It polls one number, the cloud's network generation, a few times a second; when it moves (or
-every REFRESH seconds, to pick up new nodes and repair anything changed by hand) it reads the
-desired state, computes all rules, and applies them whole when they differ from what it last
-applied. Applying is idempotent, so after a restart the first pass converges from any state.
+every REFRESH seconds, to pick up new nodes) it reads the desired state, computes all rules,
+and applies them whole when they differ from what it last applied. Every VERIFY seconds it
+also looks at what is really there (drift.py): a chain flushed, a route or address deleted, a
+namespace rebuilt by someone else, and applies everything again. Applying is idempotent, so
+after a restart the first pass converges from any state.
 """
 
 from __future__ import annotations
@@ -12,10 +14,12 @@ import ipaddress
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from mallee.network_config import NetworkConfig, parse
-from mallee.node.network import iptables, links, public
+from mallee.node.host import in_netns, run
+from mallee.node.network import drift, iptables, links, public
 from mallee.node.network.desired import EdgeState, load
 from mallee.node.network.rules import (
     ANTISPOOF,
@@ -23,6 +27,7 @@ from mallee.node.network.rules import (
     FWD,
     GROUP_PREFIXES,
     INSTANCE_PORTS,
+    PUBLIC_DEVICE,
     SNAT,
     EdgeRules,
     edge_rules,
@@ -35,8 +40,8 @@ log = logging.getLogger(__name__)
 
 POLL = 0.2
 REFRESH = 5.0
-# Re-apply even unchanged rules this often, repairing changes made behind our back.
-REAPPLY = 60.0
+# How often what is really there is compared with what was applied (six short commands).
+VERIFY = 2.0
 
 
 @dataclass
@@ -45,21 +50,31 @@ class Applied:
     rules: EdgeRules | None = None
     addresses: frozenset[str] = frozenset()
     routes: tuple[tuple[str, str], ...] = ()
-    at: float = 0.0
 
 
 class EdgeReconciler:
     def __init__(
-        self, store: Store, *, node_name: str, netns: str, subnet: str, public_ip: str
+        self,
+        store: Store,
+        *,
+        node_name: str,
+        netns: str,
+        public_netns: str,
+        subnet: str,
+        public_ip: str,
     ) -> None:
         self.store = store
         self.node_name = node_name
         self.netns = netns
+        self.public_netns = public_netns
         self.subnet = str(ipaddress.ip_network(subnet, strict=False))
         self.public_ip = public_ip
         self.applied = Applied()
         self._checked = 0.0
+        self._verified = 0.0
         self._config: NetworkConfig | None = None
+        # What the kernel showed right after the last change: the reference for drift.
+        self._baseline: drift.Observation | None = None
 
     def setup(self) -> None:
         """The uplink and the jumps into our chains; repeated on every full pass."""
@@ -69,9 +84,14 @@ class EdgeReconciler:
                 f"node public IP {self.public_ip} is outside PublicSubnet {config.public_subnet}"
             )
         gateway = str(config.public_gateway)
-        public.ensure_public_network(config.public_subnet, gateway)
+        public.ensure_public_network(self.public_netns, config.public_subnet, gateway)
         public.ensure_uplink(
-            self.netns, self.node_name, self.public_ip, config.public_subnet, gateway
+            self.netns,
+            self.public_netns,
+            self.node_name,
+            self.public_ip,
+            config.public_subnet,
+            gateway,
         )
         # Bridged VM-to-VM packets must cross FORWARD, where the groups are.
         links.ns(self.netns, "sysctl", "-qw", "net.bridge.bridge-nf-call-iptables=1", check=False)
@@ -99,14 +119,65 @@ class EdgeReconciler:
     def reconcile(self, *, force: bool = False) -> bool:
         """One pass; True if anything was applied."""
         now = time.monotonic()
+        if not links.exists(self.netns):
+            return False  # the node agent builds it again (DataPlane.heal), then we refill it
+        if not force and now - self._verified >= VERIFY:
+            self._verified = now
+            found = self.drift()
+            if found:
+                log.warning("network state of %s drifted (%s): applying it again",
+                            self.netns, "; ".join(found))  # fmt: skip
+                force = True
         if not force and not self.due(now):
             return False
         self._checked = now
-        if self._config is None or force:
+        set_up = self._config is None or force
+        if set_up:
             self.setup()
         with self.store.read() as s:
             state = load(s, self.node_name)
-        return self.apply(state, reapply=force or now - self.applied.at >= REAPPLY)
+        changed = self.apply(state, reapply=force)
+        if set_up or changed:
+            self._baseline = self.observe()
+        return changed
+
+    def observe(self) -> drift.Observation:
+        """What is really there of what this reconciler makes (drift.py)."""
+        rules = self.applied.rules
+        if rules is None:
+            return {}
+
+        def shown(netns: str, *argv: str) -> str | None:
+            done = run(in_netns(netns, argv), check=False)
+            return done.stdout if done.returncode == 0 else None
+
+        outputs = {
+            "filter": shown(self.netns, "iptables-save", "-t", "filter"),
+            "nat": shown(self.netns, "iptables-save", "-t", "nat"),
+            "bridge": shown(self.netns, "ebtables", "-t", "filter", "-L"),
+            "uplink": shown(self.netns, "ip", "-j", "addr", "show", "dev", PUBLIC_DEVICE),
+            "routes": shown(self.netns, "ip", "-j", "-4", "route", "show", "dev", PUBLIC_DEVICE),
+            "public": shown(self.public_netns, "ip", "-j", "addr", "show"),
+        }
+        peer = public.peer_name(self.node_name)
+        parse: dict[str, Callable[[str], tuple[str, ...]]] = {
+            "filter": lambda text: drift.iptables_rules(text, rules.filter),
+            "nat": lambda text: drift.iptables_rules(text, rules.nat),
+            "bridge": lambda text: drift.bridge_rules(text, ANTISPOOF),
+            "uplink": lambda text: drift.interfaces(text, {PUBLIC_DEVICE}),
+            "routes": drift.routes,
+            "public": lambda text: drift.interfaces(text, {public.PUBLIC_BRIDGE, peer}),
+        }
+        return {
+            part: drift.MISSING if text is None else parse[part](text)
+            for part, text in outputs.items()
+        }
+
+    def drift(self) -> list[str]:
+        """How what is there differs from what was there after the last change."""
+        if self._baseline is None:
+            return []
+        return drift.differences(self._baseline, self.observe())
 
     def apply(self, state: EdgeState, *, reapply: bool = False) -> bool:
         started = time.monotonic()
@@ -126,9 +197,7 @@ class EdgeReconciler:
         if reapply or routes != prev.routes:
             public.set_routes(self.netns, dict(routes))
             changed = True
-        self.applied = Applied(
-            state.generation, rules, addresses, routes, started if reapply else prev.at
-        )
+        self.applied = Applied(state.generation, rules, addresses, routes)
         if changed:
             log.info(
                 "network generation %d applied in %.3f s (%d instances, %d groups)",
@@ -146,4 +215,5 @@ class EdgeReconciler:
             except Exception:
                 log.exception("network reconcile failed")
                 self._config = None
+                self._baseline = None
             stop.wait(POLL)

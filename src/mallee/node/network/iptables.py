@@ -49,13 +49,16 @@ def set_chain(netns: str, table: str, chain: str, rules: list[list[str]]) -> boo
     return True
 
 
-def ensure_jump(netns: str, table: str, parent: str, chain: str, match: list[str]) -> None:
-    """One rule in the built-in `parent` sending `match`ing packets to `chain`, first in line."""
+def ensure_jump(netns: str, table: str, parent: str, chain: str, match: list[str]) -> bool:
+    """One rule in the built-in `parent` sending `match`ing packets to `chain`, first in line;
+    True if it had to be added."""
     _check(chain, [match])
     rule = [*match, "-j", chain]
     check = run(in_netns(netns, ["iptables", "-w", "-t", table, "-C", parent, *rule]), check=False)
-    if check.returncode != 0:
-        run(in_netns(netns, ["iptables", "-w", "-t", table, "-I", parent, "1", *rule]))
+    if check.returncode == 0:
+        return False
+    run(in_netns(netns, ["iptables", "-w", "-t", table, "-I", parent, "1", *rule]))
+    return True
 
 
 def drop_chain(netns: str, table: str, parent: str, chain: str, match: list[str]) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from mallee.node.host import in_netns, run
 
@@ -28,6 +29,19 @@ def delete_netns(netns: str) -> None:
         run(["ip", "netns", "del", netns])
 
 
+def rename_netns(old: str, new: str) -> None:
+    """The namespace `old` known as `new` instead, with everything in it left as it is."""
+    target = Path(f"/run/netns/{new}")
+    target.touch(mode=0o444, exist_ok=False)
+    try:
+        run(["mount", "--bind", f"/run/netns/{old}", str(target)])
+    except BaseException:
+        target.unlink()
+        raise
+    # `ip netns del` only drops the name: the namespace lives on under its new one.
+    run(["ip", "netns", "del", old])
+
+
 def ns(netns: str, *argv: str, check: bool = True) -> str:
     return run(in_netns(netns, argv), check=check).stdout
 
@@ -45,17 +59,27 @@ def ensure_bridge(netns: str, bridge: str, mac: str, cidr: str) -> None:
     elif current[bridge].get("address") != mac:
         ns(netns, "ip", "link", "set", bridge, "address", mac)
     addrs = json.loads(ns(netns, "ip", "-j", "-4", "addr", "show", "dev", bridge) or "[]")
-    have = {
-        f"{a['local']}/{a['prefixlen']}"
-        for entry in addrs
-        for a in entry.get("addr_info", [])
-        if a.get("family") == "inet"
-    }
+    have = {a for entry in addrs for a in inet_addresses(entry)}
     for stale in have - {cidr}:
         ns(netns, "ip", "addr", "del", stale, "dev", bridge)
     if cidr not in have:
         ns(netns, "ip", "addr", "add", cidr, "dev", bridge)
     ns(netns, "ip", "link", "set", bridge, "up")
+
+
+def interfaces(netns: str) -> dict[str, dict[str, Any]]:
+    """Name -> `ip -j addr` entry (flags, master, MAC, addresses) of every interface."""
+    shown: list[dict[str, Any]] = json.loads(ns(netns, "ip", "-j", "addr", "show") or "[]")
+    return {str(entry["ifname"]): entry for entry in shown}
+
+
+def inet_addresses(entry: dict[str, Any]) -> set[str]:
+    """The IPv4 addresses (address/prefix) of an `ip -j addr` entry."""
+    return {
+        f"{a['local']}/{a['prefixlen']}"
+        for a in entry.get("addr_info", [])
+        if a.get("family") == "inet"
+    }
 
 
 def taps(netns: str) -> dict[str, str]:

@@ -26,6 +26,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mallee.datadir import private_umask
 from mallee.node.network import procs
 from mallee.node.network.imds import IamView, Seen, Tokens, respond
 from mallee.node.network.imds_roles import RoleCache
@@ -209,7 +210,7 @@ def handler_for(directory: Directory, tokens: Tokens) -> type[BaseHTTPRequestHan
 
 def _detach(log_file: Path) -> None:
     """Own stdio: the starter may be waiting for the pipes it gave us to close."""
-    out = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    out = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
     os.dup2(out, 1)
@@ -244,6 +245,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
+    private_umask()
     args = _parse(argv)
     if args.log is not None:
         _detach(args.log)

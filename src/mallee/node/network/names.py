@@ -13,6 +13,8 @@ import re
 
 # Linux interface names: at most 15 bytes (IFNAMSIZ - 1).
 IFNAME_MAX = 15
+NETNS_MAX = 60
+_CLOUD_ID = re.compile(r"[0-9a-f]{8}")
 _INSTANCE_ID = re.compile(r"i-[0-9A-Za-z]{1,32}")
 _MAC = re.compile(r"[0-9a-f]{2}(?::[0-9a-f]{2}){5}")
 
@@ -44,9 +46,46 @@ def tap_for(instance_id: str) -> str:
     return "tap" + instance_id.removeprefix("i-")[:12]
 
 
-def netns_for(node_name: str) -> str:
-    safe = re.sub(r"[^A-Za-z0-9_.-]", "-", node_name)
-    return f"mallee-{safe}"[:60]
+def cloud_id_of(seed: str) -> str:
+    """The cloud's short id (8 hex digits) from a value made once per cloud (`identity`)."""
+    return hashlib.sha256(f"cloud:{seed}".encode()).hexdigest()[:8]
+
+
+def check_cloud_id(cloud_id: str) -> str:
+    if not _CLOUD_ID.fullmatch(cloud_id):
+        raise ValueError(f"not a cloud id: {cloud_id!r}")
+    return cloud_id
+
+
+def netns_for(cloud_id: str, node_name: str) -> str:
+    """The node's namespace: named by the cloud and the node, so neither two clouds on one
+    host nor two nodes of a cloud ever share one. At most 60 characters (NodeRow.netns)."""
+    name = f"mallee-{check_cloud_id(cloud_id)}-{_safe(node_name)}"
+    if len(name) <= NETNS_MAX:
+        return name
+    digest = hashlib.sha256(node_name.encode()).hexdigest()[:8]
+    return f"{name[: NETNS_MAX - 9]}-{digest}"
+
+
+def legacy_netns_for(node_name: str) -> str:
+    """The name an older mallee gave the node's namespace (one per host, not per cloud)."""
+    return f"mallee-{_safe(node_name)}"[:NETNS_MAX]
+
+
+def public_netns_for(cloud_id: str) -> str:
+    """The cloud's stand-in for the outside network on this host (nodes of other clouds here
+    have their own): "mallee-pub-" and the cloud id, which no node namespace name can be."""
+    return f"mallee-pub-{check_cloud_id(cloud_id)}"
+
+
+def host_bridge_for(cloud_id: str) -> str:
+    """The bridge of a node whose data plane is in the host's namespace: an interface name,
+    so within IFNAMSIZ, and the cloud's own."""
+    return f"mlb{check_cloud_id(cloud_id)}"
+
+
+def _safe(node_name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "-", node_name)
 
 
 def check_instance_id(instance_id: str) -> str:

@@ -18,9 +18,10 @@ def metadata_rules(bridge: str, gateway: str, port: int) -> list[list[str]]:
     ]  # fmt: skip
 
 
-def ensure_metadata_redirect(netns: str, bridge: str, gateway: str, port: int) -> None:
-    iptables.set_chain(netns, "nat", META_CHAIN, metadata_rules(bridge, gateway, port))
-    iptables.ensure_jump(netns, "nat", "PREROUTING", META_CHAIN, [])
+def ensure_metadata_redirect(netns: str, bridge: str, gateway: str, port: int) -> bool:
+    """The redirect in place; True if anything had to change."""
+    changed = iptables.set_chain(netns, "nat", META_CHAIN, metadata_rules(bridge, gateway, port))
+    return iptables.ensure_jump(netns, "nat", "PREROUTING", META_CHAIN, []) or changed
 
 
 def remove_metadata_redirect(netns: str) -> None:

@@ -58,6 +58,14 @@ def netns_inode(netns: str) -> int | None:
         return None
 
 
+def netns_of(pid: int) -> int | None:
+    """The inode of the network namespace `pid` runs in."""
+    try:
+        return os.stat(f"/proc/{pid}/ns/net").st_ino
+    except OSError:
+        return None
+
+
 def strays(program: str, netns: str) -> list[int]:
     """Processes of `program` serving `netns`, whether or not a pid file of ours names them.
 
@@ -74,10 +82,7 @@ def strays(program: str, netns: str) -> list[int]:
         words = cmdline(int(proc.name))
         if not words or program not in " ".join(words[:3]):
             continue
-        try:
-            inside = os.stat(proc / "ns" / "net").st_ino == wanted
-        except OSError:
-            continue
+        inside = netns_of(int(proc.name)) == wanted
         # dnsmasq runs inside the namespace; the metadata server names it on its command line.
         if inside or _names_netns(words, netns):
             found.append(int(proc.name))

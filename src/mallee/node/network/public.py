@@ -1,10 +1,11 @@
 """The node's leg on the public network, and the public network itself.
 
-The "public" namespace stands for the outside world: a bridge holding the public gateway
-address, which every node on this machine joins with a veth pair (node side `pub0`, carrying
-the node's own public address and the elastic IPs it hosts as /32s, so it answers ARP for
-them). Clients of the cloud's instances (tests, the console's curl) run inside it. Nothing is
-added to the root namespace.
+The cloud's "public" namespace (names.public_netns_for: one per cloud on a host) stands for
+the outside world: a bridge holding the public gateway address, which every node of the cloud
+on this machine joins with a veth pair (node side `pub0`, carrying the node's own public
+address and the elastic IPs it hosts as /32s, so it answers ARP for them). Clients of the
+cloud's instances (tests, the console's curl) run inside it. Nothing is added to the root
+namespace.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from mallee.node.host import in_netns, run
 from mallee.node.network import links
 from mallee.node.network.rules import PUBLIC_DEVICE
 
-PUBLIC_NETNS = "mallee-pub"
 PUBLIC_BRIDGE = "pubbr"
 
 
@@ -26,18 +26,19 @@ def peer_name(node_name: str) -> str:
     return "p-" + hashlib.sha256(node_name.encode()).hexdigest()[:12]
 
 
-def ensure_public_network(subnet: ipaddress.IPv4Network, gateway: str) -> None:
-    links.ensure_netns(PUBLIC_NETNS)
+def ensure_public_network(public_netns: str, subnet: ipaddress.IPv4Network, gateway: str) -> None:
+    links.ensure_netns(public_netns)
     bridge_mac = "02:" + ":".join(
         hashlib.sha256(b"pubbr").hexdigest()[i : i + 2] for i in (0, 2, 4, 6, 8)
     )
-    links.ensure_bridge(PUBLIC_NETNS, PUBLIC_BRIDGE, bridge_mac, f"{gateway}/{subnet.prefixlen}")
+    links.ensure_bridge(public_netns, PUBLIC_BRIDGE, bridge_mac, f"{gateway}/{subnet.prefixlen}")
     # The outside network routes nothing for the cloud: it only reaches public addresses.
-    links.ns(PUBLIC_NETNS, "sysctl", "-qw", "net.ipv4.ip_forward=0")
+    links.ns(public_netns, "sysctl", "-qw", "net.ipv4.ip_forward=0")
 
 
 def ensure_uplink(
     netns: str,
+    public_netns: str,
     node_name: str,
     public_ip: str,
     subnet: ipaddress.IPv4Network,
@@ -46,16 +47,21 @@ def ensure_uplink(
     """pub0 in the node namespace, joined to the public bridge, with the node's address."""
     peer = peer_name(node_name)
     names = {str(link["ifname"]) for link in links.links(netns)}
+    outside = {str(link["ifname"]) for link in links.links(public_netns)}
+    if PUBLIC_DEVICE in names and peer not in outside:
+        # Its other end is elsewhere (a public namespace deleted, or an older mallee's).
+        links.ns(netns, "ip", "link", "del", PUBLIC_DEVICE)
+        names.discard(PUBLIC_DEVICE)
     if PUBLIC_DEVICE not in names:
         # A peer left from an earlier namespace of this node would block the new pair.
-        links.ns(PUBLIC_NETNS, "ip", "link", "del", peer, check=False)
+        links.ns(public_netns, "ip", "link", "del", peer, check=False)
         run(
             [
                 "ip", "link", "add", PUBLIC_DEVICE, "netns", netns, "type", "veth",
-                "peer", "name", peer, "netns", PUBLIC_NETNS,
+                "peer", "name", peer, "netns", public_netns,
             ]
         )  # fmt: skip
-    links.ns(PUBLIC_NETNS, "ip", "link", "set", peer, "master", PUBLIC_BRIDGE, "up")
+    links.ns(public_netns, "ip", "link", "set", peer, "master", PUBLIC_BRIDGE, "up")
     links.ns(netns, "ip", "link", "set", PUBLIC_DEVICE, "up")
     mine = f"{public_ip}/{subnet.prefixlen}"
     have = _addresses(netns)

@@ -18,6 +18,8 @@ _KINDS: dict[str, tuple[str, str]] = {
     "security-group": ("InvalidGroup", "security group"),
     "elastic-ip": ("InvalidAllocationID", "allocation ID"),
     "reservation": ("InvalidReservationID", "reservation ID"),
+    "subnet": ("InvalidSubnetID", "subnet ID"),
+    "network-interface": ("InvalidNetworkInterfaceID", "networkInterface ID"),
 }
 _PREFIX_KINDS = {
     "i": "instance",
@@ -31,6 +33,8 @@ _PREFIX_KINDS = {
     "sg": "security-group",
     "eipalloc": "elastic-ip",
     "r": "reservation",
+    "subnet": "subnet",
+    "eni": "network-interface",
 }
 
 
@@ -79,3 +83,10 @@ def unsupported(message: str) -> ServiceError:
 
 def auth_failure(message: str) -> ServiceError:
     return ServiceError("AuthFailure", message)
+
+
+def unauthorized_operation(detail: str) -> ServiceError:
+    """A policy denial: EC2 says UnauthorizedOperation where IAM and S3 say AccessDenied."""
+    return ServiceError(
+        "UnauthorizedOperation", f"You are not authorized to perform this operation. {detail}", 403
+    )

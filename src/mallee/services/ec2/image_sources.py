@@ -15,14 +15,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import select
-
 from mallee.api.context import RequestContext
+from mallee.api.errors import ServiceError
+from mallee.services.base import Runtime
 from mallee.services.ec2 import errors
 from mallee.services.s3.backends import Backend, Piece
-from mallee.services.s3.data import open_bytes
-from mallee.store import Store
-from mallee.store.tables.s3 import S3Bucket, S3Object
+from mallee.services.s3.reads import read_object
 
 BLOB_PREFIX = "blob:"
 
@@ -55,33 +53,27 @@ def local_file(ctx: RequestContext, location: str) -> ImageSource:
 
 
 def stored_object(
-    ctx: RequestContext, store: Store, backend: Backend, location: str
+    ctx: RequestContext, runtime: Runtime, backend: Backend, location: str
 ) -> ImageSource:
-    """An image uploaded to the object store, named "bucket/key" (or "/bucket/key")."""
-    bucket_name, _, key = location.lstrip("/").partition("/")
-    if not bucket_name or not key:
+    """An image uploaded to the object store, named "bucket/key" (or "/bucket/key"), read as
+    the caller's own GetObject of it would be. Whoever may not read it learns nothing more:
+    a missing object answers as a forbidden one, unless S3 would tell this caller it is
+    missing (NoSuchKey goes only to callers who may list the bucket)."""
+    bucket, _, key = location.lstrip("/").partition("/")
+    if not bucket or not key:
         raise errors.invalid_parameter("ImageLocation", location, "Expected bucket/key.")
     if key.endswith(".manifest.xml"):
         raise errors.unsupported(
             f"Cannot register {location}: encrypted bundles are not unpacked; upload the "
             "image file itself to the bucket and register bucket/key"
         )
-    with store.read() as s:
-        bucket = s.get(S3Bucket, bucket_name)
-        row = s.execute(
-            select(S3Object.account_id, S3Object.blob_id, S3Object.data).where(
-                S3Object.bucket == bucket_name,
-                S3Object.key == key,
-                S3Object.is_latest.is_(True),
-                S3Object.delete_marker.is_(False),
-            )
-        ).first()
-    if bucket is None or row is None:
-        raise errors.invalid_parameter("ImageLocation", location, "No such object.")
-    account = ctx.principal.account_id
-    if account not in (row.account_id, bucket.account_id) and not ctx.principal.is_cloud_admin:
-        raise errors.auth_failure(f"Not authorized to read {location}")
-    return _copy(backend, open_bytes(backend, row.blob_id, row.data), key)
+    try:
+        pieces = read_object(runtime, ctx, bucket, key)
+    except ServiceError as err:
+        if err.code in ("NoSuchBucket", "NoSuchKey"):
+            raise errors.invalid_parameter("ImageLocation", location, "No such object.") from None
+        raise errors.auth_failure(f"Not authorized to read {location}") from None
+    return _copy(backend, pieces, key)
 
 
 def _copy(backend: Backend, pieces: Iterator[Piece], key: str) -> ImageSource:

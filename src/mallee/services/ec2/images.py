@@ -393,7 +393,7 @@ class ImagesApi(Provider):
             raise errors.missing("ImageLocation")
         if location.startswith("file:"):
             return local_file(ctx, location)
-        return stored_object(ctx, self.store, self._backend(), location)
+        return stored_object(ctx, self.runtime, self._backend(), location)
 
     def deregister_image(self, ctx: RequestContext, params: Params) -> Result:
         with self.store.session() as s:

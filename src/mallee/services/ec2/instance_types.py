@@ -89,6 +89,20 @@ def type_out(t: Ec2InstanceType) -> dict[str, Any]:
     }
 
 
+# The API version AWS's DescribeInstanceTypes arrived in; older clients mean Eucalyptus'.
+_AWS_SHAPE_SINCE = "2016-11-15"
+
+
+def _eucalyptus_style(ctx: RequestContext) -> bool:
+    """A request as Eucalyptus' own clients send it: at Eucalyptus' legacy EC2 path (Libcloud's
+    Eucalyptus driver), or with an API version from before AWS had this operation (euca2ools 3).
+    They read Eucalyptus' `instanceTypeDetails`; boto3 and the AWS CLI read `instanceTypeSet`."""
+    if ctx.http.script_name.lower() == "/services/eucalyptus":
+        return True
+    version = ctx.http.form_params().get("Version", _AWS_SHAPE_SINCE)
+    return version < _AWS_SHAPE_SINCE
+
+
 _FILTERS = {
     "instance-type": lambda t: t.name,
     "vcpu-info.default-vcpus": lambda t: t.cores,
@@ -146,6 +160,8 @@ class InstanceTypesApi(Provider):
         items, token = page(
             ranked, params, key=lambda p: p[0], max_default=100, max_bounds=(5, 100)
         )
+        if _eucalyptus_style(ctx):
+            return {"InstanceTypeDetails": {"Items": [_details(t) for _, t in items]}}
         out: Result = {"InstanceTypes": [type_out(t) for _, t in items]}
         if token:
             out["NextToken"] = token

@@ -112,16 +112,24 @@ def _parsed_groups(text: str) -> list[dict[str, str]]:
     return found
 
 
+def private_ip(row: InstanceView) -> str | None:
+    """A terminated instance holds no address (AWS drops them): the row keeps what it had,
+    which a new instance may hold now."""
+    return row.private_ip if row.state != "terminated" else None
+
+
+def public_ip(row: InstanceView) -> str | None:
+    return row.public_ip if row.state != "terminated" else None
+
+
 def private_dns(row: InstanceView, region: str) -> str:
-    if not row.private_ip:
-        return ""
-    return f"ip-{row.private_ip.replace('.', '-')}.{region}.compute.internal"
+    ip = private_ip(row)
+    return f"ip-{ip.replace('.', '-')}.{region}.compute.internal" if ip else ""
 
 
 def public_dns(row: InstanceView, region: str) -> str:
-    if not row.public_ip:
-        return ""
-    return f"euca-{row.public_ip.replace('.', '-')}.{region}.compute.amazonaws.com"
+    ip = public_ip(row)
+    return f"euca-{ip.replace('.', '-')}.{region}.compute.amazonaws.com" if ip else ""
 
 
 def instance_out(row: InstanceView, tags: Mapping[str, str], region: str) -> Frozen:
@@ -164,8 +172,8 @@ def _instance_out(
         "KernelId": row.kernel_id,
         "RamdiskId": row.ramdisk_id,
         "KeyName": row.key_name,
-        "PrivateIpAddress": row.private_ip,
-        "PublicIpAddress": row.public_ip,
+        "PrivateIpAddress": private_ip(row),
+        "PublicIpAddress": public_ip(row),
     }
     out.update({k: v for k, v in optional.items() if v})
     if row.iam_instance_profile_arn:
@@ -202,8 +210,8 @@ FILTERS: dict[str, Callable[[InstanceView], Any]] = {
     "reservation-id": lambda r: r.reservation_id,
     "owner-id": lambda r: r.account_id,
     "launch-index": lambda r: str(r.launch_index),
-    "private-ip-address": lambda r: r.private_ip,
-    "ip-address": lambda r: r.public_ip,
+    "private-ip-address": private_ip,
+    "ip-address": public_ip,
     "root-device-type": lambda r: r.root_device_type,
     "root-device-name": lambda r: r.root_device_name,
     "monitoring-state": lambda r: "enabled" if r.monitoring else "disabled",

@@ -7,6 +7,7 @@ agent makes the VMs match (see mallee.store.tables.ec2.Ec2Instance).
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import time
 from collections.abc import Callable, Sequence
 from typing import Any, cast
@@ -270,7 +271,8 @@ class InstancesApi(Provider):
         with self.store.read() as s:
             owned(s, ctx.principal.account_id, [instance_id])
             console = s.get(InstanceConsole, instance_id)
-        out: Result = {"InstanceId": instance_id}
+        # AWS always answers a Timestamp, now when there is no output yet (Libcloud parses it).
+        out: Result = {"InstanceId": instance_id, "Timestamp": _utc(time.time())}
         if console is not None and console.output:
             text = console.output
             if params.get("Latest"):
@@ -299,6 +301,4 @@ class InstancesApi(Provider):
 
 
 def _utc(epoch: float) -> Any:
-    import datetime as dt
-
     return dt.datetime.fromtimestamp(epoch, dt.UTC).replace(microsecond=0)

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from mallee.api.context import RequestContext
 from mallee.api.errors import ServiceError
 from mallee.ids import new_id
-from mallee.services.ec2 import security_groups
+from mallee.services.ec2 import errors, security_groups
 from mallee.services.ec2.capacity import free_slots
 from mallee.services.ec2.images import aux_image, launchable_image
 from mallee.services.ec2.instance_profiles import launch_profile
@@ -127,10 +127,39 @@ def _size(s: Session, name: str) -> Size:
     return Size(name, *found)
 
 
-def _groups(s: Session, account: str, params: dict[str, Any]) -> list[dict[str, str]]:
+def _interface_groups(params: dict[str, Any]) -> list[str]:
+    """The groups of the one interface an EDGE instance has, when the request describes it.
+
+    There are no subnets or network interfaces to name yet (no VPC): naming one is NotFound,
+    as for any id that does not exist, never silently ignored.
+    """
+    if params.get("SubnetId"):
+        raise errors.not_found("subnet", str(params["SubnetId"]))
+    interfaces = params.get("NetworkInterfaces") or []
+    groups: list[str] = []
+    for interface in interfaces:
+        if interface.get("SubnetId"):
+            raise errors.not_found("subnet", str(interface["SubnetId"]))
+        if interface.get("NetworkInterfaceId"):
+            raise errors.not_found("network-interface", str(interface["NetworkInterfaceId"]))
+        if int(interface.get("DeviceIndex", 0)) != 0 or len(interfaces) > 1:
+            raise invalid("Only one network interface, at device index 0, is supported")
+        groups = list(interface.get("Groups") or [])
+    if groups and (params.get("SecurityGroups") or params.get("SecurityGroupIds")):
+        raise ServiceError(
+            "InvalidParameterCombination",
+            "Network interfaces and an instance-level security groups may not be specified on "
+            "the same request",
+        )
+    return groups
+
+
+def _groups(
+    s: Session, account: str, params: dict[str, Any], interface_groups: list[str]
+) -> list[dict[str, str]]:
     """The caller's groups the request names (NotFound/Malformed as EC2), else `default`."""
     names = params.get("SecurityGroups") or []
-    ids = params.get("SecurityGroupIds") or []
+    ids = params.get("SecurityGroupIds") or interface_groups
     if not (names or ids):
         # Most launches name no group: one plain read of the default group, once it exists.
         found = _DEFAULT_GROUP.first(s.connection(), account=account)
@@ -155,6 +184,7 @@ def plan(
     behavior = params.get("InstanceInitiatedShutdownBehavior", "stop")
     if behavior not in ("stop", "terminate"):
         raise invalid(f"Invalid value '{behavior}' for InstanceInitiatedShutdownBehavior")
+    interface_groups = _interface_groups(params)
     return LaunchPlan(
         image=image,
         kernel_id=aux_image(s, account, params.get("KernelId") or image.kernel_id, "kernel"),
@@ -163,7 +193,7 @@ def plan(
         key=_key(s, account, params.get("KeyName")),
         user_data=user_data(params.get("UserData"), user_data_limit),
         zone=zone,
-        groups=_groups(s, account, params),
+        groups=_groups(s, account, params, interface_groups),
         profile=launch_profile(s, account, params.get("IamInstanceProfile")),
     )
 

@@ -1,19 +1,18 @@
 """EC2 MaxResults/NextToken over a list already sorted by a unique key.
 
-The token is the URL-safe base64 of the last key returned, so a page boundary survives resources
+The token carries the last key returned (see page_tokens), so a page boundary survives resources
 appearing or disappearing between calls (the next page starts after that key, wherever it now is).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import bisect
 import itertools
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from mallee.api.errors import ServiceError
+from mallee.services import page_tokens
 
 T = TypeVar("T")
 
@@ -28,14 +27,14 @@ def _bad_token(token: object) -> ServiceError:
 
 
 def encode_token(key: str) -> str:
-    return base64.urlsafe_b64encode(key.encode()).decode()
+    return page_tokens.encode(key)
 
 
 def decode_token(token: str) -> str:
-    try:
-        return base64.b64decode(token, altchars=b"-_", validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError) as err:
-        raise _bad_token(token) from err
+    key = page_tokens.decode(token)
+    if key is None:
+        raise _bad_token(token)
+    return key
 
 
 def _limit(params: Mapping[str, Any], max_default: int | None, bounds: tuple[int, int]) -> int:

@@ -8,6 +8,7 @@ from sqlalchemy import delete, exists, func, select
 from sqlalchemy.orm import Session
 
 from mallee.policy import PolicyKind
+from mallee.services.base import Runtime
 from mallee.services.iam.common import (
     ADMIN_USER,
     SYSTEM_ACCOUNT,
@@ -26,6 +27,7 @@ from mallee.services.iam.common import (
 from mallee.services.iam.credentials import invalidate
 from mallee.services.iam.lookups import Scope, account_or_404, find_account
 from mallee.services.iam.users import add_user
+from mallee.services.s3.account_data import empty_buckets, free_blobs, remaining_blobs
 from mallee.store.tables.iam import (
     IamAccessKey,
     IamAccount,
@@ -88,7 +90,7 @@ def _has_resources(s: Session, account_id: str) -> bool:
     return any(s.scalar(select(exists(stmt))) for stmt in checks)
 
 
-def delete_account(s: Session, scope: Scope, params: dict[str, Any]) -> dict[str, Any]:
+def _deletable(s: Session, params: dict[str, Any]) -> IamAccount:
     account = account_or_404(s, params.get("AccountName"))
     if account.name == SYSTEM_ACCOUNT:
         raise delete_conflict("The system account cannot be deleted.")
@@ -96,16 +98,34 @@ def delete_account(s: Session, scope: Scope, params: dict[str, Any]) -> dict[str
         raise delete_conflict(
             f"Account {account.name} has resources; delete them first or use Recursive."
         )
-    entity_ids = (
-        select(IamUser.id)
-        .where(IamUser.account_id == account.id)
-        .union(select(IamRole.id).where(IamRole.account_id == account.id))
-    )
-    s.execute(delete(IamTag).where(IamTag.entity_id.in_(entity_ids)))
-    s.execute(delete(IamInlinePolicy).where(IamInlinePolicy.account_id == account.id))
-    s.delete(account)
-    # Everything else goes by ON DELETE CASCADE; cached keys of the account must go too.
+    return account
+
+
+def delete_account(runtime: Runtime, params: dict[str, Any]) -> dict[str, Any]:
+    """The account's rows go in one transaction, most by ON DELETE CASCADE. The object data
+    of its buckets, which no cascade reaches, goes first and after it (see account_data)."""
+    with runtime.store.read() as s:
+        account_id = _deletable(s, params).id
+    empty_buckets(runtime, account_id)
+    with runtime.store.session() as s:
+        account = _deletable(s, params)
+        # Locked before its buckets are looked at: none can be created until this commits.
+        s.execute(select(IamAccount.id).where(IamAccount.id == account.id).with_for_update())
+        freed = remaining_blobs(s, account.id)
+        entity_ids = (
+            select(IamUser.id)
+            .where(IamUser.account_id == account.id)
+            .union(
+                select(IamRole.id).where(IamRole.account_id == account.id),
+                select(IamManagedPolicy.id).where(IamManagedPolicy.account_id == account.id),
+            )
+        )
+        s.execute(delete(IamTag).where(IamTag.entity_id.in_(entity_ids)))
+        s.execute(delete(IamInlinePolicy).where(IamInlinePolicy.account_id == account.id))
+        s.delete(account)
+    # Cached keys of the account must go too.
     invalidate()
+    free_blobs(runtime, freed)
     return {}
 
 

@@ -2,8 +2,9 @@
 
 Order, as IAM: an explicit Deny anywhere wins; cross-account access needs both an identity-side
 Allow and an Allow in the resource owner's policy; in the caller's own account either an
-identity Allow or a resource-policy Allow that names the caller itself suffices. Session policies
-(AssumeRole Policy) and Eucalyptus account policies only narrow what identity policies allow.
+identity Allow or a resource-policy Allow that names the caller itself suffices. Permissions
+boundaries, session policies (AssumeRole Policy) and Eucalyptus account policies only narrow
+what identity policies allow.
 The root of the `eucalyptus` account is the cloud admin and may do anything anywhere; other
 principals of that account act across accounts with their identity policies alone.
 """
@@ -32,8 +33,10 @@ from mallee.policy import (
     parse_policy,
 )
 from mallee.services.base import Provider
+from mallee.services.ec2 import errors as ec2_errors
 from mallee.services.iam.common import parse_arn
 from mallee.services.iam.identity import Identity, load_account_policies, load_identity
+from mallee.services.sts.sessions import check_session_token_scope
 from mallee.store import Store
 
 log = logging.getLogger(__name__)
@@ -85,12 +88,14 @@ def denied(
     principal: Principal, action: str, resource: str, explicit: bool = False
 ) -> ServiceError:
     suffix = " with an explicit deny" if explicit else ""
-    return ServiceError(
-        "AccessDenied",
+    detail = (
         f"User: {principal.arn} is not authorized to perform: {action} on resource: "
-        f"{resource}{suffix}",
-        403,
+        f"{resource}{suffix}"
     )
+    if action.startswith("ec2:"):
+        # EC2 spells a denial its own way, and tools (Terraform, the CLI) look for its code.
+        return ec2_errors.unauthorized_operation(detail)
+    return ServiceError("AccessDenied", detail, 403)
 
 
 def _parse_resource_policy(text: str) -> Policy | None:
@@ -159,9 +164,11 @@ class Authorizer:
     def authorize(self, ctx: RequestContext, provider: Provider) -> None:
         p = ctx.principal
         op = ctx.operation_name
+        # First: what GetSessionToken's credentials may call no policy widens, not even root's.
+        check_session_token_scope(p, ctx.service, op)
         if op in provider.always_allowed_operations:
             return
-        action = f"{provider.action_prefix}:{provider.action_name(op)}"
+        action = f"{provider.action_prefix}:{provider.action_name(ctx)}"
         admin_ops = provider.admin_operations
         if ("*" in admin_ops or op in admin_ops) and not p.is_cloud_admin:
             raise denied(p, action, "*")
@@ -243,12 +250,17 @@ class Authorizer:
     def _identity_decision(self, p: Principal, identity: Identity, req: AuthzRequest) -> Decision:
         decision = Decision.ALLOW if p.kind == "root" else evaluate(identity.policies, req)
         session = _session_policy(p.session_policy)
-        if session is None or decision is Decision.DENY:
-            return decision
-        limit = evaluate([session], req)
-        if limit is Decision.DENY:
-            return Decision.DENY
-        return decision if limit is Decision.ALLOW else Decision.NOT_APPLICABLE
+        # The permissions boundary and the session policy each only narrow what identity
+        # policies allow: the effective permissions are the intersection.
+        for limits in (identity.boundary, None if session is None else (session,)):
+            if limits is None or decision is Decision.DENY:
+                continue
+            limit = evaluate(limits, req)
+            if limit is Decision.DENY:
+                return Decision.DENY
+            if limit is not Decision.ALLOW:
+                decision = Decision.NOT_APPLICABLE
+        return decision
 
     def _note_key_use(self, ctx: RequestContext) -> None:
         key_id = ctx.principal.access_key_id

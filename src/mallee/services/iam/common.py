@@ -15,6 +15,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from mallee.api.errors import ServiceError
 from mallee.policy import Policy, PolicyError, PolicyKind, parse_policy
+from mallee.services import page_tokens
 
 T = TypeVar("T")
 
@@ -22,7 +23,8 @@ SYSTEM_ACCOUNT = "eucalyptus"
 ADMIN_USER = "admin"
 
 _ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
-_NAME_RE = re.compile(r"^[\w+=,.@-]+$")
+# ASCII, as IAM's Java pattern [\w+=,.@-]+ means: "jösé" is not a user name.
+_NAME_RE = re.compile(r"^[\w+=,.@-]+$", re.ASCII)
 _PATH_RE = re.compile(r"^/([\x21-\x7e]*/)?$")
 _ACCOUNT_NAME_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 
@@ -95,7 +97,7 @@ def malformed(message: str) -> ServiceError:
 def check_name(value: Any, field: str, max_len: int = 64) -> str:
     if not isinstance(value, str) or not value:
         raise validation(f"The specified value for {field} is invalid. It must not be empty.")
-    if len(value) > max_len or not _NAME_RE.match(value):
+    if len(value) > max_len or not _NAME_RE.fullmatch(value):
         raise validation(
             f"1 validation error detected: Value '{value}' at '{field}' failed to satisfy "
             f"constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]+ "
@@ -107,7 +109,7 @@ def check_name(value: Any, field: str, max_len: int = 64) -> str:
 def check_path(value: Any, field: str = "path") -> str:
     if value is None:
         return "/"
-    if not isinstance(value, str) or len(value) > 512 or not _PATH_RE.match(value):
+    if not isinstance(value, str) or len(value) > 512 or not _PATH_RE.fullmatch(value):
         raise validation(
             f"The specified value for {field} is invalid. It must begin and end with / and "
             "contain only alphanumeric characters and/or / characters."
@@ -116,7 +118,7 @@ def check_path(value: Any, field: str = "path") -> str:
 
 
 def check_account_name(value: Any) -> str:
-    if not isinstance(value, str) or not _ACCOUNT_NAME_RE.match(value):
+    if not isinstance(value, str) or not _ACCOUNT_NAME_RE.fullmatch(value):
         raise validation(
             f"Invalid account name {value!r}: use 1-63 lower-case letters, digits and hyphens, "
             "not starting or ending with a hyphen."
@@ -210,10 +212,10 @@ def max_items(params: dict[str, Any]) -> int:
 
 
 def _decode_marker(marker: str) -> str:
-    try:
-        return base64.urlsafe_b64decode(marker.encode()).decode()
-    except (ValueError, UnicodeDecodeError) as err:
-        raise validation("Invalid Marker.") from err
+    key = page_tokens.decode(marker)
+    if key is None:
+        raise validation("Invalid Marker.")
+    return key
 
 
 def paginate(
@@ -231,7 +233,7 @@ def paginate(
     page: dict[str, Any] = {"IsTruncated": len(rows) > limit}
     if len(rows) > limit:
         nxt = getattr(rows[limit], key.key)
-        page["Marker"] = base64.urlsafe_b64encode(str(nxt).encode()).decode()
+        page["Marker"] = page_tokens.encode(str(nxt))
     return rows[:limit], page
 
 
@@ -246,5 +248,5 @@ def paginate_list(
         items = [i for i in items if key(i) >= start]
     page: dict[str, Any] = {"IsTruncated": len(items) > limit}
     if len(items) > limit:
-        page["Marker"] = base64.urlsafe_b64encode(key(items[limit]).encode()).decode()
+        page["Marker"] = page_tokens.encode(key(items[limit]))
     return items[:limit], page

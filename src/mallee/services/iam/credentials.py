@@ -53,6 +53,7 @@ _SESSION_QUERY = select(
     StsSession.user_id,
     StsSession.name,
     StsSession.session_policy,
+    StsSession.issued_by,
     IamAccount.name,
 ).join(IamAccount, IamAccount.id == StsSession.account_id)
 
@@ -118,7 +119,20 @@ def user_principal(
 
 
 def _session_credential(access_key_id: str, row: Sequence[Any]) -> Credential:
-    secret, token, expires_at, account_id, kind, entity_id, arn, user_id, name, policy, acct = row
+    (
+        secret,
+        token,
+        expires_at,
+        account_id,
+        kind,
+        entity_id,
+        arn,
+        user_id,
+        name,
+        policy,
+        issued_by,
+        acct,
+    ) = row
     principal = Principal(
         account_id=account_id,
         arn=arn,
@@ -129,6 +143,7 @@ def _session_credential(access_key_id: str, row: Sequence[Any]) -> Credential:
         entity_id=entity_id,
         session_token=token,
         session_policy=policy,
+        issued_by=issued_by,
         is_cloud_admin=acct == SYSTEM_ACCOUNT,
     )
     return Credential(access_key_id, secret, principal, session_token=token, expires_at=expires_at)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, or_, select
-from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from mallee.api.context import Principal
 from mallee.policy import Policy, PolicyKind
@@ -19,6 +20,7 @@ from mallee.store.tables.iam import (
     IamPolicyAttachment,
     IamPolicyVersion,
     IamRole,
+    IamUser,
 )
 
 
@@ -27,6 +29,9 @@ class Identity:
     policies: tuple[Policy, ...]
     # ARNs by which a resource policy may name this principal specifically.
     arns: tuple[str, ...]
+    # The permissions boundary of the user or role: None when it has none; empty when its
+    # policy is gone or no longer parses, which allows nothing.
+    boundary: tuple[Policy, ...] | None = None
 
 
 def _applies(
@@ -66,8 +71,31 @@ def load_identity(store: Store, p: Principal) -> Identity:
                 )
             )
             docs = list(s.scalars(inline.union_all(managed)))
+        boundary = _boundary(s, p)
     policies = tuple(pol for pol in (safe_policy(d) for d in docs) if pol is not None)
-    return Identity(policies, tuple(arns))
+    return Identity(policies, tuple(arns), boundary)
+
+
+def _boundary(s: Session, p: Principal) -> tuple[Policy, ...] | None:
+    """The default version of the policy bounding the principal's user or role, if any (the
+    account's root has none)."""
+    kinds: dict[str, Any] = {"user": IamUser, "assumed-role": IamRole}
+    cls = kinds.get(p.kind)
+    if cls is None or p.entity_id is None:
+        return None
+    arn = s.scalar(select(cls.permissions_boundary).where(cls.id == p.entity_id))
+    if arn is None:
+        return None
+    document = s.scalar(
+        select(IamPolicyVersion.document)
+        .join(IamManagedPolicy, IamManagedPolicy.id == IamPolicyVersion.policy_id)
+        .where(
+            IamManagedPolicy.arn == arn,
+            IamPolicyVersion.version_id == IamManagedPolicy.default_version,
+        )
+    )
+    policy = safe_policy(document)
+    return () if policy is None else (policy,)
 
 
 def load_account_policies(store: Store, account_id: str) -> tuple[Policy, ...]:

@@ -11,22 +11,51 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from mallee.api.errors import ServiceError, access_denied
+from mallee.api.http import HttpRequest
 from mallee.services.iam.common import already_exists, aware, no_such_entity, now
 from mallee.services.iam.lookups import Scope, target_user, user_or_404
 from mallee.store.tables.iam import IamLoginProfile, IamUser
 
 # scrypt cost: 16 MiB and ~50 ms per hash; stored with the hash so it can be raised later.
 _N, _R, _P = 2**14, 8, 1
+# The IAM operations that hash a password.
+_HASHING = frozenset({"CreateLoginProfile", "UpdateLoginProfile", "ChangePassword"})
 
 
-def hash_password(password: str) -> str:
-    salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, n=_N, r=_R, p=_P, dklen=32)
+def _stored(salt: bytes, digest: bytes) -> str:
     enc = base64.b64encode
     return f"scrypt${_N}${_R}${_P}${enc(salt).decode()}${enc(digest).decode()}"
 
 
-def verify_password(stored: str, password: str) -> bool:
+# What a sign-in for no password (no such account or user, no login profile) is checked
+# against: the same scrypt work as a real check, so the time taken does not tell whether the
+# user exists; its digest is random, so no password matches it.
+_DECOY = _stored(secrets.token_bytes(16), secrets.token_bytes(32))
+
+
+def hashes(request: HttpRequest) -> bool:
+    """Whether an IAM request hashes a password, so must not run on the server's event loop."""
+    try:
+        return request.form_params().get("Action") in _HASHING
+    except UnicodeDecodeError:  # not a form any operation reads; the chain says so
+        return False
+
+
+def hash_password(password: str) -> str:
+    salt = secrets.token_bytes(16)
+    return _stored(salt, hashlib.scrypt(password.encode(), salt=salt, n=_N, r=_R, p=_P, dklen=32))
+
+
+def verify_password(stored: str | None, password: str) -> bool:
+    """Whether `password` is the one `stored` was made from; None (there is no password to
+    check) costs the same time and is False."""
+    if stored is None:
+        _verify(_DECOY, password)
+        return False
+    return _verify(stored, password)
+
+
+def _verify(stored: str, password: str) -> bool:
     try:
         scheme, n, r, p, salt, digest = stored.split("$")
         if scheme != "scrypt":

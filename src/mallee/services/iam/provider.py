@@ -8,15 +8,20 @@ from typing import Any, ClassVar
 from sqlalchemy.orm import Session
 
 from mallee.api.context import RequestContext
+from mallee.api.http import HttpRequest
 from mallee.services.base import Params, Provider, Result
 from mallee.services.iam import (
     accounts,
+    attachments,
     groups,
     keys,
+    managed_policies,
     passwords,
     policies,
+    policy_versions,
     profiles,
     roles,
+    unissued_credentials,
     users,
 )
 from mallee.services.iam.authz import policies_changed
@@ -41,8 +46,24 @@ class IamProvider(Provider):
         }
     )
 
+    def off_loop(self, request: HttpRequest) -> bool:
+        return passwords.hashes(request)
+
     def resources(self, ctx: RequestContext) -> list[str]:
         return iam_resources(self.store, ctx)
+
+    def resource_policy(self, ctx: RequestContext, arn: str) -> tuple[str, str | None]:
+        """IAM resources carry no resource policy; only their owner matters (see owner_of)."""
+        return managed_policies.owner_of(arn, ctx.principal.account_id, ctx.operation_name), None
+
+    def condition_keys(self, ctx: RequestContext) -> dict[str, list[str]]:
+        """iam:PolicyARN for attaching and detaching, iam:PermissionsBoundary for setting one."""
+        op, params = ctx.operation_name, ctx.params
+        if op in _ATTACHING and isinstance(params.get("PolicyArn"), str):
+            return {"iam:policyarn": [params["PolicyArn"]]}
+        if op in _BOUNDING and isinstance(params.get("PermissionsBoundary"), str):
+            return {"iam:permissionsboundary": [params["PermissionsBoundary"]]}
+        return {}
 
     def _write(self, ctx: RequestContext, params: Params, fn: Handler) -> Result:
         try:
@@ -56,18 +77,18 @@ class IamProvider(Provider):
             return fn(s, scope_for(s, ctx.principal, params), params)
 
     def _inline(self, ctx: RequestContext, params: Params, fn: Any, kind: str) -> Result:
-        def call(s: Session, scope: Scope, p: Params) -> Result:
-            result: Result = fn(s, scope, kind, p)
-            return result
-
-        return self._write(ctx, params, call)
+        return self._write(ctx, params, _of_kind(fn, kind))
 
     # Accounts (Eucalyptus) ----------------------------------------------------------------
     def create_account(self, ctx: RequestContext, params: Params) -> Result:
         return self._write(ctx, params, accounts.create_account)
 
     def delete_account(self, ctx: RequestContext, params: Params) -> Result:
-        return self._write(ctx, params, accounts.delete_account)
+        # Several transactions of its own (the account's object data goes first).
+        try:
+            return accounts.delete_account(self.runtime, params)
+        finally:
+            policies_changed()
 
     def list_accounts(self, ctx: RequestContext, params: Params) -> Result:
         return self._read(ctx, params, accounts.list_accounts)
@@ -265,3 +286,114 @@ class IamProvider(Provider):
 
     def delete_role_policy(self, ctx: RequestContext, params: Params) -> Result:
         return self._inline(ctx, params, policies.delete_policy, "role")
+
+    # Managed policies ---------------------------------------------------------------------
+    def create_policy(self, ctx: RequestContext, params: Params) -> Result:
+        return self._write(ctx, params, managed_policies.create_policy)
+
+    def get_policy(self, ctx: RequestContext, params: Params) -> Result:
+        return self._read(ctx, params, managed_policies.get_policy)
+
+    def delete_policy(self, ctx: RequestContext, params: Params) -> Result:
+        return self._write(ctx, params, managed_policies.delete_policy)
+
+    def list_policies(self, ctx: RequestContext, params: Params) -> Result:
+        return self._read(ctx, params, managed_policies.list_policies)
+
+    def list_entities_for_policy(self, ctx: RequestContext, params: Params) -> Result:
+        return self._read(ctx, params, managed_policies.list_entities_for_policy)
+
+    def tag_policy(self, ctx: RequestContext, params: Params) -> Result:
+        return self._write(ctx, params, managed_policies.tag_policy)
+
+    def untag_policy(self, ctx: RequestContext, params: Params) -> Result:
+        return self._write(ctx, params, managed_policies.untag_policy)
+
+    def list_policy_tags(self, ctx: RequestContext, params: Params) -> Result:
+        return self._read(ctx, params, managed_policies.list_policy_tags)
+
+    def create_policy_version(self, ctx: RequestContext, params: Params) -> Result:
+        return self._write(ctx, params, policy_versions.create_policy_version)
+
+    def get_policy_version(self, ctx: RequestContext, params: Params) -> Result:
+        return self._read(ctx, params, policy_versions.get_policy_version)
+
+    def list_policy_versions(self, ctx: RequestContext, params: Params) -> Result:
+        return self._read(ctx, params, policy_versions.list_policy_versions)
+
+    def delete_policy_version(self, ctx: RequestContext, params: Params) -> Result:
+        return self._write(ctx, params, policy_versions.delete_policy_version)
+
+    def set_default_policy_version(self, ctx: RequestContext, params: Params) -> Result:
+        return self._write(ctx, params, policy_versions.set_default_policy_version)
+
+    # Attached policies and permissions boundaries -----------------------------------------
+    def attach_user_policy(self, ctx: RequestContext, params: Params) -> Result:
+        return self._write(ctx, params, _of_kind(attachments.attach_policy, "user"))
+
+    def detach_user_policy(self, ctx: RequestContext, params: Params) -> Result:
+        return self._write(ctx, params, _of_kind(attachments.detach_policy, "user"))
+
+    def list_attached_user_policies(self, ctx: RequestContext, params: Params) -> Result:
+        return self._read(ctx, params, _of_kind(attachments.list_attached, "user"))
+
+    def attach_group_policy(self, ctx: RequestContext, params: Params) -> Result:
+        return self._write(ctx, params, _of_kind(attachments.attach_policy, "group"))
+
+    def detach_group_policy(self, ctx: RequestContext, params: Params) -> Result:
+        return self._write(ctx, params, _of_kind(attachments.detach_policy, "group"))
+
+    def list_attached_group_policies(self, ctx: RequestContext, params: Params) -> Result:
+        return self._read(ctx, params, _of_kind(attachments.list_attached, "group"))
+
+    def attach_role_policy(self, ctx: RequestContext, params: Params) -> Result:
+        return self._write(ctx, params, _of_kind(attachments.attach_policy, "role"))
+
+    def detach_role_policy(self, ctx: RequestContext, params: Params) -> Result:
+        return self._write(ctx, params, _of_kind(attachments.detach_policy, "role"))
+
+    def list_attached_role_policies(self, ctx: RequestContext, params: Params) -> Result:
+        return self._read(ctx, params, _of_kind(attachments.list_attached, "role"))
+
+    def put_user_permissions_boundary(self, ctx: RequestContext, params: Params) -> Result:
+        return self._write(ctx, params, _of_kind(attachments.put_boundary, "user"))
+
+    def delete_user_permissions_boundary(self, ctx: RequestContext, params: Params) -> Result:
+        return self._write(ctx, params, _of_kind(attachments.delete_boundary, "user"))
+
+    def put_role_permissions_boundary(self, ctx: RequestContext, params: Params) -> Result:
+        return self._write(ctx, params, _of_kind(attachments.put_boundary, "role"))
+
+    def delete_role_permissions_boundary(self, ctx: RequestContext, params: Params) -> Result:
+        return self._write(ctx, params, _of_kind(attachments.delete_boundary, "role"))
+
+    # Credentials mallee does not issue ----------------------------------------------------
+    def list_ssh_public_keys(self, ctx: RequestContext, params: Params) -> Result:
+        return self._read(ctx, params, unissued_credentials.list_ssh_public_keys)
+
+    def list_service_specific_credentials(self, ctx: RequestContext, params: Params) -> Result:
+        return self._read(ctx, params, unissued_credentials.list_service_specific_credentials)
+
+    def list_mfa_devices(self, ctx: RequestContext, params: Params) -> Result:
+        return self._read(ctx, params, unissued_credentials.list_mfa_devices)
+
+    def list_signing_certificates(self, ctx: RequestContext, params: Params) -> Result:
+        return self._read(ctx, params, unissued_credentials.list_signing_certificates)
+
+
+_ATTACHING = frozenset(
+    f"{verb}{kind}Policy" for verb in ("Attach", "Detach") for kind in ("User", "Group", "Role")
+)
+_BOUNDING = frozenset(
+    {"CreateUser", "CreateRole", "PutUserPermissionsBoundary", "PutRolePermissionsBoundary"}
+)
+
+
+def _of_kind(fn: Any, kind: str) -> Handler:
+    """A handler for one owner kind (user, group, role) of a function that serves all three."""
+
+    def call(s: Session, scope: Scope, p: Params) -> Result:
+        result: Result = fn(s, scope, kind, p)
+        return result
+
+    return call

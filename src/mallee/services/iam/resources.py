@@ -25,7 +25,8 @@ _USER = (
     "UpdateAccessKey DeleteAccessKey CreateLoginProfile GetLoginProfile UpdateLoginProfile "
     "DeleteLoginProfile PutUserPolicy GetUserPolicy ListUserPolicies DeleteUserPolicy TagUser "
     "UntagUser ListUserTags AttachUserPolicy DetachUserPolicy ListAttachedUserPolicies "
-    "ChangePassword"
+    "ChangePassword PutUserPermissionsBoundary DeleteUserPermissionsBoundary ListSSHPublicKeys "
+    "ListServiceSpecificCredentials ListMFADevices ListSigningCertificates"
 )
 _GROUP = (
     "CreateGroup GetGroup UpdateGroup DeleteGroup AddUserToGroup RemoveUserFromGroup "
@@ -35,7 +36,8 @@ _GROUP = (
 _ROLE = (
     "CreateRole GetRole UpdateRole UpdateRoleDescription UpdateAssumeRolePolicy DeleteRole "
     "PutRolePolicy GetRolePolicy ListRolePolicies DeleteRolePolicy ListInstanceProfilesForRole "
-    "TagRole UntagRole ListRoleTags AttachRolePolicy DetachRolePolicy ListAttachedRolePolicies"
+    "TagRole UntagRole ListRoleTags AttachRolePolicy DetachRolePolicy ListAttachedRolePolicies "
+    "PutRolePermissionsBoundary DeleteRolePermissionsBoundary"
 )
 _PROFILE = (
     "CreateInstanceProfile GetInstanceProfile DeleteInstanceProfile AddRoleToInstanceProfile "
@@ -43,7 +45,8 @@ _PROFILE = (
 )
 _POLICY = (
     "GetPolicy DeletePolicy CreatePolicyVersion GetPolicyVersion DeletePolicyVersion "
-    "ListPolicyVersions SetDefaultPolicyVersion ListEntitiesForPolicy"
+    "ListPolicyVersions SetDefaultPolicyVersion ListEntitiesForPolicy TagPolicy UntagPolicy "
+    "ListPolicyTags"
 )
 
 # operation -> (ARN resource type, name parameter, row class)

@@ -8,7 +8,7 @@ from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
 from mallee.policy import PolicyKind, parse_policy
-from mallee.services.iam import tags
+from mallee.services.iam import attachments, tags
 from mallee.services.iam.common import (
     already_exists,
     check_name,
@@ -96,13 +96,15 @@ def create_role(s: Session, scope: Scope, params: dict[str, Any]) -> dict[str, A
     )
     s.add(role)
     s.flush()
+    if params.get("PermissionsBoundary") is not None:
+        attachments.set_boundary(s, scope, role, params["PermissionsBoundary"])
     if params.get("Tags"):
         tags.put_tags(s, role.id, params["Tags"])
     return {"Role": _full(s, role)}
 
 
 def _full(s: Session, role: IamRole) -> dict[str, Any]:
-    out = role_out(role)
+    out = role_out(role) | attachments.boundary_out(role)
     tag_items = tags.tag_list(s, role.id)
     if tag_items:
         out["Tags"] = tag_items

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
-from mallee.services.iam import tags
+from mallee.services.iam import attachments, tags
 from mallee.services.iam.common import (
     ADMIN_USER,
     already_exists,
@@ -66,9 +66,11 @@ def create_user(s: Session, scope: Scope, params: dict[str, Any]) -> dict[str, A
     name = check_name(params.get("UserName"), "userName")
     path = check_path(params.get("Path"))
     user = add_user(s, scope.account_id, name, path)
+    if params.get("PermissionsBoundary") is not None:
+        attachments.set_boundary(s, scope, user, params["PermissionsBoundary"])
     if params.get("Tags"):
         tags.put_tags(s, user.id, params["Tags"])
-    out = user_out(user)
+    out = user_out(user) | attachments.boundary_out(user)
     if params.get("Tags"):
         out["Tags"] = tags.tag_list(s, user.id)
     return {"User": out}
@@ -76,7 +78,7 @@ def create_user(s: Session, scope: Scope, params: dict[str, Any]) -> dict[str, A
 
 def get_user(s: Session, scope: Scope, params: dict[str, Any]) -> dict[str, Any]:
     user = target_user(s, scope, params)
-    out = user_out(user)
+    out = user_out(user) | attachments.boundary_out(user)
     tag_items = tags.tag_list(s, user.id)
     if tag_items:
         out["Tags"] = tag_items

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import false, func, select
 from sqlalchemy.exc import IntegrityError
 
 from mallee.api.context import RequestContext
@@ -20,7 +20,7 @@ from mallee.services.s3.common import (
     request_acl,
     require_anonymous,
 )
-from mallee.services.s3.names import check_bucket_name
+from mallee.services.s3.names import MAX_BUCKET_CHARS, check_bucket_name, prefix_matches_some
 from mallee.store.tables.s3 import S3Bucket, S3Object, S3Upload
 
 STATUS = "@status"
@@ -34,8 +34,11 @@ class BucketsApi(S3Base):
         with self.store.read() as s:
             query = select(S3Bucket).where(S3Bucket.account_id == account)
             if params.get("Prefix"):
+                prefix = str(params["Prefix"])
                 query = query.where(
-                    S3Bucket.name.startswith(str(params["Prefix"]), autoescape=True)
+                    S3Bucket.name.startswith(prefix, autoescape=True)
+                    if prefix_matches_some(prefix, MAX_BUCKET_CHARS)
+                    else false()
                 )
             rows = s.scalars(query.order_by(S3Bucket.name)).all()
             owner = owner_of(s, account)

@@ -1,9 +1,9 @@
 """What every S3 operation family shares: the backend, bucket lookup, owners, ACLs, access.
 
 Access: for authenticated callers the IAM authorizer has already applied identity policies,
-the bucket policy and what the ACLs grant the caller (S3Provider.resource_policy turns grants
-into policy statements). Anonymous callers skip IAM; S3Provider.prepare evaluates the bucket
-policy and ACLs for them and records what it admitted, so `require_anonymous` in the
+the bucket policy and what the ACLs grant the caller (S3Access.resource_policy turns grants
+into policy statements). Anonymous callers skip IAM; S3Access.admit_anonymous evaluates the
+bucket policy and ACLs for them and records what it admitted, so `require_anonymous` in the
 operations passes exactly those checks and falls back to the plain ACL rule for the rest.
 
 ACLs are stored as JSON: {"owner": account, "grants": [{"grantee": {...}, "permission": P}]}
@@ -284,15 +284,19 @@ def anonymous_may(acl_text: str, permission: str) -> bool:
     return False
 
 
-# (request id, ACL text, permission) checks S3Provider.prepare has already decided in favour
-# of the current anonymous request (by bucket policy or ACL).
+# (request id, ACL text, permission) checks already decided in favour of the current
+# anonymous request, by bucket policy or ACL (S3Access.admit_anonymous).
 _admitted: ContextVar[tuple[str, frozenset[tuple[str, str]]]] = ContextVar(
     "s3_anonymous_admitted", default=("", frozenset())
 )
 
 
 def admit_anonymous(ctx: RequestContext, checks: set[tuple[str, str]]) -> None:
-    _admitted.set((ctx.request_id, frozenset(checks)))
+    """Record what was admitted, adding to what this request had admitted before: a copy
+    is admitted for its destination by prepare, then for its source by the operation."""
+    request_id, earlier = _admitted.get()
+    kept = earlier if request_id == ctx.request_id else frozenset()
+    _admitted.set((ctx.request_id, kept | frozenset(checks)))
 
 
 def require_anonymous(ctx: RequestContext, acl_text: str, permission: str) -> None:

@@ -7,13 +7,11 @@ deleted at any time after. Multipart parts are always blobs.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cached_property
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
@@ -21,12 +19,10 @@ from sqlalchemy.orm import Session
 
 from mallee.api.context import RequestContext
 from mallee.api.errors import ServiceError
-from mallee.api.models import load_service_model
 from mallee.services.base import Params, Result
-from mallee.services.iam.authz import Authorizer
 from mallee.services.s3 import data, errors, tagging, versions, writes
+from mallee.services.s3.access import S3Access
 from mallee.services.s3.common import (
-    S3Base,
     bucket_or_404,
     new_object_acl,
     now,
@@ -166,23 +162,15 @@ def _refuse_copy_to_itself(name: str, key: str, row: S3Object, params: Params) -
     raise ServiceError("InvalidRequest", COPY_TO_ITSELF, 400)
 
 
-class CopyApi(S3Base):
-    @cached_property
-    def _source_authorizer(self) -> Authorizer:
-        return Authorizer(self.store)
-
+class CopyApi(S3Access):
     def authorize_source(self, ctx: RequestContext, source: CopySource) -> None:
-        """The chain authorized the destination only; reading the source needs s3:GetObject
-        on it too (identity policies, its bucket policy and ACL grants, as a GetObject would).
-        Anonymous callers have no identity: the source's ACL decides (find_source)."""
-        if ctx.principal.kind == "anonymous":
-            return
-        probe = dataclasses.replace(
-            ctx,
-            operation=load_service_model("s3").operation_model("GetObject"),
-            params={"Bucket": source.bucket, "Key": source.key},
-        )
-        self._source_authorizer.authorize(probe, self)
+        """The chain authorized the destination only; reading the source is a GetObject of
+        it too (GetObjectVersion when the source names a version), decided as one would be:
+        identity policies, its bucket policy and ACL grants, anonymous callers included."""
+        params: Params = {"Bucket": source.bucket, "Key": source.key}
+        if source.version_id is not None:
+            params["VersionId"] = source.version_id
+        self.authorize_as(ctx, "GetObject", params)
 
     def copy_source_bytes(
         self,

@@ -7,19 +7,19 @@ million keys under one "directory" lists that directory in one step.
 
 from __future__ import annotations
 
-import base64
-import binascii
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-from sqlalchemy import select
+from sqlalchemy import false, select
 from sqlalchemy.orm import Session
 
 from mallee.api.context import RequestContext
+from mallee.services import page_tokens
 from mallee.services.base import Params, Result
 from mallee.services.s3 import errors
 from mallee.services.s3.common import S3Base, bucket_or_404, owner_of, require_anonymous
+from mallee.services.s3.names import prefix_matches_some
 from mallee.store.tables.s3 import S3Object
 
 BATCH = 1000
@@ -84,7 +84,9 @@ def _batch(s: Session, bucket: str, cursor: str, inclusive: bool, prefix: str) -
         key >= cursor if inclusive else key > cursor,
     )
     if prefix:
-        query = query.where(key.startswith(prefix, autoescape=True))
+        query = query.where(
+            key.startswith(prefix, autoescape=True) if prefix_matches_some(prefix) else false()
+        )
     return list(s.scalars(query.order_by(key).limit(BATCH)).all())
 
 
@@ -152,7 +154,7 @@ class ListingApi(S3Base):
         if params.get("StartAfter"):
             out["StartAfter"] = enc(str(params["StartAfter"]))
         if page.truncated:
-            out["NextContinuationToken"] = base64.urlsafe_b64encode(page.last.encode()).decode()
+            out["NextContinuationToken"] = page_tokens.encode(page.last)
         return out
 
 
@@ -186,9 +188,9 @@ def _common(params: Params, page: Page, enc: Any, owner: Any) -> Result:
 
 
 def _decode_token(token: str) -> str:
-    try:
-        return base64.urlsafe_b64decode(token.encode()).decode()
-    except (binascii.Error, ValueError, UnicodeDecodeError) as err:
+    key = page_tokens.decode(token)
+    if key is None:
         raise errors.invalid_argument(
             "The continuation token provided is incorrect", "continuation-token", token
-        ) from err
+        )
+    return key

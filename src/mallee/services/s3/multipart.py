@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-from sqlalchemy import delete, select, tuple_
+from sqlalchemy import delete, false, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -38,7 +38,7 @@ from mallee.services.s3.common import (
 )
 from mallee.services.s3.copy import CopyApi, copy_range
 from mallee.services.s3.listing import after_prefix, common_prefix, key_encoder
-from mallee.services.s3.names import check_key
+from mallee.services.s3.names import check_key, prefix_matches_some
 from mallee.services.s3.objects import (
     STATUS,
     content_md5,
@@ -461,7 +461,9 @@ def scan_uploads(
         query = select(S3Upload).where(
             S3Upload.bucket == bucket,
             tuple_(S3Upload.key, S3Upload.upload_id) > tuple_(*cursor),
-            S3Upload.key.startswith(prefix, autoescape=True),
+            S3Upload.key.startswith(prefix, autoescape=True)
+            if prefix_matches_some(prefix)
+            else false(),
         )
         batch = list(s.scalars(query.order_by(S3Upload.key, S3Upload.upload_id).limit(MAX_LISTED)))
         for upload in batch:

@@ -12,6 +12,13 @@ _DNS = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 # us-east-1's legacy rules (Eucalyptus' "extended"): letters, digits, '.', '-', '_'.
 _EXTENDED = re.compile(r"[A-Za-z0-9._-]{1,255}")
 MAX_KEY_BYTES = 1024
+MAX_BUCKET_CHARS = 255
+
+
+def prefix_matches_some(prefix: str, longest: int = MAX_KEY_BYTES) -> bool:
+    """Whether a name of at most `longest` UTF-8 bytes can start with `prefix`. A longer one
+    matches nothing and is kept out of SQL: SQLite refuses LIKE patterns past 50,000 bytes."""
+    return len(prefix.encode("utf-8", "surrogatepass")) <= longest
 
 
 def check_bucket_name(name: str, rules: str = "extended") -> str:

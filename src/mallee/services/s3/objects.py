@@ -21,11 +21,11 @@ from mallee.api.context import RequestContext
 from mallee.api.errors import ServiceError
 from mallee.api.http import BodyStream
 from mallee.services.base import Params, Result
+from mallee.services.iam.authz import denied
 from mallee.services.s3 import data, errors, lookup, tagging, versions, writes
+from mallee.services.s3.access import S3Access
 from mallee.services.s3.checksums import Checksums
 from mallee.services.s3.common import (
-    S3Base,
-    anonymous_may,
     bucket_or_404,
     new_object_acl,
     now,
@@ -115,7 +115,7 @@ def object_headers(
     return out
 
 
-class ObjectsApi(S3Base):
+class ObjectsApi(S3Access):
     def put_object(self, ctx: RequestContext, params: Params) -> Result:
         name, key = str(params["Bucket"]), check_key(str(params["Key"]))
         bucket = lookup.bucket(self.store, name)
@@ -157,6 +157,7 @@ class ObjectsApi(S3Base):
         return out
 
     def get_object(self, ctx: RequestContext, params: Params) -> Result:
+        _refuse_anonymous_overrides(ctx, params)
         row, out = self._read(ctx, params, with_data=True)
         start, end = _ranged(row, out, params)
         if row.data is not None:
@@ -167,6 +168,7 @@ class ObjectsApi(S3Base):
         return _overrides(out, params)
 
     def head_object(self, ctx: RequestContext, params: Params) -> Result:
+        _refuse_anonymous_overrides(ctx, params)
         row, out = self._read(ctx, params)
         _ranged(row, out, params)
         return _overrides(out, params)
@@ -182,14 +184,12 @@ class ObjectsApi(S3Base):
         if bucket is None:
             raise errors.no_such_bucket(name)
         if row is None:
-            if ctx.principal.kind == "anonymous" and not _public_list(bucket):
-                raise errors.access_denied()
+            self._refuse_unless_lister(ctx, name, key)
             raise errors.no_such_version(key, str(version)) if version else errors.no_such_key(key)
         if row.delete_marker:
             # Before the ACL check: a marker has no ACL, and its answer says only that the
             # object is gone, which a lister of the bucket may know anyway.
-            if ctx.principal.kind == "anonymous" and not _public_list(bucket):
-                raise errors.access_denied()
+            self._refuse_unless_lister(ctx, name, key)
             headers = {"x-amz-delete-marker": "true", "x-amz-version-id": row.version_id}
             if version:
                 raise ServiceError(
@@ -213,6 +213,18 @@ class ObjectsApi(S3Base):
         # A checksum describes the whole object: never with a range (S3 does the same).
         whole = params.get("ChecksumMode") == "ENABLED" and not params.get("Range")
         return row, object_headers(row, checksums=whole, bucket=bucket)
+
+    def _refuse_unless_lister(self, ctx: RequestContext, name: str, key: str) -> None:
+        """S3 tells that an object is missing only to callers who may list its bucket
+        (s3:ListBucket); to the others a missing object answers as one they may not read, with
+        the very error a refused GetObject of it gets (anything else would tell them apart)."""
+        try:
+            self.authorize_as(ctx, "ListObjects", {"Bucket": name})
+        except ServiceError as err:
+            if err.code != "AccessDenied" or ctx.principal.kind == "anonymous":
+                raise
+            action = f"{self.action_prefix}:{self.action_name(ctx)}"
+            raise denied(ctx.principal, action, f"arn:aws:s3:::{name}/{key}") from None
 
     def delete_object(self, ctx: RequestContext, params: Params) -> Result:
         name, key = str(params["Bucket"]), str(params["Key"])
@@ -251,21 +263,23 @@ class ObjectsApi(S3Base):
         if not items or len(items) > MAX_DELETE_KEYS:
             raise errors.malformed_xml()
         with self.store.read() as s:
-            bucket = bucket_or_404(s, name)
-        require_anonymous(ctx, bucket.acl, "WRITE")
+            bucket_or_404(s, name)
         deleted, failed, freed = [], [], []
         for item in items:
             key, version = str(item.get("Key", "")), item.get("VersionId")
-            try:
-                check_key(key)
-                out, gone = self._delete_one(name, key, str(version) if version else None, ctx)
-            except ServiceError as err:
-                failed.append({"Key": key, "Code": err.code, "Message": err.message})
-                continue
-            freed += gone
             entry: dict[str, Any] = {"Key": key}
             if version:
                 entry["VersionId"] = str(version)
+            try:
+                check_key(key)
+                # Each key is a DeleteObject (DeleteObjectVersion with a version id) of its
+                # own, decided by identity policy, bucket policy and ACL; refusals are listed.
+                self.authorize_as(ctx, "DeleteObject", {"Bucket": name, **entry})
+                out, gone = self._delete_one(name, key, str(version) if version else None, ctx)
+            except ServiceError as err:
+                failed.append(entry | {"Code": err.code, "Message": err.message})
+                continue
+            freed += gone
             if out.get("DeleteMarker"):
                 entry["DeleteMarker"] = True
                 entry["DeleteMarkerVersionId"] = out["VersionId"]
@@ -299,10 +313,6 @@ def _real(version_id: str) -> str | None:
     return None if version_id == versions.NULL else version_id
 
 
-def _public_list(bucket: S3Bucket) -> bool:
-    return anonymous_may(bucket.acl, "READ")
-
-
 def locked_bucket(s: Any, name: str) -> S3Bucket:
     """The bucket row, locked for the transaction: one writer per bucket commits at a time,
     so a key never gets two latest versions (SQLite serialises writers anyway)."""
@@ -321,6 +331,17 @@ _OVERRIDES = {
     "ResponseContentType": "ContentType",
     "ResponseExpires": "Expires",
 }
+
+
+def _refuse_anonymous_overrides(ctx: RequestContext, params: Params) -> None:
+    """As AWS: only a signed request may choose the answer's headers; otherwise anyone's
+    public object could be served as an HTML page (response-content-type=text/html)."""
+    if ctx.principal.kind == "anonymous" and any(params.get(p) is not None for p in _OVERRIDES):
+        raise ServiceError(
+            "InvalidRequest",
+            "Request specific response headers cannot be used for anonymous GET requests.",
+            400,
+        )
 
 
 def _overrides(out: Result, params: Params) -> Result:

@@ -40,7 +40,6 @@ BUCKET_PERMISSIONS = {
     "PutObject": "WRITE",
     "CopyObject": "WRITE",
     "DeleteObject": "WRITE",
-    "DeleteObjects": "WRITE",
     "CreateMultipartUpload": "WRITE",
     "UploadPart": "WRITE",
     "UploadPartCopy": "WRITE",
@@ -57,6 +56,9 @@ OBJECT_PERMISSIONS = {
     "GetObjectAcl": "READ_ACP",
     "PutObjectAcl": "WRITE_ACP",
 }
+# AWS: a bucket's WRITE grant lets its grantee delete objects, and delete object versions
+# for good only when the grantee is the bucket owner itself.
+DELETE_VERSION = "s3:DeleteObjectVersion"
 # Only the bucket owner's account may call these, whatever any policy says (AWS: 405).
 OWNER_ONLY = frozenset(
     {"PutBucketPolicy", "GetBucketPolicy", "DeleteBucketPolicy", "GetBucketPolicyStatus"}
@@ -118,6 +120,8 @@ def access_for(s: Session, ctx: RequestContext, arn: str, action: str) -> Access
     checks: set[tuple[str, str]] = set()
     if permission is not None:
         by_group = acl_allows(acl_text, ctx.principal, permission)
+        if action == DELETE_VERSION and (by_group or ctx.principal.account_id != owner):
+            by_group = None  # WRITE removes versions for good only for the bucket owner
         if by_group is not None:
             who: Any = "*" if by_group else {"AWS": ctx.principal.account_id}
             # Resource "*": the statement is made for this ARN alone, and a key may hold

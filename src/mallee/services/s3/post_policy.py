@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from mallee.api.auth.common import parse_count
 from mallee.api.auth.signing import ALGORITHM, same, sign_hex, signing_key
 from mallee.api.auth.sigv4 import split_credential
 from mallee.api.auth.timefmt import parse_amz_date
@@ -145,8 +146,8 @@ def _length_range(item: list[Any]) -> tuple[int, int]:
             break
         if isinstance(part, int):
             bounds.append(part)
-        elif isinstance(part, str) and part.isdigit():
-            bounds.append(int(part))
+        elif isinstance(part, str) and (count := parse_count(part)) is not None:
+            bounds.append(count)
     if len(item) != 3 or len(bounds) != 2 or bounds[0] < 0 or bounds[0] > bounds[1]:
         raise invalid_policy("Invalid content-length-range: needs two integers, min <= max.")
     return bounds[0], bounds[1]

@@ -53,6 +53,8 @@ FIELD_PARAMS = {
     "x-amz-website-redirect-location": "WebsiteRedirectLocation",
 }
 STORAGE_CLASSES = frozenset({"STANDARD", "REDUCED_REDUNDANCY", "STANDARD_IA"})
+# RFC 3986's reserved and unreserved characters, and '%' (escapes already made).
+_URL_CHARACTERS = ":/?#[]@!$&'()*+,;=%~"
 
 
 def bucket_of_post(ctx: RequestContext) -> str | None:
@@ -279,6 +281,10 @@ def _success(
     if out.get("VersionId"):
         headers["x-amz-version-id"] = str(out["VersionId"])
     redirect = fields.get("success_action_redirect") or fields.get("redirect")
+    if redirect:
+        # The URL goes into a header: what a URL cannot hold as is (CR/LF, which would add
+        # headers of the form's choosing, controls, non-ASCII) goes percent-encoded.
+        redirect = quote(redirect, safe=_URL_CHARACTERS)
     if redirect and urlsplit(redirect).scheme in ("http", "https"):
         query = urlencode({"bucket": bucket, "key": key, "etag": etag})
         headers["Location"] = redirect + ("&" if "?" in redirect else "?") + query

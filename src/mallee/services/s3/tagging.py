@@ -7,6 +7,7 @@ Object tags also arrive with PutObject as the x-amz-tagging header, a URL-encode
 from __future__ import annotations
 
 import json
+import unicodedata
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -21,7 +22,7 @@ MAX_OBJECT_TAGS = 10
 MAX_BUCKET_TAGS = 50
 MAX_KEY = 128
 MAX_VALUE = 256
-# Besides letters, digits and white space, what AWS tag keys and values may hold.
+# Besides letters, digits and separators, what AWS tag keys and values may hold.
 _PUNCTUATION = set("+-=._:/@")
 
 
@@ -30,7 +31,11 @@ def invalid_tag(message: str) -> ServiceError:
 
 
 def _allowed(text: str) -> bool:
-    return all(c.isalnum() or c.isspace() or c in _PUNCTUATION for c in text)
+    # AWS's [\p{L}\p{Z}\p{N}_.:/=+\-@]*: \p{Z} is separators, not str.isspace(), which also
+    # takes control characters (U+001C..U+001F) that no XML answer could then carry.
+    return all(
+        c.isalnum() or unicodedata.category(c).startswith("Z") or c in _PUNCTUATION for c in text
+    )
 
 
 def check_tags(tags: list[dict[str, Any]], limit: int, kind: str) -> list[dict[str, str]]:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
+import time
 from typing import Any
 
 from sqlalchemy import select
@@ -18,7 +20,9 @@ from mallee.api.errors import ServiceError, access_denied
 from mallee.services.iam.credentials import user_principal
 from mallee.services.iam.lookups import find_account
 from mallee.services.iam.passwords import verify_password
+from mallee.services.sts import sign_in_throttle
 from mallee.services.sts.sessions import credentials_for, duration, session_template
+from mallee.store import Store
 from mallee.store.tables.iam import IamAccount, IamLoginProfile, IamUser
 
 # One answer for every failed sign-in, so it does not tell which accounts or users exist.
@@ -46,15 +50,30 @@ def _unwrap(part: str) -> str:
     return base64.b64decode(part, validate=True).decode()
 
 
-def get_access_token(s: Session, header: str | None, params: dict[str, Any]) -> dict[str, Any]:
+def get_access_token(
+    store: Store, header: str | None, params: dict[str, Any], source: str
+) -> dict[str, Any]:
+    """Credentials for the password in `header`, tried from address `source` (see
+    sign_in_throttle). No transaction is open while the password is hashed."""
     user_name, account_name, password = parse_basic(header)
-    account = find_account(s, account_name) if account_name else None
-    user = _user(s, account, user_name)
-    profile = s.get(IamLoginProfile, user.id) if user is not None else None
-    if account is None or user is None or profile is None:
+    with store.read() as s:
+        account = find_account(s, account_name) if account_name else None
+        attempt = sign_in_throttle.attempt(
+            account.id if account is not None else account_name, user_name, source
+        )
+        user = _user(s, account, user_name)
+        profile = s.get(IamLoginProfile, user.id) if user is not None else None
+    with store.session() as s:
+        admission = sign_in_throttle.begin(s, attempt, time.time())
+    if admission.wait:
+        raise access_denied(
+            f"Too many failed sign-in attempts: try again in {math.ceil(admission.wait)} seconds."
+        )
+    if not verify_password(profile.password_hash if profile is not None else None, password):
         raise access_denied(_FAILED)
-    if not verify_password(profile.password_hash, password):
-        raise access_denied(_FAILED)
+    assert account is not None and user is not None and profile is not None
+    with store.session() as s:
+        sign_in_throttle.succeeded(s, attempt, admission)
     if profile.reset_required:
         raise ServiceError(
             "PasswordResetRequired", "The password must be changed before signing in.", 403
@@ -62,7 +81,8 @@ def get_access_token(s: Session, header: str | None, params: dict[str, Any]) -> 
     principal = user_principal(account.id, account.name, user.id, user.name, user.path, "")
     high = 3600 if principal.kind == "root" else 43200
     seconds = duration(params.get("DurationSeconds"), 900, high, high)
-    return credentials_for(s, session_template(principal), seconds)
+    with store.session() as s:
+        return credentials_for(s, session_template(principal, "GetAccessToken"), seconds)
 
 
 def _user(s: Session, account: IamAccount | None, name: str) -> IamUser | None:

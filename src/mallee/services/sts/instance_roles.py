@@ -64,6 +64,7 @@ def instance_role(s: Session, profile_id: str, instance_id: str) -> InstanceRole
         return InstanceRole(arn, profile.id, role.name)
     session_arn = f"arn:aws:sts::{role.account_id}:assumed-role/{role.name}/{instance_id}"
     template = {
+        "issued_by": "AssumeRole",
         "account_id": role.account_id,
         "kind": "assumed-role",
         "entity_id": role.id,

@@ -1,27 +1,36 @@
-"""STS (Tokens): GetCallerIdentity, GetSessionToken, AssumeRole, GetAccessKeyInfo, and
-Eucalyptus' GetAccessToken (password sign-in)."""
+"""STS (Tokens): GetCallerIdentity, GetSessionToken, AssumeRole, GetAccessKeyInfo,
+Eucalyptus' GetAccessToken (password sign-in) and mallee's RevokeAccessToken (sign-out)."""
 
 from __future__ import annotations
 
 from typing import ClassVar
 
 from mallee.api.context import RequestContext
+from mallee.api.http import HttpRequest
 from mallee.services.base import Params, Provider, Result
 from mallee.services.iam.common import parse_arn
+from mallee.services.iam.credentials import invalidate
 from mallee.services.sts import access_tokens, sessions
+from mallee.sign_in_source import source_address
 
 
 class StsProvider(Provider):
     service: ClassVar[str] = "sts"
     action_prefix: ClassVar[str] = "sts"
-    # AWS: neither needs a permission (and neither can be denied by policy).
+    # AWS: neither needs a permission (and neither can be denied by policy); nor does ending
+    # one's own session.
     always_allowed_operations: ClassVar[frozenset[str]] = frozenset(
-        {"GetCallerIdentity", "GetSessionToken"}
+        {"GetCallerIdentity", "GetSessionToken", "RevokeAccessToken"}
     )
     # Signed by no key: it checks the password in its Basic header itself.
     anonymous_operations: ClassVar[frozenset[str]] = frozenset({"GetAccessToken"})
     # The role's trust policy must allow AssumeRole whatever identity policies say.
     resource_policy_required: ClassVar[frozenset[str]] = frozenset({"AssumeRole"})
+
+    def off_loop(self, request: HttpRequest) -> bool:
+        """Every STS request is handled off the server's event loop: GetAccessToken hashes a
+        password (scrypt: a core for tens of milliseconds), and the others are few."""
+        return True
 
     def resources(self, ctx: RequestContext) -> list[str]:
         if ctx.operation_name == "AssumeRole":
@@ -54,5 +63,13 @@ class StsProvider(Provider):
             return sessions.get_access_key_info(s, ctx.principal, params)
 
     def get_access_token(self, ctx: RequestContext, params: Params) -> Result:
+        source = source_address(ctx.http, self.runtime.settings.data_dir)
+        header = ctx.http.headers.get("authorization")
+        return access_tokens.get_access_token(self.store, header, params, source)
+
+    def revoke_access_token(self, ctx: RequestContext, params: Params) -> Result:
         with self.store.session() as s:
-            return access_tokens.get_access_token(s, ctx.http.headers.get("authorization"), params)
+            sessions.revoke(s, ctx.principal)
+        # Other processes forget it within their cache's second (credentials.CACHE_SECONDS).
+        invalidate(ctx.principal.access_key_id)
+        return {}

@@ -1,4 +1,5 @@
-"""Temporary credentials: GetSessionToken and AssumeRole, stored so every API accepts them."""
+"""Temporary credentials: GetSessionToken and AssumeRole, stored so every API accepts them;
+what GetSessionToken's may call; and the end of a session (RevokeAccessToken)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,10 @@ from mallee.services.iam.common import new_access_key_id, new_secret, now, parse
 from mallee.store.tables.iam import IamAccessKey, IamRole, StsSession
 
 _SESSION_NAME = re.compile(r"^[\w+=,.@-]{2,64}$")
+# AWS: credentials from GetSessionToken without MFA (mallee has no MFA) may call no IAM
+# operation, and of STS only these; otherwise a stolen short-lived token could mint itself a
+# permanent access key.
+_SESSION_TOKEN_STS = frozenset({"AssumeRole", "GetCallerIdentity"})
 # Expired sessions are kept a day (so a late request gets ExpiredToken, not an unknown key).
 _KEEP_EXPIRED = 86400
 SESSION_POLICY_MAX = 2048
@@ -75,9 +80,10 @@ def _credentials(row: StsSession, expires: datetime) -> dict[str, Any]:
     }
 
 
-def session_template(p: Principal) -> dict[str, Any]:
+def session_template(p: Principal, issued_by: str) -> dict[str, Any]:
     """A session that acts as `p` itself (GetSessionToken, GetAccessToken)."""
     return {
+        "issued_by": issued_by,
         "account_id": p.account_id,
         "kind": p.kind,
         "entity_id": p.entity_id,
@@ -99,7 +105,7 @@ def get_session_token(s: Session, p: Principal, params: dict[str, Any]) -> dict[
         raise access_denied("Cannot call GetSessionToken with session credentials")
     high = 3600 if p.kind == "root" else 129600
     seconds = duration(params.get("DurationSeconds"), 900, high, min(43200, high))
-    return credentials_for(s, session_template(p), seconds)
+    return credentials_for(s, session_template(p, "GetSessionToken"), seconds)
 
 
 def find_role(s: Session, arn: str) -> IamRole | None:
@@ -158,6 +164,7 @@ def assume_role(s: Session, p: Principal, params: dict[str, Any]) -> dict[str, A
     assumed_id = f"{role.id}:{session_name}"
     session_arn = f"arn:aws:sts::{role.account_id}:assumed-role/{role.name}/{session_name}"
     template = {
+        "issued_by": "AssumeRole",
         "account_id": role.account_id,
         "kind": "assumed-role",
         "entity_id": role.id,
@@ -190,3 +197,26 @@ def get_access_key_info(s: Session, p: Principal, params: dict[str, Any]) -> dic
     if account is None:
         raise ServiceError("InvalidParameterValue", f"Unknown access key {key_id}", 400)
     return {"Account": account}
+
+
+def check_session_token_scope(p: Principal, service: str, operation: str) -> None:
+    """AccessDenied when `p` holds GetSessionToken credentials and the operation is not one
+    they may call."""
+    if p.issued_by != "GetSessionToken":
+        return
+    if service == "iam" or (service == "sts" and operation not in _SESSION_TOKEN_STS):
+        raise access_denied(
+            f"User: {p.arn} is not authorized to perform: {service}:{operation} with "
+            "credentials from GetSessionToken: they may call no IAM operation, and of STS "
+            "only AssumeRole and GetCallerIdentity."
+        )
+
+
+def revoke(s: Session, p: Principal) -> None:
+    """End the temporary credentials `p` signed with: they are unknown from now on."""
+    if not p.session_token:
+        raise _validation(
+            "RevokeAccessToken ends the temporary credentials the request is signed with; "
+            "this request is signed with a long-term access key."
+        )
+    s.execute(delete(StsSession).where(StsSession.id == p.access_key_id))

@@ -74,6 +74,9 @@ class IamUser(Base):
     path: Mapped[str] = mapped_column(String(512), default="/")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     password_last_used: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # ARN of the managed policy that bounds the user's permissions (a policy's ARN never
+    # changes, and DeletePolicy refuses one in use as a boundary).
+    permissions_boundary: Mapped[str | None] = mapped_column(String(2048))
 
 
 class IamGroup(Base):
@@ -114,6 +117,8 @@ class IamRole(Base):
     max_session_duration: Mapped[int] = mapped_column(Integer, default=3600)
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_used_region: Mapped[str | None] = mapped_column(String(64))
+    # As IamUser.permissions_boundary.
+    permissions_boundary: Mapped[str | None] = mapped_column(String(2048))
 
 
 class IamInstanceProfile(Base):
@@ -186,11 +191,16 @@ class IamInlinePolicy(Base):
 
 
 class IamManagedPolicy(Base):
+    """Customer managed policies (account_id their account) and AWS managed policies
+    (account_id NULL, ARN arn:aws:iam::aws:policy/..., seeded by migration)."""
+
     __tablename__ = "iam_managed_policies"
     __table_args__ = (UniqueConstraint("account_id", "name_key"),)
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)  # ANPA...
-    account_id: Mapped[str] = _account_fk()
+    account_id: Mapped[str | None] = mapped_column(
+        String(12), ForeignKey(_ACCOUNT_FK, ondelete="CASCADE"), index=True
+    )
     arn: Mapped[str] = mapped_column(String(2048), unique=True)
     name: Mapped[str] = mapped_column(String(128))
     name_key: Mapped[str] = mapped_column(String(128))
@@ -214,6 +224,9 @@ class IamPolicyVersion(Base):
 
 
 class IamPolicyAttachment(Base):
+    """A managed policy attached to a user, group or role. `account_id` is the owner's: an
+    AWS managed policy is attached in many accounts, and its attachments go with each."""
+
     __tablename__ = "iam_policy_attachments"
 
     policy_id: Mapped[str] = mapped_column(
@@ -221,6 +234,7 @@ class IamPolicyAttachment(Base):
     )
     owner_type: Mapped[str] = mapped_column(String(8), primary_key=True)  # user | group | role
     owner_id: Mapped[str] = mapped_column(String(32), primary_key=True, index=True)
+    account_id: Mapped[str] = _account_fk()
 
 
 class IamTag(Base):
@@ -234,7 +248,8 @@ class IamTag(Base):
 
 
 class StsSession(Base):
-    """Temporary credentials from GetSessionToken / AssumeRole, found by access key id."""
+    """Temporary credentials from GetSessionToken, GetAccessToken or AssumeRole, found by
+    access key id."""
 
     __tablename__ = "sts_sessions"
     __table_args__ = (Index("ix_sts_sessions_expires_at", "expires_at"),)
@@ -253,5 +268,24 @@ class StsSession(Base):
     name: Mapped[str] = mapped_column(String(128))
     session_policy: Mapped[str | None] = mapped_column(Text)
     source_access_key: Mapped[str | None] = mapped_column(String(32))
+    # The STS operation that issued them (GetSessionToken, GetAccessToken, AssumeRole): what
+    # they may call depends on it (GetSessionToken's may not call IAM).
+    issued_by: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[float] = mapped_column(Float)
+
+
+class SignInFailure(Base):
+    """Password sign-ins (GetAccessToken) counted per user and per source address, so every
+    api process throttles the same guesser. `key` is a SHA-256 of what is counted: no user
+    name an attacker typed is stored."""
+
+    __tablename__ = "sign_in_failures"
+    __table_args__ = (Index("ix_sign_in_failures_last_at", "last_at"),)
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # Attempts in the current window; one counts as failed until it succeeds.
+    failures: Mapped[int] = mapped_column(Integer)
+    # Epoch seconds of the last counted attempt, and until when every attempt is refused.
+    last_at: Mapped[float] = mapped_column(Float)
+    locked_until: Mapped[float] = mapped_column(Float)

@@ -30,7 +30,8 @@ class FsBackend:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.tmp = root / "tmp"
-        self.tmp.mkdir(parents=True, exist_ok=True)
+        root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.tmp.mkdir(exist_ok=True, mode=0o700)
 
     def _path(self, blob_id: str) -> Path:
         if not _ID.fullmatch(blob_id):
@@ -49,7 +50,8 @@ class FsBackend:
         md5 = hashlib.md5(usedforsecurity=False)
         size = 0
         try:
-            with open(tmp, "wb") as fh:
+            # Owner-only whatever the umask: objects are accounts' private data.
+            with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as fh:
                 for piece in pieces:
                     md5.update(piece)
                     size += len(piece)
@@ -57,7 +59,8 @@ class FsBackend:
                 fh.flush()
                 os.fsync(fh.fileno())
             final = self._path(blob_id)
-            final.parent.mkdir(parents=True, exist_ok=True)
+            for fan_out in (final.parent.parent, final.parent):
+                fan_out.mkdir(exist_ok=True, mode=0o700)
             os.replace(tmp, final)
             _fsync_dir(final.parent)
         except BaseException:

@@ -1,0 +1,202 @@
+"""Who may do what in S3: the IAM action a request needs, the ARNs it acts on, the bucket
+policy and ACLs as one resource policy, and the same decision for anonymous callers.
+
+The chain asks these hooks about every request (authenticated callers through the IAM
+Authorizer; anonymous ones, whom IAM never sees, through S3Provider.prepare). Operations that
+act on more than their request names ask again, one resource at a time, through
+`authorize_as`: each key of a DeleteObjects, the source of a copy, an object another service
+reads for its caller (RegisterImage). So every resource gets the decision a request for it
+alone would get.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from functools import cached_property
+from typing import Any
+
+from mallee.api.context import RequestContext
+from mallee.api.models import load_service_model
+from mallee.policy import (
+    AuthzRequest,
+    Decision,
+    PolicyError,
+    PolicyKind,
+    PrincipalRef,
+    evaluate,
+    parse_policy,
+)
+from mallee.services.iam.authz import Authorizer, request_context
+from mallee.services.s3 import errors
+from mallee.services.s3.common import S3Base, admit_anonymous
+from mallee.services.s3.policy import OWNER_ONLY, access_for
+
+# IAM actions whose names differ from the operation's (the rest are s3:<Operation>).
+ACTIONS = {
+    "HeadObject": "GetObject",
+    "HeadBucket": "ListBucket",
+    "ListObjects": "ListBucket",
+    "ListObjectsV2": "ListBucket",
+    "ListObjectVersions": "ListBucketVersions",
+    "CopyObject": "PutObject",
+    "CreateMultipartUpload": "PutObject",
+    "UploadPart": "PutObject",
+    "UploadPartCopy": "PutObject",
+    "CompleteMultipartUpload": "PutObject",
+    "AbortMultipartUpload": "AbortMultipartUpload",
+    "ListParts": "ListMultipartUploadParts",
+    "ListMultipartUploads": "ListBucketMultipartUploads",
+    "ListBuckets": "ListAllMyBuckets",
+    "GetBucketCors": "GetBucketCORS",
+    "PutBucketCors": "PutBucketCORS",
+    "DeleteBucketCors": "PutBucketCORS",
+    "GetBucketLifecycleConfiguration": "GetLifecycleConfiguration",
+    "PutBucketLifecycleConfiguration": "PutLifecycleConfiguration",
+    "DeleteBucketLifecycle": "PutLifecycleConfiguration",
+    "GetBucketAcl": "GetBucketAcl",
+    "GetObjectAcl": "GetObjectAcl",
+    "GetObjectTagging": "GetObjectTagging",
+    "DeleteBucketTagging": "PutBucketTagging",
+}
+# What a request naming a version id (versionId=...) needs instead: in S3 the permission to
+# act on the current object does not extend to its other versions.
+VERSION_ACTIONS = {
+    "GetObject": "GetObjectVersion",
+    "HeadObject": "GetObjectVersion",
+    "DeleteObject": "DeleteObjectVersion",
+    "GetObjectAcl": "GetObjectVersionAcl",
+    "PutObjectAcl": "PutObjectVersionAcl",
+    "GetObjectTagging": "GetObjectVersionTagging",
+    "PutObjectTagging": "PutObjectVersionTagging",
+    "DeleteObjectTagging": "DeleteObjectVersionTagging",
+}
+# Operations that authorize each resource they act on themselves, the request as a whole
+# needing no permission (AWS: DeleteObjects answers AccessDenied per key, in its Errors).
+PER_RESOURCE = frozenset({"DeleteObjects"})
+
+# Request members and headers that S3 condition keys take their values from.
+CONDITION_PARAMS = {
+    "Prefix": "s3:prefix",
+    "Delimiter": "s3:delimiter",
+    "MaxKeys": "s3:max-keys",
+    "VersionId": "s3:versionid",
+    "ACL": "s3:x-amz-acl",
+    "GrantRead": "s3:x-amz-grant-read",
+    "GrantWrite": "s3:x-amz-grant-write",
+    "GrantReadACP": "s3:x-amz-grant-read-acp",
+    "GrantWriteACP": "s3:x-amz-grant-write-acp",
+    "GrantFullControl": "s3:x-amz-grant-full-control",
+    "StorageClass": "s3:x-amz-storage-class",
+    "ServerSideEncryption": "s3:x-amz-server-side-encryption",
+    "MetadataDirective": "s3:x-amz-metadata-directive",
+    "CopySource": "s3:x-amz-copy-source",
+}
+CONDITION_HEADERS = {
+    "referer": "aws:referer",
+    "user-agent": "aws:useragent",
+    "x-amz-content-sha256": "s3:x-amz-content-sha256",
+}
+
+
+class S3Access(S3Base):
+    @cached_property
+    def _authorizer(self) -> Authorizer:
+        return Authorizer(self.store)
+
+    def action_name(self, ctx: RequestContext) -> str:
+        operation = ctx.operation_name
+        if ctx.params.get("VersionId") and operation in VERSION_ACTIONS:
+            return VERSION_ACTIONS[operation]
+        return ACTIONS.get(operation, operation)
+
+    def resources(self, ctx: RequestContext) -> list[str]:
+        bucket = ctx.params.get("Bucket")
+        if not bucket:
+            return ["*"]
+        key = ctx.params.get("Key")
+        return [f"arn:aws:s3:::{bucket}/{key}" if key else f"arn:aws:s3:::{bucket}"]
+
+    def resource_policy(self, ctx: RequestContext, arn: str) -> tuple[str, str | None]:
+        """(resource owner account, resource policy): the bucket policy plus what the ACLs
+        grant the caller (see policy.access_for)."""
+        if ctx.operation_name == "CreateBucket" or arn == "*":
+            # A new bucket would be the caller's; an existing name is BucketAlreadyExists.
+            return ctx.principal.account_id, None
+        action = f"{self.action_prefix}:{self.action_name(ctx)}"
+        with self.store.read() as s:
+            access = access_for(s, ctx, arn, action)
+        # A missing bucket counts as the caller's own, so NoSuchBucket is what it learns.
+        return access.owner, access.document
+
+    def condition_keys(self, ctx: RequestContext) -> dict[str, list[str]]:
+        """S3's own condition keys for this request (and the global ones S3 policies use)."""
+        keys: dict[str, list[str]] = {}
+        for member, key in CONDITION_PARAMS.items():
+            value = ctx.params.get(member)
+            if isinstance(value, str | int):
+                keys[key] = [str(value)]
+        for header, key in CONDITION_HEADERS.items():
+            found = ctx.http.headers.get(header)
+            if found is not None:
+                keys[key] = [found]
+        return keys
+
+    def admit_anonymous(self, ctx: RequestContext) -> None:
+        """IAM does not see anonymous requests: the bucket policy and ACLs decide here, and
+        an explicit Deny in the policy wins over any ACL grant."""
+        if ctx.operation_name in OWNER_ONLY:
+            raise errors.access_denied()
+        action = f"{self.action_prefix}:{self.action_name(ctx)}"
+        context = anonymous_context(ctx) | self.condition_keys(ctx)
+        admitted: set[tuple[str, str]] = set()
+        for arn in self.resources(ctx):
+            if arn == "*":
+                continue  # no bucket named: the operation itself refuses anonymous callers
+            with self.store.read() as s:
+                access = access_for(s, ctx, arn, action)
+            if not access.exists:
+                continue  # NoSuchBucket, as S3 tells anyone
+            req = AuthzRequest(action, arn, context, PrincipalRef("", anonymous=True))
+            if _decide(access.document, req) is not Decision.ALLOW:
+                raise errors.access_denied()
+            admitted |= access.acl_checks
+        admit_anonymous(ctx, admitted)
+
+    def as_operation(
+        self, ctx: RequestContext, operation: str, params: dict[str, Any]
+    ) -> RequestContext:
+        """ctx's caller, on ctx's connection, asking for another S3 operation."""
+        return dataclasses.replace(
+            ctx,
+            service=self.service,
+            operation=load_service_model(self.service).operation_model(operation),
+            params=params,
+        )
+
+    def authorize_as(self, ctx: RequestContext, operation: str, params: dict[str, Any]) -> None:
+        """AccessDenied unless ctx's caller may do `operation` with `params` (S3 params:
+        Bucket, Key, VersionId), decided as for a request of that operation alone."""
+        probe = self.as_operation(ctx, operation, params)
+        if ctx.principal.kind == "anonymous":
+            self.admit_anonymous(probe)
+        else:
+            self._authorizer.authorize(probe, self)
+
+
+def _decide(document: str | None, req: AuthzRequest) -> Decision:
+    if document is None:
+        return Decision.NOT_APPLICABLE
+    try:
+        policy = parse_policy(document, PolicyKind.RESOURCE)
+    except PolicyError:  # stored policies were validated; refuse rather than guess
+        return Decision.DENY
+    return evaluate([policy], req)
+
+
+def anonymous_context(ctx: RequestContext) -> dict[str, list[str]]:
+    """The global condition keys of an anonymous request: no principal keys (as AWS)."""
+    keys = request_context(ctx)
+    for key in ("aws:principalarn", "aws:principalaccount", "aws:userid"):
+        keys.pop(key, None)
+    keys["aws:principaltype"] = ["Anonymous"]
+    return keys

@@ -1,0 +1,1 @@
+"""Security regression tests: probes an attacker would send, against the real server."""
