@@ -62,3 +62,24 @@ def store(db_url: str) -> Iterator[object]:
     s.migrate()
     yield s
     s.dispose()
+
+
+@pytest.fixture(scope="module")
+def module_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """A live cloud (`mallee up`, fake hypervisor) of one test module's own: a module whose
+    probes may change the cloud (security tests, unmodified clients) disturbs no other.
+    MALLEE_E2E_ENDPOINT (+ keys) points it at a cloud already running, as for tests/e2e."""
+    from tests.e2e.conftest import Cloud, Keys, start_cloud, stop_cloud
+
+    deployed = os.environ.get("MALLEE_E2E_ENDPOINT")
+    if deployed:
+        keys = Keys(os.environ["MALLEE_E2E_ACCESS_KEY"], os.environ["MALLEE_E2E_SECRET_KEY"])
+        yield Cloud(deployed, keys)
+        return
+    data_dir = tmp_path_factory.mktemp("cloud")
+    for url in fresh_database_url(data_dir):
+        cloud = start_cloud(data_dir, url)
+        try:
+            yield cloud
+        finally:
+            stop_cloud(cloud)

@@ -120,14 +120,14 @@ EC2_CLEANUP = """
 """
 
 
-def test_ec2_keys_groups_tags(client_cloud: Cloud, tmp_path: Path) -> None:
+def test_ec2_keys_groups_tags(module_cloud: Cloud, tmp_path: Path) -> None:
     prefix = f"an{uuid.uuid4().hex[:6]}"
-    first = play(client_cloud, tmp_path, EC2_TASKS, prefix=prefix)
+    first = play(module_cloud, tmp_path, EC2_TASKS, prefix=prefix)
     assert changed(first) >= 3
-    again = play(client_cloud, tmp_path, EC2_TASKS, prefix=prefix)
+    again = play(module_cloud, tmp_path, EC2_TASKS, prefix=prefix)
     assert changed(again) == 0, "a second run changes nothing"
-    play(client_cloud, tmp_path, EC2_CLEANUP, prefix=prefix)
-    ec2 = client_cloud.client("ec2")
+    play(module_cloud, tmp_path, EC2_CLEANUP, prefix=prefix)
+    ec2 = module_cloud.client("ec2")
     assert not ec2.describe_key_pairs(Filters=[{"Name": "key-name", "Values": [f"{prefix}-key"]}])[
         "KeyPairs"
     ]
@@ -153,13 +153,13 @@ EIP_TASKS = """
 """
 
 
-def test_elastic_ip(client_cloud: Cloud, tmp_path: Path) -> None:
-    report = play(client_cloud, tmp_path, EIP_TASKS, prefix=f"an{uuid.uuid4().hex[:6]}")
+def test_elastic_ip(module_cloud: Cloud, tmp_path: Path) -> None:
+    report = play(module_cloud, tmp_path, EIP_TASKS, prefix=f"an{uuid.uuid4().hex[:6]}")
     assert changed(report) >= 2
 
 
-def test_inventory_plugin_lists_running_instances(client_cloud: Cloud, tmp_path: Path) -> None:
-    ec2 = client_cloud.client("ec2")
+def test_inventory_plugin_lists_running_instances(module_cloud: Cloud, tmp_path: Path) -> None:
+    ec2 = module_cloud.client("ec2")
     image = ec2.describe_images(Filters=[{"Name": "name", "Values": ["mallee-default"]}])
     tag = f"inv{uuid.uuid4().hex[:6]}"
     res = ec2.run_instances(
@@ -175,7 +175,7 @@ def test_inventory_plugin_lists_running_instances(client_cloud: Cloud, tmp_path:
         inventory.write_text(
             "plugin: amazon.aws.aws_ec2\n"
             f"regions: [{REGION}]\n"
-            f"endpoint_url: {client_cloud.endpoint}\n"
+            f"endpoint_url: {module_cloud.endpoint}\n"
             "filters:\n"
             f"  tag:fleet: {tag}\n"
             "hostnames: [instance-id]\n"
@@ -185,7 +185,7 @@ def test_inventory_plugin_lists_running_instances(client_cloud: Cloud, tmp_path:
         )
         out = subprocess.run(
             [_bin("ansible-inventory"), "-i", str(inventory), "--list"],
-            env=_env(client_cloud, tmp_path),
+            env=_env(module_cloud, tmp_path),
             capture_output=True,
             text=True,
             timeout=300,
@@ -252,13 +252,13 @@ S3_CLEANUP = """
 """
 
 
-def test_s3_bucket_with_versioning_policy_tags(client_cloud: Cloud, tmp_path: Path) -> None:
+def test_s3_bucket_with_versioning_policy_tags(module_cloud: Cloud, tmp_path: Path) -> None:
     bucket = f"ansible-{uuid.uuid4().hex[:8]}"
-    play(client_cloud, tmp_path, S3_TASKS, bucket=bucket)
-    s3 = client_cloud.client("s3")
+    play(module_cloud, tmp_path, S3_TASKS, bucket=bucket)
+    s3 = module_cloud.client("s3")
     assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
     assert json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])["Statement"]
-    play(client_cloud, tmp_path, S3_CLEANUP, bucket=bucket)
+    play(module_cloud, tmp_path, S3_CLEANUP, bucket=bucket)
     assert bucket not in [b["Name"] for b in s3.list_buckets()["Buckets"]]
 
 
@@ -311,16 +311,16 @@ IAM_CLEANUP = """
 """
 
 
-def test_iam_users_groups_roles_managed_policies(client_cloud: Cloud, tmp_path: Path) -> None:
+def test_iam_users_groups_roles_managed_policies(module_cloud: Cloud, tmp_path: Path) -> None:
     prefix = f"an{uuid.uuid4().hex[:6]}"
-    play(client_cloud, tmp_path, IAM_TASKS, prefix=prefix)
-    iam = client_cloud.client("iam")
+    play(module_cloud, tmp_path, IAM_TASKS, prefix=prefix)
+    iam = module_cloud.client("iam")
     attached = iam.list_attached_role_policies(RoleName=f"{prefix}-web")["AttachedPolicies"]
     assert [p["PolicyName"] for p in attached] == ["AmazonS3ReadOnlyAccess"]
     assert iam.get_group(GroupName=f"{prefix}-ops")["Users"][0]["UserName"] == f"{prefix}-alice"
-    again = play(client_cloud, tmp_path, IAM_TASKS, prefix=prefix)
+    again = play(module_cloud, tmp_path, IAM_TASKS, prefix=prefix)
     assert changed(again) == 0, "a second run changes nothing"
-    play(client_cloud, tmp_path, IAM_CLEANUP, prefix=prefix)
+    play(module_cloud, tmp_path, IAM_CLEANUP, prefix=prefix)
     names = [u["UserName"] for u in iam.list_users()["Users"]]
     assert f"{prefix}-alice" not in names
     assert not [r for r in iam.list_roles()["Roles"] if r["RoleName"] == f"{prefix}-web"]

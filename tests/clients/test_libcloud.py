@@ -36,17 +36,17 @@ class _MalleeEC2(EC2NodeDriver):  # type: ignore[misc]
 
 
 @pytest.fixture(scope="module")
-def ec2(client_cloud: Cloud) -> Any:
-    host, port = _host_port(client_cloud)
-    return _MalleeEC2(client_cloud.admin.access_key, client_cloud.admin.secret_key, host, port)
+def ec2(module_cloud: Cloud) -> Any:
+    host, port = _host_port(module_cloud)
+    return _MalleeEC2(module_cloud.admin.access_key, module_cloud.admin.secret_key, host, port)
 
 
 @pytest.fixture(scope="module")
-def euca(client_cloud: Cloud) -> Any:
-    host, port = _host_port(client_cloud)
+def euca(module_cloud: Cloud) -> Any:
+    host, port = _host_port(module_cloud)
     return EucNodeDriver(
-        client_cloud.admin.access_key,
-        client_cloud.admin.secret_key,
+        module_cloud.admin.access_key,
+        module_cloud.admin.secret_key,
         secure=False,
         host=host,
         port=port,
@@ -121,11 +121,11 @@ def test_eucalyptus_driver_lists_sizes_images_and_nodes(euca: Any) -> None:
 
 
 @pytest.fixture(scope="module", params=["2", "4"])
-def storage(request: pytest.FixtureRequest, client_cloud: Cloud) -> Iterator[Any]:
-    host, port = _host_port(client_cloud)
+def storage(request: pytest.FixtureRequest, module_cloud: Cloud) -> Iterator[Any]:
+    host, port = _host_port(module_cloud)
     yield S3RGWStorageDriver(
-        client_cloud.admin.access_key,
-        client_cloud.admin.secret_key,
+        module_cloud.admin.access_key,
+        module_cloud.admin.secret_key,
         secure=False,
         host=host,
         port=port,

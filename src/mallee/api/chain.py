@@ -17,7 +17,7 @@ from sqlalchemy.exc import DBAPIError
 from mallee.api import auth
 from mallee.api.auth.common import PayloadReader
 from mallee.api.context import RequestContext
-from mallee.api.errors import ServiceError, internal_error, invalid_action
+from mallee.api.errors import ServiceError, internal_error
 from mallee.api.http import HttpRequest, HttpResponse
 from mallee.api.models import load_service_model
 from mallee.api.protocol import detect_protocol, parser_for, serializer_for
@@ -220,7 +220,7 @@ class Chain:
         provider = self.provider(spec)
         method = getattr(provider, xform_name(ctx.operation_name), None)
         if method is None:
-            raise invalid_action(ctx.operation_name)
+            raise provider.unimplemented(ctx, functools.partial(self._admit, provider))
         self._admit(provider, ctx)
         for attempt in range(1, TRANSACTION_ATTEMPTS):
             try:

@@ -7,10 +7,12 @@ shape. Errors are raised as ServiceError.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from mallee.api.context import RequestContext
+from mallee.api.errors import ServiceError, invalid_action
 from mallee.config import Settings
 from mallee.store import Store
 
@@ -54,6 +56,15 @@ class Provider:
 
     def prepare(self, ctx: RequestContext) -> None:
         """Called after authorization, before the operation (EC2 answers DryRun here)."""
+
+    def unimplemented(
+        self, ctx: RequestContext, authorize: Callable[[RequestContext], None]
+    ) -> ServiceError:
+        """The error for an operation of the model this provider has no method for. The
+        query services answer InvalidAction before any authorization, as for a name they do
+        not know (`prepare` would answer an EC2 DryRun as if it could succeed); a provider
+        that answers only authorized callers calls `authorize(ctx)` first (S3)."""
+        return invalid_action(ctx.operation_name)
 
     def resources(self, ctx: RequestContext) -> list[str]:
         """ARNs the current operation acts on, for policy evaluation. '*' unless overridden."""

@@ -68,7 +68,8 @@ class _Located:
     Their characters are not checked as the query and json parsers check theirs: S3 object keys
     (and so prefixes and markers) may hold any character, as in S3, which asks clients to list
     them with EncodingType=url; headers cannot carry control characters at all, and an XML body
-    that holds one is not well-formed.
+    that holds one is not well-formed. All but U+0000, which no store can hold (PostgreSQL text,
+    file names) and S3 stores (Ceph, MinIO) refuse as well.
     """
 
     def __init__(self, request: HttpRequest, found: Match) -> None:
@@ -78,6 +79,8 @@ class _Located:
 
     def scalar(self, member: Member, shape: Shape, text: str) -> Any:
         try:
+            if "\x00" in text:
+                raise ValueError("U+0000")
             return text_scalar(shape.type_name, text)
         except ValueError:
             self.problems.bad(member.wire, member.wire, shape.type_name, text)

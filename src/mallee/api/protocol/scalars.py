@@ -110,7 +110,8 @@ def parse_timestamp(text: str) -> dt.datetime:
 def _parse_rfc822(text: str) -> dt.datetime:
     try:
         return parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError) as exc:
+    # OverflowError: a year past what datetime's C constructor takes (99999999999).
+    except (TypeError, ValueError, IndexError, OverflowError) as exc:
         raise ValueError(f"not a timestamp: {text!r}") from exc
 
 

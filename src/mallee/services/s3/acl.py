@@ -3,6 +3,8 @@
 An ACL is set one of three ways, never two at once: a canned ACL (x-amz-acl), grant headers
 (x-amz-grant-*), or an AccessControlPolicy document. Who may call these is decided before
 (the IAM authorizer, or S3Provider.prepare for anonymous callers) from READ_ACP / WRITE_ACP.
+Where ownership controls disable ACLs, or the public access block blocks public ones, setting
+one is refused (public_access.check_acl_change).
 """
 
 from __future__ import annotations
@@ -22,8 +24,10 @@ from mallee.services.s3.common import (
     account_of_canonical,
     acl_json,
     bucket_or_404,
+    canned_acl,
     canned_grants,
     canonical_id,
+    check_expected_owner,
     check_grantees,
     grantee,
     grants,
@@ -31,7 +35,8 @@ from mallee.services.s3.common import (
     owner_of,
     require_anonymous,
 )
-from mallee.services.s3.policy import check_expected_owner
+from mallee.services.s3.ownership import acls_disabled
+from mallee.services.s3.public_access import check_acl_change
 from mallee.store.tables.s3 import S3Bucket, S3Object
 
 STATUS = "@status"
@@ -46,7 +51,7 @@ def malformed_acl(
     return ServiceError("MalformedACLError", message, 400)
 
 
-def _policy_grantee(raw: Any) -> dict[str, str]:
+def policy_grantee(raw: Any) -> dict[str, str]:
     """A stored grantee from an AccessControlPolicy <Grantee>."""
     if not isinstance(raw, dict):
         raise malformed_acl()
@@ -85,14 +90,13 @@ def policy_grants(document: dict[str, Any], owner_account: str) -> list[dict[str
         permission = grant.get("Permission") if isinstance(grant, dict) else None
         if permission not in PERMISSIONS or "Grantee" not in grant:
             raise malformed_acl()
-        out.append({"grantee": _policy_grantee(grant["Grantee"]), "permission": permission})
+        out.append({"grantee": policy_grantee(grant["Grantee"]), "permission": permission})
     return out
 
 
-def acl_from_request(
-    s: Session, params: Params, owner_account: str, bucket_owner: str | None = None
-) -> str:
-    """The new ACL a Put*Acl request asks for, validated; the resource owner stays."""
+def acl_from_request(s: Session, params: Params, bucket: S3Bucket, owner_account: str) -> str:
+    """The new ACL a Put*Acl request asks for on the bucket or on one of its objects (owned
+    by `owner_account`), validated; the resource owner stays."""
     document = params.get("AccessControlPolicy")
     from_headers = header_grants(params)
     if document is not None and (from_headers is not None or params.get("ACL") is not None):
@@ -102,7 +106,7 @@ def acl_from_request(
     elif from_headers is not None:
         chosen = from_headers
     elif params.get("ACL") is not None:
-        chosen = canned_grants(str(params["ACL"]), owner_account, bucket_owner)
+        chosen = canned_grants(str(params["ACL"]), owner_account, bucket.account_id)
     else:
         raise ServiceError(
             "MissingSecurityHeader",
@@ -111,6 +115,7 @@ def acl_from_request(
             extra={"MissingHeaderName": "x-amz-acl"},
         )
     check_grantees(s, chosen)
+    check_acl_change(bucket, chosen, {owner_account, bucket.account_id})
     return acl_json(owner_account, chosen)
 
 
@@ -130,10 +135,11 @@ def describe_acl(s: Session, acl_text: str, owner_account: str) -> Result:
     return {"Owner": owner_of(s, owner_account), "Grants": out_grants}
 
 
-def _version(s: Session, params: Params) -> S3Object:
-    """The object version an *ObjectAcl request names (a delete marker has no ACL)."""
-    bucket_or_404(s, str(params["Bucket"]))
-    return versions.named(s, params)
+def _version(s: Session, params: Params) -> tuple[S3Bucket, S3Object]:
+    """The bucket and object version an *ObjectAcl request names (a delete marker has no
+    ACL)."""
+    bucket = bucket_or_404(s, str(params["Bucket"]))
+    return bucket, versions.named(s, params)
 
 
 class AclApi(S3Base):
@@ -149,20 +155,21 @@ class AclApi(S3Base):
             bucket = bucket_or_404(s, str(params["Bucket"]))
             check_expected_owner(params, bucket)
             require_anonymous(ctx, bucket.acl, "WRITE_ACP")
-            bucket.acl = acl_from_request(s, params, bucket.account_id)
+            bucket.acl = acl_from_request(s, params, bucket, bucket.account_id)
         return {}
 
     def get_object_acl(self, ctx: RequestContext, params: Params) -> Result:
         with self.store.read() as s:
-            row = _version(s, params)
+            bucket, row = _version(s, params)
             require_anonymous(ctx, row.acl, "READ_ACP")
+            if acls_disabled(bucket):
+                # The bucket owner owns every object, with nothing granted to anyone else.
+                return describe_acl(s, canned_acl(None, bucket.account_id), bucket.account_id)
             return describe_acl(s, row.acl, row.account_id)
 
     def put_object_acl(self, ctx: RequestContext, params: Params) -> Result:
         with self.store.session() as s:
-            row = _version(s, params)
+            bucket, row = _version(s, params)
             require_anonymous(ctx, row.acl, "WRITE_ACP")
-            bucket = s.get(S3Bucket, row.bucket)
-            owner = bucket.account_id if bucket is not None else None
-            row.acl = acl_from_request(s, params, row.account_id, owner)
+            row.acl = acl_from_request(s, params, bucket, row.account_id)
         return {}

@@ -1,4 +1,8 @@
-"""Buckets: ListBuckets, CreateBucket, HeadBucket, DeleteBucket, GetBucketLocation."""
+"""Buckets: ListBuckets, CreateBucket, HeadBucket, DeleteBucket, GetBucketLocation.
+
+A bucket's settings (policy, ACL, CORS, encryption, ownership, ...) are columns of its row:
+they go with it when it is deleted, or with its account.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ from mallee.services.s3.common import (
     S3Base,
     bucket_or_404,
     check_grantees,
+    grants,
     header_grants,
     now,
     owner_of,
@@ -21,6 +26,12 @@ from mallee.services.s3.common import (
     require_anonymous,
 )
 from mallee.services.s3.names import MAX_BUCKET_CHARS, check_bucket_name, prefix_matches_some
+from mallee.services.s3.ownership import (
+    ENFORCED,
+    acl_has_effect,
+    acl_with_enforced_ownership,
+    check_ownership,
+)
 from mallee.store.tables.s3 import S3Bucket, S3Object, S3Upload
 
 STATUS = "@status"
@@ -68,6 +79,11 @@ class BucketsApi(S3Base):
         # Checked before anything is created: a bad ACL leaves no bucket behind.
         requested = header_grants(params)
         acl = request_acl(params, account)
+        ownership = params.get("ObjectOwnership")
+        if ownership is not None:
+            ownership = check_ownership(ownership)
+            if ownership == ENFORCED and acl_has_effect(grants(acl), [account]):
+                raise acl_with_enforced_ownership()
         limit = properties.get_int(self.store, "objectstorage.max_buckets_per_account")
         try:
             with self.store.session() as s:
@@ -92,6 +108,7 @@ class BucketsApi(S3Base):
                         region=region,
                         created_at=now(),
                         acl=acl,
+                        ownership=ownership,
                     )
                 )
         except IntegrityError as err:  # created by a concurrent request

@@ -4,12 +4,15 @@ compared with what the client sent, and returned as S3 returns them (base64)."""
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 from mallee.api.auth.streaming import Crc32, Digest
+from mallee.api.context import RequestContext
 from mallee.api.errors import ServiceError
+from mallee.services.s3 import errors
 
 _MAKERS: dict[str, Any] = {
     "ChecksumCRC32": Crc32,
@@ -53,3 +56,26 @@ class Checksums:
 
     def output(self) -> dict[str, str]:
         return dict(self.wanted)
+
+
+def content_md5(value: Any) -> str | None:
+    """The hex MD5 a Content-MD5 header promises; InvalidDigest when it is not one."""
+    if value is None:
+        return None
+    try:
+        raw = base64.b64decode(str(value), validate=True)
+    except (binascii.Error, ValueError) as err:
+        raise errors.invalid_digest() from err
+    if len(raw) != 16:
+        raise errors.invalid_digest()
+    return raw.hex()
+
+
+def check_body_md5(ctx: RequestContext, value: Any) -> None:
+    """A Content-MD5 sent with a (configuration) body must be the MD5 of the body as received."""
+    expected = content_md5(value)
+    if (
+        expected is not None
+        and expected != hashlib.md5(ctx.http.body, usedforsecurity=False).hexdigest()
+    ):
+        raise errors.bad_digest()

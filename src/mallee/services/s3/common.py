@@ -4,7 +4,8 @@ Access: for authenticated callers the IAM authorizer has already applied identit
 the bucket policy and what the ACLs grant the caller (S3Access.resource_policy turns grants
 into policy statements). Anonymous callers skip IAM; S3Access.admit_anonymous evaluates the
 bucket policy and ACLs for them and records what it admitted, so `require_anonymous` in the
-operations passes exactly those checks and falls back to the plain ACL rule for the rest.
+operations passes exactly those checks: the decision (public access block and object ownership
+included) is made there once, never again from the ACL alone.
 
 ACLs are stored as JSON: {"owner": account, "grants": [{"grantee": {...}, "permission": P}]}
 where a grantee is {"type": "CanonicalUser", "id": <canonical id>} or {"type": "Group",
@@ -245,15 +246,24 @@ def new_object_acl(params: dict[str, Any], owner_account: str) -> str:
     return request_acl(params, owner_account, str(bucket_owner) if bucket_owner else None)
 
 
-def permissions_for(acl_text: str, principal: Principal) -> dict[str, bool]:
+def is_public_grant(grant: dict[str, Any]) -> bool:
+    """A grant to AllUsers or AuthenticatedUsers (any AWS account at all): what S3's Block
+    Public Access calls a public ACL."""
+    return grant.get("grantee", {}).get("uri") in (ALL_USERS, AUTHENTICATED_USERS)
+
+
+def permissions_for(acl_text: str, principal: Principal, *, public: bool = True) -> dict[str, bool]:
     """Permission -> whether it came through a group (AllUsers/AuthenticatedUsers) rather than
-    a grant to the caller's own account: what the ACL grants this caller."""
+    a grant to the caller's own account: what the ACL grants this caller (`public` False: the
+    group grants count for nothing, as under IgnorePublicAcls)."""
     anonymous = principal.kind == "anonymous"
     mine = "" if anonymous else canonical_id(principal.account_id)
     out: dict[str, bool] = {}
     for grant in grants(acl_text):
         who = grant.get("grantee", {})
         uri = who.get("uri")
+        if is_public_grant(grant) and not public:
+            continue
         if uri == ALL_USERS or (uri == AUTHENTICATED_USERS and not anonymous):
             by_group = True
         elif who.get("type") == "CanonicalUser" and mine and who.get("id") == mine:
@@ -265,23 +275,14 @@ def permissions_for(acl_text: str, principal: Principal) -> dict[str, bool]:
     return out
 
 
-def acl_allows(acl_text: str, principal: Principal, permission: str) -> bool | None:
+def acl_allows(
+    acl_text: str, principal: Principal, permission: str, *, public: bool = True
+) -> bool | None:
     """None when the ACL does not grant `permission` to the caller; else whether a group
     grant (rather than one to the caller's account) is what grants it."""
-    held = permissions_for(acl_text, principal)
+    held = permissions_for(acl_text, principal, public=public)
     hits = [held[p] for p in (permission, "FULL_CONTROL") if p in held]
     return any(hits) if hits else None
-
-
-def anonymous_may(acl_text: str, permission: str) -> bool:
-    for grant in grants(acl_text):
-        grantee = grant.get("grantee", {})
-        if grantee.get("uri") == ALL_USERS and grant.get("permission") in (
-            permission,
-            "FULL_CONTROL",
-        ):
-            return True
-    return False
 
 
 # (request id, ACL text, permission) checks already decided in favour of the current
@@ -300,15 +301,29 @@ def admit_anonymous(ctx: RequestContext, checks: set[tuple[str, str]]) -> None:
 
 
 def require_anonymous(ctx: RequestContext, acl_text: str, permission: str) -> None:
-    """Anonymous callers pass where prepare admitted them for this very ACL and permission,
-    or where the ACL grants AllUsers `permission`."""
+    """Anonymous callers pass only where prepare admitted them for this very ACL and
+    permission (an ACL changed since, or never looked at, admits no one)."""
     if ctx.principal.kind != "anonymous":
         return
     request_id, checks = _admitted.get()
-    if request_id == ctx.request_id and (acl_text, permission) in checks:
-        return
-    if not anonymous_may(acl_text, permission):
+    if request_id != ctx.request_id or (acl_text, permission) not in checks:
         raise errors.access_denied()
+
+
+def check_expected_owner(params: dict[str, Any], bucket: S3Bucket) -> None:
+    expected = params.get("ExpectedBucketOwner")
+    if expected is not None and str(expected) != bucket.account_id:
+        raise errors.access_denied()
+
+
+def settings_bucket(s: Session, ctx: RequestContext, params: dict[str, Any]) -> S3Bucket:
+    """The bucket a bucket-settings operation names. Signed callers were authorized by IAM
+    (s3:PutBucketLogging, ...); no ACL grants these, so anonymous callers never may."""
+    if ctx.principal.kind == "anonymous":
+        raise errors.access_denied()
+    bucket = bucket_or_404(s, str(params["Bucket"]))
+    check_expected_owner(params, bucket)
+    return bucket
 
 
 class VersionState(Protocol):

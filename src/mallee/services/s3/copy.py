@@ -30,6 +30,7 @@ from mallee.services.s3.common import (
 )
 from mallee.services.s3.conditions import check_conditions
 from mallee.services.s3.data import Stored
+from mallee.services.s3.encryption import OBJECT_ENCRYPTION
 from mallee.services.s3.names import check_key
 from mallee.services.s3.objects import stored_headers
 from mallee.store.tables.s3 import S3Object
@@ -238,7 +239,10 @@ class CopyApi(S3Access):
             data.discard(self.backend, stored)
             raise
         self.free_blobs(freed)
-        out: Result = {"CopyObjectResult": {"ETag": row.etag, "LastModified": row.last_modified}}
+        out: Result = {
+            "CopyObjectResult": {"ETag": row.etag, "LastModified": row.last_modified},
+            **OBJECT_ENCRYPTION,
+        }
         if shown:
             out["VersionId"] = shown
         if source.version_id != versions.NULL:

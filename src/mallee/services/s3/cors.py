@@ -11,7 +11,6 @@ botocore's model has no OPTIONS operation (nor one for browser POST uploads), so
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from collections.abc import Callable
@@ -24,8 +23,9 @@ from mallee.api.http import HttpResponse
 from mallee.api.protocol.restxml_serializer import host_id
 from mallee.services.base import Params, Result
 from mallee.services.s3 import errors, post_upload
+from mallee.services.s3.checksums import check_body_md5
 from mallee.services.s3.common import S3Base, bucket_or_404
-from mallee.services.s3.objects import ObjectsApi, content_md5
+from mallee.services.s3.objects import ObjectsApi
 from mallee.store.tables.s3 import S3Bucket
 
 log = logging.getLogger(__name__)
@@ -134,7 +134,9 @@ def cors_headers(rule: Rule, origin: str, requested: list[str] | None = None) ->
 def _split_path(path: str) -> tuple[str, str]:
     """(bucket, key) of a path-style request path (either may be "")."""
     bucket, _, key = path.lstrip("/").partition("/")
-    return unquote(bucket), unquote(key)
+    bucket = unquote(bucket)
+    # No bucket has U+0000 in its name, and no lookup may hold it (PostgreSQL text cannot).
+    return ("" if "\x00" in bucket else bucket), unquote(key)
 
 
 def _header_list(value: str) -> list[str]:
@@ -145,7 +147,7 @@ class CorsApi(S3Base):
     def put_bucket_cors(self, ctx: RequestContext, params: Params) -> Result:
         name = str(params["Bucket"])
         _owner_only(ctx)
-        _check_md5(ctx, params.get("ContentMD5"))
+        check_body_md5(ctx, params.get("ContentMD5"))
         config = params.get("CORSConfiguration") or {}
         rules: list[Rule] = list(config.get("CORSRules") or [])
         validate_rules(rules)
@@ -243,13 +245,3 @@ def _owner_only(ctx: RequestContext) -> None:
     # Signed callers were authorized by IAM (s3:PutBucketCORS, ...); anonymous ones never may.
     if ctx.principal.kind == "anonymous":
         raise errors.access_denied()
-
-
-def _check_md5(ctx: RequestContext, value: Any) -> None:
-    """A Content-MD5 sent with the configuration must be the MD5 of the body as received."""
-    expected = content_md5(value)
-    if (
-        expected is not None
-        and expected != hashlib.md5(ctx.http.body, usedforsecurity=False).hexdigest()
-    ):
-        raise errors.bad_digest()

@@ -81,3 +81,9 @@ def malformed_xml() -> ServiceError:
         "The XML you provided was not well-formed or did not validate against our published schema",
         400,
     )
+
+
+def not_implemented(
+    message: str = "A header you provided implies functionality that is not implemented",
+) -> ServiceError:
+    return ServiceError("NotImplemented", message, 501, sender_fault=False)

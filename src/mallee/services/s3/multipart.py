@@ -27,7 +27,7 @@ from mallee.api.errors import ServiceError
 from mallee.services.base import Params, Result
 from mallee.services.s3 import errors, tagging, versions
 from mallee.services.s3.backends import Blob
-from mallee.services.s3.checksums import Checksums
+from mallee.services.s3.checksums import Checksums, content_md5
 from mallee.services.s3.common import (
     bucket_or_404,
     check_write_conditions,
@@ -37,11 +37,11 @@ from mallee.services.s3.common import (
     require_anonymous,
 )
 from mallee.services.s3.copy import CopyApi, copy_range
+from mallee.services.s3.encryption import OBJECT_ENCRYPTION
 from mallee.services.s3.listing import after_prefix, common_prefix, key_encoder
 from mallee.services.s3.names import check_key, prefix_matches_some
 from mallee.services.s3.objects import (
     STATUS,
-    content_md5,
     locked_bucket,
     pieces,
     stored_headers,
@@ -211,7 +211,7 @@ class MultipartApi(CopyApi):
                 s.add(upload)
         except IntegrityError as err:  # the bucket went away meanwhile
             raise errors.no_such_bucket(name) from err
-        return {"Bucket": name, "Key": key, "UploadId": upload.upload_id}
+        return {"Bucket": name, "Key": key, "UploadId": upload.upload_id, **OBJECT_ENCRYPTION}
 
     def upload_part(self, ctx: RequestContext, params: Params) -> Result:
         number = part_number(params.get("PartNumber"))
@@ -228,7 +228,7 @@ class MultipartApi(CopyApi):
             sums.verify()
 
         part = self._keep_part(params, number, blob, verify, sums.output())
-        return {"ETag": part.etag, **sums.output()}
+        return {"ETag": part.etag, **sums.output(), **OBJECT_ENCRYPTION}
 
     def upload_part_copy(self, ctx: RequestContext, params: Params) -> Result:
         number = part_number(params.get("PartNumber"))
@@ -240,7 +240,10 @@ class MultipartApi(CopyApi):
         assert copied.blob_id is not None  # parts are always blobs
         blob = Blob(copied.blob_id, copied.size, copied.md5_hex)
         part = self._keep_part(params, number, blob, lambda: None, {})
-        out: Result = {"CopyPartResult": {"ETag": part.etag, "LastModified": part.last_modified}}
+        out: Result = {
+            "CopyPartResult": {"ETag": part.etag, "LastModified": part.last_modified},
+            **OBJECT_ENCRYPTION,
+        }
         if source.version_id != versions.NULL:
             out["CopySourceVersionId"] = source.version_id
         return out
@@ -323,6 +326,7 @@ class MultipartApi(CopyApi):
             "Key": key,
             "ETag": row.etag,
             "Location": _location(ctx, name, key),
+            **OBJECT_ENCRYPTION,
         }
         if shown:
             out["VersionId"] = shown

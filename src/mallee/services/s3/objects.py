@@ -8,8 +8,6 @@ that no version references any more are deleted after that commit.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from collections.abc import Iterator
 from datetime import datetime
@@ -24,7 +22,7 @@ from mallee.services.base import Params, Result
 from mallee.services.iam.authz import denied
 from mallee.services.s3 import data, errors, lookup, tagging, versions, writes
 from mallee.services.s3.access import S3Access
-from mallee.services.s3.checksums import Checksums
+from mallee.services.s3.checksums import Checksums, content_md5
 from mallee.services.s3.common import (
     bucket_or_404,
     new_object_acl,
@@ -32,6 +30,7 @@ from mallee.services.s3.common import (
     require_anonymous,
 )
 from mallee.services.s3.conditions import byte_range, check_conditions
+from mallee.services.s3.encryption import OBJECT_ENCRYPTION
 from mallee.services.s3.names import check_key
 from mallee.store.tables.s3 import S3Bucket, S3Object
 
@@ -68,19 +67,6 @@ def announced_size(ctx: RequestContext) -> int | None:
     return int(text) if text is not None and text.isdigit() else None
 
 
-def content_md5(value: Any) -> str | None:
-    """The hex MD5 a Content-MD5 header promises; InvalidDigest when it is not one."""
-    if value is None:
-        return None
-    try:
-        raw = base64.b64decode(str(value), validate=True)
-    except (binascii.Error, ValueError) as err:
-        raise errors.invalid_digest() from err
-    if len(raw) != 16:
-        raise errors.invalid_digest()
-    return raw.hex()
-
-
 def stored_headers(params: Params) -> dict[str, Any]:
     out: dict[str, Any] = {k: params[k] for k in STORED_HEADERS if params.get(k) is not None}
     if isinstance(out.get("Expires"), datetime):
@@ -105,6 +91,7 @@ def object_headers(
     out["ETag"] = row.etag
     out["LastModified"] = row.last_modified
     out["AcceptRanges"] = "bytes"
+    out.update(OBJECT_ENCRYPTION)
     shown = versions.shown(bucket, row.version_id) if bucket else _real(row.version_id)
     if shown:
         out["VersionId"] = shown
@@ -151,7 +138,7 @@ class ObjectsApi(S3Access):
             data.discard(self.backend, stored)
             raise
         self.free_blobs(freed)
-        out: Result = {"ETag": row.etag, **sums.output()}
+        out: Result = {"ETag": row.etag, **sums.output(), **OBJECT_ENCRYPTION}
         if shown:
             out["VersionId"] = shown
         return out

@@ -21,7 +21,9 @@ from mallee.api.errors import ServiceError
 from mallee.policy import Policy, PolicyError, PolicyKind, parse_policy
 from mallee.services.base import Params, Result
 from mallee.services.s3 import errors, versions
-from mallee.services.s3.common import S3Base, acl_allows, bucket_or_404
+from mallee.services.s3.common import S3Base, acl_allows, bucket_or_404, check_expected_owner
+from mallee.services.s3.ownership import acls_disabled
+from mallee.services.s3.public_access import blocks
 from mallee.store.tables.iam import IamAccount
 from mallee.store.tables.s3 import S3Bucket
 
@@ -99,10 +101,18 @@ def split_arn(arn: str) -> tuple[str, str | None]:
 
 
 def access_for(s: Session, ctx: RequestContext, arn: str, action: str) -> Access:
+    """The bucket policy and ACLs as one resource policy for this request, as the bucket's
+    object ownership and public access block let them grant."""
     name, key = split_arn(arn)
     bucket = s.get(S3Bucket, name) if name and name != "*" else None
     if bucket is None:
         return Access(False, ctx.principal.account_id)
+    if bucket.request_payer == "Requester" and ctx.principal.account_id != bucket.account_id:
+        # Requester Pays: another account must accept the charges (x-amz-request-payer), and
+        # an anonymous caller, whom none could be charged to, is refused whatever it sends.
+        accepted = ctx.http.headers.get("x-amz-request-payer", "").lower() == "requester"
+        if not accepted or ctx.principal.kind == "anonymous":
+            raise errors.access_denied()
     op = ctx.operation_name
     owner, acl_text, permission = bucket.account_id, bucket.acl, BUCKET_PERMISSIONS.get(op)
     if op in OBJECT_PERMISSIONS and key is not None:
@@ -116,10 +126,24 @@ def access_for(s: Session, ctx: RequestContext, arn: str, action: str) -> Access
             permission = "READ"
         else:
             permission = None
+    disabled = acls_disabled(bucket)
+    if disabled:
+        owner = bucket.account_id  # BucketOwnerEnforced: it owns every object
     statements = _policy_statements(bucket.policy)
+    if (
+        statements
+        and ctx.principal.account_id != bucket.account_id
+        and blocks(bucket, "RestrictPublicBuckets")
+        and is_public(str(bucket.policy))
+    ):
+        # A public policy's Allows hold only for the owner's account; its Denies for everyone.
+        statements = [st for st in statements if st.get("Effect") != "Allow"]
     checks: set[tuple[str, str]] = set()
     if permission is not None:
-        by_group = acl_allows(acl_text, ctx.principal, permission)
+        public = not blocks(bucket, "IgnorePublicAcls")
+        by_group = (
+            None if disabled else acl_allows(acl_text, ctx.principal, permission, public=public)
+        )
         if action == DELETE_VERSION and (by_group or ctx.principal.account_id != owner):
             by_group = None  # WRITE removes versions for good only for the bucket owner
         if by_group is not None:
@@ -263,12 +287,6 @@ def check_bucket_owner(ctx: RequestContext, bucket: S3Bucket) -> None:
         )
 
 
-def check_expected_owner(params: Params, bucket: S3Bucket) -> None:
-    expected = params.get("ExpectedBucketOwner")
-    if expected is not None and str(expected) != bucket.account_id:
-        raise errors.access_denied()
-
-
 def no_such_policy(bucket: str) -> ServiceError:
     return ServiceError(
         "NoSuchBucketPolicy",
@@ -292,6 +310,8 @@ class PolicyApi(S3Base):
         with self.store.session() as s:
             bucket = self._owned_bucket(s, ctx, params)
             validate_policy(s, bucket.name, text)
+            if blocks(bucket, "BlockPublicPolicy") and is_public(text):
+                raise errors.access_denied()
             bucket.policy = text
         return {STATUS: 204}
 

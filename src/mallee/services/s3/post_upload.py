@@ -51,6 +51,7 @@ FIELD_PARAMS = {
     "content-language": "ContentLanguage",
     "x-amz-storage-class": "StorageClass",
     "x-amz-website-redirect-location": "WebsiteRedirectLocation",
+    "x-amz-server-side-encryption": "ServerSideEncryption",
 }
 STORAGE_CLASSES = frozenset({"STANDARD", "REDUCED_REDUNDANCY", "STANDARD_IA"})
 # RFC 3986's reserved and unreserved characters, and '%' (escapes already made).
@@ -71,7 +72,9 @@ def bucket_of_post(ctx: RequestContext) -> str | None:
         return None
     if request.content_type != "multipart/form-data" and request.query:
         return None
-    return unquote(parts[0])
+    bucket = unquote(parts[0])
+    # No bucket has U+0000 in its name: the model's routing refuses the request instead.
+    return None if "\x00" in bucket else bucket
 
 
 def precondition_failed() -> ServiceError:

@@ -47,6 +47,20 @@ class S3Bucket(Base):
     cors: Mapped[str | None] = mapped_column(Text, nullable=True, default=None)
     lifecycle: Mapped[str | None] = mapped_column(Text, nullable=True, default=None)
     tagging: Mapped[str | None] = mapped_column(Text, nullable=True, default=None)
+    # Bucket settings; None: never set, the bucket answers AWS's default for it.
+    # "BucketOwner" or "Requester" (PutBucketRequestPayment).
+    request_payer: Mapped[str | None] = mapped_column(String(16), nullable=True, default=None)
+    # ServerSideEncryptionConfiguration rules, as JSON (None: SSE-S3, AWS's default).
+    encryption: Mapped[str | None] = mapped_column(Text, nullable=True, default=None)
+    # PublicAccessBlockConfiguration's four flags, as JSON.
+    public_access_block: Mapped[str | None] = mapped_column(Text, nullable=True, default=None)
+    # ObjectOwnership: BucketOwnerEnforced, BucketOwnerPreferred or ObjectWriter.
+    ownership: Mapped[str | None] = mapped_column(String(32), nullable=True, default=None)
+    # LoggingEnabled and WebsiteConfiguration, as JSON.
+    logging: Mapped[str | None] = mapped_column(Text, nullable=True, default=None)
+    website: Mapped[str | None] = mapped_column(Text, nullable=True, default=None)
+    # Transfer acceleration Status ("Suspended": nothing is accelerated here).
+    accelerate: Mapped[str | None] = mapped_column(String(16), nullable=True, default=None)
 
 
 class S3Object(Base):
