@@ -284,8 +284,10 @@ def s3(cloud: Cloud) -> Any:
 
 
 @pytest.fixture
-def bucket(s3: Any) -> str:
-    """A new bucket of the admin's for one test."""
-    from tests.e2e.s3util import new_bucket
+def bucket(s3: Any) -> Iterator[str]:
+    """A new bucket of the admin's for one test, deleted after it."""
+    from tests.e2e.s3util import new_bucket, remove_bucket
 
-    return new_bucket(s3)
+    name = new_bucket(s3)
+    yield name
+    remove_bucket(s3, name)
