@@ -111,7 +111,7 @@ class ApiServer:
 
 def _prepare_state(db_url: str, object_store: ObjectStore | None) -> tuple[str, str]:
     """A migrated database with the cloud admin's keys (and the s3 backend's properties)."""
-    from mallee.services.empyrean import properties
+    from mallee.registry import properties
     from mallee.services.iam.bootstrap import ensure_system_account
     from mallee.store import Store
 

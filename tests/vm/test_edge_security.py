@@ -18,13 +18,15 @@ from pathlib import Path
 
 import pytest
 
+from mallee.cloud_identity import system_account_id
 from mallee.ids import new_id
 from mallee.node.host import in_netns, run
-from mallee.node.network import DataPlane, mac_for
+from mallee.node.network import DataPlane
 from mallee.node.network.edge import EdgeReconciler
 from mallee.node.network.links import delete_netns
 from mallee.node.network.names import public_netns_for, tap_for
-from mallee.services.iam.bootstrap import ensure_system_account, system_account_id
+from mallee.placement.macs import mac_for
+from mallee.services.iam.bootstrap import ensure_system_account
 from mallee.store import Store
 from mallee.store.tables.network import (
     Ec2Address,

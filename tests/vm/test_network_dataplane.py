@@ -19,12 +19,14 @@ from pathlib import Path
 
 import pytest
 
+from mallee.cloud_identity import system_account_id
 from mallee.ids import new_id
 from mallee.node.host import in_netns, run
-from mallee.node.network import DataPlane, DataPlaneBusyError, links, mac_for, procs
+from mallee.node.network import DataPlane, DataPlaneBusyError, links, procs
 from mallee.node.network.names import legacy_netns_for
 from mallee.node.network.nat import META_CHAIN
-from mallee.services.iam.bootstrap import ensure_system_account, system_account_id
+from mallee.placement.macs import mac_for
+from mallee.services.iam.bootstrap import ensure_system_account
 from mallee.store import Store
 from mallee.store.tables.ec2 import Ec2Instance
 

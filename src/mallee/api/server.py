@@ -24,9 +24,9 @@ from mallee.api.models import load_service_model
 from mallee.config import Settings
 from mallee.console.app import MAX_BODY as CONSOLE_MAX_BODY
 from mallee.console.app import Console
+from mallee.registry import components
 from mallee.services.base import Runtime
 from mallee.services.catalog import ServiceSpec
-from mallee.services.empyrean import registry
 from mallee.store import Store
 
 log = logging.getLogger(__name__)
@@ -258,7 +258,7 @@ class App:
 
     def _register(self) -> None:
         name = self.settings.service_name or f"API_{socket.gethostname()}_{self.settings.port}"
-        self.service_id = registry.register_self(
+        self.service_id = components.register_self(
             self.store,
             type="user-api",
             name=name,
@@ -267,7 +267,7 @@ class App:
             partition=self.settings.region,
         )
         # This process serves S3 too: it is also an Object Storage Gateway (Eucalyptus' OSG).
-        self.osg_id = registry.register_self(
+        self.osg_id = components.register_self(
             self.store,
             type="objectstorage",
             name=name.replace("API_", "OSG_", 1) if name.startswith("API_") else f"OSG_{name}",
@@ -284,6 +284,6 @@ class App:
                 if service_id is None:
                     continue
                 try:
-                    await asyncio.to_thread(registry.heartbeat, self.store, service_id)
+                    await asyncio.to_thread(components.heartbeat, self.store, service_id)
                 except Exception:
                     log.exception("heartbeat failed")

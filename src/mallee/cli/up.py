@@ -15,18 +15,18 @@ from types import FrameType
 
 from mallee.cli import prereqs
 from mallee.cli.run import run_api
+from mallee.cloud_identity import system_account_id
 from mallee.config import Settings
 from mallee.datadir import make_private
 from mallee.images.default import build_default_image, default_image_paths
+from mallee.registry import components
 from mallee.services.ec2.images import register_local_image
 from mallee.services.ec2.instance_types import ensure_instance_types
-from mallee.services.empyrean import registry
 from mallee.services.iam.bootstrap import (
     DemoAccount,
     ensure_demo_account,
     ensure_system_account,
     ensure_system_console_login,
-    system_account_id,
 )
 from mallee.store import Store
 
@@ -250,7 +250,7 @@ def _announce(
         while time.monotonic() < deadline:
             enabled = {
                 r.type
-                for r in registry.list_services(store)
+                for r in components.list_services(store)
                 if r.state == "ENABLED" and (r.last_heartbeat or 0) >= since
             }
             if not _answers(settings):

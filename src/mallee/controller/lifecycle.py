@@ -18,9 +18,9 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from mallee.config import Settings
-from mallee.services.s3 import versions
-from mallee.services.s3.backends import Backend, make_backend
-from mallee.services.s3.lifecycle import Rule, aware, due, rules
+from mallee.objectstore import versions
+from mallee.objectstore.backends import Backend, make_backend
+from mallee.objectstore.lifecycle_rules import Rule, aware, due, rules
 from mallee.store import Store
 from mallee.store.tables.s3 import S3Bucket, S3Object, S3Part, S3Upload
 

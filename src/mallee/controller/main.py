@@ -11,9 +11,9 @@ import uuid
 from mallee.config import Settings
 from mallee.controller import addresses, lease, lifecycle, vmstate
 from mallee.controller.scheduler import Scheduler, has_unplaced
+from mallee.registry import components, properties
+from mallee.registry.heartbeat import Heartbeat, interval_for
 from mallee.runloop import stop_on_signals, wait_for_work
-from mallee.services.empyrean import properties, registry
-from mallee.services.empyrean.heartbeat import Heartbeat, interval_for
 from mallee.store import Store
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,7 @@ def run_controller(settings: Settings) -> int:
     store.migrate()
     host = socket.gethostname()
     name = settings.service_name or f"controller-{host}"
-    service_id = registry.register_self(
+    service_id = components.register_self(
         store, type="controller", name=name, host=host, port=settings.port, partition=settings.zone
     )
     beat = Heartbeat(store, service_id, interval=interval_for(settings.heartbeat_timeout))

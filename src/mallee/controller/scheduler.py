@@ -18,9 +18,9 @@ from sqlalchemy import and_, bindparam, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from mallee.controller.placement import NodeInfo, NodeUsage, fits, usable_nodes
-from mallee.node.network import mac_for
-from mallee.services.ec2 import address_pool
+from mallee.placement import address_pool
+from mallee.placement.macs import mac_for
+from mallee.placement.usage import NodeInfo, NodeUsage, fits, usable_nodes
 from mallee.store import Store
 from mallee.store.prepared import InsertMany, Prepared
 from mallee.store.tables.ec2 import Ec2Instance

@@ -13,7 +13,7 @@ import logging
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from mallee.services.empyrean import properties, registry
+from mallee.registry import components, properties
 from mallee.store import Store
 from mallee.store.tables.compute import InstanceConsole, InstanceCounters
 from mallee.store.tables.ec2 import Ec2Instance, Ec2Tag
@@ -28,7 +28,7 @@ def silent_nodes(store: Store, *, now: float) -> set[str]:
     """Nodes registered but not heartbeating (NOTREADY), by name."""
     return {
         r.name
-        for r in registry.list_services(store, now=now)
+        for r in components.list_services(store, now=now)
         if r.type == "node" and r.state == "NOTREADY"
     }
 

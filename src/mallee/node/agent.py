@@ -28,9 +28,9 @@ from mallee.config import Settings
 from mallee.node.hypervisor.base import Hypervisor, LaunchError, VmSpec
 from mallee.node.image_cache import ImageCache
 from mallee.node.transitions import Transitions
+from mallee.registry import components
+from mallee.registry.heartbeat import Heartbeat, interval_for
 from mallee.runloop import stop_on_signals, wait_for_work
-from mallee.services.empyrean import registry
-from mallee.services.empyrean.heartbeat import Heartbeat, interval_for
 from mallee.store import Store
 from mallee.store.prepared import Prepared, detached
 from mallee.store.tables.compute import InstanceConsole, InstanceCounters, NodeRow
@@ -143,7 +143,7 @@ class NodeAgent:
     # --- the loop ---------------------------------------------------------------------------
 
     def _read_blob(self, blob_id: str) -> Iterable[bytes | memoryview]:
-        from mallee.services.s3.backends import make_backend
+        from mallee.objectstore.backends import make_backend
 
         return make_backend(self.settings, self.store).read(blob_id)
 
@@ -519,7 +519,7 @@ def run_node(settings: Settings) -> int:
         edge.start()
     agent = NodeAgent(store, settings, hv, plane, name)
     # 8775: the Eucalyptus NC port (the agent listens on none; the registry wants one).
-    service_id = registry.register_self(
+    service_id = components.register_self(
         store, type="node", name=name, host=host, port=8775, partition=settings.zone
     )
     log.info("node %s up (%s), adopting %d running VMs", name, hv.kind, agent.adopt())

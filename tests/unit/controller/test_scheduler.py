@@ -7,11 +7,12 @@ import time
 
 import pytest
 
+from mallee.cloud_identity import system_account_id
 from mallee.controller.scheduler import Scheduler
 from mallee.controller.vmstate import handle_silent_nodes
 from mallee.ids import new_id
-from mallee.services.empyrean import registry
-from mallee.services.iam.bootstrap import ensure_system_account, system_account_id
+from mallee.registry import components
+from mallee.services.iam.bootstrap import ensure_system_account
 from mallee.store import Store
 from mallee.store.tables.compute import NodeRow
 from mallee.store.tables.ec2 import Ec2Instance
@@ -20,7 +21,9 @@ ZONE = "one"
 
 
 def add_node(store: Store, name: str, cores: int = 4, subnet: str = "10.1.0.0/29") -> str:
-    sid = registry.register_self(store, type="node", name=name, host="h", port=8775, partition=ZONE)
+    sid = components.register_self(
+        store, type="node", name=name, host="h", port=8775, partition=ZONE
+    )
     with store.session() as s:
         s.add(
             NodeRow(
@@ -114,7 +117,7 @@ def test_small_subnet_is_a_capacity_limit(store: Store) -> None:
 def test_disabled_nodes_take_nothing(store: Store, admin_state: str) -> None:
     add_node(store, "n1")
     add_node(store, "n2")
-    registry.modify_service(store, "n1", admin_state)
+    components.modify_service(store, "n1", admin_state)
     ids = pending(store, 2)
     place(store)
     assert {r.node for r in rows(store, ids)} == {"n2"}

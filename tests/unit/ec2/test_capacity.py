@@ -8,12 +8,14 @@ import time
 import pytest
 
 from mallee.api.errors import ServiceError
+from mallee.cloud_identity import system_account_id
 from mallee.ids import new_id
-from mallee.services.ec2.capacity import TypeCapacity, free_slots, zone_capacity
+from mallee.placement.usage import free_slots
+from mallee.registry import components
+from mallee.services.ec2.capacity import TypeCapacity, zone_capacity
 from mallee.services.ec2.instance_types import SEED_TYPES, ensure_instance_types, get_type
 from mallee.services.ec2.regions import capacity_line
-from mallee.services.empyrean import registry
-from mallee.services.iam.bootstrap import ensure_system_account, system_account_id
+from mallee.services.iam.bootstrap import ensure_system_account
 from mallee.store import Store
 from mallee.store.tables.compute import NodeRow
 from mallee.store.tables.ec2 import Ec2Instance, Ec2InstanceType
@@ -32,7 +34,7 @@ def add_node(
     zone: str = ZONE,
     subnet: str = "",
 ) -> None:
-    registry.register_self(store, type="node", name=name, host="h", port=8775, partition=zone)
+    components.register_self(store, type="node", name=name, host="h", port=8775, partition=zone)
     with store.session() as s:
         s.add(
             NodeRow(
@@ -135,7 +137,7 @@ def test_disabled_silent_and_other_zone_nodes_do_not_count(store: Store) -> None
     add_node(store, "live", cores=2, memory_mb=2048, disk_gb=50)
     add_node(store, "off", cores=2, memory_mb=2048, disk_gb=50)
     add_node(store, "far", cores=2, memory_mb=2048, disk_gb=50, zone="two")
-    registry.modify_service(store, "off", "DISABLED")
+    components.modify_service(store, "off", "DISABLED")
     assert capacity(store)["m1.small"].max == 2
     assert capacity(store, "two")["m1.small"].max == 2
     # Later than the heartbeat timeout: every node is silent, nothing fits.

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from mallee.api.errors import ServiceError
+from mallee.cloud_identity import system_account_id
 from mallee.services.ec2.images import _check_name, image_type_of, register_local_image
-from mallee.services.iam.bootstrap import ensure_system_account, system_account_id
+from mallee.services.iam.bootstrap import ensure_system_account
 from mallee.store import Store
 from mallee.store.tables.ec2 import Ec2Image
 

@@ -7,7 +7,7 @@ import time
 import pytest
 from botocore.exceptions import ClientError
 
-from mallee.services.empyrean import registry
+from mallee.registry import components
 from mallee.services.empyrean.provider import EmpyreanProvider
 from mallee.store import Store
 from tests.unit.empyrean.conftest import Wire
@@ -19,7 +19,7 @@ def _error(excinfo: pytest.ExceptionInfo[ClientError]) -> tuple[str, int]:
 
 
 def _running(store: Store, type: str, name: str, partition: str = "") -> str:
-    return registry.register_self(
+    return components.register_self(
         store, type=type, name=name, host="10.0.0.1", port=8773, partition=partition
     )
 
@@ -125,13 +125,13 @@ def test_register_modify_deregister_round_trip(store: Store, wire: Wire) -> None
     assert _error(err) == ("ServiceAlreadyExists", 409)
 
     # The node agent starting on that host claims the registration.
-    registry.register_self(
+    components.register_self(
         store, type="node", name="nc-1", host="10.2.0.1", port=8775, now=time.time()
     )
     assert wire.call("ModifyService", Name="nc-1", State="DISABLE") == {"Return": True}
     (status,) = wire.call("DescribeServices", ServiceName=["nc-1"])["ServiceStatuses"]
     assert (status["LocalState"], status["LocalEpoch"]) == ("DISABLED", 1)
-    assert registry.enabled_services(store, "node") == []
+    assert components.enabled_services(store, "node") == []
 
     gone = wire.call("DeregisterService", Name="nc-1")
     assert [s["Name"] for s in gone["DeregisteredServices"]] == ["nc-1"]

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from mallee.services.iam.bootstrap import ensure_system_account, system_account_id
+from mallee.cloud_identity import system_account_id
+from mallee.services.iam.bootstrap import ensure_system_account
 from mallee.store import Store
 
 

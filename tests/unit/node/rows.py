@@ -6,8 +6,8 @@ import datetime as dt
 import time
 from typing import Any
 
+from mallee.cloud_identity import system_account_id
 from mallee.ids import new_id
-from mallee.services.iam.bootstrap import system_account_id
 from mallee.store import Store
 from mallee.store.tables.ec2 import Ec2Instance
 

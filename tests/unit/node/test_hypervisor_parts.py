@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from mallee.cloud_identity import system_account_id
 from mallee.node.hypervisor.qemu import console_says_poweroff, exit_cause
 from mallee.node.hypervisor.qmp import Qmp, QmpError
 from mallee.node.image_cache import ImageCache, ImageError
 from mallee.services.ec2.images import register_local_image
-from mallee.services.iam.bootstrap import ensure_system_account, system_account_id
+from mallee.services.iam.bootstrap import ensure_system_account
 from mallee.store import Store
 from mallee.store.tables.ec2 import Ec2Image
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from mallee.config import Settings
 from mallee.node.hypervisor.fake import FakeHypervisor
 from mallee.node.hypervisor.probe import choose_accel
-from mallee.services.empyrean import registry
+from mallee.registry import components
 from mallee.store import Store
 from mallee.store.tables.compute import NodeRow
 from tests.unit.node.rows import NODE, instance, row_of
@@ -58,7 +58,7 @@ def test_node_process_survives_restarts_without_touching_vms(
     proc = start(tmp_path, db_url)
     try:
         wait_for(lambda: node_row(store) is not None)
-        services = [s for s in registry.list_services(store) if s.type == "node"]
+        services = [s for s in components.list_services(store) if s.type == "node"]
         assert [(s.name, s.partition) for s in services] == [(NODE, "one")]
         iid = instance(store, images)
         wait_for(lambda: row_of(store, iid).state == "running")

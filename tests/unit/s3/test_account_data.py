@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import select
 
 from mallee.config import Settings
+from mallee.objectstore.backends.fs import FsBackend
 from mallee.services.base import Runtime
 from mallee.services.iam import accounts
 from mallee.services.s3 import account_data
-from mallee.services.s3.backends.fs import FsBackend
 from mallee.store import Store
 from mallee.store.tables.iam import IamAccount
 from mallee.store.tables.s3 import S3Bucket, S3Object, S3Part, S3Upload

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from mallee.objectstore.backends.fs import FsBackend
 from mallee.services.s3 import lookup
-from mallee.services.s3.backends.fs import FsBackend
 from mallee.services.s3.data import INLINE_MAX, Stored, discard, open_bytes, store
 from mallee.store import Store
 from mallee.store.tables.s3 import S3Bucket, S3Object

@@ -26,7 +26,6 @@ The interface the node agent uses::
         def plugged(self) -> set[str]   # instance ids with a tap or a DHCP entry here
         def teardown(self) -> None  # stop dnsmasq + metadata server, delete the namespace
 
-    def mac_for(instance_id: str) -> str      # "d0:0d:xx:xx:xx:xx", from the id
     def tap_for(instance_id: str) -> str      # "tap" + 12 characters of the id
     def netns_for(cloud_id: str, node_name: str) -> str   # "mallee-<cloud id>-<node>"
     identity.cloud_id(store) -> str           # the cloud id: 8 hex digits, from the database
@@ -47,6 +46,6 @@ process), nsock (sockets inside a namespace), procs (pid files, strays), datapla
 """
 
 from mallee.node.network.dataplane import DataPlane, DataPlaneBusyError, Nic
-from mallee.node.network.names import mac_for, netns_for, tap_for
+from mallee.node.network.names import netns_for, tap_for
 
-__all__ = ["DataPlane", "DataPlaneBusyError", "Nic", "mac_for", "netns_for", "tap_for"]
+__all__ = ["DataPlane", "DataPlaneBusyError", "Nic", "netns_for", "tap_for"]

@@ -32,7 +32,7 @@ from mallee.node.network.rules import (
     EdgeRules,
     edge_rules,
 )
-from mallee.services.empyrean import properties
+from mallee.registry import properties
 from mallee.store.db import Store
 from mallee.store.tables.network import network_generation
 

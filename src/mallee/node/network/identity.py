@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from mallee.cloud_identity import system_account_id
 from mallee.node.network.names import cloud_id_of
-from mallee.services.iam.bootstrap import system_account_id
 from mallee.store import Store
 
 

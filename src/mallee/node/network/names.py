@@ -19,17 +19,6 @@ _INSTANCE_ID = re.compile(r"i-[0-9A-Za-z]{1,32}")
 _MAC = re.compile(r"[0-9a-f]{2}(?::[0-9a-f]{2}){5}")
 
 
-def mac_for(instance_id: str) -> str:
-    """The instance's MAC: Eucalyptus' d0:0d: prefix and 4 bytes of a hash of its id.
-
-    0xd0 has the locally-administered bit clear, as in Eucalyptus (its VNET_MACPREFIX default);
-    what matters here is that it is unicast and never collides with a bridge or tap address
-    (those are random or set by `bridge_mac`).
-    """
-    digest = hashlib.sha256(instance_id.encode()).digest()
-    return "d0:0d:" + ":".join(f"{b:02x}" for b in digest[:4])
-
-
 def bridge_mac(node_name: str) -> str:
     """A fixed, locally administered MAC for the node's bridge.
 

@@ -25,8 +25,10 @@ from sqlalchemy.orm import Session
 from mallee.api.context import RequestContext
 from mallee.api.errors import ServiceError
 from mallee.ids import is_id, new_id
+from mallee.placement import address_pool
+from mallee.registry import properties
 from mallee.services.base import Params, Provider, Result
-from mallee.services.ec2 import address_pool, errors
+from mallee.services.ec2 import errors
 from mallee.services.ec2.filters import lookup, matches, parse_filters
 from mallee.services.ec2.instances import owned
 from mallee.services.ec2.tags import (
@@ -36,7 +38,6 @@ from mallee.services.ec2.tags import (
     tag_list,
     tags_for,
 )
-from mallee.services.empyrean import properties
 from mallee.store.tables.ec2 import Ec2Instance
 from mallee.store.tables.iam import IamAccount
 from mallee.store.tables.network import Ec2Address, bump_network

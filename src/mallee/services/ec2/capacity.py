@@ -1,12 +1,7 @@
 """Per-type capacity of a zone, as Eucalyptus shows it: free / max instances of each type.
 
-The node arithmetic is shared with the scheduler (mallee.controller.placement):
-- `usable_nodes(s, zone, now=, heartbeat_timeout=)`: the zone's nodes whose `services` row
-  (type node, same name) is ENABLED and heartbeating, each as a NodeUsage carrying the cores,
-  memory and disk its pending/running/stopping/shutting-down instances hold;
-- `NodeUsage.room_for(cores, memory_mb, disk_gb)`: how many more of that size fit on the node;
-- `fits(usage, cores, memory_mb, disk_gb)`: room for at least one; `NodeUsage.take(...)` books one.
-Counts are per node and summed: an instance never spans nodes (Eucalyptus semantics).
+The node arithmetic is the scheduler's own (mallee.placement.usage), applied to each instance
+type.
 """
 
 from __future__ import annotations
@@ -15,7 +10,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from mallee.controller.placement import NodeUsage, usable_nodes
+from mallee.placement.usage import NodeUsage, usable_nodes
 from mallee.services.ec2.instance_types import all_types
 
 
@@ -46,11 +41,3 @@ def zone_capacity(
         )
         for t in all_types(s)
     ]
-
-
-def free_slots(
-    s: Session, zone: str, size: tuple[int, int, int], *, now: float, heartbeat_timeout: float
-) -> int:
-    """How many instances of this (cores, memory MiB, disk GB) size the zone can take now."""
-    nodes = usable_nodes(s, zone, now=now, heartbeat_timeout=heartbeat_timeout)
-    return sum(n.room_for(*size) for n in nodes)

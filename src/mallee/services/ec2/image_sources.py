@@ -17,9 +17,9 @@ from pathlib import Path
 
 from mallee.api.context import RequestContext
 from mallee.api.errors import ServiceError
+from mallee.objectstore.backends import Backend, Piece
 from mallee.services.base import Runtime
 from mallee.services.ec2 import errors
-from mallee.services.s3.backends import Backend, Piece
 from mallee.services.s3.reads import read_object
 
 BLOB_PREFIX = "blob:"

@@ -26,13 +26,13 @@ from sqlalchemy.orm import Session
 from mallee.api.context import RequestContext
 from mallee.api.errors import ServiceError
 from mallee.ids import is_id, new_id
+from mallee.objectstore.backends import Backend, make_backend
 from mallee.services.base import Params, Provider, Result
 from mallee.services.ec2 import errors
 from mallee.services.ec2.filters import lookup, matches, parse_filters
 from mallee.services.ec2.image_sources import BLOB_PREFIX, ImageSource, local_file, stored_object
 from mallee.services.ec2.pagination import page
 from mallee.services.ec2.tags import apply_tag_specifications, delete_all_tags, tag_list, tags_for
-from mallee.services.s3.backends import Backend, make_backend
 from mallee.store import Store
 from mallee.store.prepared import Prepared
 from mallee.store.tables.ec2 import Ec2Image, Ec2LaunchPermission

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from mallee.api.context import RequestContext
 from mallee.api.errors import ServiceError
+from mallee.registry import components
 from mallee.services.base import Params, Provider, Result
 from mallee.services.ec2 import instance_views as views
 from mallee.services.ec2 import security_groups
@@ -19,7 +20,6 @@ from mallee.services.ec2.instance_types import get_type
 from mallee.services.ec2.instances import owned
 from mallee.services.ec2.launch import user_data, user_data_limit
 from mallee.services.ec2.pagination import page
-from mallee.services.empyrean import registry
 from mallee.store.tables.ec2 import Ec2Image, Ec2Instance
 
 
@@ -119,7 +119,7 @@ class InstanceAttributesApi(Provider):
         # A DISABLED node still runs its instances; only a silent one impairs them.
         alive = {
             r.name
-            for r in registry.list_services(self.store, now=now)
+            for r in components.list_services(self.store, now=now)
             if r.type == "node" and r.state in ("ENABLED", "DISABLED")
         }
         statuses = []

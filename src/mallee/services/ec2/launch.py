@@ -20,13 +20,13 @@ from sqlalchemy.orm import Session
 from mallee.api.context import RequestContext
 from mallee.api.errors import ServiceError
 from mallee.ids import new_id
+from mallee.placement.usage import free_slots
+from mallee.registry import properties
 from mallee.services.ec2 import errors, security_groups
-from mallee.services.ec2.capacity import free_slots
 from mallee.services.ec2.images import aux_image, launchable_image
 from mallee.services.ec2.instance_profiles import launch_profile
 from mallee.services.ec2.instance_types import unknown_type
 from mallee.services.ec2.tags import apply_tag_specifications
-from mallee.services.empyrean import properties
 from mallee.services.iam.views import profile_arn
 from mallee.store import Store
 from mallee.store.prepared import InsertMany, Prepared

@@ -6,9 +6,9 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from mallee.api.errors import invalid_parameter_value
-from mallee.services.empyrean import errors
-from mallee.services.empyrean.registry import STATES, ServiceRecord
-from mallee.services.empyrean.types import SERVICE_TYPES, ServiceType, service_type
+from mallee.registry import errors
+from mallee.registry.components import STATES, ServiceRecord
+from mallee.registry.types import SERVICE_TYPES, ServiceType, service_type
 
 Params = dict[str, Any]
 Result = dict[str, Any]

@@ -10,9 +10,10 @@ from typing import Any, ClassVar
 
 from mallee.api.context import RequestContext
 from mallee.api.errors import missing_parameter
+from mallee.registry import components, errors, properties
+from mallee.registry.types import SERVICE_TYPES
 from mallee.services.base import Params, Provider, Result
-from mallee.services.empyrean import describe, errors, properties, registry
-from mallee.services.empyrean.types import SERVICE_TYPES
+from mallee.services.empyrean import describe
 
 
 def _required(params: Params, key: str) -> Any:
@@ -34,11 +35,11 @@ class EmpyreanProvider(Provider):
     # --- service registry -----------------------------------------------------------------------
 
     def describe_services(self, ctx: RequestContext, params: Params) -> Result:
-        records = registry.list_services(self.store, timeout=self._timeout)
+        records = components.list_services(self.store, timeout=self._timeout)
         return describe.describe_services(records, params)
 
     def register_service(self, ctx: RequestContext, params: Params) -> Result:
-        record = registry.register_service(
+        record = components.register_service(
             self.store,
             type=str(_required(params, "Type")),
             name=str(_required(params, "Name")),
@@ -50,7 +51,7 @@ class EmpyreanProvider(Provider):
         return {"Return": True, "RegisteredServices": [describe.service_id(record)]}
 
     def deregister_service(self, ctx: RequestContext, params: Params) -> Result:
-        record = registry.deregister_service(
+        record = components.deregister_service(
             self.store,
             str(_required(params, "Name")),
             type=params.get("Type") or None,
@@ -59,7 +60,7 @@ class EmpyreanProvider(Provider):
         return {"Return": True, "DeregisteredServices": [describe.service_id(record)]}
 
     def modify_service(self, ctx: RequestContext, params: Params) -> Result:
-        registry.modify_service(
+        components.modify_service(
             self.store,
             str(_required(params, "Name")),
             str(_required(params, "State")),

@@ -7,11 +7,11 @@ from typing import Any
 from sqlalchemy import delete, exists, func, select
 from sqlalchemy.orm import Session
 
+from mallee.cloud_identity import SYSTEM_ACCOUNT
 from mallee.policy import PolicyKind
 from mallee.services.base import Runtime
 from mallee.services.iam.common import (
     ADMIN_USER,
-    SYSTEM_ACCOUNT,
     already_exists,
     check_account_name,
     check_name,

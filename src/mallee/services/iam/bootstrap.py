@@ -9,8 +9,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from mallee.cloud_identity import SYSTEM_ACCOUNT
 from mallee.services.iam.accounts import add_account
-from mallee.services.iam.common import SYSTEM_ACCOUNT, now
+from mallee.services.iam.common import now
 from mallee.services.iam.keys import add_key
 from mallee.services.iam.lookups import admin_user
 from mallee.services.iam.passwords import hash_password
@@ -50,15 +51,6 @@ def ensure_system_account(store: Store) -> tuple[str, str]:
     except IntegrityError:
         # Another process created the account at the same moment: read what it made.
         return _ensure(store)
-
-
-def system_account_id(store: Store) -> str:
-    """Id of the `eucalyptus` account (which owns the cloud's public images)."""
-    with store.read() as s:
-        found = s.scalar(select(IamAccount.id).where(IamAccount.name == SYSTEM_ACCOUNT))
-    if found is None:
-        raise RuntimeError("the eucalyptus account does not exist yet")
-    return found
 
 
 DEMO_ACCOUNT = "demo"

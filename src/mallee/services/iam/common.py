@@ -19,7 +19,6 @@ from mallee.services import page_tokens
 
 T = TypeVar("T")
 
-SYSTEM_ACCOUNT = "eucalyptus"
 ADMIN_USER = "admin"
 
 _ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"

@@ -16,7 +16,8 @@ from sqlalchemy import select
 
 from mallee.api.context import Principal, PrincipalKind
 from mallee.api.credentials import Credential
-from mallee.services.iam.common import ADMIN_USER, SYSTEM_ACCOUNT, iam_arn, root_arn
+from mallee.cloud_identity import SYSTEM_ACCOUNT
+from mallee.services.iam.common import ADMIN_USER, iam_arn, root_arn
 from mallee.store import Store
 from mallee.store.tables.iam import IamAccessKey, IamAccount, IamUser, StsSession
 

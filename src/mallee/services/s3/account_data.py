@@ -18,8 +18,8 @@ from collections.abc import Iterable
 from sqlalchemy import Select, delete, select, tuple_
 from sqlalchemy.orm import Session
 
+from mallee.objectstore.backends import Backend, make_backend
 from mallee.services.base import Runtime
-from mallee.services.s3.backends import Backend, make_backend
 from mallee.store.tables.s3 import S3Bucket, S3Object, S3Part, S3Upload
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from mallee.api.context import RequestContext
 from mallee.api.errors import ServiceError
 from mallee.services.base import Params, Result
-from mallee.services.s3 import errors, versions
+from mallee.services.s3 import errors
 from mallee.services.s3.common import (
     GROUPS,
     PERMISSIONS,
@@ -32,6 +32,7 @@ from mallee.services.s3.common import (
     grantee,
     grants,
     header_grants,
+    named_version,
     owner_of,
     require_anonymous,
 )
@@ -139,7 +140,7 @@ def _version(s: Session, params: Params) -> tuple[S3Bucket, S3Object]:
     """The bucket and object version an *ObjectAcl request names (a delete marker has no
     ACL)."""
     bucket = bucket_or_404(s, str(params["Bucket"]))
-    return bucket, versions.named(s, params)
+    return bucket, named_version(s, params)
 
 
 class AclApi(S3Base):

@@ -11,8 +11,8 @@ from sqlalchemy.exc import IntegrityError
 
 from mallee.api.context import RequestContext
 from mallee.api.errors import ServiceError
+from mallee.registry import properties
 from mallee.services.base import Params, Result
-from mallee.services.empyrean import properties
 from mallee.services.s3 import errors
 from mallee.services.s3.common import (
     S3Base,

@@ -29,12 +29,13 @@ from sqlalchemy.orm import Session
 
 from mallee.api.context import Principal, RequestContext
 from mallee.api.errors import ServiceError
+from mallee.objectstore import versions
+from mallee.objectstore.backends import Backend, make_backend
+from mallee.registry import properties
 from mallee.services.base import Provider, Runtime
-from mallee.services.empyrean import properties
 from mallee.services.s3 import errors
-from mallee.services.s3.backends import Backend, make_backend
 from mallee.store.tables.iam import IamAccount
-from mallee.store.tables.s3 import S3Bucket
+from mallee.store.tables.s3 import S3Bucket, S3Object
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +107,28 @@ def bucket_or_404(s: Session, name: str) -> S3Bucket:
     if bucket is None:
         raise errors.no_such_bucket(name)
     return bucket
+
+
+def named_version(s: Session, params: dict[str, Any]) -> S3Object:
+    """The version a per-object subresource call (ACL, tagging) names, latest when none; a
+    delete marker answers as GetObject's does (404, or 405 when named by version)."""
+    name, key = str(params["Bucket"]), str(params["Key"])
+    version = params.get("VersionId")
+    row = versions.find(s, name, key, str(version) if version else None)
+    if row is None:
+        raise errors.no_such_version(key, str(version)) if version else errors.no_such_key(key)
+    if row.delete_marker:
+        if version:
+            raise ServiceError(
+                "MethodNotAllowed",
+                "The specified method is not allowed against this resource.",
+                405,
+                headers={"x-amz-delete-marker": "true", "Allow": "DELETE"},
+            )
+        err = errors.no_such_key(key)
+        err.headers["x-amz-delete-marker"] = "true"
+        raise err
+    return row
 
 
 def grants(acl_text: str) -> list[dict[str, Any]]:

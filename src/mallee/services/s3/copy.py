@@ -19,8 +19,9 @@ from sqlalchemy.orm import Session
 
 from mallee.api.context import RequestContext
 from mallee.api.errors import ServiceError
+from mallee.objectstore import versions
 from mallee.services.base import Params, Result
-from mallee.services.s3 import data, errors, tagging, versions, writes
+from mallee.services.s3 import data, errors, tagging, writes
 from mallee.services.s3.access import S3Access
 from mallee.services.s3.common import (
     bucket_or_404,

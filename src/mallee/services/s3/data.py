@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from itertools import chain
 
-from mallee.services.s3.backends import Backend, Blob, Piece
+from mallee.objectstore.backends import Backend, Blob, Piece
 
 # The largest object stored in its row. Up to this size one WAL commit is cheaper than the
 # blob's two extra fsyncs, and the bytes are small next to what a row read costs anyway; past

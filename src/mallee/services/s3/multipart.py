@@ -24,9 +24,10 @@ from sqlalchemy.orm import Session
 
 from mallee.api.context import RequestContext
 from mallee.api.errors import ServiceError
+from mallee.objectstore import versions
+from mallee.objectstore.backends import Blob
 from mallee.services.base import Params, Result
-from mallee.services.s3 import errors, tagging, versions
-from mallee.services.s3.backends import Blob
+from mallee.services.s3 import errors, tagging
 from mallee.services.s3.checksums import Checksums, content_md5
 from mallee.services.s3.common import (
     bucket_or_404,

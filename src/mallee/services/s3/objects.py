@@ -18,9 +18,10 @@ from sqlalchemy import select
 from mallee.api.context import RequestContext
 from mallee.api.errors import ServiceError
 from mallee.api.http import BodyStream
+from mallee.objectstore import versions
 from mallee.services.base import Params, Result
 from mallee.services.iam.authz import denied
-from mallee.services.s3 import data, errors, lookup, tagging, versions, writes
+from mallee.services.s3 import data, errors, lookup, tagging, writes
 from mallee.services.s3.access import S3Access
 from mallee.services.s3.checksums import Checksums, content_md5
 from mallee.services.s3.common import (

@@ -18,9 +18,10 @@ from sqlalchemy.orm import Session
 
 from mallee.api.context import RequestContext
 from mallee.api.errors import ServiceError
+from mallee.objectstore import versions
 from mallee.policy import Policy, PolicyError, PolicyKind, parse_policy
 from mallee.services.base import Params, Result
-from mallee.services.s3 import errors, versions
+from mallee.services.s3 import errors
 from mallee.services.s3.common import S3Base, acl_allows, bucket_or_404, check_expected_owner
 from mallee.services.s3.ownership import acls_disabled
 from mallee.services.s3.public_access import blocks

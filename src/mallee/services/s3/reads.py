@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from mallee.api.context import RequestContext
+from mallee.objectstore.backends import Piece
 from mallee.services.base import Runtime
-from mallee.services.s3.backends import Piece
 from mallee.services.s3.provider import S3Provider
 
 

@@ -13,9 +13,10 @@ from urllib.parse import parse_qsl
 
 from mallee.api.context import RequestContext
 from mallee.api.errors import ServiceError
+from mallee.objectstore import versions
 from mallee.services.base import Params, Result
-from mallee.services.s3 import errors, versions
-from mallee.services.s3.common import S3Base, bucket_or_404
+from mallee.services.s3 import errors
+from mallee.services.s3.common import S3Base, bucket_or_404, named_version
 
 STATUS = "@status"
 MAX_OBJECT_TAGS = 10
@@ -103,7 +104,7 @@ class TaggingApi(S3Base):
         tags = check_tags(_tag_set(params), MAX_OBJECT_TAGS, "Object")
         with self.store.session() as s:
             bucket = bucket_or_404(s, str(params["Bucket"]))
-            row = versions.named(s, params)
+            row = named_version(s, params)
             row.tagging = json.dumps(tags) if tags else None
             shown = versions.shown(bucket, row.version_id)
         return {"VersionId": shown} if shown else {}
@@ -112,7 +113,7 @@ class TaggingApi(S3Base):
         _deny_anonymous(ctx)
         with self.store.read() as s:
             bucket = bucket_or_404(s, str(params["Bucket"]))
-            row = versions.named(s, params)
+            row = named_version(s, params)
             out: Result = {"TagSet": loads(row.tagging)}
             shown = versions.shown(bucket, row.version_id)
         if shown:
@@ -123,7 +124,7 @@ class TaggingApi(S3Base):
         _deny_anonymous(ctx)
         with self.store.session() as s:
             bucket = bucket_or_404(s, str(params["Bucket"]))
-            row = versions.named(s, params)
+            row = named_version(s, params)
             row.tagging = None
             shown = versions.shown(bucket, row.version_id)
         out: Result = {STATUS: 204}

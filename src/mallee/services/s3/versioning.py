@@ -1,8 +1,8 @@
 """Versioning: Put/GetBucketVersioning and ListObjectVersions.
 
-How writes and deletes land among a key's versions is in versions.py. Listing walks the
-bucket's versions in (key, newest first) order, in batches, from a cursor: a key (inclusive or
-not) and, within that key, the sequence below which versions are still to come.
+How writes and deletes land among a key's versions is in objectstore/versions.py. Listing
+walks the bucket's versions in (key, newest first) order, in batches, from a cursor: a key
+(inclusive or not) and, within that key, the sequence below which versions are still to come.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """The hot write of PutObject and CopyObject: a new version recorded with Core statements.
 
-The rules are versions.put_version's (see versions.py for how versioning states decide the
-version id and what a write replaces); multipart completion and delete markers apply them
-inside their ORM sessions. Here they run as a handful of pre-built statements on one
+The rules are versions.put_version's (see objectstore/versions.py for how versioning states
+decide the version id and what a write replaces); multipart completion and delete markers apply
+them inside their ORM sessions. Here they run as a handful of pre-built statements on one
 connection: through the ORM (bucket lock, latest version, flushes, identity map) recording a
 small object's version cost several times its commit, which is the one fsync that makes it
 durable.
@@ -25,8 +25,9 @@ from sqlalchemy import (
     update,
 )
 
+from mallee.objectstore import versions
 from mallee.services.base import Params
-from mallee.services.s3 import errors, versions
+from mallee.services.s3 import errors
 from mallee.services.s3.common import check_write_conditions
 from mallee.store import Store
 from mallee.store.tables.s3 import S3Bucket, S3Object

@@ -42,6 +42,6 @@ class PropertyRow(Base):
     __tablename__ = "cloud_properties"
 
     name: Mapped[str] = mapped_column(String(255), primary_key=True)
-    # Canonical text form, as validated by the property's type (see services/empyrean/properties).
+    # Canonical text form, as validated by the property's type (see registry/properties.py).
     value: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[float] = mapped_column(Float)

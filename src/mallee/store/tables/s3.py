@@ -1,6 +1,6 @@
 """Object Storage Gateway metadata: buckets, object versions, multipart uploads and parts.
 
-Object data lives in a backend (services/s3/backends) under opaque blob ids; a row here is
+Object data lives in a backend (objectstore/backends) under opaque blob ids; a row here is
 written only once its blob is durable, so a crash leaves at worst an unreferenced blob (swept
 later), never a row without data. Small objects keep their bytes in the row itself instead
 (`S3Object.data`, see services/s3/data.py): one committed transaction then makes the whole

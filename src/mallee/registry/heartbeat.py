@@ -1,7 +1,7 @@
 """Keeping a registered component alive in the registry, for processes that are not async.
 
 The api server beats from its event loop; the controller and node agents use `Heartbeat`, a
-daemon thread that calls `registry.heartbeat` every `interval` seconds. A health check may
+daemon thread that calls `components.heartbeat` every `interval` seconds. A health check may
 report a fault (the component shows BROKEN while it lasts). When an administrator deregisters
 the service, the thread stops and `deregistered` tells the owner.
 """
@@ -12,7 +12,7 @@ import logging
 import threading
 from collections.abc import Callable
 
-from mallee.services.empyrean import registry
+from mallee.registry import components
 from mallee.store import Store
 
 log = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ class Heartbeat:
 
     def beat_once(self) -> bool:
         """One heartbeat; False once the service is no longer registered."""
-        alive = registry.heartbeat(self.store, self.service_id, fault=self._fault())
+        alive = components.heartbeat(self.store, self.service_id, fault=self._fault())
         if not alive:
             self.deregistered = True
         return alive

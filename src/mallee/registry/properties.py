@@ -17,8 +17,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from mallee.services.empyrean import errors
-from mallee.services.empyrean.proptypes import BadValue, PropertyDef, PropertyValue
+from mallee.registry import errors
+from mallee.registry.proptypes import BadValue, PropertyDef, PropertyValue
 from mallee.store import Store
 from mallee.store.tables.registry import PropertyRow
 

@@ -61,11 +61,11 @@ def make_backend(settings: Settings, store: Store) -> Backend:
     Read once per api process, at the first S3 request: blobs written to one backend are not
     found in the other, so the provider client is chosen when the cloud is set up (as in
     Eucalyptus) and a change takes effect as each api process restarts."""
-    from mallee.services.empyrean import properties
+    from mallee.registry import properties
 
     if properties.get_str(store, "objectstorage.providerclient") == "s3":
         return _s3_backend(store)
-    from mallee.services.s3.backends.fs import FsBackend
+    from mallee.objectstore.backends.fs import FsBackend
 
     return FsBackend(settings.data_dir / "objects")
 
@@ -77,8 +77,8 @@ _S3_LOCK = threading.Lock()
 
 
 def _s3_backend(store: Store) -> Backend:
-    from mallee.services.empyrean import properties
-    from mallee.services.s3.backends.s3 import S3Backend, make_client
+    from mallee.objectstore.backends.s3 import S3Backend, make_client
+    from mallee.registry import properties
 
     def prop(name: str) -> str:
         return properties.get_str(store, f"objectstorage.s3provider.{name}")

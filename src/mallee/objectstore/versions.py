@@ -16,13 +16,10 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, undefer
 
-from mallee.api.errors import ServiceError
-from mallee.services.s3 import errors
 from mallee.store.tables.s3 import S3Bucket, S3Object
 
 NULL = "null"
@@ -125,25 +122,3 @@ def remove_version(s: Session, row: S3Object) -> list[str]:
         if newest is not None:
             newest.is_latest = True
     return freed
-
-
-def named(s: Session, params: dict[str, Any]) -> S3Object:
-    """The version a per-object subresource call (ACL, tagging) names, latest when none; a
-    delete marker answers as GetObject's does (404, or 405 when named by version)."""
-    name, key = str(params["Bucket"]), str(params["Key"])
-    version = params.get("VersionId")
-    row = find(s, name, key, str(version) if version else None)
-    if row is None:
-        raise errors.no_such_version(key, str(version)) if version else errors.no_such_key(key)
-    if row.delete_marker:
-        if version:
-            raise ServiceError(
-                "MethodNotAllowed",
-                "The specified method is not allowed against this resource.",
-                405,
-                headers={"x-amz-delete-marker": "true", "Allow": "DELETE"},
-            )
-        err = errors.no_such_key(key)
-        err.headers["x-amz-delete-marker"] = "true"
-        raise err
-    return row

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from mallee.services.s3.backends import Blob, Piece
+from mallee.objectstore.backends import Blob, Piece
 
 # Downloads go out in pieces of this size, each handed from a worker thread to the event
 # loop: at 1 MiB those hand-offs held a 64 MiB GET to ~60% of a plain file copy.

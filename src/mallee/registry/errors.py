@@ -1,4 +1,5 @@
-"""The Empyrean API's error codes, in one place so every operation spells them the same way.
+"""The registry's error codes, as the Empyrean API answers them: in one place, so every
+operation spells them the same way.
 
 Not-found errors follow Euare's NoSuchEntity convention (404); a name already taken is 409;
 everything malformed is 400 InvalidParameterValue.

@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 
 from mallee.api.errors import ServiceError
-from mallee.services.empyrean import properties
-from mallee.services.empyrean.proptypes import BadValue, PropertyDef
+from mallee.registry import properties
+from mallee.registry.proptypes import BadValue, PropertyDef
 from mallee.store import Store
 from mallee.store.tables.registry import PropertyRow
 

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from mallee.ids import new_id
 from mallee.network_config import BadNetworkConfig, parse
-from mallee.services.empyrean import properties
+from mallee.registry import properties
 from mallee.store import Store
 from mallee.store.tables.ec2 import Ec2Instance
 from mallee.store.tables.network import Ec2Address, bump_network

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mallee.api.errors import ServiceError
-from mallee.services.empyrean import registry
+from mallee.registry import components
 from mallee.store import Store
 
 T0 = 1_000_000.0
@@ -13,66 +13,66 @@ TIMEOUT = 30.0
 
 
 def _state(store: Store, name: str, now: float) -> str:
-    found = [r for r in registry.list_services(store, now=now, timeout=TIMEOUT) if r.name == name]
+    found = [r for r in components.list_services(store, now=now, timeout=TIMEOUT) if r.name == name]
     assert len(found) == 1
     return found[0].state
 
 
 def _self(store: Store, name: str = "node-1", host: str = "10.0.0.5", now: float = T0) -> str:
-    return registry.register_self(
+    return components.register_self(
         store, type="node", name=name, host=host, port=8775, partition="zone-a", now=now
     )
 
 
 def test_a_running_component_is_enabled(store: Store) -> None:
     sid = _self(store)
-    record = registry.get_service(store, sid, now=T0 + 5, timeout=TIMEOUT)
+    record = components.get_service(store, sid, now=T0 + 5, timeout=TIMEOUT)
     assert record is not None
     assert (record.state, record.type, record.partition) == ("ENABLED", "node", "zone-a")
     assert record.full_name == "arn:euca:eucalyptus:zone-a:node:node-1/"
     assert record.uri == "http://10.0.0.5:8775/"
-    assert registry.is_enabled(store, sid, now=T0 + 5, timeout=TIMEOUT)
+    assert components.is_enabled(store, sid, now=T0 + 5, timeout=TIMEOUT)
 
 
 def test_missed_heartbeats_show_notready_until_the_next_one(store: Store) -> None:
     sid = _self(store)
     assert _state(store, "node-1", T0 + TIMEOUT) == "ENABLED"
     assert _state(store, "node-1", T0 + TIMEOUT + 1) == "NOTREADY"
-    record = registry.get_service(store, sid, now=T0 + 100, timeout=TIMEOUT)
+    record = components.get_service(store, sid, now=T0 + 100, timeout=TIMEOUT)
     assert record is not None and "last heartbeat 100s ago" in record.details[0]
-    assert not registry.is_enabled(store, sid, now=T0 + 100, timeout=TIMEOUT)
-    assert registry.heartbeat(store, sid, now=T0 + 100)
+    assert not components.is_enabled(store, sid, now=T0 + 100, timeout=TIMEOUT)
+    assert components.heartbeat(store, sid, now=T0 + 100)
     assert _state(store, "node-1", T0 + 110) == "ENABLED"
 
 
 def test_a_fault_reported_with_the_heartbeat_is_broken(store: Store) -> None:
     sid = _self(store)
-    registry.heartbeat(store, sid, fault="qemu-system-x86_64 not found", now=T0 + 1)
-    record = registry.get_service(store, sid, now=T0 + 2, timeout=TIMEOUT)
+    components.heartbeat(store, sid, fault="qemu-system-x86_64 not found", now=T0 + 1)
+    record = components.get_service(store, sid, now=T0 + 2, timeout=TIMEOUT)
     assert record is not None
     assert (record.state, record.details) == ("BROKEN", ("qemu-system-x86_64 not found",))
-    registry.heartbeat(store, sid, now=T0 + 3)
+    components.heartbeat(store, sid, now=T0 + 3)
     assert _state(store, "node-1", T0 + 4) == "ENABLED"
 
 
 def test_preregistered_service_is_notready_until_claimed(store: Store) -> None:
-    pre = registry.register_service(
+    pre = components.register_service(
         store, type="node", name="node-7", host="10.0.0.7", partition="zone-b", now=T0
     )
     assert pre.state == "NOTREADY" and pre.port == 8775
     assert "no process with this name has started" in pre.details[0]
-    sid = registry.register_self(
+    sid = components.register_self(
         store, type="node", name="node-7", host="10.0.0.7", port=9000, now=T0 + 50
     )
     assert sid == pre.id
-    record = registry.get_service(store, sid, now=T0 + 51, timeout=TIMEOUT)
+    record = components.get_service(store, sid, now=T0 + 51, timeout=TIMEOUT)
     assert record is not None
     # The running process reports where it really listens; the admin's zone stays.
     assert (record.state, record.port, record.partition) == ("ENABLED", 9000, "zone-b")
 
 
 def test_claim_must_match_the_registered_type(store: Store) -> None:
-    registry.register_service(store, type="storage", name="sc-1", host="h", partition="z")
+    components.register_service(store, type="storage", name="sc-1", host="h", partition="z")
     with pytest.raises(ServiceError) as err:
         _self(store, name="sc-1")
     assert (err.value.code, err.value.status) == ("InvalidParameterValue", 400)
@@ -91,19 +91,19 @@ def test_a_live_name_cannot_be_claimed_from_another_host(store: Store) -> None:
 
 def test_modify_service_sets_admin_states(store: Store) -> None:
     sid = _self(store)
-    rec = registry.modify_service(store, "node-1", "DISABLED", now=T0 + 1, timeout=TIMEOUT)
+    rec = components.modify_service(store, "node-1", "DISABLED", now=T0 + 1, timeout=TIMEOUT)
     assert (rec.state, rec.epoch) == ("DISABLED", 1)
-    assert not registry.is_enabled(store, sid, now=T0 + 1, timeout=TIMEOUT)
+    assert not components.is_enabled(store, sid, now=T0 + 1, timeout=TIMEOUT)
     # Eucalyptus' transition names are accepted, in any case.
-    rec = registry.modify_service(store, "node-1", "stop", now=T0 + 2, timeout=TIMEOUT)
+    rec = components.modify_service(store, "node-1", "stop", now=T0 + 2, timeout=TIMEOUT)
     assert (rec.state, rec.epoch) == ("STOPPED", 2)
     # STOPPED wins over a live heartbeat.
-    registry.heartbeat(store, sid, now=T0 + 3)
+    components.heartbeat(store, sid, now=T0 + 3)
     assert _state(store, "node-1", T0 + 4) == "STOPPED"
-    rec = registry.modify_service(store, "node-1", "START", now=T0 + 5, timeout=TIMEOUT)
+    rec = components.modify_service(store, "node-1", "START", now=T0 + 5, timeout=TIMEOUT)
     assert (rec.state, rec.epoch) == ("ENABLED", 3)
     # Asking for the state it is already in changes nothing.
-    rec = registry.modify_service(store, "node-1", "ENABLE", now=T0 + 6, timeout=TIMEOUT)
+    rec = components.modify_service(store, "node-1", "ENABLE", now=T0 + 6, timeout=TIMEOUT)
     assert rec.epoch == 3
 
 
@@ -111,14 +111,14 @@ def test_modify_service_sets_admin_states(store: Store) -> None:
 def test_modify_service_refuses_other_states(store: Store, state: str) -> None:
     _self(store)
     with pytest.raises(ServiceError) as err:
-        registry.modify_service(store, "node-1", state)
+        components.modify_service(store, "node-1", state)
     assert (err.value.code, err.value.status) == ("InvalidParameterValue", 400)
     assert "ENABLED" in err.value.message
 
 
 def test_modify_unknown_service(store: Store) -> None:
     with pytest.raises(ServiceError) as err:
-        registry.modify_service(store, "nope", "ENABLED")
+        components.modify_service(store, "nope", "ENABLED")
     assert (err.value.code, err.value.status) == ("NoSuchService", 404)
 
 
@@ -126,30 +126,34 @@ def test_enabled_services_is_what_a_scheduler_may_use(store: Store) -> None:
     _self(store, name="node-1")
     _self(store, name="node-2", host="10.0.0.6")
     _self(store, name="node-3", host="10.0.0.7")
-    registry.register_self(
+    components.register_self(
         store, type="node", name="node-4", host="h4", port=1, partition="z", now=T0
     )
-    registry.modify_service(store, "node-2", "DISABLED")
-    registry.heartbeat(store, _self(store, name="node-3", host="10.0.0.7"), now=T0 - 60)
-    names = [r.name for r in registry.enabled_services(store, "node", now=T0 + 1, timeout=TIMEOUT)]
+    components.modify_service(store, "node-2", "DISABLED")
+    components.heartbeat(store, _self(store, name="node-3", host="10.0.0.7"), now=T0 - 60)
+    names = [
+        r.name for r in components.enabled_services(store, "node", now=T0 + 1, timeout=TIMEOUT)
+    ]
     # node-2 is disabled, node-3 stopped heartbeating a minute ago.
     assert names == ["node-1", "node-4"]
-    zone = registry.enabled_services(store, "node", partition="zone-a", now=T0 + 1, timeout=TIMEOUT)
+    zone = components.enabled_services(
+        store, "node", partition="zone-a", now=T0 + 1, timeout=TIMEOUT
+    )
     assert [r.name for r in zone] == ["node-1"]
 
 
 def test_deregister(store: Store) -> None:
     sid = _self(store)
     with pytest.raises(ServiceError) as err:
-        registry.deregister_service(store, "node-1", type="storage")
+        components.deregister_service(store, "node-1", type="storage")
     assert err.value.code == "NoSuchService"
-    gone = registry.deregister_service(store, "node-1", type="node")
+    gone = components.deregister_service(store, "node-1", type="node")
     assert gone.id == sid
-    assert registry.list_services(store) == []
+    assert components.list_services(store) == []
     # The process learns from its next heartbeat that it is no longer part of the cloud.
-    assert registry.heartbeat(store, sid) is False
+    assert components.heartbeat(store, sid) is False
     with pytest.raises(ServiceError) as err:
-        registry.deregister_service(store, "node-1")
+        components.deregister_service(store, "node-1")
     assert (err.value.code, err.value.status) == ("NoSuchService", 404)
 
 
@@ -175,14 +179,14 @@ def test_register_service_validates(
     }
     args.update(kwargs)
     with pytest.raises(ServiceError) as err:
-        registry.register_service(store, **args)  # type: ignore[arg-type]
+        components.register_service(store, **args)  # type: ignore[arg-type]
     assert (err.value.code, err.value.status) == (code, status)
 
 
 def test_register_service_twice(store: Store) -> None:
-    registry.register_service(store, type="controller", name="clc", host="h")
+    components.register_service(store, type="controller", name="clc", host="h")
     with pytest.raises(ServiceError) as err:
-        registry.register_service(store, type="controller", name="clc", host="h")
+        components.register_service(store, type="controller", name="clc", host="h")
     assert (err.value.code, err.value.status) == ("ServiceAlreadyExists", 409)
 
 
@@ -191,17 +195,17 @@ def test_default_timeout_follows_the_environment(
 ) -> None:
     sid = _self(store, now=T0)
     monkeypatch.setenv("MALLEE_HEARTBEAT_TIMEOUT", "300")
-    assert registry.is_enabled(store, sid, now=T0 + 200)
+    assert components.is_enabled(store, sid, now=T0 + 200)
     monkeypatch.setenv("MALLEE_HEARTBEAT_TIMEOUT", "100")
-    assert not registry.is_enabled(store, sid, now=T0 + 200)
+    assert not components.is_enabled(store, sid, now=T0 + 200)
 
 
 def test_registration_is_seen_by_another_process(store: Store) -> None:
     sid = _self(store)
     other = Store(store.url)
     try:
-        assert registry.is_enabled(other, sid, now=T0 + 1, timeout=TIMEOUT)
-        registry.modify_service(other, "node-1", "DISABLED")
+        assert components.is_enabled(other, sid, now=T0 + 1, timeout=TIMEOUT)
+        components.modify_service(other, "node-1", "DISABLED")
     finally:
         other.dispose()
-    assert not registry.is_enabled(store, sid, now=T0 + 1, timeout=TIMEOUT)
+    assert not components.is_enabled(store, sid, now=T0 + 1, timeout=TIMEOUT)

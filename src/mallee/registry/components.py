@@ -26,8 +26,8 @@ from sqlalchemy.exc import IntegrityError
 
 from mallee.api.errors import invalid_parameter_value
 from mallee.config import Settings
-from mallee.services.empyrean import errors
-from mallee.services.empyrean.types import SERVICE_TYPES, service_type
+from mallee.registry import errors
+from mallee.registry.types import SERVICE_TYPES, service_type
 from mallee.store import Store
 from mallee.store.tables.registry import ServiceRow
 

@@ -1,4 +1,13 @@
-"""What each usable node of a zone has left: the numbers placement and capacity reports share."""
+"""What each usable node of a zone has left: the numbers placement and capacity reports share.
+
+- `usable_nodes(s, zone, now=, heartbeat_timeout=)`: the zone's nodes whose `services` row
+  (type node, same name) is ENABLED and heartbeating, each as a NodeUsage carrying the cores,
+  memory and disk its pending/running/stopping/shutting-down instances hold;
+- `NodeUsage.room_for(cores, memory_mb, disk_gb)`: how many more of that size fit on the node;
+- `fits(usage, cores, memory_mb, disk_gb)`: room for at least one; `NodeUsage.take(...)` books one;
+- `free_slots(s, zone, size, ...)`: how many of one size the whole zone can take now.
+Counts are per node and summed: an instance never spans nodes (Eucalyptus semantics).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +18,7 @@ from dataclasses import dataclass
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
-from mallee.services.empyrean.registry import derive_state
+from mallee.registry.components import derive_state
 from mallee.store.prepared import Prepared
 from mallee.store.tables.compute import NodeRow, NodeUsageRow
 from mallee.store.tables.registry import ServiceRow
@@ -119,3 +128,11 @@ def usable_nodes(s: Session, zone: str, *, now: float, heartbeat_timeout: float)
         for r in rows
         if derive_state(r, now, heartbeat_timeout)[0] == "ENABLED"
     ]
+
+
+def free_slots(
+    s: Session, zone: str, size: tuple[int, int, int], *, now: float, heartbeat_timeout: float
+) -> int:
+    """How many instances of this (cores, memory MiB, disk GB) size the zone can take now."""
+    nodes = usable_nodes(s, zone, now=now, heartbeat_timeout=heartbeat_timeout)
+    return sum(n.room_for(*size) for n in nodes)

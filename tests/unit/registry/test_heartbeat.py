@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from mallee.services.empyrean import registry
-from mallee.services.empyrean.heartbeat import Heartbeat, interval_for
+from mallee.registry import components
+from mallee.registry.heartbeat import Heartbeat, interval_for
 from mallee.store import Store
 
 
@@ -20,7 +20,7 @@ def _wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
 
 
 def _register(store: Store, now: float | None = None) -> str:
-    return registry.register_self(
+    return components.register_self(
         store, type="controller", name="clc-1", host="10.0.0.2", port=8773, now=now
     )
 
@@ -32,11 +32,11 @@ def test_interval_is_a_third_of_the_timeout() -> None:
 
 def test_beats_keep_the_service_alive(store: Store) -> None:
     sid = _register(store, now=time.time() - 3600)
-    assert not registry.is_enabled(store, sid, timeout=30)
+    assert not components.is_enabled(store, sid, timeout=30)
     beat = Heartbeat(store, sid, interval=0.02)
     beat.start()
     try:
-        assert _wait_for(lambda: registry.is_enabled(store, sid, timeout=30))
+        assert _wait_for(lambda: components.is_enabled(store, sid, timeout=30))
     finally:
         beat.stop()
     assert not beat.running
@@ -47,11 +47,11 @@ def test_a_failing_health_check_shows_broken(store: Store) -> None:
     problems: list[str | None] = ["disk full"]
     beat = Heartbeat(store, sid, interval=0.02, health=lambda: problems[0])
     assert beat.beat_once()
-    record = registry.get_service(store, sid, timeout=30)
+    record = components.get_service(store, sid, timeout=30)
     assert record is not None and (record.state, record.details) == ("BROKEN", ("disk full",))
     problems[0] = None
     beat.beat_once()
-    assert registry.is_enabled(store, sid, timeout=30)
+    assert components.is_enabled(store, sid, timeout=30)
 
 
 def test_a_crashing_health_check_is_the_fault(store: Store) -> None:
@@ -61,7 +61,7 @@ def test_a_crashing_health_check_is_the_fault(store: Store) -> None:
         raise OSError("no such device")
 
     Heartbeat(store, sid, interval=1, health=check).beat_once()
-    record = registry.get_service(store, sid, timeout=30)
+    record = components.get_service(store, sid, timeout=30)
     assert record is not None and record.state == "BROKEN"
     assert "no such device" in record.details[0]
 
@@ -71,7 +71,7 @@ def test_heartbeats_stop_once_deregistered(store: Store) -> None:
     beat = Heartbeat(store, sid, interval=0.02)
     beat.start()
     try:
-        registry.deregister_service(store, "clc-1")
+        components.deregister_service(store, "clc-1")
         assert _wait_for(lambda: not beat.running)
         assert beat.deregistered
     finally:

@@ -23,7 +23,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from botocore.session import get_session
 
-from mallee.services.s3.backends import Blob, Piece
+from mallee.objectstore.backends import Blob, Piece
 
 MIB = 1 << 20
 # Parts sent to the store: big enough that a 5 GiB blob stays far below 10,000 parts, small

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from mallee.services.s3.backends import fs
-from mallee.services.s3.backends.fs import FsBackend
+from mallee.objectstore.backends import fs
+from mallee.objectstore.backends.fs import FsBackend
 
 SIZE = 2 * fs.PIECE + 12345
 GRAIN = mmap.ALLOCATIONGRANULARITY

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mallee.services.empyrean import errors
+from mallee.registry import errors
 
 
 @dataclass(frozen=True, slots=True)
