@@ -57,14 +57,20 @@ class Chain:
             found = self._providers[spec.name] = spec.provider_class()(self.runtime)
         return found
 
-    def streaming_route(self, request: HttpRequest) -> tuple[HttpRequest, ServiceSpec] | None:
-        """(routed request, service) when the request is for a service that streams bodies."""
+    def routed(self, request: HttpRequest) -> tuple[HttpRequest, ServiceSpec] | None:
+        """(routed copy of the request, its service), or None when no service claims it (then
+        `handle` answers the routing error itself)."""
         probe = request.copy()
         try:
             spec = route(probe, self.settings.domain)
         except ServiceError:
             return None
-        return (probe, spec) if spec.streaming else None
+        return probe, spec
+
+    def streaming_route(self, request: HttpRequest) -> tuple[HttpRequest, ServiceSpec] | None:
+        """(routed request, service) when the request is for a service that streams bodies."""
+        found = self.routed(request)
+        return found if found is not None and found[1].streaming else None
 
     def answers_at_once(self, request: HttpRequest, spec: ServiceSpec) -> bool:
         """Whether `handle` may run on the server's event loop for this (streamed-service)
@@ -72,17 +78,12 @@ class Chain:
         hook = getattr(self.provider(spec), "answers_at_once", None)
         return bool(hook(request)) if hook is not None else False
 
-    def off_loop(self, request: HttpRequest) -> bool:
+    def off_loop(self, request: HttpRequest, spec: ServiceSpec) -> bool:
         """Whether `handle` must run in a worker thread, not on the server's event loop, for
-        this (not streamed) request: the provider's optional `off_loop(request)` hook says so
-        (a password check: scrypt holds a core for tens of milliseconds)."""
-        probe = request.copy()
-        try:
-            spec = route(probe, self.settings.domain)
-        except ServiceError:
-            return False
+        this routed (not streamed) request: the provider's optional `off_loop(request)` hook
+        says so (a password check: scrypt holds a core for tens of milliseconds)."""
         hook = getattr(self.provider(spec), "off_loop", None)
-        return bool(hook(probe)) if hook is not None else False
+        return bool(hook(request)) if hook is not None else False
 
     def handle(
         self,

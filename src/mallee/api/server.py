@@ -152,8 +152,13 @@ class App:
             request.body = body
         # An oversized body is not buffered; the chain answers it in the service's protocol.
         refused = None if body is not None else entity_too_large()
-        handle = partial(self.chain.handle, request, refused=refused)
-        if refused is None and self.chain.off_loop(request):
+        # Routed once the body is in (a query request may name its API Version only there),
+        # and only once: `handle` takes the route found here.
+        routed = self.chain.routed(request) if refused is None else None
+        if routed is None:
+            return self.chain.handle(request, refused=refused)
+        handle = partial(self.chain.handle, routed[0], spec=routed[1])
+        if self.chain.off_loop(*routed):
             # A password check must not hold up every request this loop serves; a sign-in
             # (unsigned) takes a thread unsigned requests have, never one signed ones need.
             return await _in_thread(None if _signed(request) else self._unsigned, handle)
