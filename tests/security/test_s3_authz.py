@@ -25,24 +25,9 @@ from botocore.exceptions import ClientError
 
 from tests.e2e.conftest import REGION, Cloud
 from tests.e2e.test_iam_accounts import euare
-from tests.e2e.test_s3_acl import Account, denied, fresh_anon, make_account
+from tests.e2e.test_s3_acl import Account, denied, fresh_anon
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def cloud(module_cloud: Cloud) -> Cloud:
-    return module_cloud
-
-
-@pytest.fixture(scope="module")
-def owner(cloud: Cloud, tmp_path_factory: pytest.TempPathFactory) -> Account:
-    return make_account(cloud, tmp_path_factory.mktemp("owner"))
-
-
-@pytest.fixture(scope="module")
-def other(cloud: Cloud, tmp_path_factory: pytest.TempPathFactory) -> Account:
-    return make_account(cloud, tmp_path_factory.mktemp("other"))
 
 
 @pytest.fixture

@@ -18,27 +18,12 @@ from botocore.exceptions import ClientError
 
 from tests.e2e.conftest import Cloud
 from tests.e2e.test_iam_accounts import euare
-from tests.e2e.test_s3_acl import Account, denied, fresh_anon, make_account
+from tests.e2e.test_s3_acl import Account, denied, fresh_anon
 from tests.security.test_s3_authz import member, statement
 
 pytestmark = pytest.mark.e2e
 
 HTTP = urllib3.PoolManager(retries=False, timeout=60)
-
-
-@pytest.fixture(scope="module")
-def cloud(module_cloud: Cloud) -> Cloud:
-    return module_cloud
-
-
-@pytest.fixture(scope="module")
-def owner(cloud: Cloud, tmp_path_factory: pytest.TempPathFactory) -> Account:
-    return make_account(cloud, tmp_path_factory.mktemp("owner"))
-
-
-@pytest.fixture(scope="module")
-def other(cloud: Cloud, tmp_path_factory: pytest.TempPathFactory) -> Account:
-    return make_account(cloud, tmp_path_factory.mktemp("other"))
 
 
 @pytest.fixture

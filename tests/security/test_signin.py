@@ -43,11 +43,6 @@ def fresh_source() -> str:
     return f"127.0.0.{next(_sources)}"
 
 
-@pytest.fixture(scope="module")
-def cloud(module_cloud: Cloud) -> Cloud:
-    return module_cloud
-
-
 @dataclass
 class Account:
     name: str

@@ -47,11 +47,6 @@ def _error(err: pytest.ExceptionInfo[ClientError]) -> tuple[str, int, str]:
 
 
 @pytest.fixture(scope="module")
-def cloud(module_cloud: Cloud) -> Cloud:
-    return module_cloud
-
-
-@pytest.fixture(scope="module")
 def ec2(cloud: Cloud) -> Any:
     return cloud.client("ec2")
 
