@@ -48,11 +48,11 @@ from defusedxml.ElementTree import fromstring as parse_xml
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
-from mallee.api.chain import Chain
 from mallee.api.errors import entity_too_large
 from mallee.api.http import HttpRequest, HttpResponse
 from mallee.api.models import load_service_model
 from mallee.config import Settings
+from mallee.gateway.chain import Chain
 from mallee.services.base import Runtime
 from mallee.services.iam.bootstrap import ensure_system_account
 from mallee.store import Store

@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from mallee.api.models.client import MalleeLoader
-from mallee.services.catalog import SERVICES, ServiceSpec
+from mallee.gateway.catalog import SERVICES, ServiceSpec
 from tests.e2e.conftest import REGION, Cloud, Keys
 
 OBJECT_BYTES = b"the bytes of account A's private object"
@@ -149,7 +149,7 @@ def _user(iam: Any, name: str, *policies: tuple[str, str]) -> Keys:
 
 def deny_services_policy() -> str:
     """Allow everything, then Deny each catalog service's every action (`<prefix>:*`)."""
-    prefixes = sorted({s.provider_class().action_prefix for s in SERVICES})
+    prefixes = sorted({s.provider.action_prefix for s in SERVICES})
     return json.dumps(
         {
             "Version": "2012-10-17",

@@ -20,7 +20,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mallee.api.models import load_service_model
-from mallee.services.catalog import SERVICES
+from mallee.gateway.catalog import SERVICES
 from tests.security.fuzz_harness import (
     Pipeline,
     assert_authenticated,
@@ -48,7 +48,7 @@ def _form(service: str, operation: str, params: dict[str, Any]) -> dict[str, str
 
 @functools.cache
 def _implemented(service: str) -> list[str]:
-    provider = next(spec for spec in SERVICES if spec.name == service).provider_class()
+    provider = next(spec for spec in SERVICES if spec.name == service).provider
     names = load_service_model(service).operation_names
     return sorted(name for name in names if hasattr(provider, xform_name(name)))
 

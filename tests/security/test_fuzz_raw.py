@@ -16,7 +16,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from mallee.api.http import HttpRequest
-from mallee.services.catalog import SERVICES
+from mallee.gateway.catalog import SERVICES
 from tests.security.fuzz_harness import (
     BUCKET,
     HOST,

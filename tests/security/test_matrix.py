@@ -7,7 +7,7 @@ A's allowed everything but denied each service's `<prefix>:*`; account B's root,
 naming A in IAM's DelegateAccount.
 Rows: every operation of each service's model (mallee_client's models, Eucalyptus' included);
 requests name A's real resources (matrix_requests.build_params). A service added to
-`mallee.services.catalog.SERVICES` joins the matrix by being there.
+`mallee.gateway.catalog.SERVICES` joins the matrix by being there.
 
 Expected answers and exemptions: matrix_expect. A's resources are compared before and after
 (test_a_is_unchanged): a refusal that still changed something is caught there.
@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from mallee.services.catalog import SERVICES
+from mallee.gateway.catalog import SERVICES
 from tests.e2e.conftest import Cloud
 from tests.security.matrix_expect import Outcome, violation
 from tests.security.matrix_run import run_column, send

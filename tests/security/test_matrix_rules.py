@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from mallee.api.models import load_service_model
-from mallee.services.catalog import SERVICES
+from mallee.gateway.catalog import SERVICES
 from tests.security.matrix_expect import (
     ADMIN_ONLY,
     ALWAYS_ALLOWED,
@@ -203,7 +203,7 @@ def test_every_exemption_is_justified() -> None:
     """A provider's exemptions from authentication or authorization must be ones AWS makes
     (matrix_expect names the documentation); a new one fails here until justified there."""
     for spec in SERVICES:
-        provider = spec.provider_class()
+        provider = spec.provider
         ops = set(load_service_model(spec.name).operation_names)
         justified = {*ALWAYS_ALLOWED.get(spec.name, {}), *PER_ITEM.get(spec.name, {})}
         unexplained_always = set(provider.always_allowed_operations) - justified
@@ -220,5 +220,5 @@ def test_the_cloud_admin_only_operations_are_the_expected_ones() -> None:
     """The matrix refuses these to everyone but the admin; a provider that drops (or adds)
     one fails here until matrix_expect.ADMIN_ONLY says so too."""
     for spec in SERVICES:
-        admin_only = spec.provider_class().admin_operations
+        admin_only = spec.provider.admin_operations
         assert admin_only == ADMIN_ONLY.get(spec.name, frozenset()), spec.name

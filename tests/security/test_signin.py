@@ -232,9 +232,9 @@ def test_hashing_passwords_does_not_stall_the_api(cloud: Cloud, account: Account
 
 def test_sign_in_requests_run_off_the_event_loop(cloud: Cloud) -> None:
     """What keeps /healthz answering: the chain sends every STS request to a worker thread."""
-    from mallee.api.chain import Chain
     from mallee.api.http import HttpRequest
     from mallee.config import Settings
+    from mallee.gateway.chain import Chain
     from mallee.services.base import Runtime
     from mallee.store import Store
 

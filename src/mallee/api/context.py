@@ -10,7 +10,9 @@ from mallee.api.http import HttpRequest
 if TYPE_CHECKING:
     from botocore.model import OperationModel
 
-PrincipalKind = Literal["root", "user", "assumed-role", "federated-user", "anonymous"]
+# "service": a service of the cloud acting on its own behalf through the internal call
+# (ec2.amazonaws.com assuming an instance's role).
+PrincipalKind = Literal["root", "user", "assumed-role", "federated-user", "anonymous", "service"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,8 +9,8 @@ import sys
 import uvicorn
 from uvicorn.supervisors import Multiprocess
 
-from mallee.api.server import App
 from mallee.config import Settings
+from mallee.gateway.server import App
 from mallee.store import Store
 
 

@@ -10,13 +10,13 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from mallee.api.chain import TRANSACTION_ATTEMPTS, Chain
 from mallee.api.context import RequestContext
 from mallee.api.http import HttpRequest
 from mallee.api.models import load_service_model
 from mallee.config import Settings
-from mallee.services.base import Runtime
-from mallee.services.catalog import by_signing_name
+from mallee.gateway.catalog import by_signing_name
+from mallee.gateway.chain import TRANSACTION_ATTEMPTS, Chain
+from mallee.services.base import Provider, Runtime
 from mallee.store import Store
 from mallee.store.db import retryable
 
@@ -29,16 +29,19 @@ def _deadlock() -> DBAPIError:
     return OperationalError("UPDATE ...", None, _Conflict("deadlock detected"))
 
 
-class _Provider:
+class _Provider(Provider):
     """Fails its first `fails` calls with a deadlock, then answers."""
 
-    def __init__(self, fails: int) -> None:
+    service = "ec2"
+    action_prefix = "ec2"
+
+    def __init__(self, fails: int) -> None:  # the runtime is the chain's, passed to each call
         self.fails, self.calls = fails, 0
+        self.operations = {"DescribeRegions": self.describe_regions}  # type: ignore[misc]
 
-    def prepare(self, ctx: RequestContext) -> None:
-        pass
-
-    def describe_regions(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    def describe_regions(
+        self, runtime: Runtime, ctx: RequestContext, params: dict[str, Any]
+    ) -> dict[str, Any]:
         self.calls += 1
         if self.calls <= self.fails:
             raise _deadlock()
@@ -54,7 +57,7 @@ def _dispatch(store: Store, tmp_path: Path, provider: _Provider, streamed: bool 
         http.stream = iter(())  # type: ignore[assignment]
     operation = load_service_model("ec2").operation_model("DescribeRegions")
     ctx = RequestContext("r-1", "ec2", "eucalyptus", http, operation=operation)
-    return chain._dispatch(spec, ctx)
+    return chain.dispatch(spec, ctx)
 
 
 def test_a_deadlocked_handler_runs_again(store: Store, tmp_path: Path) -> None:

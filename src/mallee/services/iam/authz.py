@@ -47,9 +47,6 @@ POLICY_CACHE_SECONDS = 1.0
 # How often one process writes an access key's last-used record.
 LAST_USED_INTERVAL = 60.0
 
-ResourcePolicyHook = Callable[[RequestContext, str], tuple[str, str | None]]
-ConditionKeysHook = Callable[[RequestContext], dict[str, list[str]]]
-
 
 _generation = 0
 
@@ -176,17 +173,18 @@ class Authorizer:
         if p.kind == "root" and p.is_cloud_admin:
             return
         resources = provider.resources(ctx) or ["*"]
+        if p.kind == "service":
+            for arn in resources:
+                self._check_service(ctx, action, arn, provider)
+            return
         identity = self._identity(p)
         bounds = self._bounds(p)
-        hook: ResourcePolicyHook | None = getattr(provider, "resource_policy", None)
         context = request_context(ctx)
-        # Service-specific condition keys (s3:prefix, ...) come from the provider, if it has any.
-        extra_keys: ConditionKeysHook | None = getattr(provider, "condition_keys", None)
-        if extra_keys is not None:
-            context.update(extra_keys(ctx))
-        required = op in getattr(provider, "resource_policy_required", frozenset())
+        # Service-specific condition keys (s3:prefix, ...) come from the provider.
+        context.update(provider.condition_keys(ctx))
+        required = op in provider.resource_policy_required
         for arn in resources:
-            self._check(ctx, action, arn, identity, bounds, hook, context, required)
+            self._check(ctx, action, arn, identity, bounds, provider, context, required)
 
     def _identity(self, p: Principal) -> Identity:
         key = (self.store.url, p.kind, p.entity_id, p.arn)
@@ -203,10 +201,11 @@ class Authorizer:
         return found
 
     def _owner_and_policy(
-        self, ctx: RequestContext, arn: str, hook: ResourcePolicyHook | None
+        self, ctx: RequestContext, arn: str, provider: Provider
     ) -> tuple[str, Policy | None]:
-        if hook is not None:
-            owner, text = hook(ctx, arn)
+        found = provider.resource_policy(ctx, arn)
+        if found is not None:
+            owner, text = found
             return owner, _parse_resource_policy(text) if text else None
         parts = parse_arn(arn)
         owner = parts[3] if parts is not None and parts[3] else ctx.principal.account_id
@@ -219,7 +218,7 @@ class Authorizer:
         arn: str,
         identity: Identity,
         bounds: Sequence[Policy],
-        hook: ResourcePolicyHook | None,
+        provider: Provider,
         context: dict[str, list[str]],
         required: bool,
     ) -> None:
@@ -227,7 +226,7 @@ class Authorizer:
         p = ctx.principal
         ref = PrincipalRef(p.account_id, identity.arns)
         req = AuthzRequest(action, arn, context, ref)
-        owner, res_policy = self._owner_and_policy(ctx, arn, hook)
+        owner, res_policy = self._owner_and_policy(ctx, arn, provider)
         res = (
             evaluate_outcome([res_policy], req) if res_policy else Outcome(Decision.NOT_APPLICABLE)
         )
@@ -246,6 +245,18 @@ class Authorizer:
             allowed = mine is Decision.ALLOW and res.decision is Decision.ALLOW
         if not allowed:
             raise denied(p, action, arn)
+
+    def _check_service(
+        self, ctx: RequestContext, action: str, arn: str, provider: Provider
+    ) -> None:
+        """A service principal has no identity policies: the resource's own policy must name
+        it (a role's trust policy naming ec2.amazonaws.com)."""
+        p = ctx.principal
+        req = AuthzRequest(action, arn, request_context(ctx), PrincipalRef("", service=p.name))
+        _, res_policy = self._owner_and_policy(ctx, arn, provider)
+        decision = evaluate([res_policy], req) if res_policy else Decision.NOT_APPLICABLE
+        if decision is not Decision.ALLOW:
+            raise denied(p, action, arn, explicit=decision is Decision.DENY)
 
     def _identity_decision(self, p: Principal, identity: Identity, req: AuthzRequest) -> Decision:
         decision = Decision.ALLOW if p.kind == "root" else evaluate(identity.policies, req)

@@ -58,6 +58,8 @@ class S3Provider(
     OwnershipApi,
     BucketSettingsApi,
 ):
+    # CORS preflights and browser POST uploads are answered before the model routes them.
+    sees_unrouted: ClassVar[bool] = True
     # Any S3 operation may be anonymous; what an anonymous caller may do is then decided by
     # the bucket policy and the ACLs in `prepare` (IAM never sees anonymous requests).
     anonymous_operations: ClassVar[frozenset[str]] = frozenset(

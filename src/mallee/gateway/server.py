@@ -17,16 +17,16 @@ from typing import Any, TypeVar
 from sqlalchemy import text
 
 from mallee.api.bodies import PREFETCH_MAX, Clock, ReceiveStream, read_body
-from mallee.api.chain import Chain
 from mallee.api.errors import ServiceError, entity_too_large
 from mallee.api.http import HttpRequest, HttpResponse
 from mallee.api.models import load_service_model
 from mallee.config import Settings
 from mallee.console.app import MAX_BODY as CONSOLE_MAX_BODY
 from mallee.console.app import Console
+from mallee.gateway.catalog import ServiceSpec
+from mallee.gateway.chain import Chain
 from mallee.registry import components
 from mallee.services.base import Runtime
-from mallee.services.catalog import ServiceSpec
 from mallee.store import Store
 
 log = logging.getLogger(__name__)

@@ -24,10 +24,10 @@ from mallee.api.protocol import detect_protocol, parser_for, serializer_for
 from mallee.api.protocol.header_values import sendable
 from mallee.api.protocol.rest_routes import match
 from mallee.api.protocol.restxml_parser import may_stream, streams_payload
-from mallee.api.routing import route, virtual_bucket
 from mallee.api.streams import VerifiedStream, read_all
-from mallee.services.base import Provider, Runtime
-from mallee.services.catalog import ServiceSpec
+from mallee.gateway.catalog import ServiceSpec
+from mallee.gateway.routing import route, virtual_bucket
+from mallee.services.base import Operation, Provider, Runtime
 from mallee.services.iam.authz import Authorizer
 from mallee.services.iam.credentials import lookup_credential
 from mallee.store.db import retryable
@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 # A handler's transaction that the database aborted for a conflict (a deadlock) is run again
 # up to this many times in all: handlers change state in one transaction, rolled back whole.
 TRANSACTION_ATTEMPTS = 3
+# The method of the request an internal call builds: no client can send it (not a token).
+INTERNAL = "(internal)"
 
 
 class Chain:
@@ -54,7 +56,7 @@ class Chain:
     def provider(self, spec: ServiceSpec) -> Provider:
         found = self._providers.get(spec.name)
         if found is None:
-            found = self._providers[spec.name] = spec.provider_class()(self.runtime)
+            found = self._providers[spec.name] = spec.provider(self.runtime)
         return found
 
     def routed(self, request: HttpRequest) -> tuple[HttpRequest, ServiceSpec] | None:
@@ -74,16 +76,13 @@ class Chain:
 
     def answers_at_once(self, request: HttpRequest, spec: ServiceSpec) -> bool:
         """Whether `handle` may run on the server's event loop for this (streamed-service)
-        request: the provider's optional `answers_at_once(request)` hook says so."""
-        hook = getattr(self.provider(spec), "answers_at_once", None)
-        return bool(hook(request)) if hook is not None else False
+        request."""
+        return self.provider(spec).answers_at_once(request)
 
     def off_loop(self, request: HttpRequest, spec: ServiceSpec) -> bool:
         """Whether `handle` must run in a worker thread, not on the server's event loop, for
-        this routed (not streamed) request: the provider's optional `off_loop(request)` hook
-        says so (a password check: scrypt holds a core for tens of milliseconds)."""
-        hook = getattr(self.provider(spec), "off_loop", None)
-        return bool(hook(request)) if hook is not None else False
+        this routed (not streamed) request."""
+        return self.provider(spec).off_loop(request)
 
     def handle(
         self,
@@ -99,23 +98,20 @@ class Chain:
             spec = spec or route(request, self.settings.domain)
         except ServiceError as err:
             return _fallback_error(err, request_id)
-        # Optional provider hooks (S3): `answer_unrouted(ctx, authorize)` answers requests its
-        # model has no operation for (CORS preflight, browser POST uploads) or returns None;
-        # `finish_response(ctx, response)` adjusts every answer (CORS headers). They see the
-        # request as received, a virtual-hosted bucket already in its path.
+        # S3's `answer_unrouted` answers requests its model has no operation for (CORS
+        # preflight, browser POST uploads); its `finish_response` adjusts every answer (CORS
+        # headers). They see the request as received, a virtual-hosted bucket in its path.
         provider = self.provider(spec)
-        unrouted = getattr(provider, "answer_unrouted", None)
-        finish = getattr(provider, "finish_response", None)
-        early = self._early_context(request, request_id, spec) if unrouted or finish else None
+        early = self._early_context(request, request_id, spec) if provider.sees_unrouted else None
         answer_unrouted: Callable[[], HttpResponse | None] | None = None
-        if unrouted is not None:
+        if early is not None:
             answer_unrouted = functools.partial(
-                unrouted, early, functools.partial(self._admit, provider)
+                provider.answer_unrouted, early, functools.partial(self._admit, provider)
             )
         response = self._respond(request, request_id, spec, refused, answer_unrouted)
-        if finish is not None:
+        if early is not None:
             try:
-                finish(early, response)
+                provider.finish_response(early, response)
             except Exception:  # the answer itself stands; only its extra headers are lost
                 log.exception("request %s: finishing the response failed", request_id)
         # Headers may echo stored values (metadata, CORS rules): none may break the header block.
@@ -142,7 +138,7 @@ class Chain:
                 return answer
             ctx = self._context(request, request_id, spec, model, protocol)
             operation = ctx.operation
-            result = self._dispatch(spec, ctx)
+            result = self.dispatch(spec, ctx)
             assert operation is not None
             return serializer.serialize(operation, result, request_id)
         except ServiceError as err:
@@ -217,24 +213,40 @@ class Chain:
         request.body = read_all(verified, self.settings.max_body)
         request.stream = None
 
-    def _dispatch(self, spec: ServiceSpec, ctx: RequestContext) -> dict[str, Any]:
+    def dispatch(self, spec: ServiceSpec, ctx: RequestContext) -> dict[str, Any]:
+        """Authorize ctx's operation, then run it: for requests from outside and internal
+        calls alike."""
         provider = self.provider(spec)
-        method = getattr(provider, xform_name(ctx.operation_name), None)
-        if method is None:
+        operation = self._operation(provider, ctx)
+        if operation is None:
             raise provider.unimplemented(ctx, functools.partial(self._admit, provider))
         self._admit(provider, ctx)
+        return self.run(operation, ctx)
+
+    def _operation(self, provider: Provider, ctx: RequestContext) -> Operation | None:
+        name = ctx.operation_name
+        if name in provider.internal_operations and ctx.http.method != INTERNAL:
+            return None
+        found = provider.operations.get(name)
+        if found is not None:
+            return found
+        method = getattr(provider, xform_name(name), None)
+        if method is None:
+            return None
+        return lambda _runtime, ctx, params: method(ctx, params)
+
+    def run(self, operation: Operation, ctx: RequestContext) -> dict[str, Any]:
+        """The operation's result; a transaction the database aborted for a conflict (a
+        deadlock) runs again, unless its streamed body was read already."""
         for attempt in range(1, TRANSACTION_ATTEMPTS):
             try:
-                result: dict[str, Any] = method(ctx, ctx.params)
-                return result
+                return operation(self.runtime, ctx, ctx.params)
             except DBAPIError as err:
-                # A request whose body was read in whole runs again; a streamed one cannot.
                 if ctx.http.stream is not None or not retryable(err):
                     raise
                 log.info("request %s: %s, running it again", ctx.request_id, err.orig)
                 time.sleep(0.005 * attempt)
-        last: dict[str, Any] = method(ctx, ctx.params)
-        return last
+        return operation(self.runtime, ctx, ctx.params)
 
     def _admit(self, provider: Provider, ctx: RequestContext) -> None:
         """Authorize ctx's operation for its principal, then let the provider prepare it (also

@@ -6,8 +6,8 @@ from __future__ import annotations
 from mallee.api.auth import credential_scope
 from mallee.api.errors import ServiceError
 from mallee.api.http import HttpRequest
-from mallee.services import catalog
-from mallee.services.catalog import ServiceSpec
+from mallee.gateway import catalog
+from mallee.gateway.catalog import ServiceSpec
 
 _PREFIX = "/services/"
 

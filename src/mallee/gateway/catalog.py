@@ -1,17 +1,21 @@
 """Which services this cloud serves, and how a request finds each of them.
 
-Routing data only: the engine stays generic, a service is a model name plus a provider class.
+Routing data only: the engine stays generic, a service is a model name plus its provider class.
 """
 
 from __future__ import annotations
 
 import functools
-import importlib
 from dataclasses import dataclass
 
 from mallee.api.auth.errors import Style
 from mallee.api.models import load_service_model
 from mallee.services.base import Provider
+from mallee.services.ec2.provider import Ec2Provider
+from mallee.services.empyrean.provider import EmpyreanProvider
+from mallee.services.iam.provider import IamProvider
+from mallee.services.s3.provider import S3Provider
+from mallee.services.sts.provider import StsProvider
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,8 +28,8 @@ class ServiceSpec:
     host_prefixes: tuple[str, ...]
     # How authentication failures are spelled for this service (see mallee.api.auth).
     auth_style: Style
-    # "module:Class" of the provider, imported on first use.
-    provider: str
+    # The provider class: one instance per process answers every request for the service.
+    provider: type[Provider]
     # SigV4 service names clients sign with besides the model's (euca2ools signs the
     # Properties and bootstrap endpoints of Empyrean with their own names).
     extra_signing_names: tuple[str, ...] = ()
@@ -41,11 +45,6 @@ class ServiceSpec:
     def api_version(self) -> str:
         return str(load_service_model(self.name).api_version)
 
-    def provider_class(self) -> type[Provider]:
-        module, _, cls = self.provider.partition(":")
-        found: type[Provider] = getattr(importlib.import_module(module), cls)
-        return found
-
 
 SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec(
@@ -53,16 +52,16 @@ SERVICES: tuple[ServiceSpec, ...] = (
         ("compute", "Eucalyptus"),
         ("ec2", "compute"),
         "ec2",
-        "mallee.services.ec2.provider:Ec2Provider",
+        Ec2Provider,
     ),
-    ServiceSpec("iam", ("Euare",), ("iam",), "query", "mallee.services.iam.provider:IamProvider"),
-    ServiceSpec("sts", ("Tokens",), ("sts",), "query", "mallee.services.sts.provider:StsProvider"),
+    ServiceSpec("iam", ("Euare",), ("iam",), "query", IamProvider),
+    ServiceSpec("sts", ("Tokens",), ("sts",), "query", StsProvider),
     ServiceSpec(
         "s3",
         ("objectstorage", "Walrus"),
         ("s3",),
         "s3",
-        "mallee.services.s3.provider:S3Provider",
+        S3Provider,
         streaming=True,
     ),
     ServiceSpec(
@@ -70,10 +69,15 @@ SERVICES: tuple[ServiceSpec, ...] = (
         ("Empyrean", "Properties"),
         ("empyrean", "properties", "bootstrap"),
         "query",
-        "mallee.services.empyrean.provider:EmpyreanProvider",
+        EmpyreanProvider,
         ("properties", "bootstrap"),
     ),
 )
+
+
+@functools.cache
+def by_name() -> dict[str, ServiceSpec]:
+    return {s.name: s for s in SERVICES}
 
 
 @functools.cache
