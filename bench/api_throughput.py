@@ -1,6 +1,6 @@
 """mallee vs moto server: throughput and latency of trivial authenticated calls, one core each.
 
-Usage: python bench/api_throughput.py [--seconds 10] [--ops sts,iam]
+Usage: python bench/api_throughput.py [--seconds 10] [--ops sts,iam,iamw]
 """
 
 from __future__ import annotations
@@ -18,7 +18,27 @@ from servers import Server, rss_mib, signed, start_mallee_api, start_moto, stop
 OPS = {
     "sts": ("sts", "Action=GetCallerIdentity&Version=2011-06-15"),
     "iam": ("iam", "Action=ListUsers&Version=2010-05-08"),
+    # A write (run in a worker thread by mallee): the same tag set again on one user.
+    "iamw": (
+        "iam",
+        "Action=TagUser&UserName=bench&Tags.member.1.Key=team&Tags.member.1.Value=bench"
+        "&Version=2010-05-08",
+    ),
 }
+
+
+def prepare(server: Server) -> None:
+    """What the writes act on: the user `bench`, made with boto3 as any client would."""
+    import boto3
+
+    iam = boto3.client(
+        "iam",
+        endpoint_url=server.url,
+        region_name="eucalyptus",
+        aws_access_key_id=server.access_key,
+        aws_secret_access_key=server.secret_key,
+    )
+    iam.create_user(UserName="bench")
 
 
 @dataclass
@@ -83,7 +103,7 @@ def measure(server: Server, ops: list[str], seconds: int, tmp: Path) -> dict[str
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=int, default=10)
-    ap.add_argument("--ops", default="sts,iam")
+    ap.add_argument("--ops", default="sts,iam,iamw")
     args = ap.parse_args()
     ops = args.ops.split(",")
     results: dict[str, dict[str, object]] = {}
@@ -93,6 +113,7 @@ def main() -> None:
             server = start_mallee_api(tmp) if name == "mallee" else start_moto()
             try:
                 time.sleep(1)
+                prepare(server)
                 results[server.name] = measure(server, ops, args.seconds, tmp)
             finally:
                 stop(server)

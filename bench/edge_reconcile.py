@@ -16,7 +16,7 @@ import ipaddress
 import time
 import uuid
 
-from mallee.node.host import in_netns, run
+from mallee.commands import in_netns, run
 from mallee.node.network import iptables
 from mallee.node.network.desired import EdgeState, LocalInstance, Rule
 from mallee.node.network.rules import GROUP_PREFIXES, edge_rules

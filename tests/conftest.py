@@ -14,7 +14,7 @@ import pytest
 os.environ.setdefault("MALLEE_CONSOLE_PORT", "0")
 
 # Test directories whose tests never touch the state store: run once, not once per database.
-NODB_DIRS = ("unit/protocol", "unit/auth", "unit/policy")
+NODB_DIRS = ("unit/api/protocol", "unit/api/auth", "unit/policy")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -231,7 +231,7 @@ def test_hashing_passwords_does_not_stall_the_api(cloud: Cloud, account: Account
 
 
 def test_sign_in_requests_run_off_the_event_loop(cloud: Cloud) -> None:
-    """What keeps /healthz answering: the chain sends every STS request to a worker thread."""
+    """What keeps /healthz answering: sign-ins (and every write) run in worker threads."""
     from mallee.api.http import HttpRequest
     from mallee.config import Settings
     from mallee.gateway.chain import Chain
@@ -257,9 +257,14 @@ def test_sign_in_requests_run_off_the_event_loop(cloud: Cloud) -> None:
     assert off_loop(request)
     iam = HttpRequest("POST", "/services/Euare", "", {}, b"Action=ListUsers&Version=2010-05-08")
     assert not off_loop(iam)
-    # Only what hashes a password leaves the loop: the calls clients make all the time stay.
+    # Reads stay on the loop (the calls clients make all the time); writes, which may wait for
+    # the database's write lock, leave it.
     identity = b"Action=GetCallerIdentity&Version=2011-06-15"
     assert not off_loop(HttpRequest("POST", "/services/Tokens", "", {}, identity))
+    create = b"Action=CreateUser&UserName=x&Version=2010-05-08"
+    assert off_loop(HttpRequest("POST", "/services/Euare", "", {}, create))
+    session = b"Action=GetSessionToken&Version=2011-06-15"
+    assert off_loop(HttpRequest("POST", "/services/Tokens", "", {}, session))
 
 
 # --- 10: GetSessionToken credentials --------------------------------------------------------

@@ -26,9 +26,9 @@ from typing import Any
 
 import pytest
 
+from mallee.commands import in_netns, run
 from mallee.images import cpio, default, kernel, rootfs
 from mallee.images.default import KERNEL_CMDLINE, DefaultImage, build_default_image
-from mallee.node.host import in_netns, run
 from mallee.node.hypervisor.qmp import Qmp
 from mallee.node.network.nsock import listen_in
 

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from mallee.cloud_identity import system_account_id
+from mallee.commands import in_netns, run
 from mallee.ids import new_id
-from mallee.node.host import in_netns, run
 from mallee.node.network import DataPlane
 from mallee.node.network.edge import EdgeReconciler
 from mallee.node.network.links import delete_netns

@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 
 from mallee.cloud_identity import system_account_id
+from mallee.commands import in_netns, run
 from mallee.ids import new_id
-from mallee.node.host import in_netns, run
 from mallee.node.network import DataPlane, DataPlaneBusyError, links, procs
 from mallee.node.network.names import legacy_netns_for
 from mallee.node.network.nat import META_CHAIN
@@ -177,7 +177,7 @@ def nat_rules(plane: DataPlane) -> str:
 def servers(plane: DataPlane) -> tuple[list[int], list[int]]:
     return (
         procs.strays("dnsmasq", plane.netns),
-        procs.strays("mallee.node.network.metadata", plane.netns),
+        procs.strays("mallee.cli.metadata", plane.netns),
     )
 
 
@@ -403,7 +403,7 @@ def test_an_older_mallees_namespace_is_adopted_only_by_its_own_node(
         assert not links.exists(legacy)
         assert procs.netns_inode(mine.netns) == inode
         assert procs.strays("dnsmasq", mine.netns) == dnsmasq  # kept running
-        assert len(procs.strays("mallee.node.network.metadata", mine.netns)) == 1
+        assert len(procs.strays("mallee.cli.metadata", mine.netns)) == 1
     finally:
         mine.teardown()
         theirs.teardown()

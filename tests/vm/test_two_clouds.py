@@ -31,7 +31,7 @@ from tests.vm.test_ec2_vms import all_in, console, default_image, in_ns
 
 pytestmark = [pytest.mark.vm, pytest.mark.timeout(900)]
 
-METADATA = "mallee.node.network.metadata"
+METADATA = "mallee.cli.metadata"
 # Seconds within which drift must be repaired (the agent checks every 2 s).
 REPAIR = 15
 

@@ -33,7 +33,12 @@ class Session:
     session_token: str = ""
     # When the credentials expire (epoch seconds).
     expires: float = 0.0
-    # Messages for the next page shown: (kind, text), kind "ok" or "error".
+    # What the cloud let these credentials do when they were issued (asked at sign-in, sealed
+    # with the rest): administer the cloud (Empyrean answers), administer the account's IAM.
+    admin: bool = False
+    iam_admin: bool = False
+    # Messages for the next page shown: (kind, text), kind "ok" or "error" (or "error <path>":
+    # the error of the form that posts to <path>).
     flash: list[tuple[str, str]] = field(default_factory=list)
 
     @property
@@ -46,8 +51,8 @@ class Session:
 
     @property
     def is_cloud_admin(self) -> bool:
-        # Eucalyptus: the `eucalyptus` account administers the cloud.
-        return self.signed_in and self.account == "eucalyptus"
+        # By the rights the cloud reported at sign-in, not by the account name typed there.
+        return self.signed_in and self.admin
 
 
 class Sealer:
@@ -55,14 +60,18 @@ class Sealer:
         self._fernet = Fernet(key)
 
     def seal(self, session: Session) -> str:
-        return self._fernet.encrypt(json.dumps(asdict(session)).encode()).decode("ascii")
+        # Without base64's padding: "=" would make the cookie's value a quoted string, which
+        # not every client gives back as it was sent.
+        token = self._fernet.encrypt(json.dumps(asdict(session)).encode()).decode("ascii")
+        return token.rstrip("=")
 
     def open(self, token: str | None) -> Session | None:
         """The session in `token`, or None when it is missing, forged, altered or too old."""
         if not token:
             return None
         try:
-            data = json.loads(self._fernet.decrypt(token.encode("ascii"), ttl=MAX_AGE))
+            padded = token + "=" * (-len(token) % 4)
+            data = json.loads(self._fernet.decrypt(padded.encode("ascii"), ttl=MAX_AGE))
             if not isinstance(data, dict):
                 return None
             flash = [(str(kind), str(text)) for kind, text in data.pop("flash", [])]

@@ -10,7 +10,6 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from botocore import xform_name
 from botocore.model import OperationModel, ServiceModel
 from sqlalchemy.exc import DBAPIError
 
@@ -27,9 +26,9 @@ from mallee.api.protocol.restxml_parser import may_stream, streams_payload
 from mallee.api.streams import VerifiedStream, read_all
 from mallee.gateway.catalog import ServiceSpec
 from mallee.gateway.routing import route, virtual_bucket
+from mallee.identity.authz import Authorizer
+from mallee.identity.credentials import lookup_credential
 from mallee.services.base import Operation, Provider, Runtime
-from mallee.services.iam.authz import Authorizer
-from mallee.services.iam.credentials import lookup_credential
 from mallee.store.db import retryable
 
 log = logging.getLogger(__name__)
@@ -81,8 +80,12 @@ class Chain:
 
     def off_loop(self, request: HttpRequest, spec: ServiceSpec) -> bool:
         """Whether `handle` must run in a worker thread, not on the server's event loop, for
-        this routed (not streamed) request."""
-        return self.provider(spec).off_loop(request)
+        this routed (not streamed) request: a write, or what the provider says must."""
+        provider = self.provider(spec)
+        if provider.off_loop(request):
+            return True
+        name = _operation_name(request)
+        return name is not None and provider.writes(name)
 
     def handle(
         self,
@@ -227,13 +230,7 @@ class Chain:
         name = ctx.operation_name
         if name in provider.internal_operations and ctx.http.method != INTERNAL:
             return None
-        found = provider.operations.get(name)
-        if found is not None:
-            return found
-        method = getattr(provider, xform_name(name), None)
-        if method is None:
-            return None
-        return lambda _runtime, ctx, params: method(ctx, params)
+        return provider.operations.get(name)
 
     def run(self, operation: Operation, ctx: RequestContext) -> dict[str, Any]:
         """The operation's result; a transaction the database aborted for a conflict (a
@@ -254,6 +251,18 @@ class Chain:
         if ctx.principal.kind != "anonymous":
             self.authorizer.authorize(ctx, provider)
         provider.prepare(ctx)
+
+
+def _operation_name(request: HttpRequest) -> str | None:
+    """The operation a whole-bodied request names before it is parsed: the query protocols'
+    Action, the JSON protocols' X-Amz-Target; None for anything else (answered at once)."""
+    target = request.headers.get("x-amz-target")
+    if target is not None:
+        return target.rpartition(".")[2]
+    try:
+        return request.form_params().get("Action")
+    except UnicodeDecodeError:  # not a form any operation reads; the chain says so
+        return None
 
 
 def _fallback_error(err: ServiceError, request_id: str) -> HttpResponse:

@@ -10,17 +10,20 @@ a provider lists in `internal_operations` are reserved to this path.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 
-from botocore.exceptions import OperationNotFoundError
+from botocore.model import OperationNotFoundError
 from botocore.validate import ParamValidator
 
 from mallee.api.context import Principal, RequestContext
 from mallee.api.errors import ServiceError, invalid_action
 from mallee.api.http import HttpRequest
 from mallee.api.models import load_service_model
+from mallee.config import Settings
 from mallee.gateway import catalog
 from mallee.gateway.chain import INTERNAL, Chain
-from mallee.services.base import Params, Result
+from mallee.services.base import Params, Result, Runtime
+from mallee.store import Store
 
 # AWS's service principals, as trust policies name them.
 EC2_SERVICE = "ec2.amazonaws.com"
@@ -62,3 +65,31 @@ class InternalCalls:
             protocol=model.protocol,
         )
         return self.chain.dispatch(spec, ctx)
+
+
+def wire(chain: Chain) -> InternalCalls:
+    """The chain's services get the internal call as `runtime.calls`."""
+    calls = InternalCalls(chain)
+    chain.runtime.calls = calls
+    return calls
+
+
+def instance_role_assumer(store: Store, region: str) -> Callable[[str, str], Result | None]:
+    """For the metadata server: (role ARN, instance id) -> STS's Credentials, asked as
+    ec2.amazonaws.com; None where the role's trust policy does not allow EC2 (AWS then shows
+    the instance AssumeRoleUnauthorizedAccess)."""
+    calls = wire(Chain(Runtime(Settings(region=region), store)))
+    ec2 = service_principal(EC2_SERVICE)
+
+    def assume(role_arn: str, instance_id: str) -> Result | None:
+        params = {"RoleArn": role_arn, "InstanceId": instance_id}
+        try:
+            answer = calls.call("sts", "AssumeRoleForInstance", params, principal=ec2)
+        except ServiceError as err:
+            if err.code == "AccessDenied":
+                return None
+            raise
+        credentials: Result = answer["Credentials"]
+        return credentials
+
+    return assume

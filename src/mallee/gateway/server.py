@@ -21,10 +21,10 @@ from mallee.api.errors import ServiceError, entity_too_large
 from mallee.api.http import HttpRequest, HttpResponse
 from mallee.api.models import load_service_model
 from mallee.config import Settings
-from mallee.console.app import MAX_BODY as CONSOLE_MAX_BODY
 from mallee.console.app import Console
 from mallee.gateway.catalog import ServiceSpec
 from mallee.gateway.chain import Chain
+from mallee.gateway.internal import wire
 from mallee.registry import components
 from mallee.services.base import Runtime
 from mallee.store import Store
@@ -98,6 +98,7 @@ class App:
         self.settings = settings
         self.store = store or Store(settings.database_url)
         self.chain = Chain(Runtime(settings=settings, store=self.store))
+        wire(self.chain)
         self.console = Console(settings)
         self._unsigned = ThreadPoolExecutor(UNSIGNED_WORKERS, thread_name_prefix="unsigned")
         self.service_id: str | None = None
@@ -110,6 +111,12 @@ class App:
             await self._lifespan(receive, send)
             return
         if scope["type"] != "http":
+            return
+        server = scope.get("server") or ("", 0)
+        if self.settings.console_port and server[1] == self.settings.console_port:
+            # The web console, on its own port: a page there is never an S3 object (served on
+            # the api port), so no object's script runs where the console's cookie is sent.
+            await self.console(scope, receive, send)
             return
         response = await self._http(scope, receive)
         self._freeze_new_models()
@@ -138,9 +145,6 @@ class App:
             headers=_headers(scope["headers"]),
             remote_addr=client[0],
         )
-        server = scope.get("server") or ("", 0)
-        if self.settings.console_port and server[1] == self.settings.console_port:
-            return await self._console(request, receive)
         streamed = self.chain.streaming_route(request)
         if streamed is not None:
             return await self._streamed(*streamed, receive)
@@ -163,27 +167,6 @@ class App:
             # (unsigned) takes a thread unsigned requests have, never one signed ones need.
             return await _in_thread(None if _signed(request) else self._unsigned, handle)
         return handle()
-
-    async def _console(self, request: HttpRequest, receive: Receive) -> HttpResponse:
-        """The web console, on its own port: a page there is never an S3 object (served on
-        the api port), so no object's script runs where the console's cookie is sent."""
-        refused: ServiceError | None = None
-        try:
-            body = await read_body(receive, CONSOLE_MAX_BODY, self._body_clock())
-        except ServiceError as stalled:
-            body, refused = b"", stalled
-        if body is None:
-            body = b""
-            refused = ServiceError(
-                "RequestEntityTooLarge",
-                f"The request is larger than {CONSOLE_MAX_BODY >> 20} MiB.",
-                413,
-            )
-        request.body = body
-        # The console calls this server's own API over HTTP: it runs in its own threads
-        # (Console.serve), never on this loop, which must stay free to answer it.
-        response = await self.console.serve(request, refused=refused)
-        return _closing(response) if refused is not None else response
 
     async def _streamed(
         self, routed: HttpRequest, spec: ServiceSpec, receive: Receive

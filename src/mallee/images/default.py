@@ -48,8 +48,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from mallee.commands import run
 from mallee.images import guest, kernel, rootfs
-from mallee.node.host import run
 
 KERNEL_CMDLINE = (
     "console=ttyS0 quiet panic=1 cryptomgr.notests i8042.noaux i8042.nokbd i8042.nopnp "

@@ -16,7 +16,7 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-from mallee.node.host import run
+from mallee.commands import run
 
 META_PACKAGE = "linux-image-cloud-amd64"
 # bzImage payload compression -> (leading magic, the Debian tool that inflates it).

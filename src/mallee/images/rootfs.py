@@ -9,8 +9,8 @@ import shutil
 import struct
 from pathlib import Path
 
+from mallee.commands import run
 from mallee.images import cpio, guest
-from mallee.node.host import run
 
 BUSYBOX = Path("/bin/busybox")
 DROPBEAR = (Path("/usr/sbin/dropbear"), Path("/usr/bin/dropbearkey"))

@@ -24,7 +24,6 @@ from typing import Protocol
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from mallee.api.errors import invalid_parameter_value
 from mallee.config import Settings
 from mallee.registry import errors
 from mallee.registry.types import SERVICE_TYPES, service_type
@@ -108,13 +107,13 @@ _HOST = re.compile(r"[A-Za-z0-9][A-Za-z0-9.:-]{0,254}")
 
 def _validate(name: str, host: str, port: int | None) -> None:
     if not _NAME.fullmatch(name):
-        raise invalid_parameter_value(
+        raise errors.invalid_parameter_value(
             f"Invalid service name: {name!r} (letters, digits and . _ : @ -, up to 255)"
         )
     if not _HOST.fullmatch(host):
-        raise invalid_parameter_value(f"Invalid host: {host!r}")
+        raise errors.invalid_parameter_value(f"Invalid host: {host!r}")
     if port is not None and not 1 <= port <= 65535:
-        raise invalid_parameter_value(f"Invalid port: {port} (1-65535)")
+        raise errors.invalid_parameter_value(f"Invalid port: {port} (1-65535)")
 
 
 def derive_state(row: ServiceState, now: float, timeout: float) -> tuple[str, tuple[str, ...]]:
@@ -218,7 +217,7 @@ def register_self(
 
 def _check_claim(row: ServiceRow, type_name: str, host: str, now: float, timeout: float) -> None:
     if row.type != type_name:
-        raise invalid_parameter_value(
+        raise errors.invalid_parameter_value(
             f"Service {row.name} is registered as type {row.type}, not {type_name}"
         )
     alive = row.last_heartbeat is not None and now - row.last_heartbeat <= timeout
@@ -262,7 +261,7 @@ def register_service(
     stype = service_type(type)
     _validate(name, host, port)
     if stype.partitioned and not partition:
-        raise invalid_parameter_value(
+        raise errors.invalid_parameter_value(
             f"Services of type {stype.name} must be registered in an availability zone (Partition)"
         )
     now, timeout = _clock(now, timeout)

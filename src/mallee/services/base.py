@@ -65,6 +65,9 @@ class Runtime:
         return made
 
 
+# Operations named so only read (AWS's naming convention, which every model here follows).
+READ_PREFIXES = ("Describe", "List", "Get", "Head")
+
 Operation = Callable[[Runtime, RequestContext, Params], Result]
 Operations = Mapping[str, Operation]
 Authorize = Callable[[RequestContext], None]
@@ -92,6 +95,8 @@ class Provider:
     # Operations only the cloud itself calls (the internal call); from outside they are as
     # unknown as a name no model has.
     internal_operations: ClassVar[frozenset[str]] = frozenset()
+    # Operations named as reads that write (STS's Get*Token issue sessions).
+    writing_reads: ClassVar[frozenset[str]] = frozenset()
     # Whether the chain hands this service's requests to `answer_unrouted` and
     # `finish_response` (S3: CORS and browser POST uploads), which need a context built before
     # the model routes the request.
@@ -134,6 +139,12 @@ class Provider:
         return invalid_action(ctx.operation_name)
 
     # Where the server runs a request ----------------------------------------------------------
+    def writes(self, operation: str) -> bool:
+        """Whether the operation changes state: the server runs those in worker threads, as a
+        write may wait for the database's write lock and must not stall every other request
+        meanwhile. Reads stay on the event loop (a thread hand-over costs more than they do)."""
+        return not operation.startswith(READ_PREFIXES) or operation in self.writing_reads
+
     def off_loop(self, request: HttpRequest) -> bool:
         """Whether this routed, whole-bodied request must be handled in a worker thread even
         when it only reads (a password check: scrypt holds a core for tens of milliseconds)."""

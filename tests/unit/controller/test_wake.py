@@ -8,7 +8,7 @@ import time
 from mallee.controller.scheduler import has_unplaced
 from mallee.runloop import wait_for_work
 from mallee.store import Store
-from tests.unit.ec2.test_capacity import ZONE, add_instance
+from tests.unit.services.ec2.test_capacity import ZONE, add_instance
 
 
 def test_unplaced_launches_are_seen(store: Store) -> None:

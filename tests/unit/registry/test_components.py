@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mallee.api.errors import ServiceError
 from mallee.registry import components
+from mallee.registry.errors import RegistryError
 from mallee.store import Store
 
 T0 = 1_000_000.0
@@ -73,7 +73,7 @@ def test_preregistered_service_is_notready_until_claimed(store: Store) -> None:
 
 def test_claim_must_match_the_registered_type(store: Store) -> None:
     components.register_service(store, type="storage", name="sc-1", host="h", partition="z")
-    with pytest.raises(ServiceError) as err:
+    with pytest.raises(RegistryError) as err:
         _self(store, name="sc-1")
     assert (err.value.code, err.value.status) == ("InvalidParameterValue", 400)
 
@@ -82,7 +82,7 @@ def test_a_live_name_cannot_be_claimed_from_another_host(store: Store) -> None:
     sid = _self(store, host="10.0.0.5")
     # The same host may claim again (a restart, or several workers of one server).
     assert _self(store, host="10.0.0.5", now=T0 + 1) == sid
-    with pytest.raises(ServiceError) as err:
+    with pytest.raises(RegistryError) as err:
         _self(store, host="10.0.0.6", now=T0 + 2)
     assert (err.value.code, err.value.status) == ("ServiceAlreadyExists", 409)
     # Once the holder is gone, another host takes over the name.
@@ -110,14 +110,14 @@ def test_modify_service_sets_admin_states(store: Store) -> None:
 @pytest.mark.parametrize("state", ["PAUSED", "NOTREADY", "BROKEN", ""])
 def test_modify_service_refuses_other_states(store: Store, state: str) -> None:
     _self(store)
-    with pytest.raises(ServiceError) as err:
+    with pytest.raises(RegistryError) as err:
         components.modify_service(store, "node-1", state)
     assert (err.value.code, err.value.status) == ("InvalidParameterValue", 400)
     assert "ENABLED" in err.value.message
 
 
 def test_modify_unknown_service(store: Store) -> None:
-    with pytest.raises(ServiceError) as err:
+    with pytest.raises(RegistryError) as err:
         components.modify_service(store, "nope", "ENABLED")
     assert (err.value.code, err.value.status) == ("NoSuchService", 404)
 
@@ -144,7 +144,7 @@ def test_enabled_services_is_what_a_scheduler_may_use(store: Store) -> None:
 
 def test_deregister(store: Store) -> None:
     sid = _self(store)
-    with pytest.raises(ServiceError) as err:
+    with pytest.raises(RegistryError) as err:
         components.deregister_service(store, "node-1", type="storage")
     assert err.value.code == "NoSuchService"
     gone = components.deregister_service(store, "node-1", type="node")
@@ -152,7 +152,7 @@ def test_deregister(store: Store) -> None:
     assert components.list_services(store) == []
     # The process learns from its next heartbeat that it is no longer part of the cloud.
     assert components.heartbeat(store, sid) is False
-    with pytest.raises(ServiceError) as err:
+    with pytest.raises(RegistryError) as err:
         components.deregister_service(store, "node-1")
     assert (err.value.code, err.value.status) == ("NoSuchService", 404)
 
@@ -178,14 +178,14 @@ def test_register_service_validates(
         "partition": "z",
     }
     args.update(kwargs)
-    with pytest.raises(ServiceError) as err:
+    with pytest.raises(RegistryError) as err:
         components.register_service(store, **args)  # type: ignore[arg-type]
     assert (err.value.code, err.value.status) == (code, status)
 
 
 def test_register_service_twice(store: Store) -> None:
     components.register_service(store, type="controller", name="clc", host="h")
-    with pytest.raises(ServiceError) as err:
+    with pytest.raises(RegistryError) as err:
         components.register_service(store, type="controller", name="clc", host="h")
     assert (err.value.code, err.value.status) == ("ServiceAlreadyExists", 409)
 

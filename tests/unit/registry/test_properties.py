@@ -7,8 +7,8 @@ from datetime import timedelta
 
 import pytest
 
-from mallee.api.errors import ServiceError
 from mallee.registry import properties
+from mallee.registry.errors import RegistryError
 from mallee.registry.proptypes import BadValue, PropertyDef
 from mallee.store import Store
 from mallee.store.tables.registry import PropertyRow
@@ -50,7 +50,7 @@ def test_int_values(store: Store) -> None:
     assert properties.set_value(store, "authentication.access_keys_limit", " 5 ") == ("2", "5")
     assert properties.get_int(store, "authentication.access_keys_limit") == 5
     for bad, why in (("two", "expected an integer"), ("101", "at most 100"), ("-1", "at least 0")):
-        with pytest.raises(ServiceError) as err:
+        with pytest.raises(RegistryError) as err:
             properties.set_value(store, "authentication.access_keys_limit", bad)
         assert (err.value.code, err.value.status) == ("InvalidParameterValue", 400)
         assert "authentication.access_keys_limit" in err.value.message
@@ -63,7 +63,7 @@ def test_bool_values(store: Store) -> None:
     assert properties.get_bool(store, name) is True
     assert properties.set_value(store, name, "No") == ("true", "false")
     assert properties.get_bool(store, name) is False
-    with pytest.raises(ServiceError) as err:
+    with pytest.raises(RegistryError) as err:
         properties.set_value(store, name, "maybe")
     assert "expected true or false" in err.value.message
 
@@ -72,7 +72,7 @@ def test_enum_values(store: Store) -> None:
     name = "objectstorage.providerclient"
     assert properties.set_value(store, name, "S3") == ("fs", "s3")
     assert properties.get_str(store, name) == "s3"
-    with pytest.raises(ServiceError) as err:
+    with pytest.raises(RegistryError) as err:
         properties.set_value(store, name, "riakcs")
     assert "expected one of: fs, s3" in err.value.message
 
@@ -84,7 +84,7 @@ def test_duration_values(store: Store) -> None:
     assert properties.set_value(store, name, "90") == ("120", "90")
     assert properties.get_duration(store, name) == timedelta(minutes=90)
     for bad in ("90s", "soon", "0", "1.5h"):
-        with pytest.raises(ServiceError) as err:
+        with pytest.raises(RegistryError) as err:
             properties.set_value(store, name, bad)
         assert err.value.code == "InvalidParameterValue"
 
@@ -93,14 +93,14 @@ def test_string_and_json_values(store: Store) -> None:
     assert properties.set_value(store, "cloud.vmtypes.default_type_name", "t2.micro")[1] == (
         "t2.micro"
     )
-    with pytest.raises(ServiceError):
+    with pytest.raises(RegistryError):
         properties.set_value(store, "cloud.vmtypes.default_type_name", "huge")
     name = "cloud.network.network_configuration"
     text = '{\n  "InstanceDnsServers": ["10.1.0.1"]\n}'
     assert properties.set_value(store, name, text) == ("{}", text)
     assert properties.get_json(store, name) == {"InstanceDnsServers": ["10.1.0.1"]}
     for bad in ("{not json", "[1, 2]"):
-        with pytest.raises(ServiceError) as err:
+        with pytest.raises(RegistryError) as err:
             properties.set_value(store, name, bad)
         assert err.value.code == "InvalidParameterValue"
 
@@ -121,7 +121,7 @@ def test_unknown_property(store: Store) -> None:
         lambda: properties.reset(store, "cloud.nope"),
     ]
     for call in calls:
-        with pytest.raises(ServiceError) as err:
+        with pytest.raises(RegistryError) as err:
             call()
         assert (err.value.code, err.value.status) == ("NoSuchProperty", 404)
     with pytest.raises(KeyError):

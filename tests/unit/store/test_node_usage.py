@@ -14,7 +14,7 @@ from mallee.store.tables.compute import NodeUsageRow
 from mallee.store.tables.ec2 import Ec2Instance
 from mallee.store.tables.iam import IamAccount
 from tests.migrations import sqlite_store_at
-from tests.unit.ec2.test_capacity import ZONE, add_instance
+from tests.unit.services.ec2.test_capacity import ZONE, add_instance
 
 HOLDING = ("pending", "running", "stopping", "shutting-down")
 BEFORE_COUNTERS = "9fff7e189be3"

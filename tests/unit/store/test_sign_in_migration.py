@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from mallee.services.iam.credentials import invalidate, lookup_credential
+from mallee.identity.credentials import invalidate, lookup_credential
 from mallee.store import Store
 from tests.migrations import sqlite_store_at
 

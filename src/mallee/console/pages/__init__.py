@@ -1,1 +1,30 @@
-"""The console's pages, one module per page family; each lists its routes in ROUTES."""
+"""The console's pages, one module per page family, each listing its routes in ROUTES."""
+
+from __future__ import annotations
+
+from mallee.console.context import Route
+from mallee.console.pages import (
+    addresses,
+    admin,
+    auth,
+    buckets,
+    dashboard,
+    iam,
+    images,
+    instances,
+    keypairs,
+    security_groups,
+)
+
+ROUTES: list[Route] = [
+    *auth.ROUTES,
+    *dashboard.ROUTES,
+    *instances.ROUTES,
+    *images.ROUTES,
+    *keypairs.ROUTES,
+    *security_groups.ROUTES,
+    *addresses.ROUTES,
+    *buckets.ROUTES,
+    *iam.ROUTES,
+    *admin.ROUTES,
+]

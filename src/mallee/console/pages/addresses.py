@@ -2,86 +2,62 @@
 
 from __future__ import annotations
 
-from typing import Any
+from starlette.responses import Response
 
-from mallee.api.http import HttpResponse
 from mallee.console.context import Ctx, Route
-from mallee.console.html import Html, button, form, hidden, join, section, select, table
-from mallee.console.pages.common import instances, tag
-from mallee.console.web import PREFIX
+from mallee.console.pages.listing import Column, listing, local_filters, local_page
+
+COLUMNS = (
+    Column("ip", "Public IP"),
+    Column("allocation", "Allocation"),
+    Column("instance", "Instance"),
+    Column("private_ip", "Private IP"),
+)
 
 
-def _actions(ctx: Ctx, address: dict[str, Any], targets: list[tuple[str, str]]) -> Html:
-    ip = address.get("PublicIp", "")
-    if address.get("InstanceId"):
-        return button(PREFIX + "/addresses/disassociate", ctx.csrf, {"ip": ip}, "Disassociate")
-    parts = []
-    if targets:
-        parts.append(
-            form(
-                PREFIX + "/addresses/associate",
-                ctx.csrf,
-                [hidden("ip", ip), select("", "instance", targets)],
-                "Associate",
-                css="inline",
-            )
-        )
-    parts.append(button(PREFIX + "/addresses/release", ctx.csrf, {"ip": ip}, "Release"))
-    return join(parts)
-
-
-def addresses(ctx: Ctx) -> HttpResponse:
+def addresses(ctx: Ctx) -> Response:
+    # DescribeAddresses has no paging: the page is cut here. The instance to associate is
+    # typed, not chosen from a list of every instance the account has.
+    lst = listing(ctx, "/addresses", COLUMNS, local_filters(COLUMNS), default_sort="ip")
     ec2 = ctx.client("ec2")
-    running = [{"Name": "instance-state-name", "Values": ["running", "pending", "stopped"]}]
-    targets = [
-        (i["InstanceId"], f"{i['InstanceId']} {tag(i, 'Name')}".strip())
-        for i in instances(ec2, Filters=running)
-    ]
     rows = [
-        (
-            a.get("PublicIp", ""),
-            a.get("AllocationId", ""),
-            a.get("InstanceId", ""),
-            a.get("PrivateIpAddress", ""),
-            _actions(ctx, a, targets),
-        )
+        {
+            "ip": a.get("PublicIp", ""),
+            "allocation": a.get("AllocationId", ""),
+            "instance": a.get("InstanceId", ""),
+            "private_ip": a.get("PrivateIpAddress", ""),
+        }
         for a in ec2.describe_addresses().get("Addresses", [])
     ]
-    allocate = form(PREFIX + "/addresses/allocate", ctx.csrf, [], "Allocate an address")
-    return ctx.page(
-        "Elastic IPs",
-        section(
-            "Addresses",
-            table(
-                ["Public IP", "Allocation", "Instance", "Private IP", ""],
-                rows,
-                empty="No elastic IPs.",
-            ),
-            allocate,
-        ),
-    )
+    return ctx.page("addresses.html", "Elastic IPs", lst=local_page(lst, rows))
 
 
-def allocate(ctx: Ctx) -> HttpResponse:
+def allocate(ctx: Ctx) -> Response:
     made = ctx.client("ec2").allocate_address()
     ctx.ok(f"Allocated {made.get('PublicIp', '')}")
     return ctx.back()
 
 
-def associate(ctx: Ctx) -> HttpResponse:
+def associate(ctx: Ctx) -> Response:
     ip, instance = ctx.arg("ip"), ctx.arg("instance")
     ctx.client("ec2").associate_address(PublicIp=ip, InstanceId=instance)
     ctx.ok(f"Associated {ip} with {instance}")
     return ctx.back()
 
 
-def disassociate(ctx: Ctx) -> HttpResponse:
+def disassociate(ctx: Ctx) -> Response:
+    asked = ctx.confirmed(f"Disassociate {ctx.arg('ip')} from its instance?", "Yes, disassociate")
+    if asked is not None:
+        return asked
     ctx.client("ec2").disassociate_address(PublicIp=ctx.arg("ip"))
     ctx.ok(f"Disassociated {ctx.arg('ip')}")
     return ctx.back()
 
 
-def release(ctx: Ctx) -> HttpResponse:
+def release(ctx: Ctx) -> Response:
+    asked = ctx.confirmed(f"Release the address {ctx.arg('ip')}?", "Yes, release it")
+    if asked is not None:
+        return asked
     ctx.client("ec2").release_address(PublicIp=ctx.arg("ip"))
     ctx.ok(f"Released {ctx.arg('ip')}")
     return ctx.back()

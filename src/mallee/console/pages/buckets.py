@@ -1,180 +1,233 @@
-"""Buckets: list, create, delete; browse objects by prefix, upload, download, delete."""
+"""Buckets: list, create, delete; a bucket's versions, ACL and policy; browse objects by prefix
+a page at a time, upload (streamed: see console/uploads.py), download, delete."""
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
-from mallee.api.http import HttpResponse
-from mallee.console.context import Ctx, Route
-from mallee.console.html import (
-    Html,
-    button,
-    field,
-    form,
-    hidden,
-    join,
-    link,
-    render,
-    section,
-    table,
-    url,
-)
-from mallee.console.web import PREFIX, SECURITY_HEADERS, BadRequest
+from botocore.exceptions import ClientError
+from starlette.responses import Response, StreamingResponse
 
-# A download holds a thread of the server's default pool while it waits for S3's own answer,
-# which needs that pool too: a few at a time leave the pool room to produce what they wait for.
+from mallee.console.context import BadRequest, Ctx, Route
+from mallee.console.pages.listing import Column, api_page, listing, local_filters, local_page
+
+# A download holds a thread while it waits for S3's own answer, which this same server gives:
+# a few at a time leave the server's threads room to produce what they wait for.
 _DOWNLOADS = threading.BoundedSemaphore(2)
 _CHUNK = 256 * 1024
 
 
-def buckets(ctx: Ctx) -> HttpResponse:
+def objects_path(bucket: str, prefix: str = "", **more: str) -> str:
+    return "/buckets/objects?" + urlencode({"bucket": bucket, "prefix": prefix, **more})
+
+
+BUCKET_COLUMNS = (Column("name", "Name"), Column("created", "Created"))
+OBJECT_COLUMNS = (
+    Column("key", "Key"),
+    Column("size", "Size"),
+    Column("modified", "Last modified"),
+)
+VERSION_COLUMNS = (
+    Column("key", "Key"),
+    Column("version", "Version"),
+    Column("latest", "Latest"),
+    Column("size", "Size"),
+    Column("modified", "Last modified"),
+)
+
+
+def buckets(ctx: Ctx) -> Response:
+    # ListBuckets answers whole: the page is cut here.
+    lst = listing(
+        ctx, "/buckets", BUCKET_COLUMNS, local_filters(BUCKET_COLUMNS), default_sort="name"
+    )
     found = ctx.client("s3").list_buckets().get("Buckets", [])
-    rows = [
-        (
-            link(url(PREFIX + "/buckets/objects", bucket=b["Name"]), b["Name"]),
-            b.get("CreationDate", ""),
-            button(PREFIX + "/buckets/delete", ctx.csrf, {"bucket": b["Name"]}, "Delete"),
-        )
-        for b in found
-    ]
-    create = form(
-        PREFIX + "/buckets/create", ctx.csrf, [field("Name", "bucket", required=True)], "Create"
-    )
-    return ctx.page(
-        "Buckets",
-        section("Buckets", table(["Name", "Created", ""], rows, empty="No buckets.")),
-        section("Create a bucket", create),
-    )
+    rows = [{"name": b["Name"], "created": b.get("CreationDate", "")} for b in found]
+    return ctx.page("buckets.html", "Buckets", lst=local_page(lst, rows))
 
 
-def create(ctx: Ctx) -> HttpResponse:
+def create(ctx: Ctx) -> Response:
     name = ctx.arg("bucket")
     ctx.client("s3").create_bucket(Bucket=name)
     ctx.ok(f"Created bucket {name}")
     return ctx.back()
 
 
-def delete(ctx: Ctx) -> HttpResponse:
+def delete(ctx: Ctx) -> Response:
     name = ctx.arg("bucket")
+    asked = ctx.confirmed(f"Delete the bucket {name}?", "Yes, delete it")
+    if asked is not None:
+        return asked
     ctx.client("s3").delete_bucket(Bucket=name)
     ctx.ok(f"Deleted bucket {name}")
     return ctx.back()
 
 
-def _object_rows(ctx: Ctx, bucket: str, listing: dict[str, Any]) -> list[list[object]]:
-    rows: list[list[object]] = [
-        [
-            link(url(PREFIX + "/buckets/objects", bucket=bucket, prefix=p["Prefix"]), p["Prefix"]),
-            "",
-            "",
-            "",
+def objects(ctx: Ctx) -> Response:
+    bucket, prefix = ctx.arg("bucket"), ctx.query("prefix")
+    # The filter is S3's own: the keys that begin with the text, within this folder.
+    lst = listing(
+        ctx,
+        "/buckets/objects",
+        OBJECT_COLUMNS,
+        [("begins", "Name begins with")],
+        keep={"bucket": bucket, "prefix": prefix},
+    )
+    s3 = ctx.client("s3")
+    folders: list[tuple[str, str]] = []
+
+    def fetch(paging: dict[str, Any]) -> tuple[list[dict[str, Any]], str | None]:
+        params: dict[str, Any] = {
+            "Bucket": bucket,
+            "Prefix": prefix + lst.value,
+            "Delimiter": "/",
+            "MaxKeys": paging["size"],
+        }
+        if "token" in paging:
+            params["ContinuationToken"] = paging["token"]
+        listed = s3.list_objects_v2(**params)
+        folders.extend(
+            (p["Prefix"], objects_path(bucket, p["Prefix"]))
+            for p in listed.get("CommonPrefixes", [])
+        )
+        rows = [
+            {
+                "key": o["Key"],
+                "size": o.get("Size", 0),
+                "modified": o.get("LastModified", ""),
+                "download": "/buckets/download?" + urlencode({"bucket": bucket, "key": o["Key"]}),
+            }
+            for o in listed.get("Contents", [])
         ]
-        for p in listing.get("CommonPrefixes", [])
-    ]
-    for obj in listing.get("Contents", []):
-        key = obj["Key"]
-        actions = join(
-            [
-                link(url(PREFIX + "/buckets/download", bucket=bucket, key=key), "Download"),
-                button(
-                    PREFIX + "/buckets/delete-object",
-                    ctx.csrf,
-                    {"bucket": bucket, "key": key},
-                    "Delete",
-                ),
-            ],
-            " ",
-        )
-        rows.append([key, obj.get("Size", 0), obj.get("LastModified", ""), actions])
-    return rows
+        return rows, listed.get("NextContinuationToken")
 
-
-def _upload_form(ctx: Ctx, bucket: str, prefix: str) -> Html:
-    return form(
-        PREFIX + "/buckets/upload",
-        ctx.csrf,
-        [
-            hidden("bucket", bucket),
-            hidden("prefix", prefix),
-            render('<label>File <input type="file" name="file" required></label>'),
-            field("Key (default: prefix + file name)", "key"),
-        ],
-        "Upload",
-        multipart=True,
-    )
-
-
-def objects(ctx: Ctx) -> HttpResponse:
-    bucket, prefix = ctx.arg("bucket"), ctx.request.query.get("prefix", "")
-    params: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix, "Delimiter": "/"}
-    if ctx.arg("after"):
-        params["ContinuationToken"] = ctx.arg("after")
-    listing = ctx.client("s3").list_objects_v2(**params)
-    parent = prefix.rstrip("/").rpartition("/")[0]
-    nav = [link(PREFIX + "/buckets", "All buckets")]
+    api_page(lst, fetch)
+    links = [("/buckets", "All buckets"), (bucket_path(bucket), "Versions, ACL and policy")]
     if prefix:
-        nav.append(
-            link(
-                url(
-                    PREFIX + "/buckets/objects",
-                    bucket=bucket,
-                    prefix=parent + "/" if parent else "",
-                ),
-                "Up",
-            )
-        )
-    if listing.get("NextContinuationToken"):
-        nav.append(
-            link(
-                url(
-                    PREFIX + "/buckets/objects",
-                    bucket=bucket,
-                    prefix=prefix,
-                    after=listing["NextContinuationToken"],
-                ),
-                "More",
-            )
-        )
-    rows = _object_rows(ctx, bucket, listing)
+        parent = prefix.rstrip("/").rpartition("/")[0]
+        links.append((objects_path(bucket, parent + "/" if parent else ""), "Up"))
     return ctx.page(
+        "objects.html",
         f"Bucket {bucket}",
-        render("<p>Prefix: <code>{p}</code> | {nav}</p>", p=prefix or "/", nav=join(nav, " | ")),
-        section(
-            "Objects", table(["Key", "Size", "Last modified", ""], rows, empty="No objects here.")
-        ),
-        section("Upload a file", _upload_form(ctx, bucket, prefix)),
+        bucket=bucket,
+        prefix_shown=prefix,
+        links=links,
+        folders=folders,
+        lst=lst,
+        here=objects_path(bucket, prefix),
     )
 
 
-def _objects_page(bucket: str, prefix: str) -> str:
-    return url("/buckets/objects", bucket=bucket, prefix=prefix)
+def bucket_path(bucket: str) -> str:
+    return "/buckets/detail?" + urlencode({"bucket": bucket})
 
 
-def upload(ctx: Ctx) -> HttpResponse:
-    bucket, prefix = ctx.arg("bucket"), ctx.request.form.get("prefix", "")
-    sent = ctx.request.files.get("file")
-    if sent is None or not sent.filename:
-        raise BadRequest("choose a file to upload")
-    key = ctx.request.form.get("key", "") or prefix + sent.filename
-    ctx.client("s3").put_object(
-        Bucket=bucket,
-        Key=key,
-        Body=sent.data,
-        ContentType=sent.content_type or "application/octet-stream",
+def _policy(s3: Any, bucket: str) -> str:
+    try:
+        text = str(s3.get_bucket_policy(Bucket=bucket).get("Policy", ""))
+    except ClientError as failed:
+        if failed.response.get("Error", {}).get("Code") == "NoSuchBucketPolicy":
+            return ""
+        raise
+    try:
+        return json.dumps(json.loads(text), indent=2)
+    except ValueError:
+        return text
+
+
+def _grants(s3: Any, bucket: str) -> tuple[str, list[tuple[str, str]]]:
+    acl = s3.get_bucket_acl(Bucket=bucket)
+    owner = acl.get("Owner", {})
+    grants = []
+    for g in acl.get("Grants", []):
+        who = g.get("Grantee", {})
+        name = (
+            who.get("DisplayName")
+            or who.get("ID")
+            or who.get("URI", "").rpartition("/")[2]
+            or who.get("EmailAddress", "")
+        )
+        grants.append((name, g.get("Permission", "")))
+    return owner.get("DisplayName") or owner.get("ID", ""), grants
+
+
+def detail(ctx: Ctx) -> Response:
+    """A bucket's versioning, its objects' versions (a page at a time), its ACL and policy."""
+    bucket = ctx.arg("bucket")
+    lst = listing(
+        ctx,
+        "/buckets/detail",
+        VERSION_COLUMNS,
+        [("begins", "Key begins with")],
+        keep={"bucket": bucket},
     )
-    ctx.ok(f"Uploaded {key} ({len(sent.data)} bytes)")
-    return ctx.back(_objects_page(bucket, prefix))
+    s3 = ctx.client("s3")
+
+    def fetch(paging: dict[str, Any]) -> tuple[list[dict[str, Any]], str | None]:
+        params: dict[str, Any] = {"Bucket": bucket, "MaxKeys": paging["size"]}
+        if lst.value:
+            params["Prefix"] = lst.value
+        if "token" in paging:
+            # S3 pages versions by two markers; the page token holds both.
+            key, _, version = paging["token"].partition("\n")
+            params.update(KeyMarker=key, VersionIdMarker=version)
+        listed = s3.list_object_versions(**params)
+        rows = [
+            {
+                "key": v.get("Key", ""),
+                "version": v.get("VersionId", ""),
+                "latest": "yes" if v.get("IsLatest") else "",
+                "size": v.get("Size", "") if kind == "Versions" else "(delete marker)",
+                "modified": v.get("LastModified", ""),
+            }
+            for kind in ("Versions", "DeleteMarkers")
+            for v in listed.get(kind, [])
+        ]
+        token = None
+        if listed.get("IsTruncated"):
+            token = f"{listed.get('NextKeyMarker', '')}\n{listed.get('NextVersionIdMarker', '')}"
+        return rows, token
+
+    api_page(lst, fetch)
+    versioning = s3.get_bucket_versioning(Bucket=bucket).get("Status") or "never enabled"
+    owner, grants = _grants(s3, bucket)
+    return ctx.page(
+        "bucket_detail.html",
+        f"Bucket {bucket}",
+        bucket=bucket,
+        versioning=versioning,
+        owner=owner,
+        grants=grants,
+        policy=_policy(s3, bucket),
+        lst=lst,
+        objects=objects_path(bucket),
+    )
 
 
-def delete_object(ctx: Ctx) -> HttpResponse:
-    bucket, key = ctx.arg("bucket"), ctx.request.form.get("key", "")
+def set_versioning(ctx: Ctx) -> Response:
+    bucket, status = ctx.arg("bucket"), ctx.arg("status")
+    if status not in ("Enabled", "Suspended"):
+        raise BadRequest("versioning is Enabled or Suspended")
+    ctx.client("s3").put_bucket_versioning(
+        Bucket=bucket, VersioningConfiguration={"Status": status}
+    )
+    ctx.ok(f"Versioning of {bucket}: {status}")
+    return ctx.back(bucket_path(bucket))
+
+
+def delete_object(ctx: Ctx) -> Response:
+    bucket, key = ctx.arg("bucket"), ctx.form.get("key", "")
+    asked = ctx.confirmed(f"Delete {key} from {bucket}?", "Yes, delete it")
+    if asked is not None:
+        return asked
     ctx.client("s3").delete_object(Bucket=bucket, Key=key)
     ctx.ok(f"Deleted {key}")
     prefix = key.rpartition("/")[0]
-    return ctx.back(_objects_page(bucket, prefix + "/" if prefix else ""))
+    return ctx.back(objects_path(bucket, prefix + "/" if prefix else ""))
 
 
 class _Download:
@@ -206,11 +259,11 @@ class _Download:
             _DOWNLOADS.release()
 
 
-def download(ctx: Ctx) -> HttpResponse:
-    bucket, key = ctx.arg("bucket"), ctx.request.query.get("key", "")
+def download(ctx: Ctx) -> Response:
+    bucket, key = ctx.arg("bucket"), ctx.query("key")
     if not _DOWNLOADS.acquire(timeout=30):
         ctx.error("Too many downloads at once: try again in a moment.")
-        return ctx.back(_objects_page(bucket, ""))
+        return ctx.back(objects_path(bucket))
     try:
         answer = ctx.client("s3").get_object(Bucket=bucket, Key=key)
     except BaseException:
@@ -220,12 +273,12 @@ def download(ctx: Ctx) -> HttpResponse:
     # Always an attachment of no particular type: an uploaded HTML file must never be rendered
     # as a page of the console's own origin (that would run its scripts with the session).
     headers = {
-        **SECURITY_HEADERS,
-        "content-type": "application/octet-stream",
         "content-disposition": f"attachment; filename*=UTF-8''{quote(name, safe='')}",
         "content-length": str(answer["ContentLength"]),
     }
-    return HttpResponse(200, headers, stream=_Download(answer["Body"]))
+    return StreamingResponse(
+        _Download(answer["Body"]), media_type="application/octet-stream", headers=headers
+    )
 
 
 ROUTES = [
@@ -233,7 +286,8 @@ ROUTES = [
     Route("POST", "/buckets/create", create, "/buckets"),
     Route("POST", "/buckets/delete", delete, "/buckets"),
     Route("GET", "/buckets/objects", objects, "/buckets"),
-    Route("POST", "/buckets/upload", upload, "/buckets"),
+    Route("GET", "/buckets/detail", detail, "/buckets"),
+    Route("POST", "/buckets/versioning", set_versioning, "/buckets"),
     Route("POST", "/buckets/delete-object", delete_object, "/buckets"),
     Route("GET", "/buckets/download", download, "/buckets"),
 ]

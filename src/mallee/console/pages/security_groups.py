@@ -1,14 +1,15 @@
-"""Security groups: list with their ingress rules, create, delete, authorize and revoke."""
+"""Security groups: the list (a page at a time), one group with its ingress and egress rules,
+create, delete, authorize and revoke."""
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
-from mallee.api.http import HttpResponse
-from mallee.console.context import Ctx, Route
-from mallee.console.html import Html, button, field, form, join, render, section, select, table
-from mallee.console.pages.common import paged
-from mallee.console.web import PREFIX, BadRequest
+from starlette.responses import Response
+
+from mallee.console.context import BadRequest, Ctx, Route
+from mallee.console.pages.listing import Column, api_page, ec2_filters, listing
 
 PROTOCOLS = [("tcp", "TCP"), ("udp", "UDP"), ("icmp", "ICMP"), ("-1", "all")]
 
@@ -20,11 +21,24 @@ def _ports(rule: dict[str, Any]) -> str:
     return str(low) if low == high else f"{low}-{high}"
 
 
-def _rule_rows(ctx: Ctx, group: dict[str, Any]) -> list[list[object]]:
-    rows: list[list[object]] = []
-    for rule in group.get("IpPermissions", []):
+DIRECTIONS = {"ingress": "IpPermissions", "egress": "IpPermissionsEgress"}
+COLUMNS = (
+    Column("id", "Id"),
+    Column("name", "Name"),
+    Column("description", "Description"),
+    Column("ingress", "Ingress rules"),
+    Column("egress", "Egress rules"),
+)
+FILTERS = (("group-name", "Name"), ("group-id", "Id"), ("description", "Description"))
+
+
+def _rules(group: dict[str, Any], direction: str) -> list[tuple[str, str, str, dict[str, Any]]]:
+    """(protocol, ports, peer, the revoke form's fields) for each peer of each rule."""
+    rows = []
+    for rule in group.get(DIRECTIONS[direction], []):
         base = {
             "group": group["GroupId"],
+            "direction": direction,
             "protocol": rule.get("IpProtocol", ""),
             "from": rule.get("FromPort", ""),
             "to": rule.get("ToPort", ""),
@@ -35,60 +49,66 @@ def _rule_rows(ctx: Ctx, group: dict[str, Any]) -> list[list[object]]:
             for p in rule.get("UserIdGroupPairs", [])
         ]
         for kind, source in sources:
-            revoke = button(
-                PREFIX + "/security-groups/revoke", ctx.csrf, {**base, kind: source}, "Revoke"
-            )
-            rows.append([rule.get("IpProtocol", ""), _ports(rule), source, revoke])
+            revoke = {**base, kind: source}
+            rows.append((rule.get("IpProtocol", ""), _ports(rule), source, revoke))
     return rows
 
 
-def _group_section(ctx: Ctx, group: dict[str, Any]) -> Html:
-    title = f"{group['GroupName']} ({group['GroupId']})"
-    delete = button(
-        PREFIX + "/security-groups/delete", ctx.csrf, {"group": group["GroupId"]}, "Delete group"
-    )
-    rules = table(
-        ["Protocol", "Ports", "Source", ""],
-        _rule_rows(ctx, group),
-        empty="No ingress rules: nothing reaches its instances.",
-    )
-    desc = render("<p>{d}</p>", d=group.get("Description", ""))
-    return section(title, desc, rules, delete)
-
-
-def _authorize_form(ctx: Ctx, groups: list[dict[str, Any]]) -> Html:
-    choices = [(g["GroupId"], f"{g['GroupName']} ({g['GroupId']})") for g in groups]
-    return form(
-        PREFIX + "/security-groups/authorize",
-        ctx.csrf,
-        [
-            select("Group", "group", choices),
-            select("Protocol", "protocol", PROTOCOLS, "tcp"),
-            field("From port", "from", value=22),
-            field("To port", "to", value=22),
-            field("CIDR", "cidr", value="0.0.0.0/0"),
-        ],
-        "Authorize",
+def _count(group: dict[str, Any], key: str) -> int:
+    return sum(
+        len(r.get("IpRanges", [])) + len(r.get("UserIdGroupPairs", [])) for r in group.get(key, [])
     )
 
 
-def security_groups(ctx: Ctx) -> HttpResponse:
-    groups = list(paged(ctx.client("ec2"), "describe_security_groups", "SecurityGroups"))
-    create = form(
-        PREFIX + "/security-groups/create",
-        ctx.csrf,
-        [field("Name", "name", required=True), field("Description", "description")],
-        "Create",
-    )
+def security_groups(ctx: Ctx) -> Response:
+    lst = listing(ctx, "/security-groups", COLUMNS, FILTERS)
+    ec2 = ctx.client("ec2")
+
+    def fetch(paging: dict[str, Any]) -> tuple[list[dict[str, Any]], str | None]:
+        params: dict[str, Any] = {"MaxResults": paging["size"], "Filters": ec2_filters(lst)}
+        if "token" in paging:
+            params["NextToken"] = paging["token"]
+        answer = ec2.describe_security_groups(**params)
+        rows = [
+            {
+                "id": g["GroupId"],
+                "name": g["GroupName"],
+                "description": g.get("Description", ""),
+                "ingress": _count(g, "IpPermissions"),
+                "egress": _count(g, "IpPermissionsEgress"),
+            }
+            for g in answer.get("SecurityGroups", [])
+        ]
+        return rows, answer.get("NextToken")
+
+    return ctx.page("security_groups.html", "Security groups", lst=api_page(lst, fetch))
+
+
+def detail_path(group_id: str) -> str:
+    return "/security-groups/detail?" + urlencode({"id": group_id})
+
+
+def detail(ctx: Ctx) -> Response:
+    group_id = ctx.arg("id")
+    if not group_id:
+        raise BadRequest("which security group?")
+    found = ctx.client("ec2").describe_security_groups(GroupIds=[group_id])
+    groups = found.get("SecurityGroups", [])
+    if not groups:
+        raise BadRequest(f"no security group {group_id}")
+    g = groups[0]
     return ctx.page(
-        "Security groups",
-        section("Create a security group", create),
-        section("Allow traffic in", _authorize_form(ctx, groups)),
-        join(_group_section(ctx, g) for g in groups),
+        "security_group.html",
+        f"Security group {g['GroupName']}",
+        g={"id": g["GroupId"], "name": g["GroupName"], "description": g.get("Description", "")},
+        ingress=_rules(g, "ingress"),
+        egress=_rules(g, "egress"),
+        protocols=PROTOCOLS,
+        here=detail_path(g["GroupId"]),
     )
 
 
-def create(ctx: Ctx) -> HttpResponse:
+def create(ctx: Ctx) -> Response:
     name = ctx.arg("name")
     made = ctx.client("ec2").create_security_group(
         GroupName=name, Description=ctx.arg("description") or name
@@ -97,7 +117,10 @@ def create(ctx: Ctx) -> HttpResponse:
     return ctx.back()
 
 
-def delete(ctx: Ctx) -> HttpResponse:
+def delete(ctx: Ctx) -> Response:
+    asked = ctx.confirmed(f"Delete the security group {ctx.arg('group')}?", "Yes, delete it")
+    if asked is not None:
+        return asked
     ctx.client("ec2").delete_security_group(GroupId=ctx.arg("group"))
     ctx.ok(f"Deleted security group {ctx.arg('group')}")
     return ctx.back()
@@ -127,24 +150,40 @@ def _permission(ctx: Ctx) -> dict[str, Any]:
     return rule
 
 
-def authorize(ctx: Ctx) -> HttpResponse:
-    rule = _permission(ctx)
-    ctx.client("ec2").authorize_security_group_ingress(
-        GroupId=ctx.arg("group"), IpPermissions=[rule]
+def _direction(ctx: Ctx) -> str:
+    direction = ctx.arg("direction") or "ingress"
+    if direction not in DIRECTIONS:
+        raise BadRequest("unknown rule direction")
+    return direction
+
+
+def authorize(ctx: Ctx) -> Response:
+    rule, direction, group = _permission(ctx), _direction(ctx), ctx.arg("group")
+    call = f"authorize_security_group_{direction}"
+    getattr(ctx.client("ec2"), call)(GroupId=group, IpPermissions=[rule])
+    way = "into" if direction == "ingress" else "out of"
+    ctx.ok(f"Authorized {rule['IpProtocol']} {_ports(rule)} {way} {group}")
+    return ctx.back(detail_path(group))
+
+
+def revoke(ctx: Ctx) -> Response:
+    rule, direction, group = _permission(ctx), _direction(ctx), ctx.arg("group")
+    asked = ctx.confirmed(
+        f"Revoke the {direction} rule {rule['IpProtocol']} {_ports(rule)} of {group}?",
+        "Yes, revoke it",
     )
-    ctx.ok(f"Authorized {rule['IpProtocol']} {_ports(rule)} into {ctx.arg('group')}")
-    return ctx.back()
-
-
-def revoke(ctx: Ctx) -> HttpResponse:
-    rule = _permission(ctx)
-    ctx.client("ec2").revoke_security_group_ingress(GroupId=ctx.arg("group"), IpPermissions=[rule])
-    ctx.ok(f"Revoked {rule['IpProtocol']} {_ports(rule)} from {ctx.arg('group')}")
-    return ctx.back()
+    if asked is not None:
+        return asked
+    getattr(ctx.client("ec2"), f"revoke_security_group_{direction}")(
+        GroupId=group, IpPermissions=[rule]
+    )
+    ctx.ok(f"Revoked {direction} {rule['IpProtocol']} {_ports(rule)} of {group}")
+    return ctx.back(detail_path(group))
 
 
 ROUTES = [
     Route("GET", "/security-groups", security_groups, "/security-groups"),
+    Route("GET", "/security-groups/detail", detail, "/security-groups"),
     Route("POST", "/security-groups/create", create, "/security-groups"),
     Route("POST", "/security-groups/delete", delete, "/security-groups"),
     Route("POST", "/security-groups/authorize", authorize, "/security-groups"),

@@ -27,8 +27,8 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
+from mallee.commands import CommandError, in_netns, run
 from mallee.datadir import tighten
-from mallee.node.host import CommandError, in_netns, run
 from mallee.node.hypervisor.base import Counters, LaunchError, VmInfo, VmSpec
 from mallee.node.hypervisor.qmp import Qmp, QmpError
 

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from mallee.node.host import run
+from mallee.commands import run
 from mallee.node.network import links, nat, procs
 from mallee.node.network.dhcp import Dhcp, Host
 from mallee.node.network.names import (
@@ -48,7 +48,7 @@ from mallee.node.network.names import (
 log = logging.getLogger(__name__)
 
 METADATA_PORT = 8775
-METADATA_MODULE = "mallee.node.network.metadata"
+METADATA_MODULE = "mallee.cli.metadata"
 START_TIMEOUT = 20.0
 # Who holds which namespace: one lock file each, in a tmpfs that forgets them at boot.
 HOLDERS = Path("/run/mallee")

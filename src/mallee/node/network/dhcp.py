@@ -19,7 +19,7 @@ import signal
 from dataclasses import dataclass
 from pathlib import Path
 
-from mallee.node.host import in_netns, run
+from mallee.commands import in_netns, run
 from mallee.node.network import procs
 
 log = logging.getLogger(__name__)

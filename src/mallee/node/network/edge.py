@@ -17,8 +17,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from mallee.commands import in_netns, run
 from mallee.network_config import NetworkConfig, parse
-from mallee.node.host import in_netns, run
 from mallee.node.network import drift, iptables, links, public
 from mallee.node.network.desired import EdgeState, load
 from mallee.node.network.rules import (

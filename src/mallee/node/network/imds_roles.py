@@ -10,17 +10,77 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
 
 from mallee.node.network.imds import IamView
-from mallee.services.sts.instance_roles import InstanceRole
+from mallee.store import Store
+from mallee.store.tables.iam import IamInstanceProfile, IamInstanceProfileRole, IamRole
 
 # Replace credentials with less than this left (AWS: new ones about every hour of six).
 REFRESH = timedelta(hours=5)
 # A profile without deliverable credentials is looked at again this often.
 RECHECK = timedelta(seconds=30)
 
+
+@dataclass(frozen=True, slots=True)
+class InstanceRole:
+    profile_arn: str
+    profile_id: str
+    role_name: str | None
+    # None with a role: the role does not trust ec2.amazonaws.com.
+    access_key_id: str | None = None
+    secret_access_key: str | None = None
+    token: str | None = None
+    expiration: datetime | None = None
+
+
+# (profile id, instance id) -> the profile's role and credentials, None when the profile is gone.
 Issue = Callable[[str, str], InstanceRole | None]
+# (role ARN, instance id) -> STS's Credentials for the instance, None when the role's trust
+# policy does not let ec2.amazonaws.com assume it. The metadata process is handed one that
+# asks STS through the gateway's internal call.
+Assume = Callable[[str, str], dict[str, Any] | None]
+
+
+def issuer(store: Store, assume: Assume) -> Issue:
+    """The profile and its role come from the rows; the credentials from STS."""
+
+    def issue(profile_id: str, instance_id: str) -> InstanceRole | None:
+        with store.read() as s:
+            profile = s.get(IamInstanceProfile, profile_id)
+            if profile is None:
+                return None
+            role = s.scalars(
+                select(IamRole)
+                .join(IamInstanceProfileRole, IamInstanceProfileRole.role_id == IamRole.id)
+                .where(IamInstanceProfileRole.profile_id == profile_id)
+            ).first()
+            arn = _arn(profile.account_id, "instance-profile", profile.path, profile.name)
+            if role is None:
+                return InstanceRole(arn, profile.id, None)
+            name, role_arn = role.name, _arn(role.account_id, "role", role.path, role.name)
+        credentials = assume(role_arn, instance_id)
+        if credentials is None:
+            return InstanceRole(arn, profile_id, name)
+        return InstanceRole(
+            arn,
+            profile_id,
+            name,
+            credentials["AccessKeyId"],
+            credentials["SecretAccessKey"],
+            credentials["SessionToken"],
+            credentials["Expiration"],
+        )
+
+    return issue
+
+
+def _arn(account_id: str, kind: str, path: str, name: str) -> str:
+    return f"arn:aws:iam::{account_id}:{kind}{path}{name}"
 
 
 def _stamp(moment: datetime) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-from mallee.node.host import in_netns, run
+from mallee.commands import in_netns, run
 
 # Tokens of a rule: addresses, ports, names, flags. Nothing iptables-restore would re-split
 # or read as a quote or comment.

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from mallee.node.host import in_netns, run
+from mallee.commands import in_netns, run
 
 
 def exists(netns: str) -> bool:

@@ -1,7 +1,9 @@
 """The instance metadata server of one node (169.254.169.254:80 is DNATed to it).
 
-Run as `MALLEE_DB_URL=URL python -m mallee.node.network.metadata --node NAME --netns NS
---listen GATEWAY --port 8775 --pidfile FILE --log FILE`; `DataPlane.ensure()` starts it.
+Run as `MALLEE_DB_URL=URL python -m mallee.cli.metadata --node NAME --netns NS --listen GATEWAY
+--port 8775 --pidfile FILE --log FILE`; `DataPlane.ensure()` starts it. That entry point (in
+the cli, the layer that may compose the others) hands `serve` the way to STS: the gateway's
+internal call, as ec2.amazonaws.com.
 
 The process stays in the host's namespace, where the database is reachable, and listens on a
 socket created inside the node's namespace (see nsock). A request is answered for the
@@ -29,7 +31,7 @@ from typing import TYPE_CHECKING
 from mallee.datadir import private_umask
 from mallee.node.network import procs
 from mallee.node.network.imds import IamView, Seen, Tokens, respond
-from mallee.node.network.imds_roles import RoleCache
+from mallee.node.network.imds_roles import Assume, RoleCache, issuer
 from mallee.node.network.nsock import listen_in, open_in
 
 if TYPE_CHECKING:
@@ -126,17 +128,14 @@ class Directory:
         return seen
 
 
-def store_lookup(store: Store, node: str, region: str) -> Callable[[str, str], Seen | None]:
+def store_lookup(
+    store: Store, node: str, region: str, assume: Assume
+) -> Callable[[str, str], Seen | None]:
     from sqlalchemy import func, select
 
-    from mallee.services.sts.instance_roles import InstanceRole, instance_role
     from mallee.store.tables.ec2 import Ec2Instance
 
-    def issue(profile_id: str, instance_id: str) -> InstanceRole | None:
-        with store.session() as s:
-            return instance_role(s, profile_id, instance_id)
-
-    roles = RoleCache(issue)
+    roles = RoleCache(issuer(store, assume))
 
     def lookup(address: str, mac: str) -> Seen | None:
         query = select(Ec2Instance).where(
@@ -244,7 +243,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def main(argv: list[str] | None = None) -> int:
+def serve(argv: list[str] | None, assumer: Callable[[Store, str], Assume]) -> int:
+    """The server's process: `assumer(store, region)` makes its way to instance credentials."""
     private_umask()
     args = _parse(argv)
     if args.log is not None:
@@ -254,7 +254,8 @@ def main(argv: list[str] | None = None) -> int:
 
     inode = procs.netns_inode(args.netns) if args.netns else None
     neighbours = Neighbours(open_in(args.netns, "/proc/thread-self/net/arp"))
-    lookup = store_lookup(Store(args.db_url), args.node, args.region)
+    store = Store(args.db_url)
+    lookup = store_lookup(store, args.node, args.region, assumer(store, args.region))
     handler = handler_for(Directory(lookup, neighbours.mac), Tokens())
     server = ThreadingHTTPServer((args.listen, args.port), handler, bind_and_activate=False)
     server.socket.close()
@@ -272,7 +273,3 @@ def main(argv: list[str] | None = None) -> int:
     sys.stdout.flush()
     server.serve_forever()
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -14,7 +14,7 @@ import hashlib
 import ipaddress
 import json
 
-from mallee.node.host import in_netns, run
+from mallee.commands import in_netns, run
 from mallee.node.network import links
 from mallee.node.network.rules import PUBLIC_DEVICE
 

@@ -23,11 +23,10 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from mallee.api.context import RequestContext
-from mallee.api.errors import ServiceError
 from mallee.ids import is_id, new_id
 from mallee.placement import address_pool
 from mallee.registry import properties
-from mallee.services.base import Params, Provider, Result
+from mallee.services.base import Operations, Params, Result, Runtime
 from mallee.services.ec2 import errors
 from mallee.services.ec2.filters import lookup, matches, parse_filters
 from mallee.services.ec2.instances import owned
@@ -52,24 +51,6 @@ _RETRY_SQLSTATES = ("40P01", "40001")
 _ATTEMPTS = 3
 
 
-def _address_not_found(ip: str) -> ServiceError:
-    return ServiceError("InvalidAddress.NotFound", f"Address '{ip}' not found.")
-
-
-def _not_yours(ip: str) -> ServiceError:
-    return errors.auth_failure(f"The address '{ip}' does not belong to you.")
-
-
-def _association_not_found(association_id: str) -> ServiceError:
-    return ServiceError(
-        "InvalidAssociationID.NotFound", f"The association ID '{association_id}' does not exist"
-    )
-
-
-def _limit_exceeded() -> ServiceError:
-    return ServiceError("AddressLimitExceeded", "The maximum number of addresses has been reached.")
-
-
 def _retrying(work: Callable[[], T]) -> T:
     """Run a transaction again when PostgreSQL picked it as a deadlock victim."""
     for attempt in range(_ATTEMPTS):
@@ -85,12 +66,12 @@ def _retrying(work: Callable[[], T]) -> T:
 def _by_ip(s: Session, account: str, ip: str) -> Ec2Address:
     row = s.get(Ec2Address, ip, with_for_update=True)
     if row is None:
-        raise _address_not_found(ip)
+        raise errors.address_not_found(ip)
     if row.account_id != account:
-        raise _not_yours(ip)
+        raise errors.address_not_yours(ip)
     if not row.elastic:
         # The instance's auto-assigned address: not an elastic IP the caller can manage.
-        raise _address_not_found(ip)
+        raise errors.address_not_found(ip)
     return row
 
 
@@ -128,10 +109,7 @@ def _named(s: Session, account: str, params: Params) -> tuple[Ec2Address, bool]:
 def _target(s: Session, account: str, instance_id: str) -> Ec2Instance:
     (row,) = owned(s, account, [instance_id])
     if row.state not in _ATTACHABLE or not row.private_ip:
-        raise ServiceError(
-            "IncorrectInstanceState",
-            f"The instance '{row.id}' is not in a valid state for this operation.",
-        )
+        raise errors.not_attachable(row.id)
     return row
 
 
@@ -153,174 +131,174 @@ def _allocate(
         .where(Ec2Address.account_id == account, Ec2Address.elastic.is_(True))
     )
     if (held or 0) >= limit:
-        raise _limit_exceeded()
+        raise errors.address_limit_exceeded()
     row = address_pool.take(s, candidates, account_id=account, elastic=True)
     if row is None:
         if wanted is not None:
-            raise ServiceError("InvalidIPAddress.InUse", f"Address '{wanted}' is in use.")
-        raise _limit_exceeded()
+            raise errors.address_in_use(wanted)
+        raise errors.address_limit_exceeded()
     return row
 
 
-class AddressesApi(Provider):
-    def _pool_and_dynamic(self) -> tuple[Sequence[str], bool]:
-        return address_pool.pool(self.store), address_pool.dynamic_enabled(self.store)
+def _pool_and_dynamic(rt: Runtime) -> tuple[Sequence[str], bool]:
+    return address_pool.pool(rt.store), address_pool.dynamic_enabled(rt.store)
 
-    def _detach(self, s: Session, address: Ec2Address, redynamic: bool) -> None:
-        """Unmap an address from its instance; the instance may get an auto-assigned one."""
-        instance = (
-            s.get(Ec2Instance, address.instance_id, with_for_update=True)
-            if address.instance_id
-            else None
-        )
-        address.instance_id = address.association_id = None
-        bump_network(s)
-        if instance is None:
-            return
-        instance.public_ip = None
-        s.flush()
-        pool, dynamic = self._pool_and_dynamic()
-        if redynamic and dynamic and instance.state in _ATTACHABLE:
-            address_pool.give_dynamic(s, instance, pool)
 
-    def _attach(self, s: Session, address: Ec2Address, instance: Ec2Instance) -> None:
-        held = s.scalars(
-            select(Ec2Address)
-            .where(Ec2Address.instance_id == instance.id, Ec2Address.public_ip != address.public_ip)
-            .with_for_update()
-        ).all()
-        for other in held:
-            if other.elastic:
-                self._detach(s, other, redynamic=False)
-            else:
-                s.delete(other)
-        if address.instance_id and address.instance_id != instance.id:
-            self._detach(s, address, redynamic=True)
-        address.instance_id = instance.id
-        address.association_id = new_id("eipassoc")
-        instance.public_ip = address.public_ip
-        bump_network(s)
+def _detach(rt: Runtime, s: Session, address: Ec2Address, redynamic: bool) -> None:
+    """Unmap an address from its instance; the instance may get an auto-assigned one."""
+    instance = (
+        s.get(Ec2Instance, address.instance_id, with_for_update=True)
+        if address.instance_id
+        else None
+    )
+    address.instance_id = address.association_id = None
+    bump_network(s)
+    if instance is None:
+        return
+    instance.public_ip = None
+    s.flush()
+    pool, dynamic = _pool_and_dynamic(rt)
+    if redynamic and dynamic and instance.state in _ATTACHABLE:
+        address_pool.give_dynamic(s, instance, pool)
 
-    def allocate_address(self, ctx: RequestContext, params: Params) -> Result:
-        _check_domain(params)
-        account = ctx.principal.account_id
-        limit = properties.get_int(self.store, "cloud.addresses.maxpublicaddresses")
-        wanted = params.get("Address")
-        pool = address_pool.pool(self.store)
-        if wanted is not None and str(wanted) not in pool:
-            raise errors.invalid_parameter("Address", wanted, "It is not in the address pool.")
-        candidates = [str(wanted)] if wanted is not None else pool
 
-        def work() -> Result:
-            with self.store.session() as s:
-                row = _allocate(s, account, candidates, limit=limit, wanted=wanted)
-                specs = params.get("TagSpecifications")
-                apply_tag_specifications(s, account, specs, {"elastic-ip": [row.allocation_id]})
-                return {
-                    "PublicIp": row.public_ip,
-                    "AllocationId": row.allocation_id,
-                    "Domain": DOMAIN,
-                }
+def _attach(rt: Runtime, s: Session, address: Ec2Address, instance: Ec2Instance) -> None:
+    held = s.scalars(
+        select(Ec2Address)
+        .where(Ec2Address.instance_id == instance.id, Ec2Address.public_ip != address.public_ip)
+        .with_for_update()
+    ).all()
+    for other in held:
+        if other.elastic:
+            _detach(rt, s, other, redynamic=False)
+        else:
+            s.delete(other)
+    if address.instance_id and address.instance_id != instance.id:
+        _detach(rt, s, address, redynamic=True)
+    address.instance_id = instance.id
+    address.association_id = new_id("eipassoc")
+    instance.public_ip = address.public_ip
+    bump_network(s)
 
-        return _retrying(work)
 
-    def associate_address(self, ctx: RequestContext, params: Params) -> Result:
-        if params.get("NetworkInterfaceId"):
-            raise errors.unsupported("Network interfaces are not supported in EDGE mode.")
-        instance_id = params.get("InstanceId")
-        if not instance_id:
-            raise errors.missing("InstanceId")
-        account = ctx.principal.account_id
+def allocate_address(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    _check_domain(params)
+    account = ctx.principal.account_id
+    limit = properties.get_int(rt.store, "cloud.addresses.maxpublicaddresses")
+    wanted = params.get("Address")
+    pool = address_pool.pool(rt.store)
+    if wanted is not None and str(wanted) not in pool:
+        raise errors.invalid_parameter("Address", wanted, "It is not in the address pool.")
+    candidates = [str(wanted)] if wanted is not None else pool
 
-        def work() -> Result:
-            with self.store.session() as s:
-                instance = _target(s, account, str(instance_id))
-                address, vpc_style = _named(s, account, params)
-                if address.instance_id == instance.id and address.association_id:
-                    return {"AssociationId": address.association_id}
-                if vpc_style and address.instance_id and not params.get("AllowReassociation"):
-                    raise ServiceError(
-                        "Resource.AlreadyAssociated",
-                        f"resource {address.allocation_id} is already associated with "
-                        f"associate-id {address.association_id}",
-                    )
-                self._attach(s, address, instance)
+    def work() -> Result:
+        with rt.store.session() as s:
+            row = _allocate(s, account, candidates, limit=limit, wanted=wanted)
+            specs = params.get("TagSpecifications")
+            apply_tag_specifications(s, account, specs, {"elastic-ip": [row.allocation_id]})
+            return {
+                "PublicIp": row.public_ip,
+                "AllocationId": row.allocation_id,
+                "Domain": DOMAIN,
+            }
+
+    return _retrying(work)
+
+
+def associate_address(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    if params.get("NetworkInterfaceId"):
+        raise errors.unsupported("Network interfaces are not supported in EDGE mode.")
+    instance_id = params.get("InstanceId")
+    if not instance_id:
+        raise errors.missing("InstanceId")
+    account = ctx.principal.account_id
+
+    def work() -> Result:
+        with rt.store.session() as s:
+            instance = _target(s, account, str(instance_id))
+            address, vpc_style = _named(s, account, params)
+            if address.instance_id == instance.id and address.association_id:
                 return {"AssociationId": address.association_id}
+            if vpc_style and address.instance_id and not params.get("AllowReassociation"):
+                raise errors.already_associated(address.allocation_id, address.association_id)
+            _attach(rt, s, address, instance)
+            return {"AssociationId": address.association_id}
 
-        return _retrying(work)
+    return _retrying(work)
 
-    def disassociate_address(self, ctx: RequestContext, params: Params) -> Result:
-        account = ctx.principal.account_id
-        association_id, ip = params.get("AssociationId"), params.get("PublicIp")
-        if not association_id and not ip:
-            raise errors.missing("AssociationId")
 
-        def work() -> Result:
-            with self.store.session() as s:
-                if association_id:
-                    address = s.scalar(
-                        select(Ec2Address)
-                        .where(
-                            Ec2Address.association_id == str(association_id),
-                            Ec2Address.account_id == account,
-                            Ec2Address.elastic.is_(True),
-                        )
-                        .with_for_update()
+def disassociate_address(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    account = ctx.principal.account_id
+    association_id, ip = params.get("AssociationId"), params.get("PublicIp")
+    if not association_id and not ip:
+        raise errors.missing("AssociationId")
+
+    def work() -> Result:
+        with rt.store.session() as s:
+            if association_id:
+                address = s.scalar(
+                    select(Ec2Address)
+                    .where(
+                        Ec2Address.association_id == str(association_id),
+                        Ec2Address.account_id == account,
+                        Ec2Address.elastic.is_(True),
                     )
-                    if address is None:
-                        raise _association_not_found(str(association_id))
-                else:
-                    address = _by_ip(s, account, str(ip))
-                # EC2-Classic: disassociating an unassociated address is a no-op.
-                if address.instance_id:
-                    self._detach(s, address, redynamic=True)
-                return {}
+                    .with_for_update()
+                )
+                if address is None:
+                    raise errors.association_not_found(str(association_id))
+            else:
+                address = _by_ip(s, account, str(ip))
+            # EC2-Classic: disassociating an unassociated address is a no-op.
+            if address.instance_id:
+                _detach(rt, s, address, redynamic=True)
+            return {}
 
-        return _retrying(work)
+    return _retrying(work)
 
-    def release_address(self, ctx: RequestContext, params: Params) -> Result:
-        account = ctx.principal.account_id
 
-        def work() -> Result:
-            with self.store.session() as s:
-                address, vpc_style = _named(s, account, params)
-                if address.instance_id:
-                    if vpc_style:
-                        raise ServiceError(
-                            "InvalidIPAddress.InUse", f"Address '{address.public_ip}' is in use."
-                        )
-                    self._detach(s, address, redynamic=True)
-                delete_all_tags(s, [address.allocation_id])
-                s.delete(address)
-                return {}
+def release_address(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    account = ctx.principal.account_id
 
-        return _retrying(work)
+    def work() -> Result:
+        with rt.store.session() as s:
+            address, vpc_style = _named(s, account, params)
+            if address.instance_id:
+                if vpc_style:
+                    raise errors.address_in_use(address.public_ip)
+                _detach(rt, s, address, redynamic=True)
+            delete_all_tags(s, [address.allocation_id])
+            s.delete(address)
+            return {}
 
-    def describe_addresses(self, ctx: RequestContext, params: Params) -> Result:
-        filters = parse_filters(params.get("Filters"), _FILTERS)
-        ips = [str(i) for i in params.get("PublicIps") or []]
-        allocation_ids = [str(i) for i in params.get("AllocationIds") or []]
-        for allocation_id in allocation_ids:
-            _check_allocation_id(allocation_id)
-        account = ctx.principal.account_id
-        with self.store.read() as s:
-            rows = s.scalars(
-                select(Ec2Address)
-                .where(Ec2Address.account_id == account, Ec2Address.elastic.is_(True))
-                .order_by(Ec2Address.allocated_at, Ec2Address.public_ip)
-            ).all()
-            private = _private_ips(s, [r.instance_id for r in rows if r.instance_id])
-            tags = tags_for(s, account, [r.allocation_id for r in rows])
-        views = [_AddressView(r, private.get(r.instance_id or "")) for r in rows]
-        _check_named(views, ips, allocation_ids)
-        chosen = [
-            v
-            for v in views
-            if (not ips or v.row.public_ip in ips)
-            and (not allocation_ids or v.row.allocation_id in allocation_ids)
-            and matches(filters, lookup(_FILTERS, v), tags.get(v.row.allocation_id, {}))
-        ]
-        return {"Addresses": [v.out(tags.get(v.row.allocation_id, {})) for v in chosen]}
+    return _retrying(work)
+
+
+def describe_addresses(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    filters = parse_filters(params.get("Filters"), _FILTERS)
+    ips = [str(i) for i in params.get("PublicIps") or []]
+    allocation_ids = [str(i) for i in params.get("AllocationIds") or []]
+    for allocation_id in allocation_ids:
+        _check_allocation_id(allocation_id)
+    account = ctx.principal.account_id
+    with rt.store.read() as s:
+        rows = s.scalars(
+            select(Ec2Address)
+            .where(Ec2Address.account_id == account, Ec2Address.elastic.is_(True))
+            .order_by(Ec2Address.allocated_at, Ec2Address.public_ip)
+        ).all()
+        private = _private_ips(s, [r.instance_id for r in rows if r.instance_id])
+        tags = tags_for(s, account, [r.allocation_id for r in rows])
+    views = [_AddressView(r, private.get(r.instance_id or "")) for r in rows]
+    _check_named(views, ips, allocation_ids)
+    chosen = [
+        v
+        for v in views
+        if (not ips or v.row.public_ip in ips)
+        and (not allocation_ids or v.row.allocation_id in allocation_ids)
+        and matches(filters, lookup(_FILTERS, v), tags.get(v.row.allocation_id, {}))
+    ]
+    return {"Addresses": [v.out(tags.get(v.row.allocation_id, {})) for v in chosen]}
 
 
 class _AddressView:
@@ -369,7 +347,7 @@ def _check_named(views: list[_AddressView], ips: list[str], allocation_ids: list
     have_ids = {v.row.allocation_id for v in views}
     for ip in ips:
         if ip not in have_ips:
-            raise _address_not_found(ip)
+            raise errors.address_not_found(ip)
     for allocation_id in allocation_ids:
         if allocation_id not in have_ids:
             raise errors.not_found("elastic-ip", allocation_id)
@@ -382,3 +360,12 @@ def _check_elastic_ip(s: Session, account_id: str, resource_id: str) -> None:
 
 
 register_resource_check("elastic-ip", _check_elastic_ip)
+
+
+OPERATIONS: Operations = {
+    "AllocateAddress": allocate_address,
+    "AssociateAddress": associate_address,
+    "DescribeAddresses": describe_addresses,
+    "DisassociateAddress": disassociate_address,
+    "ReleaseAddress": release_address,
+}

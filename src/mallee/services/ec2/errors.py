@@ -1,10 +1,12 @@
-"""The EC2 error codes the resource families share, with AWS's wording.
+"""Every error EC2 answers, with AWS's wording (or Eucalyptus' where AWS has none).
 
 `kind` names the resource the way EC2's codes do: an id prefix ("i", "emi", "vol", ...) or a
 resource type ("instance", "image", "key-pair", ...) both work.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from mallee.api.errors import ServiceError
 
@@ -89,4 +91,274 @@ def unauthorized_operation(detail: str) -> ServiceError:
     """A policy denial: EC2 says UnauthorizedOperation where IAM and S3 say AccessDenied."""
     return ServiceError(
         "UnauthorizedOperation", f"You are not authorized to perform this operation. {detail}", 403
+    )
+
+
+def invalid_combination(message: str) -> ServiceError:
+    return ServiceError("InvalidParameterCombination", message)
+
+
+def unsupported_operation(message: str) -> ServiceError:
+    return ServiceError("UnsupportedOperation", message)
+
+
+def dry_run() -> ServiceError:
+    """EC2's answer to an authorized DryRun."""
+    return ServiceError(
+        "DryRunOperation", "Request would have succeeded, but DryRun flag is set.", 412
+    )
+
+
+# Describe filters and pages ----------------------------------------------------------------
+
+
+def invalid_filter(name: str) -> ServiceError:
+    return invalid_value(f"The filter '{name}' is invalid")
+
+
+def filter_without_values(name: str) -> ServiceError:
+    return invalid_value(f"The filter '{name}' must have at least one value")
+
+
+def bad_next_token(token: object) -> ServiceError:
+    """AWS's wording for a NextToken it did not issue."""
+    return invalid_value(
+        f"Value ( {token} ) for parameter NextToken is invalid. The token is invalid."
+    )
+
+
+def bad_max_results(raw: object, low: int, high: int) -> ServiceError:
+    return invalid_value(
+        f"Value ( {raw} ) for parameter maxResults is invalid. "
+        f"Expecting a value between {low} and {high}."
+    )
+
+
+# Instances ----------------------------------------------------------------------------------
+
+
+def instances_not_found(ids: Sequence[str]) -> ServiceError:
+    """Instances the caller asked for by id (the plural AWS uses for several)."""
+    shown = ", ".join(ids)
+    noun = "IDs" if len(ids) > 1 else "ID"
+    return ServiceError("InvalidInstanceID.NotFound", f"The instance {noun} '{shown}' do not exist")
+
+
+def incorrect_state(instance_id: str, action: str) -> ServiceError:
+    return ServiceError(
+        "IncorrectInstanceState",
+        f"The instance '{instance_id}' is not in a state from which it can be {action}.",
+    )
+
+
+def not_stopped(instance_id: str) -> ServiceError:
+    return ServiceError(
+        "IncorrectInstanceState", f"The instance '{instance_id}' is not in the 'stopped' state."
+    )
+
+
+def not_attachable(instance_id: str) -> ServiceError:
+    return ServiceError(
+        "IncorrectInstanceState",
+        f"The instance '{instance_id}' is not in a valid state for this operation.",
+    )
+
+
+def termination_disabled(instance_id: str) -> ServiceError:
+    return ServiceError(
+        "OperationNotPermitted",
+        f"The instance '{instance_id}' may not be terminated. Modify its "
+        "'disableApiTermination' instance attribute and try again.",
+    )
+
+
+def not_ebs(instance_id: str) -> ServiceError:
+    return unsupported_operation(
+        f"The instance '{instance_id}' does not have an 'ebs' root device type and "
+        "cannot be stopped."
+    )
+
+
+def no_source_dest_check() -> ServiceError:
+    return unsupported_operation("EDGE networking does not support sourceDestCheck.")
+
+
+def not_ebs_optimized(instance_id: str) -> ServiceError:
+    return unsupported_operation(f"The instance '{instance_id}' cannot be EBS-optimized.")
+
+
+def no_attributes() -> ServiceError:
+    return ServiceError("MissingParameter", "No attributes specified.")
+
+
+def insufficient_capacity(count: int, instance_type: str, zone: str, free: int) -> ServiceError:
+    return ServiceError(
+        "InsufficientInstanceCapacity",
+        f"There is not enough capacity to fulfill your request for {count} "
+        f"{instance_type} instance(s) in {zone}; {free} available.",
+        500,
+        sender_fault=False,
+    )
+
+
+def unknown_instance_type(name: str) -> ServiceError:
+    return invalid_value(f"Invalid value '{name}' for InstanceType.")
+
+
+def instance_types_not_found(names: Sequence[str]) -> ServiceError:
+    return ServiceError(
+        "InvalidInstanceType",
+        f"The following supplied instance types do not exist: [{', '.join(names)}]",
+    )
+
+
+def invalid_zone(name: str) -> ServiceError:
+    return invalid_value(f"Invalid availability zone: [{name}]")
+
+
+def invalid_region(name: str) -> ServiceError:
+    return invalid_value(f"Invalid region: {name}")
+
+
+# Images -------------------------------------------------------------------------------------
+
+
+def malformed_user_id(value: str) -> ServiceError:
+    return ServiceError("InvalidUserID.Malformed", f'Invalid user id: "{value}"')
+
+
+def duplicate_image_name(name: str, image_id: str) -> ServiceError:
+    return ServiceError(
+        "InvalidAMIName.Duplicate", f"AMI name {name} is already in use by AMI {image_id}"
+    )
+
+
+def malformed_image_name() -> ServiceError:
+    return ServiceError(
+        "InvalidAMIName.Malformed",
+        "AMI names must be between 3 and 128 characters long, and may contain letters, "
+        "numbers, '(', ')', '.', '-', '/' and '_'",
+    )
+
+
+def bad_attribute_item(kind: str, value: object) -> ServiceError:
+    return ServiceError(
+        "InvalidAMIAttributeItemValue",
+        f'Invalid attribute item value "{value}" for {kind} item type.',
+    )
+
+
+# Key pairs ----------------------------------------------------------------------------------
+
+
+def bad_key_format(message: str = "Key is not in valid OpenSSH public key format") -> ServiceError:
+    return ServiceError("InvalidKey.Format", message)
+
+
+def duplicate_key_pair(name: str) -> ServiceError:
+    return ServiceError("InvalidKeyPair.Duplicate", f"The keypair '{name}' already exists.")
+
+
+def key_pair_id_not_found(key_id: str) -> ServiceError:
+    return ServiceError("InvalidKeyPair.NotFound", f"The key pair ID '{key_id}' does not exist")
+
+
+# Tags ---------------------------------------------------------------------------------------
+
+
+def tag_limit_exceeded(limit: int) -> ServiceError:
+    return ServiceError(
+        "TagLimitExceeded", f"The maximum number of Tags for a resource has been reached ({limit})."
+    )
+
+
+# Elastic IPs --------------------------------------------------------------------------------
+
+
+def address_not_found(ip: str) -> ServiceError:
+    return ServiceError("InvalidAddress.NotFound", f"Address '{ip}' not found.")
+
+
+def address_not_yours(ip: str) -> ServiceError:
+    return auth_failure(f"The address '{ip}' does not belong to you.")
+
+
+def association_not_found(association_id: str) -> ServiceError:
+    return ServiceError(
+        "InvalidAssociationID.NotFound", f"The association ID '{association_id}' does not exist"
+    )
+
+
+def address_limit_exceeded() -> ServiceError:
+    return ServiceError("AddressLimitExceeded", "The maximum number of addresses has been reached.")
+
+
+def address_in_use(ip: object) -> ServiceError:
+    return ServiceError("InvalidIPAddress.InUse", f"Address '{ip}' is in use.")
+
+
+def already_associated(allocation_id: str, association_id: str | None) -> ServiceError:
+    return ServiceError(
+        "Resource.AlreadyAssociated",
+        f"resource {allocation_id} is already associated with associate-id {association_id}",
+    )
+
+
+# Security groups ----------------------------------------------------------------------------
+
+
+def malformed_group_id(group_id: str) -> ServiceError:
+    return ServiceError(
+        "InvalidGroupId.Malformed", f'Invalid id: "{group_id}" (expecting "sg-...")'
+    )
+
+
+def group_reserved(name: str) -> ServiceError:
+    return ServiceError("InvalidGroup.Reserved", f"The security group '{name}' is reserved")
+
+
+def vpc_not_found(vpc_id: object) -> ServiceError:
+    return ServiceError("InvalidVpcID.NotFound", f"The vpc ID '{vpc_id}' does not exist")
+
+
+def duplicate_group(name: str) -> ServiceError:
+    return ServiceError("InvalidGroup.Duplicate", f"The security group '{name}' already exists")
+
+
+def dependency_violation(group_id: str) -> ServiceError:
+    return ServiceError("DependencyViolation", f"resource {group_id} has a dependent object")
+
+
+def default_group_undeletable(group_id: str, name: str) -> ServiceError:
+    return ServiceError(
+        "CannotDelete",
+        f'the specified group: "{group_id}" name: "{name}" cannot be deleted by a user',
+    )
+
+
+def rule_id_not_found(rule_id: str) -> ServiceError:
+    return ServiceError(
+        "InvalidSecurityGroupRuleId.NotFound",
+        f"The security group rule ID '{rule_id}' does not exist",
+    )
+
+
+def duplicate_permission(peer: str | None, protocol_text: str) -> ServiceError:
+    """AWS's InvalidPermission.Duplicate, naming the rule the way EC2 does."""
+    return ServiceError(
+        "InvalidPermission.Duplicate",
+        f'the specified rule "peer: {peer}, {protocol_text}, ALLOW" already exists',
+    )
+
+
+def permission_not_found() -> ServiceError:
+    return ServiceError(
+        "InvalidPermission.NotFound", "The specified rule does not exist in this security group."
+    )
+
+
+def permission_without_peer() -> ServiceError:
+    return ServiceError(
+        "MissingParameter",
+        "Each permission must name at least one peer: an IpRange (CidrIp) or a UserIdGroupPair.",
     )

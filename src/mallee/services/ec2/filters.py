@@ -14,8 +14,8 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from mallee.api.errors import ServiceError
 from mallee.policy import wildcard_match
+from mallee.services.ec2 import errors
 
 TAG_FILTERS = ("tag-key", "tag-value")
 T = TypeVar("T")
@@ -29,10 +29,6 @@ class Filter:
     values: tuple[str, ...]
 
 
-def _invalid(name: str) -> ServiceError:
-    return ServiceError("InvalidParameterValue", f"The filter '{name}' is invalid", 400)
-
-
 def parse_filters(raw: list[dict[str, Any]] | None, known: Collection[str]) -> list[Filter]:
     """Filters from the request; unknown names and empty value lists are AWS's errors."""
     out = []
@@ -41,11 +37,9 @@ def parse_filters(raw: list[dict[str, Any]] | None, known: Collection[str]) -> l
         values = tuple(str(v) for v in item.get("Values") or [])
         tag_filter = name in TAG_FILTERS or (name.startswith("tag:") and len(name) > 4)
         if not (name in known or tag_filter):
-            raise _invalid(name)
+            raise errors.invalid_filter(name)
         if not values:
-            raise ServiceError(
-                "InvalidParameterValue", f"The filter '{name}' must have at least one value", 400
-            )
+            raise errors.filter_without_values(name)
         out.append(Filter(name, values))
     return out
 

@@ -1,7 +1,8 @@
 """Where a RegisterImage's bits come from: an object in the object store, or (for the cloud
 admin) a file on the cloud's host.
 
-An object is copied into a blob of the image's own at registration: the image must not change
+An object is read with S3's own GetObject, as the caller (the gateway's internal call), and
+copied into a blob of the image's own at registration: the image must not change
 when the object is overwritten or deleted later, as an AMI does not when its bundle does. The
 image's location is then "blob:<id>", which node image caches read through the backend.
 Encrypted euca2ools bundles (*.manifest.xml) are not unpacked: upload the image file itself
@@ -20,7 +21,6 @@ from mallee.api.errors import ServiceError
 from mallee.objectstore.backends import Backend, Piece
 from mallee.services.base import Runtime
 from mallee.services.ec2 import errors
-from mallee.services.s3.reads import read_object
 
 BLOB_PREFIX = "blob:"
 
@@ -52,9 +52,7 @@ def local_file(ctx: RequestContext, location: str) -> ImageSource:
     return ImageSource(f"file:{path}", head, h.hexdigest(), path.stat().st_size, path.name)
 
 
-def stored_object(
-    ctx: RequestContext, runtime: Runtime, backend: Backend, location: str
-) -> ImageSource:
+def stored_object(rt: Runtime, ctx: RequestContext, backend: Backend, location: str) -> ImageSource:
     """An image uploaded to the object store, named "bucket/key" (or "/bucket/key"), read as
     the caller's own GetObject of it would be. Whoever may not read it learns nothing more:
     a missing object answers as a forbidden one, unless S3 would tell this caller it is
@@ -68,11 +66,16 @@ def stored_object(
             "image file itself to the bucket and register bucket/key"
         )
     try:
-        pieces = read_object(runtime, ctx, bucket, key)
+        found = rt.calls.call(
+            "s3", "GetObject", {"Bucket": bucket, "Key": key}, principal=ctx.principal
+        )
     except ServiceError as err:
         if err.code in ("NoSuchBucket", "NoSuchKey"):
             raise errors.invalid_parameter("ImageLocation", location, "No such object.") from None
         raise errors.auth_failure(f"Not authorized to read {location}") from None
+    body = found["Body"]
+    # A small object comes back whole (kept in its row), a larger one as a stream of pieces.
+    pieces: Iterator[Piece] = iter((body,)) if isinstance(body, bytes) else body
     return _copy(backend, pieces, key)
 
 

@@ -24,10 +24,9 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from mallee.api.context import RequestContext
-from mallee.api.errors import ServiceError
 from mallee.ids import is_id, new_id
 from mallee.objectstore.backends import Backend, make_backend
-from mallee.services.base import Params, Provider, Result
+from mallee.services.base import Operations, Params, Result, Runtime
 from mallee.services.ec2 import errors
 from mallee.services.ec2.filters import lookup, matches, parse_filters
 from mallee.services.ec2.image_sources import BLOB_PREFIX, ImageSource, local_file, stored_object
@@ -270,7 +269,7 @@ def _account_set(values: list[Any], account: str, extra: tuple[str, ...]) -> set
         if value == "self":
             value = account
         elif not (re.fullmatch(r"\d{12}", value) or value in extra):
-            raise ServiceError("InvalidUserID.Malformed", f'Invalid user id: "{value}"')
+            raise errors.malformed_user_id(value)
         out.add(value)
     return out
 
@@ -299,108 +298,109 @@ def aux_image(s: Session, account_id: str, image_id: Any, kind: str) -> str | No
     return launchable_image(s, account_id, str(image_id), kind).id if image_id else None
 
 
-class ImagesApi(Provider):
-    def describe_images(self, ctx: RequestContext, params: Params) -> Result:
-        filters = parse_filters(params.get("Filters"), _FILTERS)
-        account = ctx.principal.account_id
-        ids = [str(i) for i in params.get("ImageIds") or []]
-        for image_id in ids:
-            check_image_id(image_id)
-        owners = _account_set(params.get("Owners") or [], account, OWNER_ALIASES)
-        users = _account_set(params.get("ExecutableUsers") or [], account, ("all",))
-        with self.store.read() as s:
-            query = select(Ec2Image).where(Ec2Image.state != "deregistered").order_by(Ec2Image.id)
-            if ids:
-                query = query.where(Ec2Image.id.in_(ids))
-            rows = [i for i in s.scalars(query).all() if may_launch(s, i, account)]
-            missing = sorted(set(ids) - {r.id for r in rows})
-            if missing:
-                raise errors.not_found("image", missing[0])
-            if owners:
-                rows = [i for i in rows if i.account_id in owners]
-            if users:
-                rows = [i for i in rows if _executable_by(s, i, users)]
-            tags = tags_for(s, account, [r.id for r in rows])
-        chosen = [i for i in rows if matches(filters, lookup(_FILTERS, i), tags.get(i.id, {}))]
-        items, token = page(chosen, params, key=lambda i: i.id)
-        viewer = None if ctx.principal.is_cloud_admin else account
-        out: Result = {"Images": [image_out(i, tags.get(i.id, {}), viewer) for i in items]}
-        if token:
-            out["NextToken"] = token
-        return out
+def describe_images(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    filters = parse_filters(params.get("Filters"), _FILTERS)
+    account = ctx.principal.account_id
+    ids = [str(i) for i in params.get("ImageIds") or []]
+    for image_id in ids:
+        check_image_id(image_id)
+    owners = _account_set(params.get("Owners") or [], account, OWNER_ALIASES)
+    users = _account_set(params.get("ExecutableUsers") or [], account, ("all",))
+    with rt.store.read() as s:
+        query = select(Ec2Image).where(Ec2Image.state != "deregistered").order_by(Ec2Image.id)
+        if ids:
+            query = query.where(Ec2Image.id.in_(ids))
+        rows = [i for i in s.scalars(query).all() if may_launch(s, i, account)]
+        missing = sorted(set(ids) - {r.id for r in rows})
+        if missing:
+            raise errors.not_found("image", missing[0])
+        if owners:
+            rows = [i for i in rows if i.account_id in owners]
+        if users:
+            rows = [i for i in rows if _executable_by(s, i, users)]
+        tags = tags_for(s, account, [r.id for r in rows])
+    chosen = [i for i in rows if matches(filters, lookup(_FILTERS, i), tags.get(i.id, {}))]
+    items, token = page(chosen, params, key=lambda i: i.id)
+    viewer = None if ctx.principal.is_cloud_admin else account
+    out: Result = {"Images": [image_out(i, tags.get(i.id, {}), viewer) for i in items]}
+    if token:
+        out["NextToken"] = token
+    return out
 
-    def register_image(self, ctx: RequestContext, params: Params) -> Result:
-        name = _check_name(params.get("Name"))
-        source = self._source(ctx, str(params.get("ImageLocation") or ""), params)
-        kind = image_type_of_head(source.head, name, source.hint)
-        arch = str(params.get("Architecture") or "x86_64")
-        if arch not in ARCHITECTURES:
-            raise errors.invalid_parameter("architecture", arch)
-        virt = str(params.get("VirtualizationType") or "paravirtual")
-        if virt not in ("paravirtual", "hvm"):
-            raise errors.invalid_parameter("virtualizationType", virt)
-        try:
-            return self._record(ctx, params, name, kind, source, arch, virt)
-        except BaseException:
-            if source.location.startswith(BLOB_PREFIX):
-                self._backend().delete(source.location.removeprefix(BLOB_PREFIX))
-            raise
 
-    def _record(
-        self,
-        ctx: RequestContext,
-        params: Params,
-        name: str,
-        kind: str,
-        source: ImageSource,
-        arch: str,
-        virt: str,
-    ) -> Result:
-        account = ctx.principal.account_id
-        with self.store.session() as s:
-            same = _by_name(s, account, name)
-            if same is not None:
-                raise ServiceError(
-                    "InvalidAMIName.Duplicate",
-                    f"AMI name {name} is already in use by AMI {same.id}",
-                )
-            image = _new_row(account, name, kind)
-            if kind == "machine":
-                image.kernel_id = aux_image(s, account, params.get("KernelId"), "kernel")
-                image.ramdisk_id = aux_image(s, account, params.get("RamdiskId"), "ramdisk")
-            image.location = source.location
-            image.digest, image.size_bytes = source.digest, source.size
-            image.is_public = False
-            image.description = str(params.get("Description") or "")
-            image.architecture, image.virtualization_type = arch, virt
-            image.root_device_name = str(params.get("RootDeviceName") or "/dev/sda1")
-            image.block_device_mappings = json.dumps(_block_devices(params))
-            s.add(image)
-            s.flush()
-            specs = params.get("TagSpecifications")
-            apply_tag_specifications(s, account, specs, {"image": [image.id]})
-            return {"ImageId": image.id}
+def register_image(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    name = _check_name(params.get("Name"))
+    source = _source(rt, ctx, str(params.get("ImageLocation") or ""), params)
+    kind = image_type_of_head(source.head, name, source.hint)
+    arch = str(params.get("Architecture") or "x86_64")
+    if arch not in ARCHITECTURES:
+        raise errors.invalid_parameter("architecture", arch)
+    virt = str(params.get("VirtualizationType") or "paravirtual")
+    if virt not in ("paravirtual", "hvm"):
+        raise errors.invalid_parameter("virtualizationType", virt)
+    try:
+        return _record(rt, ctx, params, name, kind, source, arch, virt)
+    except BaseException:
+        if source.location.startswith(BLOB_PREFIX):
+            _backend(rt).delete(source.location.removeprefix(BLOB_PREFIX))
+        raise
 
-    def _backend(self) -> Backend:
-        return make_backend(self.runtime.settings, self.store)
 
-    def _source(self, ctx: RequestContext, location: str, params: Params) -> ImageSource:
-        if not location:
-            if params.get("BlockDeviceMappings"):
-                raise errors.unsupported(
-                    "Registering EBS-backed images from snapshots is not supported"
-                )
-            raise errors.missing("ImageLocation")
-        if location.startswith("file:"):
-            return local_file(ctx, location)
-        return stored_object(ctx, self.runtime, self._backend(), location)
+def _record(
+    rt: Runtime,
+    ctx: RequestContext,
+    params: Params,
+    name: str,
+    kind: str,
+    source: ImageSource,
+    arch: str,
+    virt: str,
+) -> Result:
+    account = ctx.principal.account_id
+    with rt.store.session() as s:
+        same = _by_name(s, account, name)
+        if same is not None:
+            raise errors.duplicate_image_name(name, same.id)
+        image = _new_row(account, name, kind)
+        if kind == "machine":
+            image.kernel_id = aux_image(s, account, params.get("KernelId"), "kernel")
+            image.ramdisk_id = aux_image(s, account, params.get("RamdiskId"), "ramdisk")
+        image.location = source.location
+        image.digest, image.size_bytes = source.digest, source.size
+        image.is_public = False
+        image.description = str(params.get("Description") or "")
+        image.architecture, image.virtualization_type = arch, virt
+        image.root_device_name = str(params.get("RootDeviceName") or "/dev/sda1")
+        image.block_device_mappings = json.dumps(_block_devices(params))
+        s.add(image)
+        s.flush()
+        specs = params.get("TagSpecifications")
+        apply_tag_specifications(s, account, specs, {"image": [image.id]})
+        return {"ImageId": image.id}
 
-    def deregister_image(self, ctx: RequestContext, params: Params) -> Result:
-        with self.store.session() as s:
-            image = owned_image(s, ctx, str(params.get("ImageId") or ""))
-            image.state = "deregistered"
-            delete_all_tags(s, [image.id])
-        return {"Return": True}
+
+def _backend(rt: Runtime) -> Backend:
+    return make_backend(rt.settings, rt.store)
+
+
+def _source(rt: Runtime, ctx: RequestContext, location: str, params: Params) -> ImageSource:
+    if not location:
+        if params.get("BlockDeviceMappings"):
+            raise errors.unsupported(
+                "Registering EBS-backed images from snapshots is not supported"
+            )
+        raise errors.missing("ImageLocation")
+    if location.startswith("file:"):
+        return local_file(ctx, location)
+    return stored_object(rt, ctx, _backend(rt), location)
+
+
+def deregister_image(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    with rt.store.session() as s:
+        image = owned_image(s, ctx, str(params.get("ImageId") or ""))
+        image.state = "deregistered"
+        delete_all_tags(s, [image.id])
+    return {"Return": True}
 
 
 def _check_name(raw: Any) -> str:
@@ -408,11 +408,7 @@ def _check_name(raw: Any) -> str:
     if not name:
         raise errors.missing("Name")
     if not _NAME.fullmatch(name):
-        raise ServiceError(
-            "InvalidAMIName.Malformed",
-            "AMI names must be between 3 and 128 characters long, and may contain letters, "
-            "numbers, '(', ')', '.', '-', '/' and '_'",
-        )
+        raise errors.malformed_image_name()
     return name
 
 
@@ -423,3 +419,10 @@ def _block_devices(params: Params) -> list[dict[str, Any]]:
             raise errors.missing("BlockDeviceMapping.DeviceName")
         out.append({k: v for k, v in mapping.items() if v is not None})
     return out
+
+
+OPERATIONS: Operations = {
+    "DeregisterImage": deregister_image,
+    "DescribeImages": describe_images,
+    "RegisterImage": register_image,
+}

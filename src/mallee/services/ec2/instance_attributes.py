@@ -10,21 +10,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mallee.api.context import RequestContext
-from mallee.api.errors import ServiceError
 from mallee.registry import components
-from mallee.services.base import Params, Provider, Result
+from mallee.services.base import Operations, Params, Result, Runtime
+from mallee.services.ec2 import errors, security_groups
 from mallee.services.ec2 import instance_views as views
-from mallee.services.ec2 import security_groups
 from mallee.services.ec2.filters import Filter, lookup, matches, parse_filters
 from mallee.services.ec2.instance_types import get_type
 from mallee.services.ec2.instances import owned
 from mallee.services.ec2.launch import user_data, user_data_limit
 from mallee.services.ec2.pagination import page
 from mallee.store.tables.ec2 import Ec2Image, Ec2Instance
-
-
-def _invalid(message: str) -> ServiceError:
-    return ServiceError("InvalidParameterValue", message, 400)
 
 
 def _value(v: Any) -> dict[str, Any]:
@@ -62,78 +57,82 @@ _STATUS_FILTERS = {
 }
 
 
-class InstanceAttributesApi(Provider):
-    def describe_instance_attribute(self, ctx: RequestContext, params: Params) -> Result:
-        name = str(params.get("Attribute", ""))
-        if name not in _DESCRIBE:
-            raise _invalid(f"Value ({name}) for parameter attribute is invalid. Unknown attribute.")
-        key, read = _DESCRIBE[name]
-        with self.store.read() as s:
-            row = owned(s, ctx.principal.account_id, [str(params.get("InstanceId", ""))])[0]
-            return {"InstanceId": row.id, key: read(row)}
+def describe_instance_attribute(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    name = str(params.get("Attribute", ""))
+    if name not in _DESCRIBE:
+        raise errors.invalid_value(
+            f"Value ({name}) for parameter attribute is invalid. Unknown attribute."
+        )
+    key, read = _DESCRIBE[name]
+    with rt.store.read() as s:
+        row = owned(s, ctx.principal.account_id, [str(params.get("InstanceId", ""))])[0]
+        return {"InstanceId": row.id, key: read(row)}
 
-    def modify_instance_attribute(self, ctx: RequestContext, params: Params) -> Result:
-        changes = _requested_changes(params)
-        with self.store.session() as s:
-            row = owned(s, ctx.principal.account_id, [str(params.get("InstanceId", ""))])[0]
-            for attribute, value in changes:
-                if attribute == "userData":
-                    _require_stopped(row)
-                    row.user_data = user_data(value, user_data_limit(self.store))
-                else:
-                    _apply(s, row, attribute, value)
-        return {}
 
-    def reset_instance_attribute(self, ctx: RequestContext, params: Params) -> Result:
-        name = str(params.get("Attribute", ""))
-        if name not in ("kernel", "ramdisk", "sourceDestCheck"):
-            raise _invalid(f"Value ({name}) for parameter attribute is invalid.")
-        with self.store.session() as s:
-            row = owned(s, ctx.principal.account_id, [str(params.get("InstanceId", ""))])[0]
-            if name != "sourceDestCheck":
+def modify_instance_attribute(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    changes = _requested_changes(params)
+    with rt.store.session() as s:
+        row = owned(s, ctx.principal.account_id, [str(params.get("InstanceId", ""))])[0]
+        for attribute, value in changes:
+            if attribute == "userData":
                 _require_stopped(row)
-                # Back to the image's own kernel/ramdisk.
-                image = s.get(Ec2Image, row.image_id)
-                if name == "kernel":
-                    row.kernel_id = image.kernel_id if image else None
-                else:
-                    row.ramdisk_id = image.ramdisk_id if image else None
-        return {}
-
-    def describe_instance_status(self, ctx: RequestContext, params: Params) -> Result:
-        filters = parse_filters(params.get("Filters"), [*_STATUS_FILTERS, *_HEALTH_FILTERS])
-        ids = params.get("InstanceIds") or []
-        everything = bool(params.get("IncludeAllInstances")) or bool(ids)
-        now = time.time()
-        with self.store.read() as s:
-            if ids:
-                rows = owned(s, ctx.principal.account_id, ids)
+                row.user_data = user_data(value, user_data_limit(rt.store))
             else:
-                rows = list(
-                    s.scalars(
-                        select(Ec2Instance)
-                        .where(Ec2Instance.account_id == ctx.principal.account_id)
-                        .order_by(Ec2Instance.id)
-                    ).all()
-                )
-        # A DISABLED node still runs its instances; only a silent one impairs them.
-        alive = {
-            r.name
-            for r in components.list_services(self.store, now=now)
-            if r.type == "node" and r.state in ("ENABLED", "DISABLED")
-        }
-        statuses = []
-        for row in rows:
-            if row.state != "running" and not (everything and row.state != "terminated"):
-                continue
-            status = _status(row, row.node in alive, now)
-            if _keep(filters, status):
-                statuses.append(status)
-        chosen, token = page(statuses, params, key=lambda st: st["InstanceId"])
-        out: Result = {"InstanceStatuses": chosen}
-        if token:
-            out["NextToken"] = token
-        return out
+                _apply(s, row, attribute, value)
+    return {}
+
+
+def reset_instance_attribute(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    name = str(params.get("Attribute", ""))
+    if name not in ("kernel", "ramdisk", "sourceDestCheck"):
+        raise errors.invalid_value(f"Value ({name}) for parameter attribute is invalid.")
+    with rt.store.session() as s:
+        row = owned(s, ctx.principal.account_id, [str(params.get("InstanceId", ""))])[0]
+        if name != "sourceDestCheck":
+            _require_stopped(row)
+            # Back to the image's own kernel/ramdisk.
+            image = s.get(Ec2Image, row.image_id)
+            if name == "kernel":
+                row.kernel_id = image.kernel_id if image else None
+            else:
+                row.ramdisk_id = image.ramdisk_id if image else None
+    return {}
+
+
+def describe_instance_status(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    filters = parse_filters(params.get("Filters"), [*_STATUS_FILTERS, *_HEALTH_FILTERS])
+    ids = params.get("InstanceIds") or []
+    everything = bool(params.get("IncludeAllInstances")) or bool(ids)
+    now = time.time()
+    with rt.store.read() as s:
+        if ids:
+            rows = owned(s, ctx.principal.account_id, ids)
+        else:
+            rows = list(
+                s.scalars(
+                    select(Ec2Instance)
+                    .where(Ec2Instance.account_id == ctx.principal.account_id)
+                    .order_by(Ec2Instance.id)
+                ).all()
+            )
+    # A DISABLED node still runs its instances; only a silent one impairs them.
+    alive = {
+        r.name
+        for r in components.list_services(rt.store, now=now)
+        if r.type == "node" and r.state in ("ENABLED", "DISABLED")
+    }
+    statuses = []
+    for row in rows:
+        if row.state != "running" and not (everything and row.state != "terminated"):
+            continue
+        status = _status(row, row.node in alive, now)
+        if _keep(filters, status):
+            statuses.append(status)
+    chosen, token = page(statuses, params, key=lambda st: st["InstanceId"])
+    out: Result = {"InstanceStatuses": chosen}
+    if token:
+        out["NextToken"] = token
+    return out
 
 
 def _status(row: Ec2Instance, node_alive: bool, now: float) -> dict[str, Any]:
@@ -202,15 +201,13 @@ def _requested_changes(params: Params) -> list[tuple[str, Any]]:
     if params.get("Groups"):
         changes.append(("groupSet", params["Groups"]))
     if not changes:
-        raise ServiceError("MissingParameter", "No attributes specified.", 400)
+        raise errors.no_attributes()
     return changes
 
 
 def _require_stopped(row: Ec2Instance) -> None:
     if row.state != "stopped":
-        raise ServiceError(
-            "IncorrectInstanceState", f"The instance '{row.id}' is not in the 'stopped' state.", 400
-        )
+        raise errors.not_stopped(row.id)
 
 
 def _bool(value: Any) -> bool:
@@ -218,7 +215,9 @@ def _bool(value: Any) -> bool:
         return value
     text = str(value).lower()
     if text not in ("true", "false"):
-        raise _invalid(f"Value ({value}) for parameter value is invalid. Expected a boolean.")
+        raise errors.invalid_value(
+            f"Value ({value}) for parameter value is invalid. Expected a boolean."
+        )
     return text == "true"
 
 
@@ -226,14 +225,10 @@ def _set_groups(s: Session, row: Ec2Instance, value: Any) -> None:
     """New security groups (ids, the caller's own) for a live instance: membership rows for
     the nodes' firewalls, the JSON column for the Describe views."""
     if row.state in ("shutting-down", "terminated"):
-        raise ServiceError(
-            "IncorrectInstanceState",
-            f"The instance '{row.id}' is not in a state from which it can be modified.",
-            400,
-        )
+        raise errors.incorrect_state(row.id, "modified")
     ids = [str(g) for g in (value if isinstance(value, list) else [value]) if g]
     if not ids:
-        raise ServiceError("MissingParameter", "The request must contain the parameter groupId")
+        raise errors.missing("groupId")
     groups = [security_groups.own_by_id(s, row.account_id, gid) for gid in dict.fromkeys(ids)]
     security_groups.set_membership(s, row.id, [g.id for g in groups])
     row.security_groups = json.dumps(security_groups.group_refs(groups))
@@ -244,7 +239,7 @@ def _apply(s: Any, row: Ec2Instance, attribute: str, value: Any) -> None:
         row.disable_api_termination = _bool(value)
     elif attribute == "instanceInitiatedShutdownBehavior":
         if value not in ("stop", "terminate"):
-            raise _invalid(f"Value ({value}) for parameter value is invalid.")
+            raise errors.invalid_value(f"Value ({value}) for parameter value is invalid.")
         row.shutdown_behavior = str(value)
     elif attribute == "instanceType":
         _require_stopped(row)
@@ -259,13 +254,17 @@ def _apply(s: Any, row: Ec2Instance, attribute: str, value: Any) -> None:
     elif attribute == "sourceDestCheck":
         if not _bool(value):
             # EDGE does not check source/destination, so only the value it has can be set.
-            raise ServiceError(
-                "UnsupportedOperation", "EDGE networking does not support sourceDestCheck.", 400
-            )
+            raise errors.no_source_dest_check()
     elif attribute == "ebsOptimized":
         if _bool(value):
-            raise ServiceError(
-                "UnsupportedOperation", f"The instance '{row.id}' cannot be EBS-optimized.", 400
-            )
+            raise errors.not_ebs_optimized(row.id)
     else:
-        raise _invalid(f"Value ({attribute}) for parameter attribute is invalid.")
+        raise errors.invalid_value(f"Value ({attribute}) for parameter attribute is invalid.")
+
+
+OPERATIONS: Operations = {
+    "DescribeInstanceAttribute": describe_instance_attribute,
+    "DescribeInstanceStatus": describe_instance_status,
+    "ModifyInstanceAttribute": modify_instance_attribute,
+    "ResetInstanceAttribute": reset_instance_attribute,
+}

@@ -8,8 +8,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mallee.api.context import RequestContext
-from mallee.api.errors import ServiceError
-from mallee.services.base import Params, Provider, Result
+from mallee.services.base import Operations, Params, Result, Runtime
+from mallee.services.ec2 import errors
 from mallee.services.ec2.filters import lookup, matches, parse_filters
 from mallee.services.ec2.pagination import page
 from mallee.store import Store
@@ -51,14 +51,10 @@ def ensure_instance_types(store: Store) -> None:
                 )
 
 
-def unknown_type(name: str) -> ServiceError:
-    return ServiceError("InvalidParameterValue", f"Invalid value '{name}' for InstanceType.", 400)
-
-
 def get_type(s: Session, name: str) -> Ec2InstanceType:
     found = s.get(Ec2InstanceType, name)
     if found is None:
-        raise unknown_type(name)
+        raise errors.unknown_instance_type(name)
     return found
 
 
@@ -138,55 +134,53 @@ def _details(t: Ec2InstanceType | tuple[str, int, int, int]) -> dict[str, Any]:
     return {"Name": name, "Cpu": cpu, "Memory": memory, "Disk": disk}
 
 
-class InstanceTypesApi(Provider):
-    def describe_instance_types(self, ctx: RequestContext, params: Params) -> Result:
-        filters = parse_filters(params.get("Filters"), _FILTERS)
-        wanted = [str(n) for n in params.get("InstanceTypes") or []]
-        with self.store.read() as s:
-            types = all_types(s)
-        if wanted:
-            known = {t.name for t in types}
-            missing = [n for n in wanted if n not in known]
-            if missing:
-                raise ServiceError(
-                    "InvalidInstanceType",
-                    f"The following supplied instance types do not exist: [{', '.join(missing)}]",
-                    400,
-                )
-            types = [t for t in types if t.name in wanted]
-        chosen = [t for t in types if matches(filters, lookup(_FILTERS, t), {})]
-        ranked = [(f"{t.rank:06d}{t.name}", t) for t in chosen]
-        # AWS pages DescribeInstanceTypes by 100 even without MaxResults.
-        items, token = page(
-            ranked, params, key=lambda p: p[0], max_default=100, max_bounds=(5, 100)
-        )
-        if _eucalyptus_style(ctx):
-            return {"InstanceTypeDetails": {"Items": [_details(t) for _, t in items]}}
-        out: Result = {"InstanceTypes": [type_out(t) for _, t in items]}
-        if token:
-            out["NextToken"] = token
-        return out
+def describe_instance_types(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    filters = parse_filters(params.get("Filters"), _FILTERS)
+    wanted = [str(n) for n in params.get("InstanceTypes") or []]
+    with rt.store.read() as s:
+        types = all_types(s)
+    if wanted:
+        known = {t.name for t in types}
+        missing = [n for n in wanted if n not in known]
+        if missing:
+            raise errors.instance_types_not_found(missing)
+        types = [t for t in types if t.name in wanted]
+    chosen = [t for t in types if matches(filters, lookup(_FILTERS, t), {})]
+    ranked = [(f"{t.rank:06d}{t.name}", t) for t in chosen]
+    # AWS pages DescribeInstanceTypes by 100 even without MaxResults.
+    items, token = page(ranked, params, key=lambda p: p[0], max_default=100, max_bounds=(5, 100))
+    if _eucalyptus_style(ctx):
+        return {"InstanceTypeDetails": {"Items": [_details(t) for _, t in items]}}
+    out: Result = {"InstanceTypes": [type_out(t) for _, t in items]}
+    if token:
+        out["NextToken"] = token
+    return out
 
-    def modify_instance_type_attribute(self, ctx: RequestContext, params: Params) -> Result:
-        """Eucalyptus' euca-modify-instance-type (the provider limits it to the cloud admin)."""
-        defaults = {name: (name, c, m, d) for name, c, m, d in SEED_TYPES}
-        changes = {k: params.get(k) for k in ("Cpu", "Memory", "Disk")}
-        if params.get("Reset") and any(v is not None for v in changes.values()):
-            raise ServiceError(
-                "InvalidParameterCombination", "Reset may not be combined with Cpu, Memory or Disk"
-            )
-        for key, value in changes.items():
-            if value is not None and int(value) < 1:
-                raise ServiceError("InvalidParameterValue", f"{key} must be at least 1", 400)
-        with self.store.session() as s:
-            t = get_type(s, str(params.get("Name") or ""))
-            before = _details(t)
-            if params.get("Reset"):
-                if t.name not in defaults:
-                    raise ServiceError("InvalidParameterValue", f"{t.name} has no default", 400)
-                _, t.cores, t.memory_mb, t.disk_gb = defaults[t.name]
-            for key, attr in (("Cpu", "cores"), ("Memory", "memory_mb"), ("Disk", "disk_gb")):
-                value = changes[key]
-                if value is not None:
-                    setattr(t, attr, int(value))
-            return {"InstanceType": _details(t), "PreviousInstanceType": before}
+
+def modify_instance_type_attribute(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    """Eucalyptus' euca-modify-instance-type (the provider limits it to the cloud admin)."""
+    defaults = {name: (name, c, m, d) for name, c, m, d in SEED_TYPES}
+    changes = {k: params.get(k) for k in ("Cpu", "Memory", "Disk")}
+    if params.get("Reset") and any(v is not None for v in changes.values()):
+        raise errors.invalid_combination("Reset may not be combined with Cpu, Memory or Disk")
+    for key, value in changes.items():
+        if value is not None and int(value) < 1:
+            raise errors.invalid_value(f"{key} must be at least 1")
+    with rt.store.session() as s:
+        t = get_type(s, str(params.get("Name") or ""))
+        before = _details(t)
+        if params.get("Reset"):
+            if t.name not in defaults:
+                raise errors.invalid_value(f"{t.name} has no default")
+            _, t.cores, t.memory_mb, t.disk_gb = defaults[t.name]
+        for key, attr in (("Cpu", "cores"), ("Memory", "memory_mb"), ("Disk", "disk_gb")):
+            value = changes[key]
+            if value is not None:
+                setattr(t, attr, int(value))
+        return {"InstanceType": _details(t), "PreviousInstanceType": before}
+
+
+OPERATIONS: Operations = {
+    "DescribeInstanceTypes": describe_instance_types,
+    "ModifyInstanceTypeAttribute": modify_instance_type_attribute,
+}

@@ -17,11 +17,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from mallee.api.context import RequestContext
-from mallee.api.errors import ServiceError
 from mallee.ids import is_id
-from mallee.services.base import Params, Provider, Result
+from mallee.services.base import Operations, Params, Result, Runtime
+from mallee.services.ec2 import errors, launch
 from mallee.services.ec2 import instance_views as views
-from mallee.services.ec2 import launch
 from mallee.services.ec2.filters import lookup, matches, parse_filters
 from mallee.services.ec2.pagination import page
 from mallee.services.ec2.tags import tags_for
@@ -29,36 +28,18 @@ from mallee.store.tables.compute import InstanceConsole
 from mallee.store.tables.ec2 import Ec2Instance
 
 
-def not_found(ids: Sequence[str]) -> ServiceError:
-    shown = ", ".join(ids)
-    noun = "IDs" if len(ids) > 1 else "ID"
-    return ServiceError(
-        "InvalidInstanceID.NotFound", f"The instance {noun} '{shown}' do not exist", 400
-    )
-
-
-def incorrect_state(row: Ec2Instance, action: str) -> ServiceError:
-    return ServiceError(
-        "IncorrectInstanceState",
-        f"The instance '{row.id}' is not in a state from which it can be {action}.",
-        400,
-    )
-
-
 def owned(s: Session, account: str, ids: Sequence[str]) -> list[Ec2Instance]:
     """The caller's instances by id, in the order asked; NotFound/Malformed as EC2 reports."""
     bad = [i for i in ids if not is_id(i, "i")]
     if bad:
-        raise ServiceError(
-            "InvalidInstanceID.Malformed", f'Invalid id: "{bad[0]}" (expecting "i-...")', 400
-        )
+        raise errors.malformed("instance", bad[0], "i")
     rows = s.scalars(
         select(Ec2Instance).where(Ec2Instance.account_id == account, Ec2Instance.id.in_(ids))
     ).all()
     by_id = {r.id: r for r in rows}
     missing = [i for i in ids if i not in by_id]
     if missing:
-        raise not_found(missing)
+        raise errors.instances_not_found(missing)
     return [by_id[i] for i in dict.fromkeys(ids)]
 
 
@@ -82,223 +63,227 @@ def _user_reason(verb: str) -> str:
     return f"User initiated ({stamp})" if verb else ""
 
 
-class InstancesApi(Provider):
-    def _zone(self) -> str:
-        return self.runtime.settings.zone
+def run_instances(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    token = params.get("ClientToken")
+    if token:
+        earlier = _by_token(rt, ctx, str(token))
+        if earlier is not None:
+            return earlier
+    try:
+        with rt.store.session() as s:
+            plan = launch.plan(s, ctx, params, rt.settings.zone, launch.user_data_limit(rt.store))
+            count = launch.how_many(s, params, plan, rt.settings.heartbeat_timeout)
+            rows = launch.create(s, ctx, params, plan, count)
+            # New instances carry only the tags their request specified.
+            tagged = bool(params.get("TagSpecifications"))
+            return _reservation(rt, s, ctx, rows, with_tags=tagged)
+    except IntegrityError:
+        # A concurrent request with the same ClientToken won the race: answer with its.
+        if token and (earlier := _by_token(rt, ctx, str(token))) is not None:
+            return earlier
+        raise
 
-    def run_instances(self, ctx: RequestContext, params: Params) -> Result:
-        token = params.get("ClientToken")
-        if token:
-            earlier = self._by_token(ctx, str(token))
-            if earlier is not None:
-                return earlier
-        try:
-            with self.store.session() as s:
-                plan = launch.plan(s, ctx, params, self._zone(), launch.user_data_limit(self.store))
-                count = launch.how_many(s, params, plan, self.runtime.settings.heartbeat_timeout)
-                rows = launch.create(s, ctx, params, plan, count)
-                # New instances carry only the tags their request specified.
-                tagged = bool(params.get("TagSpecifications"))
-                return self._reservation(s, ctx, rows, with_tags=tagged)
-        except IntegrityError:
-            # A concurrent request with the same ClientToken won the race: answer with its.
-            if token and (earlier := self._by_token(ctx, str(token))) is not None:
-                return earlier
-            raise
 
-    def _by_token(self, ctx: RequestContext, token: str) -> Result | None:
-        with self.store.read() as s:
-            rows = s.scalars(
-                select(Ec2Instance)
-                .where(
-                    Ec2Instance.account_id == ctx.principal.account_id,
-                    Ec2Instance.client_token == token,
-                )
-                .order_by(Ec2Instance.launch_index)
-            ).all()
-            return self._reservation(s, ctx, list(rows)) if rows else None
-
-    def _reservation(
-        self,
-        s: Session,
-        ctx: RequestContext,
-        rows: Sequence[views.InstanceView],
-        *,
-        with_tags: bool = True,
-    ) -> Result:
-        ids = [r.id for r in rows]
-        tags = tags_for(s, ctx.principal.account_id, ids) if with_tags else {}
-        region = self.runtime.settings.region
-        first = rows[0]
-        return {
-            "ReservationId": first.reservation_id,
-            "OwnerId": first.account_id,
-            "Groups": views.groups(first),
-            "Instances": [views.instance_out(r, tags.get(r.id, {}), region) for r in rows],
-        }
-
-    def describe_instances(self, ctx: RequestContext, params: Params) -> Result:
-        ids = params.get("InstanceIds") or []
-        if ids and params.get("MaxResults") is not None:
-            raise ServiceError(
-                "InvalidParameterCombination",
-                "The parameter instancesSet cannot be used with the parameter maxResults",
-                400,
+def _by_token(rt: Runtime, ctx: RequestContext, token: str) -> Result | None:
+    with rt.store.read() as s:
+        rows = s.scalars(
+            select(Ec2Instance)
+            .where(
+                Ec2Instance.account_id == ctx.principal.account_id,
+                Ec2Instance.client_token == token,
             )
-        region = self.runtime.settings.region
-        lookups = {**views.FILTERS, **views.dns_filters(region)}
-        filters = parse_filters(params.get("Filters"), lookups)
-        account = ctx.principal.account_id
-        with self.store.read() as s:
-            if ids:
-                rows: Sequence[views.InstanceView] = owned(s, account, ids)
+            .order_by(Ec2Instance.launch_index)
+        ).all()
+        return _reservation(rt, s, ctx, list(rows)) if rows else None
+
+
+def _reservation(
+    rt: Runtime,
+    s: Session,
+    ctx: RequestContext,
+    rows: Sequence[views.InstanceView],
+    *,
+    with_tags: bool = True,
+) -> Result:
+    ids = [r.id for r in rows]
+    tags = tags_for(s, ctx.principal.account_id, ids) if with_tags else {}
+    region = rt.settings.region
+    first = rows[0]
+    return {
+        "ReservationId": first.reservation_id,
+        "OwnerId": first.account_id,
+        "Groups": views.groups(first),
+        "Instances": [views.instance_out(r, tags.get(r.id, {}), region) for r in rows],
+    }
+
+
+def describe_instances(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    ids = params.get("InstanceIds") or []
+    if ids and params.get("MaxResults") is not None:
+        raise errors.invalid_combination(
+            "The parameter instancesSet cannot be used with the parameter maxResults"
+        )
+    region = rt.settings.region
+    lookups = {**views.FILTERS, **views.dns_filters(region)}
+    filters = parse_filters(params.get("Filters"), lookups)
+    account = ctx.principal.account_id
+    with rt.store.read() as s:
+        if ids:
+            rows: Sequence[views.InstanceView] = owned(s, account, ids)
+        else:
+            found = s.connection().execute(views.view_query(account)).all()
+            rows = cast(Sequence[views.InstanceView], found)
+        tags = tags_for(s, account, [r.id for r in rows], "instance") if rows else {}
+    chosen = [r for r in rows if _wanted(r, filters, lookups, tags.get(r.id, {}))]
+    reservations: dict[str, list[views.InstanceView]] = {}
+    for r in chosen:
+        reservations.setdefault(r.reservation_id, []).append(r)
+    groups, token = page(list(reservations.items()), params, key=lambda item: item[0])
+    out: Result = {
+        "Reservations": [
+            {
+                "ReservationId": rid,
+                "OwnerId": members[0].account_id,
+                "Groups": views.groups(members[0]),
+                "Instances": [views.instance_out(r, tags.get(r.id, {}), region) for r in members],
+            }
+            for rid, members in groups
+        ]
+    }
+    if token:
+        out["NextToken"] = token
+    return out
+
+
+def _wanted(
+    row: views.InstanceView,
+    filters: Any,
+    lookups: dict[str, Callable[[views.InstanceView], Any]],
+    tags: dict[str, str],
+) -> bool:
+    if not filters:
+        return True
+    return matches(filters, lookup(lookups, row), tags)
+
+
+def terminate_instances(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    changes = []
+    with rt.store.session() as s:
+        rows = owned(s, ctx.principal.account_id, params.get("InstanceIds") or [])
+        locked = [r.id for r in rows if r.disable_api_termination and r.state != "terminated"]
+        if locked:
+            raise errors.termination_disabled(locked[0])
+        for row in rows:
+            before = row.state
+            if before in ("terminated", "shutting-down"):
+                pass
+            elif row.node is None:
+                # Never placed: nothing runs anywhere, so it ends here.
+                move(row, "terminated", _user_reason("terminate"))
+                row.terminated_at = time.time()
             else:
-                found = s.connection().execute(views.view_query(account)).all()
-                rows = cast(Sequence[views.InstanceView], found)
-            tags = tags_for(s, account, [r.id for r in rows], "instance") if rows else {}
-        chosen = [r for r in rows if self._wanted(r, filters, lookups, tags.get(r.id, {}))]
-        reservations: dict[str, list[views.InstanceView]] = {}
-        for r in chosen:
-            reservations.setdefault(r.reservation_id, []).append(r)
-        groups, token = page(list(reservations.items()), params, key=lambda item: item[0])
-        out: Result = {
-            "Reservations": [
-                {
-                    "ReservationId": rid,
-                    "OwnerId": members[0].account_id,
-                    "Groups": views.groups(members[0]),
-                    "Instances": [
-                        views.instance_out(r, tags.get(r.id, {}), region) for r in members
-                    ],
-                }
-                for rid, members in groups
+                move(row, "shutting-down", _user_reason("terminate"))
+            if before != row.state and not row.state_reason_code:
+                row.state_reason_code = "Client.UserInitiatedShutdown"
+                row.state_reason_message = "Client.UserInitiatedShutdown: User initiated shutdown"
+            changes.append(_change(row, before))
+    return {"TerminatingInstances": changes}
+
+
+def stop_instances(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    changes = []
+    with rt.store.session() as s:
+        rows = owned(s, ctx.principal.account_id, params.get("InstanceIds") or [])
+        for row in rows:
+            if row.root_device_type != "ebs":
+                raise errors.not_ebs(row.id)
+            if row.state in ("terminated", "shutting-down"):
+                raise errors.incorrect_state(row.id, "stopped")
+        for row in rows:
+            before = row.state
+            if before in ("pending", "running"):
+                move(row, "stopping", _user_reason("stop"))
+            changes.append(_change(row, before))
+    return {"StoppingInstances": changes}
+
+
+def start_instances(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    changes = []
+    with rt.store.session() as s:
+        rows = owned(s, ctx.principal.account_id, params.get("InstanceIds") or [])
+        for row in rows:
+            if row.state not in ("stopped", "pending", "running"):
+                raise errors.incorrect_state(row.id, "started")
+        for row in rows:
+            before = row.state
+            if before == "stopped":
+                move(row, "pending")
+                row.state_reason_code = row.state_reason_message = None
+            changes.append(_change(row, before))
+    return {"StartingInstances": changes}
+
+
+def reboot_instances(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    with rt.store.session() as s:
+        rows = owned(s, ctx.principal.account_id, params.get("InstanceIds") or [])
+        for row in rows:
+            if row.state == "terminated":
+                raise errors.incorrect_state(row.id, "rebooted")
+        for row in rows:
+            if row.state == "running":
+                row.reboots_requested += 1
+    return {}
+
+
+def get_console_output(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    instance_id = str(params.get("InstanceId", ""))
+    with rt.store.read() as s:
+        owned(s, ctx.principal.account_id, [instance_id])
+        console = s.get(InstanceConsole, instance_id)
+    # AWS always answers a Timestamp, now when there is no output yet (Libcloud parses it).
+    out: Result = {"InstanceId": instance_id, "Timestamp": _utc(time.time())}
+    if console is not None and console.output:
+        text = console.output
+        if params.get("Latest"):
+            text = text[-64 * 1024 :]
+        out["Output"] = base64.b64encode(text.encode()).decode()
+        out["Timestamp"] = _utc(console.updated_at)
+    return out
+
+
+def monitor_instances(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    return _monitoring(rt, ctx, params, True)
+
+
+def unmonitor_instances(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    return _monitoring(rt, ctx, params, False)
+
+
+def _monitoring(rt: Runtime, ctx: RequestContext, params: Params, on: bool) -> Result:
+    with rt.store.session() as s:
+        rows = owned(s, ctx.principal.account_id, params.get("InstanceIds") or [])
+        for row in rows:
+            row.monitoring = on
+        state = "pending" if on else "disabling"
+        return {
+            "InstanceMonitorings": [
+                {"InstanceId": r.id, "Monitoring": {"State": state}} for r in rows
             ]
         }
-        if token:
-            out["NextToken"] = token
-        return out
-
-    @staticmethod
-    def _wanted(
-        row: views.InstanceView,
-        filters: Any,
-        lookups: dict[str, Callable[[views.InstanceView], Any]],
-        tags: dict[str, str],
-    ) -> bool:
-        if not filters:
-            return True
-        return matches(filters, lookup(lookups, row), tags)
-
-    def terminate_instances(self, ctx: RequestContext, params: Params) -> Result:
-        changes = []
-        with self.store.session() as s:
-            rows = owned(s, ctx.principal.account_id, params.get("InstanceIds") or [])
-            locked = [r.id for r in rows if r.disable_api_termination and r.state != "terminated"]
-            if locked:
-                raise ServiceError(
-                    "OperationNotPermitted",
-                    f"The instance '{locked[0]}' may not be terminated. Modify its "
-                    "'disableApiTermination' instance attribute and try again.",
-                    400,
-                )
-            for row in rows:
-                before = row.state
-                if before in ("terminated", "shutting-down"):
-                    pass
-                elif row.node is None:
-                    # Never placed: nothing runs anywhere, so it ends here.
-                    move(row, "terminated", _user_reason("terminate"))
-                    row.terminated_at = time.time()
-                else:
-                    move(row, "shutting-down", _user_reason("terminate"))
-                if before != row.state and not row.state_reason_code:
-                    row.state_reason_code = "Client.UserInitiatedShutdown"
-                    row.state_reason_message = (
-                        "Client.UserInitiatedShutdown: User initiated shutdown"
-                    )
-                changes.append(_change(row, before))
-        return {"TerminatingInstances": changes}
-
-    def stop_instances(self, ctx: RequestContext, params: Params) -> Result:
-        changes = []
-        with self.store.session() as s:
-            rows = owned(s, ctx.principal.account_id, params.get("InstanceIds") or [])
-            for row in rows:
-                if row.root_device_type != "ebs":
-                    raise ServiceError(
-                        "UnsupportedOperation",
-                        f"The instance '{row.id}' does not have an 'ebs' root device type and "
-                        "cannot be stopped.",
-                        400,
-                    )
-                if row.state in ("terminated", "shutting-down"):
-                    raise incorrect_state(row, "stopped")
-            for row in rows:
-                before = row.state
-                if before in ("pending", "running"):
-                    move(row, "stopping", _user_reason("stop"))
-                changes.append(_change(row, before))
-        return {"StoppingInstances": changes}
-
-    def start_instances(self, ctx: RequestContext, params: Params) -> Result:
-        changes = []
-        with self.store.session() as s:
-            rows = owned(s, ctx.principal.account_id, params.get("InstanceIds") or [])
-            for row in rows:
-                if row.state not in ("stopped", "pending", "running"):
-                    raise incorrect_state(row, "started")
-            for row in rows:
-                before = row.state
-                if before == "stopped":
-                    move(row, "pending")
-                    row.state_reason_code = row.state_reason_message = None
-                changes.append(_change(row, before))
-        return {"StartingInstances": changes}
-
-    def reboot_instances(self, ctx: RequestContext, params: Params) -> Result:
-        with self.store.session() as s:
-            rows = owned(s, ctx.principal.account_id, params.get("InstanceIds") or [])
-            for row in rows:
-                if row.state == "terminated":
-                    raise incorrect_state(row, "rebooted")
-            for row in rows:
-                if row.state == "running":
-                    row.reboots_requested += 1
-        return {}
-
-    def get_console_output(self, ctx: RequestContext, params: Params) -> Result:
-        instance_id = str(params.get("InstanceId", ""))
-        with self.store.read() as s:
-            owned(s, ctx.principal.account_id, [instance_id])
-            console = s.get(InstanceConsole, instance_id)
-        # AWS always answers a Timestamp, now when there is no output yet (Libcloud parses it).
-        out: Result = {"InstanceId": instance_id, "Timestamp": _utc(time.time())}
-        if console is not None and console.output:
-            text = console.output
-            if params.get("Latest"):
-                text = text[-64 * 1024 :]
-            out["Output"] = base64.b64encode(text.encode()).decode()
-            out["Timestamp"] = _utc(console.updated_at)
-        return out
-
-    def monitor_instances(self, ctx: RequestContext, params: Params) -> Result:
-        return self._monitoring(ctx, params, True)
-
-    def unmonitor_instances(self, ctx: RequestContext, params: Params) -> Result:
-        return self._monitoring(ctx, params, False)
-
-    def _monitoring(self, ctx: RequestContext, params: Params, on: bool) -> Result:
-        with self.store.session() as s:
-            rows = owned(s, ctx.principal.account_id, params.get("InstanceIds") or [])
-            for row in rows:
-                row.monitoring = on
-            state = "pending" if on else "disabling"
-            return {
-                "InstanceMonitorings": [
-                    {"InstanceId": r.id, "Monitoring": {"State": state}} for r in rows
-                ]
-            }
 
 
 def _utc(epoch: float) -> Any:
     return dt.datetime.fromtimestamp(epoch, dt.UTC).replace(microsecond=0)
+
+
+OPERATIONS: Operations = {
+    "DescribeInstances": describe_instances,
+    "GetConsoleOutput": get_console_output,
+    "MonitorInstances": monitor_instances,
+    "RebootInstances": reboot_instances,
+    "RunInstances": run_instances,
+    "StartInstances": start_instances,
+    "StopInstances": stop_instances,
+    "TerminateInstances": terminate_instances,
+    "UnmonitorInstances": unmonitor_instances,
+}

@@ -26,9 +26,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from mallee.api.context import RequestContext
-from mallee.api.errors import ServiceError
 from mallee.ids import is_id, new_id
-from mallee.services.base import Params, Provider, Result
+from mallee.services.base import Operations, Params, Result, Runtime
 from mallee.services.ec2 import errors
 from mallee.services.ec2.filters import lookup, matches, parse_filters
 from mallee.services.ec2.tags import apply_tag_specifications, delete_all_tags, tag_list, tags_for
@@ -88,10 +87,6 @@ def new_key(kind: str) -> tuple[str, str, str]:
     return material, public, created_rsa_fingerprint(key)
 
 
-def _bad_format(message: str = "Key is not in valid OpenSSH public key format") -> ServiceError:
-    return ServiceError("InvalidKey.Format", message)
-
-
 def _ssh2_blob(text: str) -> bytes:
     """The key blob of an RFC 4716 ("SSH2") public key file."""
     lines = [line.strip() for line in text.strip().splitlines()]
@@ -142,14 +137,14 @@ def imported_key(material: bytes) -> tuple[str, str, str]:
         except (ValueError, TypeError, UnsupportedAlgorithm, binascii.Error, IndexError):
             continue
     if key is None:
-        raise _bad_format()
+        raise errors.bad_key_format()
     public = _openssh(key)
     if isinstance(key, ed25519.Ed25519PublicKey):
         return "ed25519", public, ed25519_fingerprint(public)
     if not isinstance(key, rsa.RSAPublicKey):
-        raise _bad_format("Only RSA and ED25519 keys are supported")
+        raise errors.bad_key_format("Only RSA and ED25519 keys are supported")
     if not _RSA_BITS[0] <= key.key_size <= _RSA_BITS[1]:
-        raise _bad_format(f"RSA keys of {key.key_size} bits are not supported")
+        raise errors.bad_key_format(f"RSA keys of {key.key_size} bits are not supported")
     return "rsa", public, imported_rsa_fingerprint(key)
 
 
@@ -164,7 +159,7 @@ def _openssh(key: _AnyPublicKey) -> str:
     try:
         return key.public_bytes(_SSH, _SSH_PUB).decode()
     except (ValueError, TypeError) as err:
-        raise _bad_format("Only RSA and ED25519 keys are supported") from err
+        raise errors.bad_key_format("Only RSA and ED25519 keys are supported") from err
 
 
 def check_key_name(name: str) -> None:
@@ -201,105 +196,112 @@ def _key_out(k: Ec2KeyPair, tags: dict[str, str], with_public: bool) -> dict[str
     return item
 
 
-class KeyPairsApi(Provider):
-    def _add(self, ctx: RequestContext, params: Params, kind: str, public: str, fp: str) -> Result:
-        name = str(params.get("KeyName") or "")
-        key_id = new_id("key")
-        account = ctx.principal.account_id
-        try:
-            with self.store.session() as s:
-                s.add(
-                    Ec2KeyPair(
-                        id=key_id,
-                        account_id=account,
-                        name=name,
-                        key_type=kind,
-                        fingerprint=fp,
-                        public_key=public,
-                        created_at=dt.datetime.now(dt.UTC).replace(microsecond=0),
-                    )
+def _add(
+    rt: Runtime, ctx: RequestContext, params: Params, kind: str, public: str, fp: str
+) -> Result:
+    name = str(params.get("KeyName") or "")
+    key_id = new_id("key")
+    account = ctx.principal.account_id
+    try:
+        with rt.store.session() as s:
+            s.add(
+                Ec2KeyPair(
+                    id=key_id,
+                    account_id=account,
+                    name=name,
+                    key_type=kind,
+                    fingerprint=fp,
+                    public_key=public,
+                    created_at=dt.datetime.now(dt.UTC).replace(microsecond=0),
                 )
-                s.flush()
-                specs = params.get("TagSpecifications")
-                apply_tag_specifications(s, account, specs, {"key-pair": [key_id]})
-                tags = tags_for(s, account, [key_id]).get(key_id, {})
-        except IntegrityError as err:
-            raise ServiceError(
-                "InvalidKeyPair.Duplicate", f"The keypair '{name}' already exists.", 400
-            ) from err
-        out: Result = {"KeyName": name, "KeyFingerprint": fp, "KeyPairId": key_id}
-        if tags:
-            out["Tags"] = tag_list(tags)
-        return out
-
-    def create_key_pair(self, ctx: RequestContext, params: Params) -> Result:
-        check_key_name(str(params.get("KeyName") or ""))
-        kind = str(params.get("KeyType") or "rsa")
-        if kind not in ("rsa", "ed25519"):
-            raise errors.invalid_parameter("KeyType", kind)
-        key_format = str(params.get("KeyFormat") or "pem")
-        if key_format != "pem":
-            # PuTTY's ppk is not offered: `puttygen key.pem -o key.ppk` converts the pem.
-            raise errors.invalid_parameter("KeyFormat", key_format, "Only pem is supported.")
-        material, public, fp = new_key(kind)
-        return {**self._add(ctx, params, kind, public, fp), "KeyMaterial": material}
-
-    def import_key_pair(self, ctx: RequestContext, params: Params) -> Result:
-        check_key_name(str(params.get("KeyName") or ""))
-        raw = params.get("PublicKeyMaterial")
-        if not raw:
-            raise errors.missing("PublicKeyMaterial")
-        kind, public, fp = imported_key(raw if isinstance(raw, bytes) else str(raw).encode())
-        return self._add(ctx, params, kind, public, fp)
-
-    def describe_key_pairs(self, ctx: RequestContext, params: Params) -> Result:
-        filters = parse_filters(params.get("Filters"), _FILTERS)
-        names = [str(n) for n in params.get("KeyNames") or []]
-        ids = [str(i) for i in params.get("KeyPairIds") or []]
-        account = ctx.principal.account_id
-        with self.store.read() as s:
-            rows = s.scalars(
-                select(Ec2KeyPair).where(Ec2KeyPair.account_id == account).order_by(Ec2KeyPair.name)
-            ).all()
-            tags = tags_for(s, account, [k.id for k in rows])
-        have_names, have_ids = {k.name for k in rows}, {k.id for k in rows}
-        for name in names:
-            if name not in have_names:
-                raise ServiceError(
-                    "InvalidKeyPair.NotFound", f"The key pair '{name}' does not exist"
-                )
-        for key_id in ids:
-            if key_id not in have_ids:
-                raise ServiceError(
-                    "InvalidKeyPair.NotFound", f"The key pair ID '{key_id}' does not exist"
-                )
-        chosen = [
-            k
-            for k in rows
-            if (not names or k.name in names)
-            and (not ids or k.id in ids)
-            and matches(filters, lookup(_FILTERS, k), tags.get(k.id, {}))
-        ]
-        with_public = bool(params.get("IncludePublicKey"))
-        return {"KeyPairs": [_key_out(k, tags.get(k.id, {}), with_public) for k in chosen]}
-
-    def delete_key_pair(self, ctx: RequestContext, params: Params) -> Result:
-        name, key_id = params.get("KeyName"), params.get("KeyPairId")
-        if not name and not key_id:
-            raise errors.missing("KeyName")
-        if key_id and not is_id(str(key_id), "key"):
-            raise errors.invalid_parameter("KeyPairId", key_id)
-        with self.store.session() as s:
-            query = select(Ec2KeyPair).where(Ec2KeyPair.account_id == ctx.principal.account_id)
-            query = (
-                query.where(Ec2KeyPair.name == str(name))
-                if name
-                else query.where(Ec2KeyPair.id == str(key_id))
             )
-            key = s.scalar(query)
-            # Deleting a key pair that does not exist succeeds, as in AWS.
-            if key is None:
-                return {"Return": True}
-            delete_all_tags(s, [key.id])
-            s.delete(key)
-            return {"Return": True, "KeyPairId": key.id}
+            s.flush()
+            specs = params.get("TagSpecifications")
+            apply_tag_specifications(s, account, specs, {"key-pair": [key_id]})
+            tags = tags_for(s, account, [key_id]).get(key_id, {})
+    except IntegrityError as err:
+        raise errors.duplicate_key_pair(name) from err
+    out: Result = {"KeyName": name, "KeyFingerprint": fp, "KeyPairId": key_id}
+    if tags:
+        out["Tags"] = tag_list(tags)
+    return out
+
+
+def create_key_pair(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    check_key_name(str(params.get("KeyName") or ""))
+    kind = str(params.get("KeyType") or "rsa")
+    if kind not in ("rsa", "ed25519"):
+        raise errors.invalid_parameter("KeyType", kind)
+    key_format = str(params.get("KeyFormat") or "pem")
+    if key_format != "pem":
+        # PuTTY's ppk is not offered: `puttygen key.pem -o key.ppk` converts the pem.
+        raise errors.invalid_parameter("KeyFormat", key_format, "Only pem is supported.")
+    material, public, fp = new_key(kind)
+    return {**_add(rt, ctx, params, kind, public, fp), "KeyMaterial": material}
+
+
+def import_key_pair(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    check_key_name(str(params.get("KeyName") or ""))
+    raw = params.get("PublicKeyMaterial")
+    if not raw:
+        raise errors.missing("PublicKeyMaterial")
+    kind, public, fp = imported_key(raw if isinstance(raw, bytes) else str(raw).encode())
+    return _add(rt, ctx, params, kind, public, fp)
+
+
+def describe_key_pairs(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    filters = parse_filters(params.get("Filters"), _FILTERS)
+    names = [str(n) for n in params.get("KeyNames") or []]
+    ids = [str(i) for i in params.get("KeyPairIds") or []]
+    account = ctx.principal.account_id
+    with rt.store.read() as s:
+        rows = s.scalars(
+            select(Ec2KeyPair).where(Ec2KeyPair.account_id == account).order_by(Ec2KeyPair.name)
+        ).all()
+        tags = tags_for(s, account, [k.id for k in rows])
+    have_names, have_ids = {k.name for k in rows}, {k.id for k in rows}
+    for name in names:
+        if name not in have_names:
+            raise errors.not_found("key-pair", name)
+    for key_id in ids:
+        if key_id not in have_ids:
+            raise errors.key_pair_id_not_found(key_id)
+    chosen = [
+        k
+        for k in rows
+        if (not names or k.name in names)
+        and (not ids or k.id in ids)
+        and matches(filters, lookup(_FILTERS, k), tags.get(k.id, {}))
+    ]
+    with_public = bool(params.get("IncludePublicKey"))
+    return {"KeyPairs": [_key_out(k, tags.get(k.id, {}), with_public) for k in chosen]}
+
+
+def delete_key_pair(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    name, key_id = params.get("KeyName"), params.get("KeyPairId")
+    if not name and not key_id:
+        raise errors.missing("KeyName")
+    if key_id and not is_id(str(key_id), "key"):
+        raise errors.invalid_parameter("KeyPairId", key_id)
+    with rt.store.session() as s:
+        query = select(Ec2KeyPair).where(Ec2KeyPair.account_id == ctx.principal.account_id)
+        query = (
+            query.where(Ec2KeyPair.name == str(name))
+            if name
+            else query.where(Ec2KeyPair.id == str(key_id))
+        )
+        key = s.scalar(query)
+        # Deleting a key pair that does not exist succeeds, as in AWS.
+        if key is None:
+            return {"Return": True}
+        delete_all_tags(s, [key.id])
+        s.delete(key)
+        return {"Return": True, "KeyPairId": key.id}
+
+
+OPERATIONS: Operations = {
+    "CreateKeyPair": create_key_pair,
+    "DeleteKeyPair": delete_key_pair,
+    "DescribeKeyPairs": describe_key_pairs,
+    "ImportKeyPair": import_key_pair,
+}

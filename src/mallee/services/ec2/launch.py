@@ -18,16 +18,14 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from mallee.api.context import RequestContext
-from mallee.api.errors import ServiceError
+from mallee.identity.arns import profile_arn
 from mallee.ids import new_id
 from mallee.placement.usage import free_slots
 from mallee.registry import properties
 from mallee.services.ec2 import errors, security_groups
 from mallee.services.ec2.images import aux_image, launchable_image
 from mallee.services.ec2.instance_profiles import launch_profile
-from mallee.services.ec2.instance_types import unknown_type
 from mallee.services.ec2.tags import apply_tag_specifications
-from mallee.services.iam.views import profile_arn
 from mallee.store import Store
 from mallee.store.prepared import InsertMany, Prepared
 from mallee.store.tables.ec2 import Ec2Instance, Ec2InstanceType, Ec2KeyPair
@@ -35,10 +33,6 @@ from mallee.store.tables.iam import IamInstanceProfile
 from mallee.store.tables.network import Ec2InstanceGroup, Ec2SecurityGroup
 
 DEFAULT_TYPE = "m1.small"
-
-
-def invalid(message: str) -> ServiceError:
-    return ServiceError("InvalidParameterValue", message, 400)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,9 +61,9 @@ class LaunchPlan:
 def _counts(params: dict[str, Any]) -> tuple[int, int]:
     low, high = int(params.get("MinCount", 1)), int(params.get("MaxCount", 1))
     if low < 1 or high < 1:
-        raise invalid("MinCount and MaxCount must be at least 1")
+        raise errors.invalid_value("MinCount and MaxCount must be at least 1")
     if low > high:
-        raise invalid("MinCount cannot be greater than MaxCount")
+        raise errors.invalid_value("MinCount cannot be greater than MaxCount")
     return low, high
 
 
@@ -85,9 +79,9 @@ def user_data(raw: Any, limit: int) -> str | None:
     try:
         data = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError) as err:
-        raise invalid("Invalid BASE64 encoding of user data.") from err
+        raise errors.invalid_value("Invalid BASE64 encoding of user data.") from err
     if len(data) > limit:
-        raise invalid(f"User data is limited to {limit} bytes")
+        raise errors.invalid_value(f"User data is limited to {limit} bytes")
     return text
 
 
@@ -116,14 +110,14 @@ def _key(s: Session, account: str, name: str | None) -> Any:
         return None
     key = _KEY.first(s.connection(), account=account, name=name)
     if key is None:
-        raise ServiceError("InvalidKeyPair.NotFound", f"The key pair '{name}' does not exist", 400)
+        raise errors.not_found("key-pair", name)
     return key
 
 
 def _size(s: Session, name: str) -> Size:
     found = _SIZE.first(s.connection(), name=name)
     if found is None:
-        raise unknown_type(name)
+        raise errors.unknown_instance_type(name)
     return Size(name, *found)
 
 
@@ -143,13 +137,14 @@ def _interface_groups(params: dict[str, Any]) -> list[str]:
         if interface.get("NetworkInterfaceId"):
             raise errors.not_found("network-interface", str(interface["NetworkInterfaceId"]))
         if int(interface.get("DeviceIndex", 0)) != 0 or len(interfaces) > 1:
-            raise invalid("Only one network interface, at device index 0, is supported")
+            raise errors.invalid_value(
+                "Only one network interface, at device index 0, is supported"
+            )
         groups = list(interface.get("Groups") or [])
     if groups and (params.get("SecurityGroups") or params.get("SecurityGroupIds")):
-        raise ServiceError(
-            "InvalidParameterCombination",
+        raise errors.invalid_combination(
             "Network interfaces and an instance-level security groups may not be specified on "
-            "the same request",
+            "the same request"
         )
     return groups
 
@@ -173,17 +168,17 @@ def plan(
 ) -> LaunchPlan:
     account = ctx.principal.account_id
     if not params.get("ImageId"):
-        raise ServiceError(
-            "MissingParameter", "The request must contain the parameter ImageId", 400
-        )
+        raise errors.missing("ImageId")
     image = launchable_image(s, account, str(params["ImageId"]), "machine")
     placement = params.get("Placement") or {}
     wanted_zone = placement.get("AvailabilityZone")
     if wanted_zone and wanted_zone != zone:
-        raise invalid(f"Invalid availability zone: [{wanted_zone}]")
+        raise errors.invalid_zone(wanted_zone)
     behavior = params.get("InstanceInitiatedShutdownBehavior", "stop")
     if behavior not in ("stop", "terminate"):
-        raise invalid(f"Invalid value '{behavior}' for InstanceInitiatedShutdownBehavior")
+        raise errors.invalid_value(
+            f"Invalid value '{behavior}' for InstanceInitiatedShutdownBehavior"
+        )
     interface_groups = _interface_groups(params)
     return LaunchPlan(
         image=image,
@@ -205,13 +200,7 @@ def how_many(s: Session, params: dict[str, Any], launch: LaunchPlan, timeout: fl
     size = (t.cores, t.memory_mb, t.disk_gb)
     free = free_slots(s, launch.zone, size, now=time.time(), heartbeat_timeout=timeout)
     if free < low:
-        raise ServiceError(
-            "InsufficientInstanceCapacity",
-            f"There is not enough capacity to fulfill your request for {low} "
-            f"{launch.itype.name} instance(s) in {launch.zone}; {free} available.",
-            500,
-            sender_fault=False,
-        )
+        raise errors.insufficient_capacity(low, launch.itype.name, launch.zone, free)
     return min(high, free)
 
 

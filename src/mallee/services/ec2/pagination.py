@@ -11,19 +11,10 @@ import itertools
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from mallee.api.errors import ServiceError
 from mallee.services import page_tokens
+from mallee.services.ec2 import errors
 
 T = TypeVar("T")
-
-
-def _bad_token(token: object) -> ServiceError:
-    # AWS's wording for a NextToken it did not issue.
-    return ServiceError(
-        "InvalidParameterValue",
-        f"Value ( {token} ) for parameter NextToken is invalid. The token is invalid.",
-        400,
-    )
 
 
 def encode_token(key: str) -> str:
@@ -33,7 +24,7 @@ def encode_token(key: str) -> str:
 def decode_token(token: str) -> str:
     key = page_tokens.decode(token)
     if key is None:
-        raise _bad_token(token)
+        raise errors.bad_next_token(token)
     return key
 
 
@@ -47,12 +38,7 @@ def _limit(params: Mapping[str, Any], max_default: int | None, bounds: tuple[int
     except (TypeError, ValueError):
         limit = low - 1
     if not low <= limit <= high:
-        raise ServiceError(
-            "InvalidParameterValue",
-            f"Value ( {raw} ) for parameter maxResults is invalid. "
-            f"Expecting a value between {low} and {high}.",
-            400,
-        )
+        raise errors.bad_max_results(raw, low, high)
     return limit
 
 

@@ -1,43 +1,54 @@
-"""EC2 (compute): the provider is the union of one operations mixin per resource family."""
+"""EC2 (compute): one operations table per resource family, joined into the provider's."""
 
 from __future__ import annotations
 
 from typing import ClassVar
 
 from mallee.api.context import RequestContext
-from mallee.api.errors import ServiceError
-from mallee.services.ec2.addresses import AddressesApi
-from mallee.services.ec2.image_attributes import ImageAttributesApi
-from mallee.services.ec2.images import ImagesApi
-from mallee.services.ec2.instance_attributes import InstanceAttributesApi
-from mallee.services.ec2.instance_types import InstanceTypesApi
-from mallee.services.ec2.instances import InstancesApi
-from mallee.services.ec2.keypairs import KeyPairsApi
-from mallee.services.ec2.regions import RegionsApi
-from mallee.services.ec2.security_groups import SecurityGroupsApi
-from mallee.services.ec2.tags import TagsApi
+from mallee.services.base import Operation, Operations, Provider
+from mallee.services.ec2 import (
+    addresses,
+    errors,
+    image_attributes,
+    images,
+    instance_attributes,
+    instance_types,
+    instances,
+    keypairs,
+    regions,
+    security_groups,
+    tags,
+)
 
 
-class Ec2Provider(
-    InstancesApi,
-    InstanceAttributesApi,
-    ImagesApi,
-    ImageAttributesApi,
-    KeyPairsApi,
-    SecurityGroupsApi,
-    TagsApi,
-    RegionsApi,
-    InstanceTypesApi,
-    AddressesApi,
-):
+def _joined(*tables: Operations) -> Operations:
+    out: dict[str, Operation] = {}
+    for table in tables:
+        repeated = out.keys() & table.keys()
+        assert not repeated, f"operations defined twice: {sorted(repeated)}"
+        out.update(table)
+    return out
+
+
+class Ec2Provider(Provider):
     service: ClassVar[str] = "ec2"
     action_prefix: ClassVar[str] = "ec2"
+    operations: ClassVar[Operations] = _joined(
+        instances.OPERATIONS,
+        instance_attributes.OPERATIONS,
+        images.OPERATIONS,
+        image_attributes.OPERATIONS,
+        keypairs.OPERATIONS,
+        security_groups.OPERATIONS,
+        tags.OPERATIONS,
+        regions.OPERATIONS,
+        instance_types.OPERATIONS,
+        addresses.OPERATIONS,
+    )
     # Eucalyptus: only the cloud administrator edits the instance types.
     admin_operations: ClassVar[frozenset[str]] = frozenset({"ModifyInstanceTypeAttribute"})
 
     def prepare(self, ctx: RequestContext) -> None:
         # EC2's DryRun: the caller is authorized (the chain checked), so say so and stop.
         if ctx.params.get("DryRun"):
-            raise ServiceError(
-                "DryRunOperation", "Request would have succeeded, but DryRun flag is set.", 412
-            )
+            raise errors.dry_run()

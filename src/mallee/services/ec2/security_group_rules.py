@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from mallee.api.errors import ServiceError
+from mallee.services.ec2 import errors
 
 _NAMED = {"tcp": "tcp", "6": "tcp", "udp": "udp", "17": "udp", "icmp": "icmp", "1": "icmp"}
 _ALL = ("-1", "all")
@@ -26,10 +27,6 @@ _TEXT = re.compile(r"[a-zA-Z0-9 ._\-:/()#,@\[\]+=&;{}!$*]*")
 TEXT_CHARS = "a-zA-Z0-9. _-:/()#,@[]+=&;{}!$*"
 _FLAT = ("IpProtocol", "FromPort", "ToPort", "CidrIp")
 _FLAT_GROUP = ("SourceSecurityGroupName", "SourceSecurityGroupOwnerId")
-
-
-def invalid(message: str) -> ServiceError:
-    return ServiceError("InvalidParameterValue", message, 400)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +95,7 @@ def protocol(raw: object) -> str:
         return "-1"
     if text.isdigit() and int(text) <= 255:
         return str(int(text))
-    raise invalid(f"Invalid value '{raw}' for IP protocol. Unknown protocol.")
+    raise errors.invalid_value(f"Invalid value '{raw}' for IP protocol. Unknown protocol.")
 
 
 def _int(raw: object, name: str) -> int | None:
@@ -107,7 +104,7 @@ def _int(raw: object, name: str) -> int | None:
     try:
         return int(str(raw))
     except ValueError as err:
-        raise invalid(f"Invalid value '{raw}' for {name}.") from err
+        raise errors.invalid_value(f"Invalid value '{raw}' for {name}.") from err
 
 
 def ports(proto: str, from_raw: object, to_raw: object) -> tuple[int | None, int | None]:
@@ -115,12 +112,12 @@ def ports(proto: str, from_raw: object, to_raw: object) -> tuple[int | None, int
     low, high = _int(from_raw, "fromPort"), _int(to_raw, "toPort")
     if proto in _PORTED:
         if low is None or high is None:
-            raise invalid(
+            raise errors.invalid_value(
                 "Invalid value 'null' for portRange. Must specify both from and to ports "
                 "with TCP/UDP."
             )
         if not (0 <= low <= 65535 and 0 <= high <= 65535) or low > high:
-            raise invalid(
+            raise errors.invalid_value(
                 f"Invalid port range {low}-{high}: TCP/UDP ports run from 0 to 65535 "
                 "and fromPort must not exceed toPort."
             )
@@ -129,9 +126,13 @@ def ports(proto: str, from_raw: object, to_raw: object) -> tuple[int | None, int
         kind = -1 if low is None else low
         code = -1 if high is None else high
         if not (-1 <= kind <= 255 and -1 <= code <= 255):
-            raise invalid(f"Invalid ICMP type/code {kind}/{code}: each is -1 (any) or 0-255.")
+            raise errors.invalid_value(
+                f"Invalid ICMP type/code {kind}/{code}: each is -1 (any) or 0-255."
+            )
         if kind == -1 and code != -1:
-            raise invalid("Invalid ICMP code: with type -1 (all types) the code must be -1.")
+            raise errors.invalid_value(
+                "Invalid ICMP code: with type -1 (all types) the code must be -1."
+            )
         return kind, code
     # -1 and other protocols allow every port, whatever the request says (as AWS).
     return None, None
@@ -141,13 +142,13 @@ def canonical_cidr(raw: object) -> str:
     """An IPv4 CIDR with its host bits cleared (AWS canonicalises rather than rejects)."""
     text = str(raw or "").strip()
     if "/" not in text:
-        raise invalid(f"CIDR block {text} is malformed")
+        raise errors.invalid_value(f"CIDR block {text} is malformed")
     try:
         net = ipaddress.ip_network(text, strict=False)
     except ValueError as err:
-        raise invalid(f"CIDR block {text} is malformed") from err
+        raise errors.invalid_value(f"CIDR block {text} is malformed") from err
     if net.version != 4:
-        raise invalid(f"Invalid IPv4 CIDR {text}: EDGE networking has no IPv6.")
+        raise errors.invalid_value(f"Invalid IPv4 CIDR {text}: EDGE networking has no IPv6.")
     return str(net)
 
 
@@ -159,7 +160,7 @@ def text_ok(text: str) -> bool:
 def rule_description(raw: object) -> str:
     text = "" if raw is None else str(raw)
     if len(text) > 255 or not text_ok(text):
-        raise invalid(
+        raise errors.invalid_value(
             "Invalid rule description. Valid descriptions are strings less than 256 "
             f"characters from the following set:  {TEXT_CHARS}"
         )
@@ -168,7 +169,9 @@ def rule_description(raw: object) -> str:
 
 def _peers(item: Mapping[str, Any]) -> tuple[Peer, ...]:
     if item.get("Ipv6Ranges") or item.get("PrefixListIds"):
-        raise invalid("IPv6 ranges and prefix lists are not supported by EDGE networking.")
+        raise errors.invalid_value(
+            "IPv6 ranges and prefix lists are not supported by EDGE networking."
+        )
     found = [
         Peer(
             cidr=canonical_cidr(r.get("CidrIp")),
@@ -179,11 +182,7 @@ def _peers(item: Mapping[str, Any]) -> tuple[Peer, ...]:
     for pair in item.get("UserIdGroupPairs") or []:
         group_id, name = pair.get("GroupId"), pair.get("GroupName")
         if not group_id and not name:
-            raise ServiceError(
-                "MissingParameter",
-                "The request must contain the parameter groupId or groupName in UserIdGroupPairs",
-                400,
-            )
+            raise errors.missing("groupId or groupName in UserIdGroupPairs")
         found.append(
             Peer(
                 group_id=str(group_id) if group_id else None,
@@ -193,18 +192,13 @@ def _peers(item: Mapping[str, Any]) -> tuple[Peer, ...]:
             )
         )
     if not found:
-        raise ServiceError(
-            "MissingParameter",
-            "Each permission must name at least one peer: an IpRange (CidrIp) or a "
-            "UserIdGroupPair.",
-            400,
-        )
+        raise errors.permission_without_peer()
     return tuple(found)
 
 
 def _spec(item: Mapping[str, Any]) -> PermissionSpec:
     if item.get("IpProtocol") is None:
-        raise ServiceError("MissingParameter", "The request must contain the parameter ipProtocol")
+        raise errors.missing("ipProtocol")
     proto = protocol(item["IpProtocol"])
     low, high = ports(proto, item.get("FromPort"), item.get("ToPort"))
     return PermissionSpec(proto, low, high, _peers(item))
@@ -214,15 +208,11 @@ def _flat_group(params: Mapping[str, Any]) -> list[PermissionSpec]:
     """Legacy SourceSecurityGroupName[+OwnerId]: full ICMP, UDP and TCP access (as AWS),
     or the protocol and ports given with it."""
     if params.get("CidrIp") is not None:
-        raise ServiceError(
-            "InvalidParameterCombination",
-            "The parameter CidrIp cannot be used with the parameter SourceSecurityGroupName",
-            400,
+        raise errors.invalid_combination(
+            "The parameter CidrIp cannot be used with the parameter SourceSecurityGroupName"
         )
     if not params.get("SourceSecurityGroupName"):
-        raise ServiceError(
-            "MissingParameter", "The request must contain the parameter SourceSecurityGroupName"
-        )
+        raise errors.missing("SourceSecurityGroupName")
     owner = params.get("SourceSecurityGroupOwnerId")
     peer = Peer(
         group_name=str(params["SourceSecurityGroupName"]),
@@ -241,7 +231,7 @@ def _flat_group(params: Mapping[str, Any]) -> list[PermissionSpec]:
 
 def _flat_cidr(params: Mapping[str, Any]) -> list[PermissionSpec]:
     if params.get("CidrIp") is None:
-        raise ServiceError("MissingParameter", "The request must contain the parameter CidrIp")
+        raise errors.missing("CidrIp")
     item = {
         "IpProtocol": params.get("IpProtocol"),
         "FromPort": params.get("FromPort"),
@@ -257,10 +247,8 @@ def parse_permissions(params: Mapping[str, Any]) -> list[PermissionSpec]:
     flat = [k for k in (*_FLAT, *_FLAT_GROUP) if params.get(k) is not None]
     listed = params.get("IpPermissions") or []
     if flat and listed:
-        raise ServiceError(
-            "InvalidParameterCombination",
-            f"The parameter {flat[0]} cannot be used with the parameter IpPermissions",
-            400,
+        raise errors.invalid_combination(
+            f"The parameter {flat[0]} cannot be used with the parameter IpPermissions"
         )
     if listed:
         return [_spec(item) for item in listed]
@@ -268,7 +256,7 @@ def parse_permissions(params: Mapping[str, Any]) -> list[PermissionSpec]:
         return _flat_group(params)
     if flat:
         return _flat_cidr(params)
-    raise ServiceError("MissingParameter", "The request must contain the parameter ipPermissions")
+    raise errors.missing("ipPermissions")
 
 
 def _proto_text(r: RuleLike) -> str:
@@ -282,21 +270,8 @@ def _proto_text(r: RuleLike) -> str:
 
 
 def duplicate(r: RuleLike) -> ServiceError:
-    """AWS's InvalidPermission.Duplicate, naming the rule the way EC2 does."""
-    peer = r.cidr or r.peer_group_id
-    return ServiceError(
-        "InvalidPermission.Duplicate",
-        f'the specified rule "peer: {peer}, {_proto_text(r)}, ALLOW" already exists',
-        400,
-    )
-
-
-def not_found_rule() -> ServiceError:
-    return ServiceError(
-        "InvalidPermission.NotFound",
-        "The specified rule does not exist in this security group.",
-        400,
-    )
+    """InvalidPermission.Duplicate for the rule `r`, named the way EC2 does."""
+    return errors.duplicate_permission(r.cidr or r.peer_group_id, _proto_text(r))
 
 
 # group id -> (group name, owner account id): how a UserIdGroupPair names a peer group.

@@ -22,9 +22,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from mallee.api.context import RequestContext
-from mallee.api.errors import ServiceError
 from mallee.ids import is_id, new_id
-from mallee.services.base import Params, Provider, Result
+from mallee.services.base import Operations, Params, Result, Runtime
 from mallee.services.ec2 import errors
 from mallee.services.ec2 import security_group_rules as rules
 from mallee.services.ec2.filters import lookup, matches, parse_filters
@@ -57,16 +56,6 @@ from mallee.store.tables.network import (
 DEFAULT = "default"
 DEFAULT_DESCRIPTION = "default group"
 ANYWHERE = "0.0.0.0/0"
-
-
-def malformed(group_id: str) -> ServiceError:
-    return ServiceError(
-        "InvalidGroupId.Malformed", f'Invalid id: "{group_id}" (expecting "sg-...")', 400
-    )
-
-
-def not_found(ref: str) -> ServiceError:
-    return ServiceError("InvalidGroup.NotFound", f"The security group '{ref}' does not exist", 400)
 
 
 def _now() -> dt.datetime:
@@ -131,17 +120,17 @@ def ensure_default(s: Session, account: str) -> Ec2SecurityGroup:
 
 def own_by_id(s: Session, account: str, group_id: str) -> Ec2SecurityGroup:
     if not is_id(group_id, "sg"):
-        raise malformed(group_id)
+        raise errors.malformed_group_id(group_id)
     group = s.get(Ec2SecurityGroup, group_id)
     if group is None or group.account_id != account:
-        raise not_found(group_id)
+        raise errors.not_found("security-group", group_id)
     return group
 
 
 def own_by_name(s: Session, account: str, name: str) -> Ec2SecurityGroup:
     group = ensure_default(s, account) if name == DEFAULT else _named(s, account, name)
     if group is None:
-        raise not_found(name)
+        raise errors.not_found("security-group", name)
     return group
 
 
@@ -181,19 +170,19 @@ def set_membership(s: Session, instance_id: str, group_ids: Sequence[str]) -> No
 def _peer_group(s: Session, account: str, peer: rules.Peer) -> Ec2SecurityGroup:
     if peer.group_id:
         if not is_id(peer.group_id, "sg"):
-            raise malformed(peer.group_id)
+            raise errors.malformed_group_id(peer.group_id)
         group = s.get(Ec2SecurityGroup, peer.group_id)
         # Another account's group is named with its owner, as EC2-Classic required.
         owner = peer.user_id or account
         if group is None or group.account_id != owner:
-            raise not_found(peer.group_id)
+            raise errors.not_found("security-group", peer.group_id)
         return group
     owner, name = peer.user_id or account, str(peer.group_name)
     group = _named(s, owner, name)
     if group is None and name == DEFAULT and s.get(IamAccount, owner) is not None:
         group = ensure_default(s, owner)
     if group is None:
-        raise not_found(name)
+        raise errors.not_found("security-group", name)
     return group
 
 
@@ -221,7 +210,7 @@ def resolve(s: Session, account: str, specs: Iterable[rules.PermissionSpec]) -> 
 def _check_group(s: Session, account_id: str, resource_id: str) -> None:
     group = s.get(Ec2SecurityGroup, resource_id)
     if group is None or group.account_id != account_id:
-        raise not_found(resource_id)
+        raise errors.not_found("security-group", resource_id)
 
 
 register_resource_check("security-group", _check_group)
@@ -230,7 +219,7 @@ register_resource_check("security-group", _check_group)
 def _check_text(value: Any, param: str) -> str:
     text = "" if value is None else str(value)
     if not text:
-        raise ServiceError("MissingParameter", f"The request must contain the parameter {param}")
+        raise errors.missing(param)
     if len(text) > 255:
         raise errors.invalid_parameter(param, text, "Length exceeds maximum of 255 characters.")
     if not rules.text_ok(text):
@@ -246,17 +235,10 @@ def _check_new(params: Params) -> tuple[str, str]:
             "GroupName", name, "Group names may not be in the format sg-*."
         )
     if name.lower() == DEFAULT:
-        raise ServiceError("InvalidGroup.Reserved", f"The security group '{name}' is reserved", 400)
+        raise errors.group_reserved(name)
     if params.get("VpcId"):
-        vpc = params["VpcId"]
-        raise ServiceError("InvalidVpcID.NotFound", f"The vpc ID '{vpc}' does not exist", 400)
+        raise errors.vpc_not_found(params["VpcId"])
     return name, description
-
-
-def _duplicate(name: str) -> ServiceError:
-    return ServiceError(
-        "InvalidGroup.Duplicate", f"The security group '{name}' already exists", 400
-    )
 
 
 def _target(s: Session, account: str, params: Params, egress: bool) -> Ec2SecurityGroup:
@@ -268,7 +250,7 @@ def _target(s: Session, account: str, params: Params, egress: bool) -> Ec2Securi
         group = own_by_name(s, account, str(name))
     else:
         wanted = "groupId" if egress else "groupName or groupId"
-        raise ServiceError("MissingParameter", f"The request must contain the parameter {wanted}")
+        raise errors.missing(wanted)
     s.refresh(group, with_for_update=True)
     return group
 
@@ -291,10 +273,10 @@ def _chosen(
     ids = [str(i) for i in params.get("GroupIds") or []]
     for gid in ids:
         if not is_id(gid, "sg"):
-            raise malformed(gid)
+            raise errors.malformed_group_id(gid)
     have_names, have_ids = {v.group.name for v in views}, {v.group.id for v in views}
     for ref in (*[n for n in names if n not in have_names], *[i for i in ids if i not in have_ids]):
-        raise not_found(ref)
+        raise errors.not_found("security-group", ref)
     return [
         v
         for v in views
@@ -304,17 +286,9 @@ def _chosen(
     ]
 
 
-def _dependency(group_id: str) -> ServiceError:
-    return ServiceError("DependencyViolation", f"resource {group_id} has a dependent object", 400)
-
-
 def _check_deletable(s: Session, group: Ec2SecurityGroup) -> None:
     if group.name == DEFAULT:
-        raise ServiceError(
-            "CannotDelete",
-            f'the specified group: "{group.id}" name: "{DEFAULT}" cannot be deleted by a user',
-            400,
-        )
+        raise errors.default_group_undeletable(group.id, DEFAULT)
     member = s.scalar(
         select(Ec2InstanceGroup.instance_id)
         .join(Ec2Instance, Ec2Instance.id == Ec2InstanceGroup.instance_id)
@@ -330,182 +304,187 @@ def _check_deletable(s: Session, group: Ec2SecurityGroup) -> None:
         .limit(1)
     )
     if member is not None or referenced is not None:
-        raise _dependency(group.id)
+        raise errors.dependency_violation(group.id)
 
 
-class SecurityGroupsApi(Provider):
-    def _default_exists(self, account: str) -> None:
-        with self.store.read() as s:
-            if _named(s, account, DEFAULT) is not None:
-                return
-        with self.store.session() as s:
-            ensure_default(s, account)
+def _default_exists(rt: Runtime, account: str) -> None:
+    with rt.store.read() as s:
+        if _named(s, account, DEFAULT) is not None:
+            return
+    with rt.store.session() as s:
+        ensure_default(s, account)
 
-    def create_security_group(self, ctx: RequestContext, params: Params) -> Result:
-        name, description = _check_new(params)
-        account = ctx.principal.account_id
-        with self.store.session() as s:
-            ensure_default(s, account)
-            # Names are case-insensitive in EC2; the table's unique key only catches exact ones.
-            taken = s.scalar(
-                select(Ec2SecurityGroup.id).where(
-                    Ec2SecurityGroup.account_id == account,
-                    func.lower(Ec2SecurityGroup.name) == name.lower(),
-                )
+
+def create_security_group(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    name, description = _check_new(params)
+    account = ctx.principal.account_id
+    with rt.store.session() as s:
+        ensure_default(s, account)
+        # Names are case-insensitive in EC2; the table's unique key only catches exact ones.
+        taken = s.scalar(
+            select(Ec2SecurityGroup.id).where(
+                Ec2SecurityGroup.account_id == account,
+                func.lower(Ec2SecurityGroup.name) == name.lower(),
             )
-            if taken is not None:
-                raise _duplicate(name)
-            try:
-                with s.begin_nested():
-                    group = _new_group(s, account, name, description)
-            except IntegrityError as err:
-                raise _duplicate(name) from err
-            specs = params.get("TagSpecifications")
-            apply_tag_specifications(s, account, specs, {"security-group": [group.id]})
-            tags = tags_for(s, account, [group.id]).get(group.id, {})
-            bump_network(s)
-        region = self.runtime.settings.region
+        )
+        if taken is not None:
+            raise errors.duplicate_group(name)
+        try:
+            with s.begin_nested():
+                group = _new_group(s, account, name, description)
+        except IntegrityError as err:
+            raise errors.duplicate_group(name) from err
+        specs = params.get("TagSpecifications")
+        apply_tag_specifications(s, account, specs, {"security-group": [group.id]})
+        tags = tags_for(s, account, [group.id]).get(group.id, {})
+        bump_network(s)
+    region = rt.settings.region
+    out: Result = {
+        "GroupId": group.id,
+        "SecurityGroupArn": f"arn:aws:ec2:{region}:{account}:security-group/{group.id}",
+    }
+    if tags:
+        out["Tags"] = tag_list(tags)
+    return out
+
+
+def delete_security_group(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    group_id, name = params.get("GroupId"), params.get("GroupName")
+    if not group_id and not name:
+        raise errors.missing("groupName or groupId")
+    account = ctx.principal.account_id
+    with rt.store.session() as s:
+        ensure_default(s, account)
+        if group_id:
+            group = own_by_id(s, account, str(group_id))
+        else:
+            group = own_by_name(s, account, str(name))
+        _check_deletable(s, group)
+        # Terminated instances keep their rows a while; their membership goes with the group.
+        s.execute(delete(Ec2InstanceGroup).where(Ec2InstanceGroup.group_id == group.id))
+        s.execute(delete(Ec2SecurityGroupRule).where(Ec2SecurityGroupRule.group_id == group.id))
+        delete_all_tags(s, [group.id])
+        s.delete(group)
+        bump_network(s)
+        return {"Return": True, "GroupId": group.id}
+
+
+def describe_security_groups(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    account = ctx.principal.account_id
+    _default_exists(rt, account)
+    with rt.store.read() as s:
+        views = group_views(s, account)
+        tags = tags_for(s, account, [v.group.id for v in views], "security-group")
+    chosen = _chosen(views, params, tags)
+    items, token = page(chosen, params, key=lambda v: v.group.id)
+    region = rt.settings.region
+    out: Result = {
+        "SecurityGroups": [group_out(v, tags.get(v.group.id, {}), region) for v in items]
+    }
+    if token:
+        out["NextToken"] = token
+    return out
+
+
+def authorize_security_group_ingress(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    return _authorize(rt, ctx, params, egress=False)
+
+
+def authorize_security_group_egress(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    return _authorize(rt, ctx, params, egress=True)
+
+
+def revoke_security_group_ingress(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    return _revoke(rt, ctx, params, egress=False)
+
+
+def revoke_security_group_egress(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    return _revoke(rt, ctx, params, egress=True)
+
+
+def _authorize(rt: Runtime, ctx: RequestContext, params: Params, *, egress: bool) -> Result:
+    # Every permission is checked before anything is written: all or nothing.
+    specs = rules.parse_permissions(params)
+    account = ctx.principal.account_id
+    with rt.store.session() as s:
+        ensure_default(s, account)
+        group = _target(s, account, params, egress)
+        wanted = resolve(s, account, specs)
+        seen = {rules.rule_key(r) for r in _rules_of(s, group.id, egress)}
+        for r in wanted:
+            if r.key() in seen:
+                raise rules.duplicate(r)
+            seen.add(r.key())
+        rows = [_rule_row(group.id, egress, r) for r in wanted]
+        s.add_all(rows)
+        s.flush()
+        ids = [r.id for r in rows]
+        specs_tags = params.get("TagSpecifications")
+        apply_tag_specifications(s, account, specs_tags, {"security-group-rule": ids})
+        tags = tags_for(s, account, ids) if specs_tags else {}
+        bump_network(s)
+        out = [rule_out(group, row, tags.get(row.id, {})) for row in rows]
+    return {"Return": True, "SecurityGroupRules": out}
+
+
+def _revoke(rt: Runtime, ctx: RequestContext, params: Params, *, egress: bool) -> Result:
+    by_id = [str(i) for i in params.get("SecurityGroupRuleIds") or []]
+    if by_id and any(params.get(k) for k in ("IpPermissions", "IpProtocol", "CidrIp")):
+        raise errors.invalid_combination(
+            "The parameter SecurityGroupRuleIds cannot be used with rule properties"
+        )
+    specs = [] if by_id else rules.parse_permissions(params)
+    account = ctx.principal.account_id
+    with rt.store.session() as s:
+        ensure_default(s, account)
+        group = _target(s, account, params, egress)
+        existing = _rules_of(s, group.id, egress)
+        unknown: list[rules.Rule] = []
+        if by_id:
+            gone = _pick_by_id(existing, by_id)
+        else:
+            gone, unknown = _pick(existing, resolve(s, account, specs))
+        for row in gone:
+            s.delete(row)
+        delete_all_tags(s, [r.id for r in gone])
+        bump_network(s)
         out: Result = {
-            "GroupId": group.id,
-            "SecurityGroupArn": f"arn:aws:ec2:{region}:{account}:security-group/{group.id}",
+            "Return": True,
+            "RevokedSecurityGroupRules": [revoked_out(r) for r in gone],
         }
-        if tags:
-            out["Tags"] = tag_list(tags)
-        return out
+        if unknown:
+            out["UnknownIpPermissions"] = rules.ip_permissions(unknown, peer_names(s, unknown))
+    return out
 
-    def delete_security_group(self, ctx: RequestContext, params: Params) -> Result:
-        group_id, name = params.get("GroupId"), params.get("GroupName")
-        if not group_id and not name:
-            raise ServiceError(
-                "MissingParameter", "The request must contain the parameter groupName or groupId"
-            )
-        account = ctx.principal.account_id
-        with self.store.session() as s:
-            ensure_default(s, account)
-            if group_id:
-                group = own_by_id(s, account, str(group_id))
-            else:
-                group = own_by_name(s, account, str(name))
-            _check_deletable(s, group)
-            # Terminated instances keep their rows a while; their membership goes with the group.
-            s.execute(delete(Ec2InstanceGroup).where(Ec2InstanceGroup.group_id == group.id))
-            s.execute(delete(Ec2SecurityGroupRule).where(Ec2SecurityGroupRule.group_id == group.id))
-            delete_all_tags(s, [group.id])
-            s.delete(group)
-            bump_network(s)
-            return {"Return": True, "GroupId": group.id}
 
-    def describe_security_groups(self, ctx: RequestContext, params: Params) -> Result:
-        account = ctx.principal.account_id
-        self._default_exists(account)
-        with self.store.read() as s:
-            views = group_views(s, account)
-            tags = tags_for(s, account, [v.group.id for v in views], "security-group")
-        chosen = _chosen(views, params, tags)
-        items, token = page(chosen, params, key=lambda v: v.group.id)
-        region = self.runtime.settings.region
-        out: Result = {
-            "SecurityGroups": [group_out(v, tags.get(v.group.id, {}), region) for v in items]
-        }
-        if token:
-            out["NextToken"] = token
-        return out
-
-    def authorize_security_group_ingress(self, ctx: RequestContext, params: Params) -> Result:
-        return self._authorize(ctx, params, egress=False)
-
-    def authorize_security_group_egress(self, ctx: RequestContext, params: Params) -> Result:
-        return self._authorize(ctx, params, egress=True)
-
-    def revoke_security_group_ingress(self, ctx: RequestContext, params: Params) -> Result:
-        return self._revoke(ctx, params, egress=False)
-
-    def revoke_security_group_egress(self, ctx: RequestContext, params: Params) -> Result:
-        return self._revoke(ctx, params, egress=True)
-
-    def _authorize(self, ctx: RequestContext, params: Params, *, egress: bool) -> Result:
-        # Every permission is checked before anything is written: all or nothing.
-        specs = rules.parse_permissions(params)
-        account = ctx.principal.account_id
-        with self.store.session() as s:
-            ensure_default(s, account)
-            group = _target(s, account, params, egress)
-            wanted = resolve(s, account, specs)
-            seen = {rules.rule_key(r) for r in _rules_of(s, group.id, egress)}
-            for r in wanted:
-                if r.key() in seen:
-                    raise rules.duplicate(r)
-                seen.add(r.key())
-            rows = [_rule_row(group.id, egress, r) for r in wanted]
-            s.add_all(rows)
-            s.flush()
-            ids = [r.id for r in rows]
-            specs_tags = params.get("TagSpecifications")
-            apply_tag_specifications(s, account, specs_tags, {"security-group-rule": ids})
-            tags = tags_for(s, account, ids) if specs_tags else {}
-            bump_network(s)
-            out = [rule_out(group, row, tags.get(row.id, {})) for row in rows]
-        return {"Return": True, "SecurityGroupRules": out}
-
-    def _revoke(self, ctx: RequestContext, params: Params, *, egress: bool) -> Result:
-        by_id = [str(i) for i in params.get("SecurityGroupRuleIds") or []]
-        if by_id and any(params.get(k) for k in ("IpPermissions", "IpProtocol", "CidrIp")):
-            raise ServiceError(
-                "InvalidParameterCombination",
-                "The parameter SecurityGroupRuleIds cannot be used with rule properties",
-                400,
-            )
-        specs = [] if by_id else rules.parse_permissions(params)
-        account = ctx.principal.account_id
-        with self.store.session() as s:
-            ensure_default(s, account)
-            group = _target(s, account, params, egress)
-            existing = _rules_of(s, group.id, egress)
-            unknown: list[rules.Rule] = []
-            if by_id:
-                gone = _pick_by_id(existing, by_id)
-            else:
-                gone, unknown = _pick(existing, resolve(s, account, specs))
-            for row in gone:
-                s.delete(row)
-            delete_all_tags(s, [r.id for r in gone])
-            bump_network(s)
-            out: Result = {
-                "Return": True,
-                "RevokedSecurityGroupRules": [revoked_out(r) for r in gone],
-            }
-            if unknown:
-                out["UnknownIpPermissions"] = rules.ip_permissions(unknown, peer_names(s, unknown))
-        return out
-
-    def describe_security_group_rules(self, ctx: RequestContext, params: Params) -> Result:
-        filters = parse_filters(params.get("Filters"), _RULE_FILTERS)
-        wanted = [str(i) for i in params.get("SecurityGroupRuleIds") or []]
-        account = ctx.principal.account_id
-        self._default_exists(account)
-        with self.store.read() as s:
-            pairs = s.execute(
-                select(Ec2SecurityGroupRule, Ec2SecurityGroup)
-                .join(Ec2SecurityGroup, Ec2SecurityGroup.id == Ec2SecurityGroupRule.group_id)
-                .where(Ec2SecurityGroup.account_id == account)
-                .order_by(Ec2SecurityGroupRule.id)
-            ).all()
-            tags = tags_for(s, account, [r.id for r, _ in pairs])
-        have = {r.id for r, _ in pairs}
-        for rule_id in wanted:
-            if rule_id not in have:
-                raise _rule_not_found(rule_id)
-        chosen = [
-            (r, g)
-            for r, g in pairs
-            if (not wanted or r.id in wanted)
-            and matches(filters, lookup(_RULE_FILTERS, r), tags.get(r.id, {}))
-        ]
-        items, token = page(chosen, params, key=lambda pair: pair[0].id)
-        out: Result = {"SecurityGroupRules": [rule_out(g, r, tags.get(r.id, {})) for r, g in items]}
-        if token:
-            out["NextToken"] = token
-        return out
+def describe_security_group_rules(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    filters = parse_filters(params.get("Filters"), _RULE_FILTERS)
+    wanted = [str(i) for i in params.get("SecurityGroupRuleIds") or []]
+    account = ctx.principal.account_id
+    _default_exists(rt, account)
+    with rt.store.read() as s:
+        pairs = s.execute(
+            select(Ec2SecurityGroupRule, Ec2SecurityGroup)
+            .join(Ec2SecurityGroup, Ec2SecurityGroup.id == Ec2SecurityGroupRule.group_id)
+            .where(Ec2SecurityGroup.account_id == account)
+            .order_by(Ec2SecurityGroupRule.id)
+        ).all()
+        tags = tags_for(s, account, [r.id for r, _ in pairs])
+    have = {r.id for r, _ in pairs}
+    for rule_id in wanted:
+        if rule_id not in have:
+            raise errors.rule_id_not_found(rule_id)
+    chosen = [
+        (r, g)
+        for r, g in pairs
+        if (not wanted or r.id in wanted)
+        and matches(filters, lookup(_RULE_FILTERS, r), tags.get(r.id, {}))
+    ]
+    items, token = page(chosen, params, key=lambda pair: pair[0].id)
+    out: Result = {"SecurityGroupRules": [rule_out(g, r, tags.get(r.id, {})) for r, g in items]}
+    if token:
+        out["NextToken"] = token
+    return out
 
 
 _RULE_FILTERS: dict[str, Callable[[Ec2SecurityGroupRule], Any]] = {
@@ -514,21 +493,13 @@ _RULE_FILTERS: dict[str, Callable[[Ec2SecurityGroupRule], Any]] = {
 }
 
 
-def _rule_not_found(rule_id: str) -> ServiceError:
-    return ServiceError(
-        "InvalidSecurityGroupRuleId.NotFound",
-        f"The security group rule ID '{rule_id}' does not exist",
-        400,
-    )
-
-
 def _pick_by_id(
     existing: Sequence[Ec2SecurityGroupRule], ids: Sequence[str]
 ) -> list[Ec2SecurityGroupRule]:
     by_id = {r.id: r for r in existing}
     for rule_id in ids:
         if rule_id not in by_id:
-            raise _rule_not_found(rule_id)
+            raise errors.rule_id_not_found(rule_id)
     return [by_id[i] for i in dict.fromkeys(ids)]
 
 
@@ -547,5 +518,17 @@ def _pick(
         else:
             gone[row.id] = row
     if not gone:
-        raise rules.not_found_rule()
+        raise errors.permission_not_found()
     return list(gone.values()), unknown
+
+
+OPERATIONS: Operations = {
+    "AuthorizeSecurityGroupEgress": authorize_security_group_egress,
+    "AuthorizeSecurityGroupIngress": authorize_security_group_ingress,
+    "CreateSecurityGroup": create_security_group,
+    "DeleteSecurityGroup": delete_security_group,
+    "DescribeSecurityGroupRules": describe_security_group_rules,
+    "DescribeSecurityGroups": describe_security_groups,
+    "RevokeSecurityGroupEgress": revoke_security_group_egress,
+    "RevokeSecurityGroupIngress": revoke_security_group_ingress,
+}

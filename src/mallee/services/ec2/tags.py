@@ -14,9 +14,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from mallee.api.context import RequestContext
-from mallee.api.errors import ServiceError
 from mallee.ids import is_id
-from mallee.services.base import Params, Provider, Result
+from mallee.services.base import Operations, Params, Result, Runtime
 from mallee.services.ec2 import errors
 from mallee.services.ec2.filters import lookup, matches, parse_filters
 from mallee.services.ec2.pagination import page
@@ -184,10 +183,7 @@ def _write(
     existing = tags_for(s, account_id, list(typed_ids))
     for rid, kind in typed_ids.items():
         if len(set(existing.get(rid, {})) | set(wanted)) > MAX_TAGS:
-            raise ServiceError(
-                "TagLimitExceeded",
-                f"The maximum number of Tags for a resource has been reached ({MAX_TAGS}).",
-            )
+            raise errors.tag_limit_exceeded(MAX_TAGS)
         for key, value in wanted.items():
             s.merge(
                 Ec2Tag(
@@ -246,67 +242,73 @@ def _resources(params: Params) -> list[str]:
     return ids
 
 
-class TagsApi(Provider):
-    def create_tags(self, ctx: RequestContext, params: Params) -> Result:
-        ids = _resources(params)
-        if not params.get("Tags"):
-            raise errors.missing("Tag")
-        account = ctx.principal.account_id
-        with self.store.session() as s:
-            typed = {rid: check_taggable(s, account, rid) for rid in ids}
-            _write(s, account, typed, params["Tags"])
-        return {}
+def create_tags(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    ids = _resources(params)
+    if not params.get("Tags"):
+        raise errors.missing("Tag")
+    account = ctx.principal.account_id
+    with rt.store.session() as s:
+        typed = {rid: check_taggable(s, account, rid) for rid in ids}
+        _write(s, account, typed, params["Tags"])
+    return {}
 
-    def delete_tags(self, ctx: RequestContext, params: Params) -> Result:
-        ids = _resources(params)
-        given = params.get("Tags")
-        account = ctx.principal.account_id
-        with self.store.session() as s:
-            for rid in ids:
-                check_taggable(s, account, rid)
-            query = delete(Ec2Tag).where(Ec2Tag.account_id == account, Ec2Tag.resource_id.in_(ids))
-            if not given:
-                # No tags named: every user tag of those resources goes, as AWS.
-                s.execute(query)
-                return {}
-            for tag in given:
-                key = str(tag.get("Key") or "")
-                if _reserved(key):
-                    raise errors.invalid_parameter(
-                        "key", key, "Tag keys starting with 'aws:' are reserved for internal use"
-                    )
-                one = query.where(Ec2Tag.key == key)
-                # A value given deletes the tag only when it has that value ("" included).
-                if tag.get("Value") is not None:
-                    one = one.where(Ec2Tag.value == str(tag["Value"]))
-                s.execute(one)
-        return {}
 
-    def describe_tags(self, ctx: RequestContext, params: Params) -> Result:
-        filters = parse_filters(params.get("Filters"), _DESCRIBE_FILTERS)
-        with self.store.read() as s:
-            rows = s.scalars(
-                select(Ec2Tag)
-                .where(Ec2Tag.account_id == ctx.principal.account_id)
-                .order_by(Ec2Tag.resource_id, Ec2Tag.key)
-            ).all()
-        # tag:<key>, tag-key and tag-value look at the tag itself: tag:Owner=TeamA keeps the
-        # rows whose key is Owner and value TeamA.
-        chosen = [
-            t for t in rows if matches(filters, lookup(_DESCRIBE_FILTERS, t), {t.key: t.value})
+def delete_tags(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    ids = _resources(params)
+    given = params.get("Tags")
+    account = ctx.principal.account_id
+    with rt.store.session() as s:
+        for rid in ids:
+            check_taggable(s, account, rid)
+        query = delete(Ec2Tag).where(Ec2Tag.account_id == account, Ec2Tag.resource_id.in_(ids))
+        if not given:
+            # No tags named: every user tag of those resources goes, as AWS.
+            s.execute(query)
+            return {}
+        for tag in given:
+            key = str(tag.get("Key") or "")
+            if _reserved(key):
+                raise errors.invalid_parameter(
+                    "key", key, "Tag keys starting with 'aws:' are reserved for internal use"
+                )
+            one = query.where(Ec2Tag.key == key)
+            # A value given deletes the tag only when it has that value ("" included).
+            if tag.get("Value") is not None:
+                one = one.where(Ec2Tag.value == str(tag["Value"]))
+            s.execute(one)
+    return {}
+
+
+def describe_tags(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    filters = parse_filters(params.get("Filters"), _DESCRIBE_FILTERS)
+    with rt.store.read() as s:
+        rows = s.scalars(
+            select(Ec2Tag)
+            .where(Ec2Tag.account_id == ctx.principal.account_id)
+            .order_by(Ec2Tag.resource_id, Ec2Tag.key)
+        ).all()
+    # tag:<key>, tag-key and tag-value look at the tag itself: tag:Owner=TeamA keeps the
+    # rows whose key is Owner and value TeamA.
+    chosen = [t for t in rows if matches(filters, lookup(_DESCRIBE_FILTERS, t), {t.key: t.value})]
+    items, token = page(chosen, params, key=lambda t: f"{t.resource_id}\x00{t.key}")
+    out: Result = {
+        "Tags": [
+            {
+                "ResourceId": t.resource_id,
+                "ResourceType": t.resource_type,
+                "Key": t.key,
+                "Value": t.value,
+            }
+            for t in items
         ]
-        items, token = page(chosen, params, key=lambda t: f"{t.resource_id}\x00{t.key}")
-        out: Result = {
-            "Tags": [
-                {
-                    "ResourceId": t.resource_id,
-                    "ResourceType": t.resource_type,
-                    "Key": t.key,
-                    "Value": t.value,
-                }
-                for t in items
-            ]
-        }
-        if token:
-            out["NextToken"] = token
-        return out
+    }
+    if token:
+        out["NextToken"] = token
+    return out
+
+
+OPERATIONS: Operations = {
+    "CreateTags": create_tags,
+    "DeleteTags": delete_tags,
+    "DescribeTags": describe_tags,
+}

@@ -7,27 +7,28 @@ from typing import Any
 from sqlalchemy import delete, exists, func, select
 from sqlalchemy.orm import Session
 
+from mallee.api.context import RequestContext
 from mallee.cloud_identity import SYSTEM_ACCOUNT
+from mallee.identity.accounts import ADMIN_USER, find_account
+from mallee.identity.authz import policies_changed
+from mallee.identity.clock import now
+from mallee.identity.credentials import invalidate
+from mallee.objectstore.account_data import empty_buckets, free_blobs, remaining_blobs
 from mallee.policy import PolicyKind
-from mallee.services.base import Runtime
+from mallee.services.base import Operations, Params, Result, Runtime
 from mallee.services.iam.common import (
-    ADMIN_USER,
-    already_exists,
     check_account_name,
     check_name,
-    delete_conflict,
     encode_document,
     new_account_id,
-    no_such_entity,
-    now,
     paginate,
     validate_document,
-    validation,
 )
-from mallee.services.iam.credentials import invalidate
-from mallee.services.iam.lookups import Scope, account_or_404, find_account
+from mallee.services.iam.entities import GROUPS, PROFILES, ROLES, USERS
+from mallee.services.iam.errors import already_exists, delete_conflict, no_such_entity, validation
+from mallee.services.iam.scope import Scope, account_or_404
+from mallee.services.iam.transactions import reads, writes
 from mallee.services.iam.users import add_user
-from mallee.services.s3.account_data import empty_buckets, free_blobs, remaining_blobs
 from mallee.store.tables.iam import (
     IamAccessKey,
     IamAccount,
@@ -99,6 +100,14 @@ def _deletable(s: Session, params: dict[str, Any]) -> IamAccount:
             f"Account {account.name} has resources; delete them first or use Recursive."
         )
     return account
+
+
+def delete_account_operation(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    """DeleteAccount runs several transactions of its own (see delete_account)."""
+    try:
+        return delete_account(rt, params)
+    finally:
+        policies_changed()
 
 
 def delete_account(runtime: Runtime, params: dict[str, Any]) -> dict[str, Any]:
@@ -246,13 +255,13 @@ def get_account_summary(s: Session, scope: Scope, params: dict[str, Any]) -> dic
     )
     summary = {
         "Users": _count(s, IamUser.id, IamUser.account_id == acct),
-        "UsersQuota": 5000,
+        "UsersQuota": USERS.quota,
         "Groups": _count(s, IamGroup.id, IamGroup.account_id == acct),
-        "GroupsQuota": 300,
+        "GroupsQuota": GROUPS.quota,
         "Roles": _count(s, IamRole.id, IamRole.account_id == acct),
-        "RolesQuota": 1000,
+        "RolesQuota": ROLES.quota,
         "InstanceProfiles": _count(s, IamInstanceProfile.id, IamInstanceProfile.account_id == acct),
-        "InstanceProfilesQuota": 1000,
+        "InstanceProfilesQuota": PROFILES.quota,
         "Policies": _count(s, IamManagedPolicy.id, IamManagedPolicy.account_id == acct),
         "PoliciesQuota": 1500,
         "PolicySizeQuota": 6144,
@@ -277,3 +286,18 @@ def get_account_summary(s: Session, scope: Scope, params: dict[str, Any]) -> dic
         "GlobalEndpointTokenVersion": 1,
     }
     return {"SummaryMap": summary}
+
+
+OPERATIONS: Operations = {
+    "CreateAccount": writes(create_account),
+    "DeleteAccount": delete_account_operation,
+    "ListAccounts": reads(list_accounts),
+    "PutAccountPolicy": writes(put_account_policy),
+    "GetAccountPolicy": reads(get_account_policy),
+    "ListAccountPolicies": reads(list_account_policies),
+    "DeleteAccountPolicy": writes(delete_account_policy),
+    "CreateAccountAlias": writes(create_account_alias),
+    "DeleteAccountAlias": writes(delete_account_alias),
+    "ListAccountAliases": reads(list_account_aliases),
+    "GetAccountSummary": reads(get_account_summary),
+}

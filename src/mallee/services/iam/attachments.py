@@ -3,53 +3,44 @@ users and roles (Attach/Detach/ListAttached*Policies, Put/Delete*PermissionsBoun
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from mallee.services.iam.common import (
-    ADMIN_USER,
-    check_path_prefix,
-    invalid_input,
-    limit_exceeded,
-    no_such_entity,
-    paginate,
-)
-from mallee.services.iam.lookups import Scope, group_or_404, role_or_404, user_or_404
+from mallee.identity.accounts import ADMIN_USER
+from mallee.services.base import Operations
+from mallee.services.iam.common import check_path_prefix, paginate
+from mallee.services.iam.entities import GROUPS, ROLES, USERS, EntityKind
+from mallee.services.iam.errors import invalid_input, limit_exceeded, no_such_entity
 from mallee.services.iam.managed_policies import check_policy_arn, visible_policy
+from mallee.services.iam.scope import Scope
+from mallee.services.iam.transactions import reads, writes
 from mallee.store.tables.iam import IamManagedPolicy, IamPolicyAttachment, IamRole, IamUser
 
 # Managed policies attached to one user, group or role (AWS's default quota).
 ATTACHED_QUOTA = 10
 
-_Finder = Callable[[Session, str, Any], Any]
-# owner type -> (name parameter, finder, quota name)
-_OWNERS: dict[str, tuple[str, _Finder, str]] = {
-    "user": ("UserName", user_or_404, "PoliciesPerUser"),
-    "group": ("GroupName", group_or_404, "PoliciesPerGroup"),
-    "role": ("RoleName", role_or_404, "PoliciesPerRole"),
-}
-
-
-def _owner(s: Session, scope: Scope, kind: str, params: dict[str, Any]) -> Any:
-    param, finder, _ = _OWNERS[kind]
-    return finder(s, scope.account_id, params.get(param))
+Owner = EntityKind[Any]
 
 
 def _of_owner(kind: str, owner_id: str) -> Any:
     return (IamPolicyAttachment.owner_type == kind, IamPolicyAttachment.owner_id == owner_id)
 
 
-def attach_policy(s: Session, scope: Scope, kind: str, params: dict[str, Any]) -> dict[str, Any]:
-    owner = _owner(s, scope, kind, params)
+def attach_policy(
+    owner_kind: Owner, s: Session, scope: Scope, params: dict[str, Any]
+) -> dict[str, Any]:
+    kind, owner = owner_kind.arn_kind, owner_kind.named(s, scope, params)
     policy = visible_policy(s, scope, params.get("PolicyArn"))
     if s.get(IamPolicyAttachment, (policy.id, kind, owner.id)) is not None:
         return {}
     count = s.scalar(select(func.count()).where(*_of_owner(kind, owner.id))) or 0
     if count >= ATTACHED_QUOTA:
-        raise limit_exceeded(f"Cannot exceed quota for {_OWNERS[kind][2]}: {ATTACHED_QUOTA}")
+        raise limit_exceeded(
+            f"Cannot exceed quota for PoliciesPer{owner_kind.title}: {ATTACHED_QUOTA}"
+        )
     s.add(
         IamPolicyAttachment(
             policy_id=policy.id, owner_type=kind, owner_id=owner.id, account_id=scope.account_id
@@ -58,8 +49,10 @@ def attach_policy(s: Session, scope: Scope, kind: str, params: dict[str, Any]) -
     return {}
 
 
-def detach_policy(s: Session, scope: Scope, kind: str, params: dict[str, Any]) -> dict[str, Any]:
-    owner = _owner(s, scope, kind, params)
+def detach_policy(
+    owner_kind: Owner, s: Session, scope: Scope, params: dict[str, Any]
+) -> dict[str, Any]:
+    kind, owner = owner_kind.arn_kind, owner_kind.named(s, scope, params)
     arn = check_policy_arn(params.get("PolicyArn"))
     found = s.scalars(
         select(IamPolicyAttachment)
@@ -72,8 +65,10 @@ def detach_policy(s: Session, scope: Scope, kind: str, params: dict[str, Any]) -
     return {}
 
 
-def list_attached(s: Session, scope: Scope, kind: str, params: dict[str, Any]) -> dict[str, Any]:
-    owner = _owner(s, scope, kind, params)
+def list_attached(
+    owner_kind: Owner, s: Session, scope: Scope, params: dict[str, Any]
+) -> dict[str, Any]:
+    kind, owner = owner_kind.arn_kind, owner_kind.named(s, scope, params)
     stmt = (
         select(IamManagedPolicy)
         .join(IamPolicyAttachment, IamPolicyAttachment.policy_id == IamManagedPolicy.id)
@@ -112,12 +107,33 @@ def boundary_out(entity: IamUser | IamRole) -> dict[str, Any]:
     }
 
 
-def put_boundary(s: Session, scope: Scope, kind: str, params: dict[str, Any]) -> dict[str, Any]:
-    set_boundary(s, scope, _owner(s, scope, kind, params), params.get("PermissionsBoundary"))
+def put_boundary(
+    owner_kind: Owner, s: Session, scope: Scope, params: dict[str, Any]
+) -> dict[str, Any]:
+    set_boundary(s, scope, owner_kind.named(s, scope, params), params.get("PermissionsBoundary"))
     return {}
 
 
-def delete_boundary(s: Session, scope: Scope, kind: str, params: dict[str, Any]) -> dict[str, Any]:
+def delete_boundary(
+    owner_kind: Owner, s: Session, scope: Scope, params: dict[str, Any]
+) -> dict[str, Any]:
     # Idempotent, as IAM's: an entity without a boundary is left as it is.
-    _owner(s, scope, kind, params).permissions_boundary = None
+    owner_kind.named(s, scope, params).permissions_boundary = None
     return {}
+
+
+OPERATIONS: Operations = {
+    "AttachUserPolicy": writes(partial(attach_policy, USERS)),
+    "DetachUserPolicy": writes(partial(detach_policy, USERS)),
+    "ListAttachedUserPolicies": reads(partial(list_attached, USERS)),
+    "AttachGroupPolicy": writes(partial(attach_policy, GROUPS)),
+    "DetachGroupPolicy": writes(partial(detach_policy, GROUPS)),
+    "ListAttachedGroupPolicies": reads(partial(list_attached, GROUPS)),
+    "AttachRolePolicy": writes(partial(attach_policy, ROLES)),
+    "DetachRolePolicy": writes(partial(detach_policy, ROLES)),
+    "ListAttachedRolePolicies": reads(partial(list_attached, ROLES)),
+    "PutUserPermissionsBoundary": writes(partial(put_boundary, USERS)),
+    "DeleteUserPermissionsBoundary": writes(partial(delete_boundary, USERS)),
+    "PutRolePermissionsBoundary": writes(partial(put_boundary, ROLES)),
+    "DeleteRolePermissionsBoundary": writes(partial(delete_boundary, ROLES)),
+}

@@ -10,11 +10,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from mallee.cloud_identity import SYSTEM_ACCOUNT
+from mallee.identity.clock import now
+from mallee.identity.passwords import hash_password
 from mallee.services.iam.accounts import add_account
-from mallee.services.iam.common import now
 from mallee.services.iam.keys import add_key
 from mallee.services.iam.lookups import admin_user
-from mallee.services.iam.passwords import hash_password
 from mallee.store import Store
 from mallee.store.tables.iam import IamAccessKey, IamAccount, IamLoginProfile, IamUser
 

@@ -1,27 +1,22 @@
-"""Shared IAM plumbing: ids, errors, validation, ARNs, pagination, policy documents."""
+"""Shared IAM plumbing: validation of names and paths, policy documents, pagination."""
 
 from __future__ import annotations
 
-import base64
 import re
 import secrets
 import urllib.parse
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import Select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from mallee.api.errors import ServiceError
-from mallee.policy import Policy, PolicyError, PolicyKind, parse_policy
+from mallee.policy import PolicyError, PolicyKind, parse_policy
 from mallee.services import page_tokens
+from mallee.services.iam.errors import limit_exceeded, malformed, validation
 
 T = TypeVar("T")
 
-ADMIN_USER = "admin"
-
-_ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 # ASCII, as IAM's Java pattern [\w+=,.@-]+ means: "jösé" is not a user name.
 _NAME_RE = re.compile(r"^[\w+=,.@-]+$", re.ASCII)
 _PATH_RE = re.compile(r"^/([\x21-\x7e]*/)?$")
@@ -31,63 +26,8 @@ _ACCOUNT_NAME_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 POLICY_SIZE = {"user": 2048, "group": 5120, "role": 10240, "managed": 6144, "account": 10240}
 
 
-def new_id(prefix: str, length: int = 17) -> str:
-    """AWS-style unique ids: AIDA.. (user), AGPA.. (group), AROA.. (role), AKIA.. (key)."""
-    return prefix + "".join(secrets.choice(_ID_ALPHABET) for _ in range(length))
-
-
-def new_access_key_id(temporary: bool = False) -> str:
-    return new_id("ASIA" if temporary else "AKIA", 16)
-
-
-def new_secret() -> str:
-    return base64.b64encode(secrets.token_bytes(30)).decode()
-
-
 def new_account_id() -> str:
     return str(secrets.randbelow(9 * 10**11) + 10**11)
-
-
-def now() -> datetime:
-    return datetime.now(UTC).replace(microsecond=0)
-
-
-def aware(value: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; everything stored is UTC."""
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
-
-
-# Errors -----------------------------------------------------------------------------------
-
-
-def no_such_entity(message: str) -> ServiceError:
-    return ServiceError("NoSuchEntity", message, 404)
-
-
-def already_exists(message: str) -> ServiceError:
-    return ServiceError("EntityAlreadyExists", message, 409)
-
-
-def limit_exceeded(message: str) -> ServiceError:
-    return ServiceError("LimitExceeded", message, 409)
-
-
-def delete_conflict(message: str) -> ServiceError:
-    return ServiceError("DeleteConflict", message, 409)
-
-
-def validation(message: str) -> ServiceError:
-    return ServiceError("ValidationError", message, 400)
-
-
-def invalid_input(message: str) -> ServiceError:
-    return ServiceError("InvalidInput", message, 400)
-
-
-def malformed(message: str) -> ServiceError:
-    return ServiceError("MalformedPolicyDocument", message, 400)
 
 
 # Validation -------------------------------------------------------------------------------
@@ -135,23 +75,12 @@ def check_path_prefix(value: Any) -> str | None:
     return value
 
 
-# ARNs -------------------------------------------------------------------------------------
-
-
-def iam_arn(account_id: str, kind: str, path: str, name: str) -> str:
-    return f"arn:aws:iam::{account_id}:{kind}{path}{name}"
-
-
-def root_arn(account_id: str) -> str:
-    return f"arn:aws:iam::{account_id}:root"
-
-
-def parse_arn(arn: str) -> tuple[str, str, str, str, str] | None:
-    """(partition, service, region, account, resource) or None."""
-    parts = arn.split(":", 5)
-    if len(parts) != 6 or parts[0] != "arn":
+def check_description(value: Any) -> str | None:
+    if value is None:
         return None
-    return parts[1], parts[2], parts[3], parts[4], parts[5]
+    if not isinstance(value, str) or len(value) > 1000:
+        raise validation("Description must be a string of at most 1000 characters.")
+    return value
 
 
 # Policy documents -------------------------------------------------------------------------
@@ -178,16 +107,6 @@ def validate_document(value: Any, kind: PolicyKind, size_kind: str, owner: str) 
     except PolicyError as err:
         raise malformed(err.message) from err
     return text
-
-
-def safe_policy(text: str | None, kind: PolicyKind = PolicyKind.IDENTITY) -> Policy | None:
-    """A stored document, parsed; one that no longer parses grants nothing (never crashes)."""
-    if not text:
-        return None
-    try:
-        return parse_policy(text, kind)
-    except PolicyError:
-        return None
 
 
 def encode_document(text: str) -> str:

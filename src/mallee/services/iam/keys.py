@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from mallee.services.iam.common import (
-    aware,
-    limit_exceeded,
-    new_access_key_id,
-    new_secret,
-    no_such_entity,
-    now,
-    paginate,
-    validation,
-)
-from mallee.services.iam.credentials import invalidate
-from mallee.services.iam.lookups import Scope, target_user
+from mallee.identity.clock import aware, now
+from mallee.identity.credentials import invalidate
+from mallee.identity.keys import new_access_key_id, new_secret
+from mallee.services.base import Operations
+from mallee.services.iam.common import paginate
+from mallee.services.iam.errors import limit_exceeded, no_such_entity, validation
+from mallee.services.iam.lookups import target_user
+from mallee.services.iam.scope import Scope
+from mallee.services.iam.transactions import reads, writes
 from mallee.store.tables.iam import IamAccessKey, IamUser
 
 KEYS_PER_USER = 2
@@ -116,9 +112,10 @@ def get_access_key_last_used(s: Session, scope: Scope, params: dict[str, Any]) -
     return {"UserName": user.name if user else "", "AccessKeyLastUsed": used}
 
 
-def record_use(s: Session, key_id: str, service: str, region: str, when: datetime) -> None:
-    key = s.get(IamAccessKey, key_id)
-    if key is not None:
-        key.last_used_at = when
-        key.last_used_service = service
-        key.last_used_region = region
+OPERATIONS: Operations = {
+    "CreateAccessKey": writes(create_access_key),
+    "ListAccessKeys": reads(list_access_keys),
+    "UpdateAccessKey": writes(update_access_key),
+    "DeleteAccessKey": writes(delete_access_key),
+    "GetAccessKeyLastUsed": reads(get_access_key_last_used),
+}

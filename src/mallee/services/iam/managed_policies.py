@@ -10,31 +10,33 @@ from typing import Any
 from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import Session
 
+from mallee.identity.arns import iam_arn
+from mallee.identity.authz import denied
+from mallee.identity.clock import aware, now
+from mallee.identity.keys import new_id
 from mallee.policy import PolicyKind
+from mallee.services.base import Operations
 from mallee.services.iam import tags
-from mallee.services.iam.authz import denied
 from mallee.services.iam.aws_managed import AWS_ACCOUNT
 from mallee.services.iam.common import (
     POLICY_SIZE,
-    already_exists,
-    aware,
+    check_description,
     check_name,
     check_path,
     check_path_prefix,
     decode_document,
-    delete_conflict,
-    iam_arn,
-    invalid_input,
-    limit_exceeded,
-    new_id,
-    no_such_entity,
-    now,
     paginate,
     paginate_list,
     validate_document,
+)
+from mallee.services.iam.errors import (
+    already_exists,
+    delete_conflict,
+    invalid_input,
+    limit_exceeded,
+    no_such_entity,
     validation,
 )
-from mallee.services.iam.lookups import Scope
 from mallee.services.iam.policy_usage import (
     ENTITIES,
     attachment_counts,
@@ -43,6 +45,8 @@ from mallee.services.iam.policy_usage import (
     in_use,
     using_entities,
 )
+from mallee.services.iam.scope import Scope
+from mallee.services.iam.transactions import reads, writes
 from mallee.store.tables.iam import IamManagedPolicy, IamPolicyAttachment, IamPolicyVersion
 
 POLICIES_QUOTA = 1500
@@ -145,18 +149,10 @@ def _counted_out(s: Session, scope: Scope, p: IamManagedPolicy) -> dict[str, Any
 # Operations --------------------------------------------------------------------------------
 
 
-def _check_description(value: Any) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str) or len(value) > 1000:
-        raise validation("Description must be a string of at most 1000 characters.")
-    return value
-
-
 def create_policy(s: Session, scope: Scope, params: dict[str, Any]) -> dict[str, Any]:
     name = check_name(params.get("PolicyName"), "policyName", 128)
     path = check_path(params.get("Path"))
-    description = _check_description(params.get("Description"))
+    description = check_description(params.get("Description"))
     text = managed_document(params.get("PolicyDocument"))
     taken = select(IamManagedPolicy.id).where(
         IamManagedPolicy.account_id == scope.account_id,
@@ -308,3 +304,15 @@ def untag_policy(s: Session, scope: Scope, params: dict[str, Any]) -> dict[str, 
 
 def list_policy_tags(s: Session, scope: Scope, params: dict[str, Any]) -> dict[str, Any]:
     return tags.list_tags(s, visible_policy(s, scope, params.get("PolicyArn")).id, params)
+
+
+OPERATIONS: Operations = {
+    "CreatePolicy": writes(create_policy),
+    "GetPolicy": reads(get_policy),
+    "DeletePolicy": writes(delete_policy),
+    "ListPolicies": reads(list_policies),
+    "ListEntitiesForPolicy": reads(list_entities_for_policy),
+    "TagPolicy": writes(tag_policy),
+    "UntagPolicy": writes(untag_policy),
+    "ListPolicyTags": reads(list_policy_tags),
+}

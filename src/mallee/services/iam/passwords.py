@@ -1,83 +1,33 @@
-"""Console passwords (login profiles), stored only as scrypt hashes."""
+"""Console passwords of users (login profiles): IAM's operations on them and AWS's default
+password policy. Hashing and checking a password is mallee.identity.passwords'."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import secrets
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from mallee.api.errors import ServiceError, access_denied
-from mallee.api.http import HttpRequest
-from mallee.services.iam.common import already_exists, aware, no_such_entity, now
-from mallee.services.iam.lookups import Scope, target_user, user_or_404
+from mallee.identity.clock import aware, now
+from mallee.identity.passwords import hash_password, verify_password
+from mallee.services.base import Operations
+from mallee.services.iam.entities import USERS
+from mallee.services.iam.errors import (
+    access_denied,
+    already_exists,
+    invalid_user_type,
+    no_such_entity,
+    password_policy_violation,
+)
+from mallee.services.iam.lookups import target_user
+from mallee.services.iam.scope import Scope
+from mallee.services.iam.transactions import reads, writes
 from mallee.store.tables.iam import IamLoginProfile, IamUser
-
-# scrypt cost: 16 MiB and ~50 ms per hash; stored with the hash so it can be raised later.
-_N, _R, _P = 2**14, 8, 1
-# The IAM operations that hash a password.
-_HASHING = frozenset({"CreateLoginProfile", "UpdateLoginProfile", "ChangePassword"})
-
-
-def _stored(salt: bytes, digest: bytes) -> str:
-    enc = base64.b64encode
-    return f"scrypt${_N}${_R}${_P}${enc(salt).decode()}${enc(digest).decode()}"
-
-
-# What a sign-in for no password (no such account or user, no login profile) is checked
-# against: the same scrypt work as a real check, so the time taken does not tell whether the
-# user exists; its digest is random, so no password matches it.
-_DECOY = _stored(secrets.token_bytes(16), secrets.token_bytes(32))
-
-
-def hashes(request: HttpRequest) -> bool:
-    """Whether an IAM request hashes a password, so must not run on the server's event loop."""
-    try:
-        return request.form_params().get("Action") in _HASHING
-    except UnicodeDecodeError:  # not a form any operation reads; the chain says so
-        return False
-
-
-def hash_password(password: str) -> str:
-    salt = secrets.token_bytes(16)
-    return _stored(salt, hashlib.scrypt(password.encode(), salt=salt, n=_N, r=_R, p=_P, dklen=32))
-
-
-def verify_password(stored: str | None, password: str) -> bool:
-    """Whether `password` is the one `stored` was made from; None (there is no password to
-    check) costs the same time and is False."""
-    if stored is None:
-        _verify(_DECOY, password)
-        return False
-    return _verify(stored, password)
-
-
-def _verify(stored: str, password: str) -> bool:
-    try:
-        scheme, n, r, p, salt, digest = stored.split("$")
-        if scheme != "scrypt":
-            return False
-        want = base64.b64decode(digest)
-        got = hashlib.scrypt(
-            password.encode(),
-            salt=base64.b64decode(salt),
-            n=int(n),
-            r=int(r),
-            p=int(p),
-            dklen=len(want),
-        )
-    except ValueError:
-        return False
-    return hmac.compare_digest(got, want)
 
 
 def check_password(password: Any, user_name: str) -> str:
     """AWS's default password policy: 8..128 characters, three of four character classes."""
     if not isinstance(password, str) or not 8 <= len(password) <= 128:
-        raise _violation("Password should have a minimum length of 8")
+        raise password_policy_violation("Password should have a minimum length of 8")
     classes = (
         any(c.islower() for c in password),
         any(c.isupper() for c in password),
@@ -85,17 +35,13 @@ def check_password(password: Any, user_name: str) -> str:
         any(not c.isalnum() for c in password),
     )
     if sum(classes) < 3:
-        raise _violation(
+        raise password_policy_violation(
             "Password should have at least three of: uppercase letters, lowercase letters, "
             "numbers, non-alphanumeric characters"
         )
     if password.lower() == user_name.lower():
-        raise _violation("Password must not be the user name")
+        raise password_policy_violation("Password must not be the user name")
     return password
-
-
-def _violation(message: str) -> ServiceError:
-    return ServiceError("PasswordPolicyViolation", message, 400)
 
 
 def _profile(s: Session, user: IamUser) -> IamLoginProfile:
@@ -136,7 +82,7 @@ def get_login_profile(s: Session, scope: Scope, params: dict[str, Any]) -> dict[
 
 
 def update_login_profile(s: Session, scope: Scope, params: dict[str, Any]) -> dict[str, Any]:
-    user = user_or_404(s, scope.account_id, params.get("UserName"))
+    user = USERS.named(s, scope, params)
     profile = _profile(s, user)
     if params.get("Password") is not None:
         profile.password_hash = hash_password(check_password(params["Password"], user.name))
@@ -146,7 +92,7 @@ def update_login_profile(s: Session, scope: Scope, params: dict[str, Any]) -> di
 
 
 def delete_login_profile(s: Session, scope: Scope, params: dict[str, Any]) -> dict[str, Any]:
-    user = user_or_404(s, scope.account_id, params.get("UserName"))
+    user = USERS.named(s, scope, params)
     s.delete(_profile(s, user))
     return {}
 
@@ -154,7 +100,7 @@ def delete_login_profile(s: Session, scope: Scope, params: dict[str, Any]) -> di
 def change_password(s: Session, scope: Scope, params: dict[str, Any]) -> dict[str, Any]:
     p = scope.principal
     if p.kind != "user" or not p.entity_id:
-        raise ServiceError("InvalidUserType", "Only IAM users can change their password.", 400)
+        raise invalid_user_type("Only IAM users can change their password.")
     user = s.get(IamUser, p.entity_id)
     if user is None:
         raise no_such_entity("The user with the calling credentials cannot be found.")
@@ -164,3 +110,12 @@ def change_password(s: Session, scope: Scope, params: dict[str, Any]) -> dict[st
     profile.password_hash = hash_password(check_password(params.get("NewPassword"), user.name))
     profile.reset_required = False
     return {}
+
+
+OPERATIONS: Operations = {
+    "CreateLoginProfile": writes(create_login_profile),
+    "GetLoginProfile": reads(get_login_profile),
+    "UpdateLoginProfile": writes(update_login_profile),
+    "DeleteLoginProfile": writes(delete_login_profile),
+    "ChangePassword": writes(change_password),
+}

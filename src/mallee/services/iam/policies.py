@@ -2,36 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mallee.policy import PolicyKind
-from mallee.services.iam.common import (
-    check_name,
-    encode_document,
-    no_such_entity,
-    paginate,
-    validate_document,
-)
-from mallee.services.iam.lookups import Scope, group_or_404, role_or_404, user_or_404
+from mallee.services.base import Operations
+from mallee.services.iam.common import check_name, encode_document, paginate, validate_document
+from mallee.services.iam.entities import GROUPS, ROLES, USERS, EntityKind
+from mallee.services.iam.errors import no_such_entity
+from mallee.services.iam.scope import Scope
+from mallee.services.iam.transactions import writes
 from mallee.store.tables.iam import IamInlinePolicy
 
-# owner type -> (name parameter, finder returning (id, name) of the owner)
-_Finder = Callable[[Session, str, Any], Any]
-_OWNERS: dict[str, tuple[str, _Finder]] = {
-    "user": ("UserName", user_or_404),
-    "group": ("GroupName", group_or_404),
-    "role": ("RoleName", role_or_404),
-}
-
-
-def _owner(s: Session, scope: Scope, kind: str, params: dict[str, Any]) -> tuple[str, str]:
-    param, finder = _OWNERS[kind]
-    entity = finder(s, scope.account_id, params.get(param))
-    return str(entity.id), str(entity.name)
+Owner = EntityKind[Any]
 
 
 def _find(s: Session, kind: str, owner_id: str, name: Any) -> IamInlinePolicy | None:
@@ -44,8 +30,9 @@ def _find(s: Session, kind: str, owner_id: str, name: Any) -> IamInlinePolicy | 
     ).first()
 
 
-def put_policy(s: Session, scope: Scope, kind: str, params: dict[str, Any]) -> dict[str, Any]:
-    owner_id, owner_name = _owner(s, scope, kind, params)
+def put_policy(owner: Owner, s: Session, scope: Scope, params: dict[str, Any]) -> dict[str, Any]:
+    entity = owner.named(s, scope, params)
+    kind, owner_id, owner_name = owner.arn_kind, entity.id, entity.name
     name = check_name(params.get("PolicyName"), "policyName", 128)
     text = validate_document(
         params.get("PolicyDocument"), PolicyKind.IDENTITY, kind, f"{kind} {owner_name}"
@@ -66,22 +53,22 @@ def put_policy(s: Session, scope: Scope, kind: str, params: dict[str, Any]) -> d
     return {}
 
 
-def get_policy(s: Session, scope: Scope, kind: str, params: dict[str, Any]) -> dict[str, Any]:
-    owner_id, owner_name = _owner(s, scope, kind, params)
+def get_policy(owner: Owner, s: Session, scope: Scope, params: dict[str, Any]) -> dict[str, Any]:
+    entity = owner.named(s, scope, params)
+    kind, owner_id, owner_name = owner.arn_kind, entity.id, entity.name
     name = params.get("PolicyName")
     found = _find(s, kind, owner_id, name)
     if found is None:
         raise no_such_entity(f"The {kind} policy with name {name} cannot be found.")
-    param = _OWNERS[kind][0]
     return {
-        param: owner_name,
+        owner.name_param: owner_name,
         "PolicyName": found.name,
         "PolicyDocument": encode_document(found.document),
     }
 
 
-def list_policies(s: Session, scope: Scope, kind: str, params: dict[str, Any]) -> dict[str, Any]:
-    owner_id, _ = _owner(s, scope, kind, params)
+def list_policies(owner: Owner, s: Session, scope: Scope, params: dict[str, Any]) -> dict[str, Any]:
+    kind, owner_id = owner.arn_kind, owner.named(s, scope, params).id
     stmt = select(IamInlinePolicy).where(
         IamInlinePolicy.owner_type == kind, IamInlinePolicy.owner_id == owner_id
     )
@@ -89,11 +76,27 @@ def list_policies(s: Session, scope: Scope, kind: str, params: dict[str, Any]) -
     return {"PolicyNames": [p.name for p in rows], **page}
 
 
-def delete_policy(s: Session, scope: Scope, kind: str, params: dict[str, Any]) -> dict[str, Any]:
-    owner_id, _ = _owner(s, scope, kind, params)
+def delete_policy(owner: Owner, s: Session, scope: Scope, params: dict[str, Any]) -> dict[str, Any]:
+    kind, owner_id = owner.arn_kind, owner.named(s, scope, params).id
     name = params.get("PolicyName")
     found = _find(s, kind, owner_id, name)
     if found is None:
         raise no_such_entity(f"The {kind} policy with name {name} cannot be found.")
     s.delete(found)
     return {}
+
+
+OPERATIONS: Operations = {
+    "PutUserPolicy": writes(partial(put_policy, USERS)),
+    "GetUserPolicy": writes(partial(get_policy, USERS)),
+    "ListUserPolicies": writes(partial(list_policies, USERS)),
+    "DeleteUserPolicy": writes(partial(delete_policy, USERS)),
+    "PutGroupPolicy": writes(partial(put_policy, GROUPS)),
+    "GetGroupPolicy": writes(partial(get_policy, GROUPS)),
+    "ListGroupPolicies": writes(partial(list_policies, GROUPS)),
+    "DeleteGroupPolicy": writes(partial(delete_policy, GROUPS)),
+    "PutRolePolicy": writes(partial(put_policy, ROLES)),
+    "GetRolePolicy": writes(partial(get_policy, ROLES)),
+    "ListRolePolicies": writes(partial(list_policies, ROLES)),
+    "DeleteRolePolicy": writes(partial(delete_policy, ROLES)),
+}

@@ -11,17 +11,13 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from mallee.services.iam.common import (
-    aware,
-    delete_conflict,
-    encode_document,
-    limit_exceeded,
-    no_such_entity,
-    now,
-    paginate_list,
-)
-from mallee.services.iam.lookups import Scope
+from mallee.identity.clock import aware, now
+from mallee.services.base import Operations
+from mallee.services.iam.common import encode_document, paginate_list
+from mallee.services.iam.errors import delete_conflict, limit_exceeded, no_such_entity
 from mallee.services.iam.managed_policies import managed_document, own_policy, visible_policy
+from mallee.services.iam.scope import Scope
+from mallee.services.iam.transactions import reads, writes
 from mallee.store.tables.iam import IamManagedPolicy, IamPolicyVersion
 
 VERSIONS_QUOTA = 5
@@ -112,3 +108,12 @@ def set_default_policy_version(s: Session, scope: Scope, params: dict[str, Any])
     policy = own_policy(s, scope, params.get("PolicyArn"), "SetDefaultPolicyVersion")
     policy.default_version = _version_or_404(s, policy, params.get("VersionId")).version_id
     return {}
+
+
+OPERATIONS: Operations = {
+    "CreatePolicyVersion": writes(create_policy_version),
+    "GetPolicyVersion": reads(get_policy_version),
+    "ListPolicyVersions": reads(list_policy_versions),
+    "DeletePolicyVersion": writes(delete_policy_version),
+    "SetDefaultPolicyVersion": writes(set_default_policy_version),
+}

@@ -4,26 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mallee.services.iam.common import (
-    already_exists,
-    check_name,
-    check_path,
-    check_path_prefix,
-    delete_conflict,
-    limit_exceeded,
-    new_id,
-    no_such_entity,
-    now,
-    paginate,
-)
-from mallee.services.iam.lookups import Scope, profile_or_404, role_or_404
+from mallee.services.base import Operations
+from mallee.services.iam.common import check_path
+from mallee.services.iam.entities import PROFILES, ROLES
+from mallee.services.iam.errors import delete_conflict, limit_exceeded, no_such_entity
+from mallee.services.iam.scope import Scope
+from mallee.services.iam.transactions import reads, writes
 from mallee.services.iam.views import profile_out
 from mallee.store.tables.iam import IamInstanceProfile, IamInstanceProfileRole, IamRole
-
-PROFILES_QUOTA = 1000
 
 
 def profile_roles(s: Session, profile: IamInstanceProfile) -> list[IamRole]:
@@ -36,49 +27,25 @@ def profile_roles(s: Session, profile: IamInstanceProfile) -> list[IamRole]:
 
 
 def create_instance_profile(s: Session, scope: Scope, params: dict[str, Any]) -> dict[str, Any]:
-    name = check_name(params.get("InstanceProfileName"), "instanceProfileName", 128)
+    name = PROFILES.check_name(params.get("InstanceProfileName"))
     path = check_path(params.get("Path"))
-    key = name.lower()
-    taken = select(IamInstanceProfile.id).where(
-        IamInstanceProfile.account_id == scope.account_id, IamInstanceProfile.name_key == key
-    )
-    if s.scalar(select(exists(taken))):
-        raise already_exists(f"Instance Profile {name} already exists.")
-    count = s.scalar(select(func.count()).where(IamInstanceProfile.account_id == scope.account_id))
-    if (count or 0) >= PROFILES_QUOTA:
-        raise limit_exceeded(
-            f"Cannot exceed quota for InstanceProfilesPerAccount: {PROFILES_QUOTA}"
-        )
-    profile = IamInstanceProfile(
-        id=new_id("AIPA"),
-        account_id=scope.account_id,
-        name=name,
-        name_key=key,
-        path=path,
-        created_at=now(),
-    )
-    s.add(profile)
-    s.flush()
+    profile = PROFILES.add(s, scope.account_id, name, path)
     return {"InstanceProfile": profile_out(profile, [])}
 
 
 def get_instance_profile(s: Session, scope: Scope, params: dict[str, Any]) -> dict[str, Any]:
-    profile = profile_or_404(s, scope.account_id, params.get("InstanceProfileName"))
+    profile = PROFILES.named(s, scope, params)
     return {"InstanceProfile": profile_out(profile, profile_roles(s, profile))}
 
 
 def list_instance_profiles(s: Session, scope: Scope, params: dict[str, Any]) -> dict[str, Any]:
-    stmt = select(IamInstanceProfile).where(IamInstanceProfile.account_id == scope.account_id)
-    prefix = check_path_prefix(params.get("PathPrefix"))
-    if prefix:
-        stmt = stmt.where(IamInstanceProfile.path.startswith(prefix, autoescape=True))
-    rows, page = paginate(s, stmt, IamInstanceProfile.name_key, params)
+    rows, page = PROFILES.page(s, scope.account_id, params)
     profiles = [profile_out(p, profile_roles(s, p)) for p in rows]
     return {"InstanceProfiles": profiles, **page}
 
 
 def delete_instance_profile(s: Session, scope: Scope, params: dict[str, Any]) -> dict[str, Any]:
-    profile = profile_or_404(s, scope.account_id, params.get("InstanceProfileName"))
+    profile = PROFILES.named(s, scope, params)
     if profile_roles(s, profile):
         raise delete_conflict(
             "Cannot delete entity, must remove roles from instance profile first."
@@ -90,8 +57,8 @@ def delete_instance_profile(s: Session, scope: Scope, params: dict[str, Any]) ->
 def add_role_to_instance_profile(
     s: Session, scope: Scope, params: dict[str, Any]
 ) -> dict[str, Any]:
-    profile = profile_or_404(s, scope.account_id, params.get("InstanceProfileName"))
-    role = role_or_404(s, scope.account_id, params.get("RoleName"))
+    profile = PROFILES.named(s, scope, params)
+    role = ROLES.named(s, scope, params)
     if profile_roles(s, profile):
         raise limit_exceeded("Cannot exceed quota for InstanceSessionsPerInstanceProfile: 1")
     s.add(IamInstanceProfileRole(profile_id=profile.id, role_id=role.id))
@@ -101,10 +68,20 @@ def add_role_to_instance_profile(
 def remove_role_from_instance_profile(
     s: Session, scope: Scope, params: dict[str, Any]
 ) -> dict[str, Any]:
-    profile = profile_or_404(s, scope.account_id, params.get("InstanceProfileName"))
-    role = role_or_404(s, scope.account_id, params.get("RoleName"))
+    profile = PROFILES.named(s, scope, params)
+    role = ROLES.named(s, scope, params)
     link = s.get(IamInstanceProfileRole, (profile.id, role.id))
     if link is None:
         raise no_such_entity(f"Role {role.name} is not in instance profile {profile.name}.")
     s.delete(link)
     return {}
+
+
+OPERATIONS: Operations = {
+    "CreateInstanceProfile": writes(create_instance_profile),
+    "GetInstanceProfile": reads(get_instance_profile),
+    "ListInstanceProfiles": reads(list_instance_profiles),
+    "DeleteInstanceProfile": writes(delete_instance_profile),
+    "AddRoleToInstanceProfile": writes(add_role_to_instance_profile),
+    "RemoveRoleFromInstanceProfile": writes(remove_role_from_instance_profile),
+}

@@ -9,16 +9,12 @@ from sqlalchemy.orm import Session
 
 from mallee.api.context import RequestContext
 from mallee.api.errors import ServiceError
-from mallee.services.iam.common import iam_arn
-from mallee.services.iam.lookups import scope_for, target_user
+from mallee.identity.arns import iam_arn
+from mallee.services.iam.entities import GROUPS, PROFILES, ROLES, USERS, EntityKind
+from mallee.services.iam.lookups import target_user
+from mallee.services.iam.scope import scope_for
 from mallee.store import Store
-from mallee.store.tables.iam import (
-    IamAccessKey,
-    IamGroup,
-    IamInstanceProfile,
-    IamRole,
-    IamUser,
-)
+from mallee.store.tables.iam import IamAccessKey, IamUser
 
 _USER = (
     "CreateUser GetUser UpdateUser DeleteUser ListGroupsForUser CreateAccessKey ListAccessKeys "
@@ -49,24 +45,14 @@ _POLICY = (
     "ListPolicyTags"
 )
 
-# operation -> (ARN resource type, name parameter, row class)
-_TABLE: dict[str, tuple[str, str, Any]] = {
-    **{op: ("group", "GroupName", IamGroup) for op in _GROUP.split()},
-    **{op: ("role", "RoleName", IamRole) for op in _ROLE.split()},
-    **{
-        op: ("instance-profile", "InstanceProfileName", IamInstanceProfile)
-        for op in _PROFILE.split()
-    },
+# operation -> the kind of entity it acts on
+_TABLE: dict[str, EntityKind[Any]] = {
+    **{op: GROUPS for op in _GROUP.split()},
+    **{op: ROLES for op in _ROLE.split()},
+    **{op: PROFILES for op in _PROFILE.split()},
 }
 _USER_OPS = frozenset(_USER.split())
 _POLICY_OPS = frozenset(_POLICY.split())
-
-
-def _path_of(s: Session, cls: Any, account_id: str, name: str) -> str:
-    row = s.scalars(
-        select(cls.path).where(cls.account_id == account_id, cls.name_key == name.lower())
-    ).first()
-    return str(row) if row is not None else "/"
 
 
 def _user_arn(s: Session, ctx: RequestContext, account_id: str, params: dict[str, Any]) -> str:
@@ -75,7 +61,7 @@ def _user_arn(s: Session, ctx: RequestContext, account_id: str, params: dict[str
     if op == "CreateUser":
         return iam_arn(account_id, "user", str(params.get("Path") or "/"), str(name))
     if name:
-        return iam_arn(account_id, "user", _path_of(s, IamUser, account_id, str(name)), str(name))
+        return iam_arn(account_id, "user", USERS.path_of(s, account_id, str(name)), str(name))
     scope = scope_for(s, ctx.principal, params)
     try:
         user = target_user(s, scope, params)
@@ -112,10 +98,9 @@ def iam_resources(store: Store, ctx: RequestContext) -> list[str]:
         entry = _TABLE.get(op)
         if entry is None:
             return ["*"]
-        kind, param, cls = entry
-        name = str(params.get(param))
+        name = str(params.get(entry.name_param))
         if op.startswith("Create"):
             path = str(params.get("Path") or "/")
         else:
-            path = _path_of(s, cls, account_id, name)
-        return [iam_arn(account_id, kind, path, name)]
+            path = entry.path_of(s, account_id, name)
+        return [iam_arn(account_id, entry.arn_kind, path, name)]

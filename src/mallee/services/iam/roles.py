@@ -2,38 +2,26 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from mallee.policy import PolicyKind, parse_policy
-from mallee.services.iam import attachments, tags
-from mallee.services.iam.common import (
-    already_exists,
-    check_name,
-    check_path,
-    check_path_prefix,
-    delete_conflict,
-    limit_exceeded,
-    malformed,
-    new_id,
-    now,
-    paginate,
-    validate_document,
-    validation,
-)
-from mallee.services.iam.lookups import Scope, role_or_404
+from mallee.services.base import Operations
+from mallee.services.iam import attachments, entities, tags
+from mallee.services.iam.common import check_description, check_path, paginate, validate_document
+from mallee.services.iam.entities import ROLES
+from mallee.services.iam.errors import delete_conflict, malformed, validation
+from mallee.services.iam.scope import Scope
+from mallee.services.iam.transactions import reads, writes
 from mallee.services.iam.views import profile_out, role_out
 from mallee.store.tables.iam import (
-    IamInlinePolicy,
     IamInstanceProfile,
     IamInstanceProfileRole,
-    IamPolicyAttachment,
     IamRole,
 )
-
-ROLES_QUOTA = 1000
 
 
 def check_trust_policy(value: Any) -> str:
@@ -57,45 +45,21 @@ def check_duration(value: Any) -> int:
     return value
 
 
-def _check_description(value: Any) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str) or len(value) > 1000:
-        raise validation("Description must be a string of at most 1000 characters.")
-    return value
-
-
-def _taken(s: Session, account_id: str, name: str) -> bool:
-    stmt = select(IamRole.id).where(
-        IamRole.account_id == account_id, IamRole.name_key == name.lower()
-    )
-    return s.scalars(stmt).first() is not None
-
-
 def create_role(s: Session, scope: Scope, params: dict[str, Any]) -> dict[str, Any]:
-    name = check_name(params.get("RoleName"), "roleName")
+    name = ROLES.check_name(params.get("RoleName"))
     path = check_path(params.get("Path"))
     trust = check_trust_policy(params.get("AssumeRolePolicyDocument"))
     duration = check_duration(params.get("MaxSessionDuration"))
-    description = _check_description(params.get("Description"))
-    if _taken(s, scope.account_id, name):
-        raise already_exists(f"Role with name {name} already exists.")
-    count = s.scalar(select(func.count()).where(IamRole.account_id == scope.account_id)) or 0
-    if count >= ROLES_QUOTA:
-        raise limit_exceeded(f"Cannot exceed quota for RolesPerAccount: {ROLES_QUOTA}")
-    role = IamRole(
-        id=new_id("AROA"),
-        account_id=scope.account_id,
-        name=name,
-        name_key=name.lower(),
-        path=path,
-        created_at=now(),
+    description = check_description(params.get("Description"))
+    role = ROLES.add(
+        s,
+        scope.account_id,
+        name,
+        path,
         trust_policy=trust,
         description=description,
         max_session_duration=duration,
     )
-    s.add(role)
-    s.flush()
     if params.get("PermissionsBoundary") is not None:
         attachments.set_boundary(s, scope, role, params["PermissionsBoundary"])
     if params.get("Tags"):
@@ -112,48 +76,38 @@ def _full(s: Session, role: IamRole) -> dict[str, Any]:
 
 
 def get_role(s: Session, scope: Scope, params: dict[str, Any]) -> dict[str, Any]:
-    return {"Role": _full(s, role_or_404(s, scope.account_id, params.get("RoleName")))}
+    return {"Role": _full(s, ROLES.named(s, scope, params))}
 
 
 def list_roles(s: Session, scope: Scope, params: dict[str, Any]) -> dict[str, Any]:
-    stmt = select(IamRole).where(IamRole.account_id == scope.account_id)
-    prefix = check_path_prefix(params.get("PathPrefix"))
-    if prefix:
-        stmt = stmt.where(IamRole.path.startswith(prefix, autoescape=True))
-    rows, page = paginate(s, stmt, IamRole.name_key, params)
+    rows, page = ROLES.page(s, scope.account_id, params)
     return {"Roles": [role_out(r) for r in rows], **page}
 
 
 def update_role(s: Session, scope: Scope, params: dict[str, Any]) -> dict[str, Any]:
-    role = role_or_404(s, scope.account_id, params.get("RoleName"))
+    role = ROLES.named(s, scope, params)
     if params.get("Description") is not None:
-        role.description = _check_description(params["Description"])
+        role.description = check_description(params["Description"])
     if params.get("MaxSessionDuration") is not None:
         role.max_session_duration = check_duration(params["MaxSessionDuration"])
     return {}
 
 
 def update_role_description(s: Session, scope: Scope, params: dict[str, Any]) -> dict[str, Any]:
-    role = role_or_404(s, scope.account_id, params.get("RoleName"))
-    role.description = _check_description(params.get("Description"))
+    role = ROLES.named(s, scope, params)
+    role.description = check_description(params.get("Description"))
     return {"Role": _full(s, role)}
 
 
 def update_assume_role_policy(s: Session, scope: Scope, params: dict[str, Any]) -> dict[str, Any]:
-    role = role_or_404(s, scope.account_id, params.get("RoleName"))
+    role = ROLES.named(s, scope, params)
     role.trust_policy = check_trust_policy(params.get("PolicyDocument"))
     return {}
 
 
 def delete_role(s: Session, scope: Scope, params: dict[str, Any]) -> dict[str, Any]:
-    role = role_or_404(s, scope.account_id, params.get("RoleName"))
-    inline = select(IamInlinePolicy.id).where(
-        IamInlinePolicy.owner_type == "role", IamInlinePolicy.owner_id == role.id
-    )
-    attached = select(IamPolicyAttachment.policy_id).where(
-        IamPolicyAttachment.owner_type == "role", IamPolicyAttachment.owner_id == role.id
-    )
-    if s.scalar(select(exists(inline))) or s.scalar(select(exists(attached))):
+    role = ROLES.named(s, scope, params)
+    if ROLES.has_policies(s, role):
         raise delete_conflict("Cannot delete entity, must detach all policies first.")
     in_profile = select(IamInstanceProfileRole.role_id).where(
         IamInstanceProfileRole.role_id == role.id
@@ -170,7 +124,7 @@ def delete_role(s: Session, scope: Scope, params: dict[str, Any]) -> dict[str, A
 def list_instance_profiles_for_role(
     s: Session, scope: Scope, params: dict[str, Any]
 ) -> dict[str, Any]:
-    role = role_or_404(s, scope.account_id, params.get("RoleName"))
+    role = ROLES.named(s, scope, params)
     stmt = (
         select(IamInstanceProfile)
         .join(IamInstanceProfileRole, IamInstanceProfileRole.profile_id == IamInstanceProfile.id)
@@ -180,18 +134,16 @@ def list_instance_profiles_for_role(
     return {"InstanceProfiles": [profile_out(p, [role]) for p in rows], **page}
 
 
-def tag_role(s: Session, scope: Scope, params: dict[str, Any]) -> dict[str, Any]:
-    role = role_or_404(s, scope.account_id, params.get("RoleName"))
-    tags.put_tags(s, role.id, params.get("Tags"))
-    return {}
-
-
-def untag_role(s: Session, scope: Scope, params: dict[str, Any]) -> dict[str, Any]:
-    role = role_or_404(s, scope.account_id, params.get("RoleName"))
-    tags.remove_tags(s, role.id, params.get("TagKeys"))
-    return {}
-
-
-def list_role_tags(s: Session, scope: Scope, params: dict[str, Any]) -> dict[str, Any]:
-    role = role_or_404(s, scope.account_id, params.get("RoleName"))
-    return tags.list_tags(s, role.id, params)
+OPERATIONS: Operations = {
+    "CreateRole": writes(create_role),
+    "GetRole": reads(get_role),
+    "ListRoles": reads(list_roles),
+    "UpdateRole": writes(update_role),
+    "UpdateRoleDescription": writes(update_role_description),
+    "UpdateAssumeRolePolicy": writes(update_assume_role_policy),
+    "DeleteRole": writes(delete_role),
+    "TagRole": writes(partial(entities.tag, ROLES)),
+    "UntagRole": writes(partial(entities.untag, ROLES)),
+    "ListRoleTags": reads(partial(entities.list_tags, ROLES)),
+    "ListInstanceProfilesForRole": reads(list_instance_profiles_for_role),
+}

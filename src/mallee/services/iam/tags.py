@@ -7,7 +7,8 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from mallee.services.iam.common import invalid_input, limit_exceeded, paginate
+from mallee.services.iam.common import paginate
+from mallee.services.iam.errors import invalid_input, limit_exceeded
 from mallee.store.tables.iam import IamTag
 
 MAX_TAGS = 50

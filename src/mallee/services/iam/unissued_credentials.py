@@ -9,8 +9,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from mallee.services.base import Operations
 from mallee.services.iam.common import paginate_list
-from mallee.services.iam.lookups import Scope, target_user
+from mallee.services.iam.lookups import target_user
+from mallee.services.iam.scope import Scope
+from mallee.services.iam.transactions import reads
 
 
 def _none_of(s: Session, scope: Scope, params: dict[str, Any], member: str) -> dict[str, Any]:
@@ -38,3 +41,11 @@ def list_mfa_devices(s: Session, scope: Scope, params: dict[str, Any]) -> dict[s
 
 def list_signing_certificates(s: Session, scope: Scope, params: dict[str, Any]) -> dict[str, Any]:
     return _none_of(s, scope, params, "Certificates")
+
+
+OPERATIONS: Operations = {
+    "ListSSHPublicKeys": reads(list_ssh_public_keys),
+    "ListServiceSpecificCredentials": reads(list_service_specific_credentials),
+    "ListMFADevices": reads(list_mfa_devices),
+    "ListSigningCertificates": reads(list_signing_certificates),
+}

@@ -1,27 +1,13 @@
-"""Rows as IAM returns them (botocore output shapes) and their ARNs."""
+"""Rows as IAM returns them (botocore output shapes)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from mallee.services.iam.common import aware, encode_document, iam_arn
+from mallee.identity.arns import group_arn, profile_arn, role_arn, user_arn
+from mallee.identity.clock import aware
+from mallee.services.iam.common import encode_document
 from mallee.store.tables.iam import IamGroup, IamInstanceProfile, IamRole, IamUser
-
-
-def user_arn(u: IamUser) -> str:
-    return iam_arn(u.account_id, "user", u.path, u.name)
-
-
-def group_arn(g: IamGroup) -> str:
-    return iam_arn(g.account_id, "group", g.path, g.name)
-
-
-def role_arn(r: IamRole) -> str:
-    return iam_arn(r.account_id, "role", r.path, r.name)
-
-
-def profile_arn(p: IamInstanceProfile) -> str:
-    return iam_arn(p.account_id, "instance-profile", p.path, p.name)
 
 
 def user_out(u: IamUser) -> dict[str, Any]:

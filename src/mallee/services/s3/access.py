@@ -2,7 +2,7 @@
 policy and ACLs as one resource policy, and the same decision for anonymous callers.
 
 The chain asks these hooks about every request (authenticated callers through the IAM
-Authorizer; anonymous ones, whom IAM never sees, through S3Provider.prepare). Operations that
+Authorizer; anonymous ones, whom IAM never sees, through `prepare`). Operations that
 act on more than their request names ask again, one resource at a time, through
 `authorize_as`: each key of a DeleteObjects, the source of a copy, an object another service
 reads for its caller (RegisterImage). So every resource gets the decision a request for it
@@ -12,11 +12,12 @@ alone would get.
 from __future__ import annotations
 
 import dataclasses
-from functools import cached_property
 from typing import Any
 
 from mallee.api.context import RequestContext
+from mallee.api.errors import ServiceError
 from mallee.api.models import load_service_model
+from mallee.identity.authz import Authorizer, request_context
 from mallee.policy import (
     AuthzRequest,
     Decision,
@@ -26,9 +27,10 @@ from mallee.policy import (
     evaluate,
     parse_policy,
 )
-from mallee.services.iam.authz import Authorizer, request_context
-from mallee.services.s3 import errors
-from mallee.services.s3.common import S3Base, admit_anonymous
+from mallee.services.base import Authorize, Runtime
+from mallee.services.s3 import encryption, errors
+from mallee.services.s3.acl import check_new_object_acl
+from mallee.services.s3.common import remember_admitted
 from mallee.services.s3.policy import OWNER_ONLY, access_for
 
 # IAM actions whose names differ from the operation's (the rest are s3:<Operation>).
@@ -110,6 +112,8 @@ VERSION_ACTIONS = {
 # Operations that authorize each resource they act on themselves, the request as a whole
 # needing no permission (AWS: DeleteObjects answers AccessDenied per key, in its Errors).
 PER_RESOURCE = frozenset({"DeleteObjects"})
+# Operations whose request may carry a new object's ACL.
+CREATES_OBJECTS = frozenset({"PutObject", "CopyObject", "CreateMultipartUpload"})
 
 # Request members and headers that S3 condition keys take their values from.
 CONDITION_PARAMS = {
@@ -135,89 +139,134 @@ CONDITION_HEADERS = {
 }
 
 
-class S3Access(S3Base):
-    @cached_property
-    def _authorizer(self) -> Authorizer:
-        return Authorizer(self.store)
+def action_name(ctx: RequestContext) -> str:
+    operation = ctx.operation_name
+    if ctx.params.get("VersionId") and operation in VERSION_ACTIONS:
+        return VERSION_ACTIONS[operation]
+    return ACTIONS.get(operation, operation)
+
+
+def resources(ctx: RequestContext) -> list[str]:
+    bucket = ctx.params.get("Bucket")
+    if not bucket:
+        return ["*"]
+    key = ctx.params.get("Key")
+    return [f"arn:aws:s3:::{bucket}/{key}" if key else f"arn:aws:s3:::{bucket}"]
+
+
+def resource_policy(rt: Runtime, ctx: RequestContext, arn: str) -> tuple[str, str | None]:
+    """(resource owner account, resource policy): the bucket policy plus what the ACLs
+    grant the caller (see policy.access_for)."""
+    if ctx.operation_name == "CreateBucket" or arn == "*":
+        # A new bucket would be the caller's; an existing name is BucketAlreadyExists.
+        return ctx.principal.account_id, None
+    action = f"s3:{action_name(ctx)}"
+    with rt.store.read() as s:
+        access = access_for(s, ctx, arn, action)
+    # A missing bucket counts as the caller's own, so NoSuchBucket is what it learns.
+    return access.owner, access.document
+
+
+def condition_keys(ctx: RequestContext) -> dict[str, list[str]]:
+    """S3's own condition keys for this request (and the global ones S3 policies use)."""
+    keys: dict[str, list[str]] = {}
+    for member, key in CONDITION_PARAMS.items():
+        value = ctx.params.get(member)
+        if isinstance(value, str | int):
+            keys[key] = [str(value)]
+    for header, key in CONDITION_HEADERS.items():
+        found = ctx.http.headers.get(header)
+        if found is not None:
+            keys[key] = [found]
+    return keys
+
+
+def admit_anonymous(rt: Runtime, ctx: RequestContext) -> None:
+    """IAM does not see anonymous requests: the bucket policy and ACLs decide here, and
+    an explicit Deny in the policy wins over any ACL grant."""
+    if ctx.operation_name in OWNER_ONLY:
+        raise errors.access_denied()
+    action = f"s3:{action_name(ctx)}"
+    context = anonymous_context(ctx) | condition_keys(ctx)
+    admitted: set[tuple[str, str]] = set()
+    for arn in resources(ctx):
+        if arn == "*":
+            continue  # no bucket named: the operation itself refuses anonymous callers
+        with rt.store.read() as s:
+            access = access_for(s, ctx, arn, action)
+        if not access.exists:
+            continue  # NoSuchBucket, as S3 tells anyone
+        req = AuthzRequest(action, arn, context, PrincipalRef("", anonymous=True))
+        if _decide(access.document, req) is not Decision.ALLOW:
+            raise errors.access_denied()
+        admitted |= access.acl_checks
+    remember_admitted(ctx, admitted)
+
+
+def prepare(rt: Runtime, ctx: RequestContext) -> None:
+    """After IAM's decision: anonymous callers are admitted by the bucket policy and ACLs; a
+    new object's encryption and ACL requests are checked before its body is read."""
+    if ctx.principal.kind == "anonymous" and ctx.operation_name not in PER_RESOURCE:
+        admit_anonymous(rt, ctx)
+    if ctx.operation_name in CREATES_OBJECTS:
+        encryption.check_write(ctx.params)
+        check_new_object_acl(rt, ctx)
+
+
+def unimplemented(ctx: RequestContext, authorize: Authorize) -> ServiceError:
+    """S3 answers NotImplemented for what it does not do, to callers the operation's own
+    authorization admits: anyone else is refused first, as for what it does."""
+    authorize(ctx)
+    if ctx.principal.kind == "anonymous" and not ctx.params.get("Bucket"):
+        # No bucket policy or ACL can admit an anonymous caller beyond a bucket.
+        return errors.access_denied()
+    return errors.not_implemented()
+
+
+def as_operation(ctx: RequestContext, operation: str, params: dict[str, Any]) -> RequestContext:
+    """ctx's caller, on ctx's connection, asking for another S3 operation."""
+    return dataclasses.replace(
+        ctx,
+        service="s3",
+        operation=load_service_model("s3").operation_model(operation),
+        params=params,
+    )
+
+
+def authorize_as(rt: Runtime, ctx: RequestContext, operation: str, params: dict[str, Any]) -> None:
+    """AccessDenied unless ctx's caller may do `operation` with `params` (S3 params:
+    Bucket, Key, VersionId), decided as for a request of that operation alone."""
+    probe = as_operation(ctx, operation, params)
+    if ctx.principal.kind == "anonymous":
+        admit_anonymous(rt, probe)
+    else:
+        authorizer = rt.shared("s3.authorizer", lambda: Authorizer(rt.store))
+        authorizer.authorize(probe, Guard(rt))
+
+
+class Guard:
+    """What the authorizer asks of S3 (identity.authz.Guarded), from this module's functions:
+    the provider's hooks are the same functions."""
+
+    action_prefix = "s3"
+    always_allowed_operations = PER_RESOURCE
+    admin_operations: frozenset[str] = frozenset()
+    resource_policy_required: frozenset[str] = frozenset()
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
 
     def action_name(self, ctx: RequestContext) -> str:
-        operation = ctx.operation_name
-        if ctx.params.get("VersionId") and operation in VERSION_ACTIONS:
-            return VERSION_ACTIONS[operation]
-        return ACTIONS.get(operation, operation)
+        return action_name(ctx)
 
     def resources(self, ctx: RequestContext) -> list[str]:
-        bucket = ctx.params.get("Bucket")
-        if not bucket:
-            return ["*"]
-        key = ctx.params.get("Key")
-        return [f"arn:aws:s3:::{bucket}/{key}" if key else f"arn:aws:s3:::{bucket}"]
+        return resources(ctx)
 
     def resource_policy(self, ctx: RequestContext, arn: str) -> tuple[str, str | None]:
-        """(resource owner account, resource policy): the bucket policy plus what the ACLs
-        grant the caller (see policy.access_for)."""
-        if ctx.operation_name == "CreateBucket" or arn == "*":
-            # A new bucket would be the caller's; an existing name is BucketAlreadyExists.
-            return ctx.principal.account_id, None
-        action = f"{self.action_prefix}:{self.action_name(ctx)}"
-        with self.store.read() as s:
-            access = access_for(s, ctx, arn, action)
-        # A missing bucket counts as the caller's own, so NoSuchBucket is what it learns.
-        return access.owner, access.document
+        return resource_policy(self.rt, ctx, arn)
 
     def condition_keys(self, ctx: RequestContext) -> dict[str, list[str]]:
-        """S3's own condition keys for this request (and the global ones S3 policies use)."""
-        keys: dict[str, list[str]] = {}
-        for member, key in CONDITION_PARAMS.items():
-            value = ctx.params.get(member)
-            if isinstance(value, str | int):
-                keys[key] = [str(value)]
-        for header, key in CONDITION_HEADERS.items():
-            found = ctx.http.headers.get(header)
-            if found is not None:
-                keys[key] = [found]
-        return keys
-
-    def admit_anonymous(self, ctx: RequestContext) -> None:
-        """IAM does not see anonymous requests: the bucket policy and ACLs decide here, and
-        an explicit Deny in the policy wins over any ACL grant."""
-        if ctx.operation_name in OWNER_ONLY:
-            raise errors.access_denied()
-        action = f"{self.action_prefix}:{self.action_name(ctx)}"
-        context = anonymous_context(ctx) | self.condition_keys(ctx)
-        admitted: set[tuple[str, str]] = set()
-        for arn in self.resources(ctx):
-            if arn == "*":
-                continue  # no bucket named: the operation itself refuses anonymous callers
-            with self.store.read() as s:
-                access = access_for(s, ctx, arn, action)
-            if not access.exists:
-                continue  # NoSuchBucket, as S3 tells anyone
-            req = AuthzRequest(action, arn, context, PrincipalRef("", anonymous=True))
-            if _decide(access.document, req) is not Decision.ALLOW:
-                raise errors.access_denied()
-            admitted |= access.acl_checks
-        admit_anonymous(ctx, admitted)
-
-    def as_operation(
-        self, ctx: RequestContext, operation: str, params: dict[str, Any]
-    ) -> RequestContext:
-        """ctx's caller, on ctx's connection, asking for another S3 operation."""
-        return dataclasses.replace(
-            ctx,
-            service=self.service,
-            operation=load_service_model(self.service).operation_model(operation),
-            params=params,
-        )
-
-    def authorize_as(self, ctx: RequestContext, operation: str, params: dict[str, Any]) -> None:
-        """AccessDenied unless ctx's caller may do `operation` with `params` (S3 params:
-        Bucket, Key, VersionId), decided as for a request of that operation alone."""
-        probe = self.as_operation(ctx, operation, params)
-        if ctx.principal.kind == "anonymous":
-            self.admit_anonymous(probe)
-        else:
-            self._authorizer.authorize(probe, self)
+        return condition_keys(ctx)
 
 
 def _decide(document: str | None, req: AuthzRequest) -> Decision:

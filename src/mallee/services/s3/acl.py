@@ -2,7 +2,7 @@
 
 An ACL is set one of three ways, never two at once: a canned ACL (x-amz-acl), grant headers
 (x-amz-grant-*), or an AccessControlPolicy document. Who may call these is decided before
-(the IAM authorizer, or S3Provider.prepare for anonymous callers) from READ_ACP / WRITE_ACP.
+(the IAM authorizer, or access.prepare for anonymous callers) from READ_ACP / WRITE_ACP.
 Where ownership controls disable ACLs, or the public access block blocks public ones, setting
 one is refused (public_access.check_acl_change).
 """
@@ -14,13 +14,13 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from mallee.api.context import RequestContext
-from mallee.api.errors import ServiceError
-from mallee.services.base import Params, Result
+from mallee.services.base import Operations, Params, Result, Runtime
 from mallee.services.s3 import errors
 from mallee.services.s3.common import (
+    BUCKET_OWNER_PARAM,
+    CANNED_ACLS,
     GROUPS,
     PERMISSIONS,
-    S3Base,
     account_of_canonical,
     acl_json,
     bucket_or_404,
@@ -33,6 +33,7 @@ from mallee.services.s3.common import (
     grants,
     header_grants,
     named_version,
+    new_object_acl,
     owner_of,
     require_anonymous,
 )
@@ -45,52 +46,45 @@ STATUS = "@status"
 MAX_GRANTS = 100
 
 
-def malformed_acl(
-    message: str = "The XML you provided was not well-formed or did not validate against "
-    "our published schema",
-) -> ServiceError:
-    return ServiceError("MalformedACLError", message, 400)
-
-
 def policy_grantee(raw: Any) -> dict[str, str]:
     """A stored grantee from an AccessControlPolicy <Grantee>."""
     if not isinstance(raw, dict):
-        raise malformed_acl()
+        raise errors.malformed_acl()
     kind = raw.get("Type")
     if kind == "CanonicalUser":
         if not raw.get("ID"):
-            raise malformed_acl()
+            raise errors.malformed_acl()
         return grantee("id", str(raw["ID"]))
     if kind == "Group":
         uri = raw.get("URI")
         if not uri:
-            raise malformed_acl()
+            raise errors.malformed_acl()
         if uri not in GROUPS:
             raise errors.invalid_argument("Invalid group uri", "Group/URI", str(uri))
         return {"type": "Group", "uri": str(uri)}
     if kind == "AmazonCustomerByEmail":
         if not raw.get("EmailAddress"):
-            raise malformed_acl()
+            raise errors.malformed_acl()
         return grantee("emailaddress", str(raw["EmailAddress"]))
-    raise malformed_acl()
+    raise errors.malformed_acl()
 
 
 def policy_grants(document: dict[str, Any], owner_account: str) -> list[dict[str, Any]]:
     """The grants of an AccessControlPolicy document for a resource `owner_account` owns."""
     owner = document.get("Owner")
     if not isinstance(owner, dict) or not owner.get("ID"):
-        raise malformed_acl()
+        raise errors.malformed_acl()
     if owner["ID"] != canonical_id(owner_account):
         # The owner of a bucket or object never changes through its ACL.
         raise errors.access_denied()
     raw_grants = document.get("Grants") or []
     if len(raw_grants) > MAX_GRANTS:
-        raise malformed_acl(f"The ACL has more than {MAX_GRANTS} grants")
+        raise errors.malformed_acl(f"The ACL has more than {MAX_GRANTS} grants")
     out: list[dict[str, Any]] = []
     for grant in raw_grants:
         permission = grant.get("Permission") if isinstance(grant, dict) else None
         if permission not in PERMISSIONS or "Grantee" not in grant:
-            raise malformed_acl()
+            raise errors.malformed_acl()
         out.append({"grantee": policy_grantee(grant["Grantee"]), "permission": permission})
     return out
 
@@ -101,7 +95,7 @@ def acl_from_request(s: Session, params: Params, bucket: S3Bucket, owner_account
     document = params.get("AccessControlPolicy")
     from_headers = header_grants(params)
     if document is not None and (from_headers is not None or params.get("ACL") is not None):
-        raise ServiceError("UnexpectedContent", "This request does not support content", 400)
+        raise errors.unexpected_content()
     if document is not None:
         chosen = policy_grants(document, owner_account)
     elif from_headers is not None:
@@ -109,12 +103,7 @@ def acl_from_request(s: Session, params: Params, bucket: S3Bucket, owner_account
     elif params.get("ACL") is not None:
         chosen = canned_grants(str(params["ACL"]), owner_account, bucket.account_id)
     else:
-        raise ServiceError(
-            "MissingSecurityHeader",
-            "Your request was missing a required header",
-            400,
-            extra={"MissingHeaderName": "x-amz-acl"},
-        )
+        raise errors.missing_security_header("x-amz-acl")
     check_grantees(s, chosen)
     check_acl_change(bucket, chosen, {owner_account, bucket.account_id})
     return acl_json(owner_account, chosen)
@@ -143,34 +132,68 @@ def _version(s: Session, params: Params) -> tuple[S3Bucket, S3Object]:
     return bucket, named_version(s, params)
 
 
-class AclApi(S3Base):
-    def get_bucket_acl(self, ctx: RequestContext, params: Params) -> Result:
-        with self.store.read() as s:
-            bucket = bucket_or_404(s, str(params["Bucket"]))
-            check_expected_owner(params, bucket)
-            require_anonymous(ctx, bucket.acl, "READ_ACP")
-            return describe_acl(s, bucket.acl, bucket.account_id)
+def check_new_object_acl(rt: Runtime, ctx: RequestContext) -> None:
+    """Before a body is read: the new object's ACL request is valid, its grantees exist,
+    the bucket lets it be set (ownership controls, public access block), and a
+    bucket-owner-* canned ACL learns who the bucket owner is."""
+    params = ctx.params
+    requested = header_grants(params)
+    canned = params.get("ACL")
+    if canned is not None and canned not in CANNED_ACLS:
+        raise errors.invalid_canned_acl(str(canned))
+    if requested is None and canned is None:
+        return  # the writer's full control alone, which any bucket accepts
+    with rt.store.read() as s:
+        if requested:
+            check_grantees(s, requested)
+        bucket = s.get(S3Bucket, str(params.get("Bucket")))
+        if bucket is None:
+            return  # NoSuchBucket, from the operation
+        if canned in ("bucket-owner-read", "bucket-owner-full-control"):
+            params[BUCKET_OWNER_PARAM] = bucket.account_id
+        writer = ctx.principal.account_id or bucket.account_id
+        wanted = grants(new_object_acl(params, writer))
+        check_acl_change(bucket, wanted, {writer, bucket.account_id})
 
-    def put_bucket_acl(self, ctx: RequestContext, params: Params) -> Result:
-        with self.store.session() as s:
-            bucket = bucket_or_404(s, str(params["Bucket"]))
-            check_expected_owner(params, bucket)
-            require_anonymous(ctx, bucket.acl, "WRITE_ACP")
-            bucket.acl = acl_from_request(s, params, bucket, bucket.account_id)
-        return {}
 
-    def get_object_acl(self, ctx: RequestContext, params: Params) -> Result:
-        with self.store.read() as s:
-            bucket, row = _version(s, params)
-            require_anonymous(ctx, row.acl, "READ_ACP")
-            if acls_disabled(bucket):
-                # The bucket owner owns every object, with nothing granted to anyone else.
-                return describe_acl(s, canned_acl(None, bucket.account_id), bucket.account_id)
-            return describe_acl(s, row.acl, row.account_id)
+def get_bucket_acl(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    with rt.store.read() as s:
+        bucket = bucket_or_404(s, str(params["Bucket"]))
+        check_expected_owner(params, bucket)
+        require_anonymous(ctx, bucket.acl, "READ_ACP")
+        return describe_acl(s, bucket.acl, bucket.account_id)
 
-    def put_object_acl(self, ctx: RequestContext, params: Params) -> Result:
-        with self.store.session() as s:
-            bucket, row = _version(s, params)
-            require_anonymous(ctx, row.acl, "WRITE_ACP")
-            row.acl = acl_from_request(s, params, bucket, row.account_id)
-        return {}
+
+def put_bucket_acl(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    with rt.store.session() as s:
+        bucket = bucket_or_404(s, str(params["Bucket"]))
+        check_expected_owner(params, bucket)
+        require_anonymous(ctx, bucket.acl, "WRITE_ACP")
+        bucket.acl = acl_from_request(s, params, bucket, bucket.account_id)
+    return {}
+
+
+def get_object_acl(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    with rt.store.read() as s:
+        bucket, row = _version(s, params)
+        require_anonymous(ctx, row.acl, "READ_ACP")
+        if acls_disabled(bucket):
+            # The bucket owner owns every object, with nothing granted to anyone else.
+            return describe_acl(s, canned_acl(None, bucket.account_id), bucket.account_id)
+        return describe_acl(s, row.acl, row.account_id)
+
+
+def put_object_acl(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    with rt.store.session() as s:
+        bucket, row = _version(s, params)
+        require_anonymous(ctx, row.acl, "WRITE_ACP")
+        row.acl = acl_from_request(s, params, bucket, row.account_id)
+    return {}
+
+
+OPERATIONS: Operations = {
+    "GetBucketAcl": get_bucket_acl,
+    "PutBucketAcl": put_bucket_acl,
+    "GetObjectAcl": get_object_acl,
+    "PutObjectAcl": put_object_acl,
+}

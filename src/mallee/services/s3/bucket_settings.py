@@ -15,12 +15,11 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from mallee.api.context import RequestContext
-from mallee.api.errors import ServiceError
-from mallee.services.base import Params, Result
+from mallee.services.base import Operations, Params, Result, Runtime
 from mallee.services.s3 import errors
 from mallee.services.s3.acl import policy_grantee
 from mallee.services.s3.checksums import check_body_md5
-from mallee.services.s3.common import S3Base, check_grantees, settings_bucket
+from mallee.services.s3.common import check_grantees, settings_bucket
 from mallee.store.tables.s3 import S3Bucket
 
 STATUS = "@status"
@@ -30,16 +29,6 @@ DATE_SOURCES = frozenset({"EventTime", "DeliveryTime"})
 PROTOCOLS = frozenset({"http", "https"})
 ACCELERATE = frozenset({"Enabled", "Suspended"})
 MAX_ROUTING_RULES = 50
-
-
-def invalid_request(message: str) -> ServiceError:
-    return ServiceError("InvalidRequest", message, 400)
-
-
-def _invalid_target(bucket: str, message: str) -> ServiceError:
-    return ServiceError(
-        "InvalidTargetBucketForLogging", message, 400, extra={"TargetBucket": bucket}
-    )
 
 
 def check_logging(s: Session, bucket: S3Bucket, enabled: dict[str, Any]) -> dict[str, Any]:
@@ -68,9 +57,11 @@ def check_logging(s: Session, bucket: S3Bucket, enabled: dict[str, Any]) -> dict
     name = str(enabled["TargetBucket"])
     target = s.get(S3Bucket, name)
     if target is None:
-        raise _invalid_target(name, "The target bucket for logging does not exist")
+        raise errors.invalid_target_bucket_for_logging(
+            name, "The target bucket for logging does not exist"
+        )
     if target.account_id != bucket.account_id:
-        raise _invalid_target(
+        raise errors.invalid_target_bucket_for_logging(
             name, "The owner for the bucket to be logged and the target bucket must be the same."
         )
     out: dict[str, Any] = {"TargetBucket": name, "TargetPrefix": str(enabled["TargetPrefix"])}
@@ -83,7 +74,7 @@ def check_logging(s: Session, bucket: S3Bucket, enabled: dict[str, Any]) -> dict
 
 def _check_protocol(where: dict[str, Any]) -> None:
     if where.get("Protocol") is not None and where["Protocol"] not in PROTOCOLS:
-        raise invalid_request(
+        raise errors.invalid_request(
             "Invalid protocol, protocol can be http or https. If not defined the protocol will"
             " be selected automatically."
         )
@@ -119,101 +110,114 @@ def check_website(config: dict[str, Any]) -> None:
     if not rules:
         raise errors.malformed_xml()
     if len(rules) > MAX_ROUTING_RULES:
-        raise invalid_request(f"The number of routing rules must not exceed {MAX_ROUTING_RULES}.")
+        raise errors.invalid_request(
+            f"The number of routing rules must not exceed {MAX_ROUTING_RULES}."
+        )
     for rule in rules:
         redirect = rule.get("Redirect") or {}
         if "ReplaceKeyPrefixWith" in redirect and "ReplaceKeyWith" in redirect:
-            raise invalid_request(
+            raise errors.invalid_request(
                 "You can only define ReplaceKeyPrefix or ReplaceKey but not both."
             )
         if "Condition" in rule and not rule["Condition"]:
-            raise invalid_request(
+            raise errors.invalid_request(
                 "Condition cannot be empty. To redirect all requests without a condition, the"
                 " condition element shouldn't be present."
             )
         _check_protocol(redirect)
 
 
-def no_such_website(bucket: str) -> ServiceError:
-    return ServiceError(
-        "NoSuchWebsiteConfiguration",
-        "The specified bucket does not have a website configuration",
-        404,
-        extra={"BucketName": bucket},
-    )
+def put_bucket_request_payment(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    check_body_md5(ctx, params.get("ContentMD5"))
+    payer = (params.get("RequestPaymentConfiguration") or {}).get("Payer")
+    if payer not in PAYERS:
+        raise errors.malformed_xml()
+    with rt.store.session() as s:
+        settings_bucket(s, ctx, params).request_payer = str(payer)
+    return {}
 
 
-class BucketSettingsApi(S3Base):
-    def put_bucket_request_payment(self, ctx: RequestContext, params: Params) -> Result:
-        check_body_md5(ctx, params.get("ContentMD5"))
-        payer = (params.get("RequestPaymentConfiguration") or {}).get("Payer")
-        if payer not in PAYERS:
-            raise errors.malformed_xml()
-        with self.store.session() as s:
-            settings_bucket(s, ctx, params).request_payer = str(payer)
-        return {}
+def get_bucket_request_payment(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    with rt.store.read() as s:
+        bucket = settings_bucket(s, ctx, params)
+    return {"Payer": bucket.request_payer or "BucketOwner"}
 
-    def get_bucket_request_payment(self, ctx: RequestContext, params: Params) -> Result:
-        with self.store.read() as s:
-            bucket = settings_bucket(s, ctx, params)
-        return {"Payer": bucket.request_payer or "BucketOwner"}
 
-    def put_bucket_logging(self, ctx: RequestContext, params: Params) -> Result:
-        check_body_md5(ctx, params.get("ContentMD5"))
-        enabled = (params.get("BucketLoggingStatus") or {}).get("LoggingEnabled")
-        with self.store.session() as s:
-            bucket = settings_bucket(s, ctx, params)
-            # An empty BucketLoggingStatus turns logging off.
-            kept = check_logging(s, bucket, enabled) if enabled is not None else None
-            bucket.logging = json.dumps(kept) if kept is not None else None
-        return {}
+def put_bucket_logging(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    check_body_md5(ctx, params.get("ContentMD5"))
+    enabled = (params.get("BucketLoggingStatus") or {}).get("LoggingEnabled")
+    with rt.store.session() as s:
+        bucket = settings_bucket(s, ctx, params)
+        # An empty BucketLoggingStatus turns logging off.
+        kept = check_logging(s, bucket, enabled) if enabled is not None else None
+        bucket.logging = json.dumps(kept) if kept is not None else None
+    return {}
 
-    def get_bucket_logging(self, ctx: RequestContext, params: Params) -> Result:
-        with self.store.read() as s:
-            bucket = settings_bucket(s, ctx, params)
-        return {"LoggingEnabled": json.loads(bucket.logging)} if bucket.logging else {}
 
-    def put_bucket_website(self, ctx: RequestContext, params: Params) -> Result:
-        check_body_md5(ctx, params.get("ContentMD5"))
-        config: dict[str, Any] = params.get("WebsiteConfiguration") or {}
-        check_website(config)
-        with self.store.session() as s:
-            settings_bucket(s, ctx, params).website = json.dumps(config)
-        return {}
+def get_bucket_logging(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    with rt.store.read() as s:
+        bucket = settings_bucket(s, ctx, params)
+    return {"LoggingEnabled": json.loads(bucket.logging)} if bucket.logging else {}
 
-    def get_bucket_website(self, ctx: RequestContext, params: Params) -> Result:
-        with self.store.read() as s:
-            bucket = settings_bucket(s, ctx, params)
-        if not bucket.website:
-            raise no_such_website(bucket.name)
-        found: Result = json.loads(bucket.website)
-        return found
 
-    def delete_bucket_website(self, ctx: RequestContext, params: Params) -> Result:
-        with self.store.session() as s:
-            settings_bucket(s, ctx, params).website = None
-        return {STATUS: 204}
+def put_bucket_website(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    check_body_md5(ctx, params.get("ContentMD5"))
+    config: dict[str, Any] = params.get("WebsiteConfiguration") or {}
+    check_website(config)
+    with rt.store.session() as s:
+        settings_bucket(s, ctx, params).website = json.dumps(config)
+    return {}
 
-    def put_bucket_accelerate_configuration(self, ctx: RequestContext, params: Params) -> Result:
-        status = (params.get("AccelerateConfiguration") or {}).get("Status")
-        if status not in ACCELERATE:
-            raise errors.malformed_xml()
-        with self.store.session() as s:
-            bucket = settings_bucket(s, ctx, params)
-            if "." in bucket.name:
-                raise invalid_request(
-                    "Amazon S3 Transfer Acceleration is not supported for buckets with periods"
-                    " (.) in their names"
-                )
-            if status == "Enabled":
-                raise errors.not_implemented(
-                    "Transfer Acceleration is not available here: there is no accelerate endpoint"
-                )
-            bucket.accelerate = str(status)
-        return {}
 
-    def get_bucket_accelerate_configuration(self, ctx: RequestContext, params: Params) -> Result:
-        with self.store.read() as s:
-            bucket = settings_bucket(s, ctx, params)
-        # Never configured: an empty configuration, as S3 answers.
-        return {"Status": bucket.accelerate} if bucket.accelerate else {}
+def get_bucket_website(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    with rt.store.read() as s:
+        bucket = settings_bucket(s, ctx, params)
+    if not bucket.website:
+        raise errors.no_such_website_configuration(bucket.name)
+    found: Result = json.loads(bucket.website)
+    return found
+
+
+def delete_bucket_website(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    with rt.store.session() as s:
+        settings_bucket(s, ctx, params).website = None
+    return {STATUS: 204}
+
+
+def put_bucket_accelerate_configuration(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    status = (params.get("AccelerateConfiguration") or {}).get("Status")
+    if status not in ACCELERATE:
+        raise errors.malformed_xml()
+    with rt.store.session() as s:
+        bucket = settings_bucket(s, ctx, params)
+        if "." in bucket.name:
+            raise errors.invalid_request(
+                "Amazon S3 Transfer Acceleration is not supported for buckets with periods"
+                " (.) in their names"
+            )
+        if status == "Enabled":
+            raise errors.not_implemented(
+                "Transfer Acceleration is not available here: there is no accelerate endpoint"
+            )
+        bucket.accelerate = str(status)
+    return {}
+
+
+def get_bucket_accelerate_configuration(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    with rt.store.read() as s:
+        bucket = settings_bucket(s, ctx, params)
+    # Never configured: an empty configuration, as S3 answers.
+    return {"Status": bucket.accelerate} if bucket.accelerate else {}
+
+
+OPERATIONS: Operations = {
+    "PutBucketRequestPayment": put_bucket_request_payment,
+    "GetBucketRequestPayment": get_bucket_request_payment,
+    "PutBucketLogging": put_bucket_logging,
+    "GetBucketLogging": get_bucket_logging,
+    "PutBucketWebsite": put_bucket_website,
+    "GetBucketWebsite": get_bucket_website,
+    "DeleteBucketWebsite": delete_bucket_website,
+    "PutBucketAccelerateConfiguration": put_bucket_accelerate_configuration,
+    "GetBucketAccelerateConfiguration": get_bucket_accelerate_configuration,
+}

@@ -11,7 +11,6 @@ from typing import Any
 
 from mallee.api.auth.streaming import Crc32, Digest
 from mallee.api.context import RequestContext
-from mallee.api.errors import ServiceError
 from mallee.services.s3 import errors
 
 _MAKERS: dict[str, Any] = {
@@ -31,10 +30,8 @@ class Checksums:
     def requested(cls, params: dict[str, Any]) -> Checksums:
         for name in _UNSUPPORTED:
             if params.get(name):
-                raise ServiceError(
-                    "InvalidRequest",
-                    f"The {name.removeprefix('Checksum')} checksum algorithm is not supported",
-                    400,
+                raise errors.invalid_request(
+                    f"The {name.removeprefix('Checksum')} checksum algorithm is not supported"
                 )
         return cls({name: str(params[name]) for name in _MAKERS if params.get(name)})
 
@@ -48,11 +45,7 @@ class Checksums:
         for name, digest in self.digests.items():
             if base64.b64encode(digest.digest()).decode() != self.wanted[name]:
                 header = "x-amz-checksum-" + name.removeprefix("Checksum").lower()
-                raise ServiceError(
-                    "BadDigest",
-                    f"The {header} you specified did not match the calculated checksum.",
-                    400,
-                )
+                raise errors.checksum_mismatch(header)
 
     def output(self) -> dict[str, str]:
         return dict(self.wanted)

@@ -1,8 +1,8 @@
-"""What every S3 operation family shares: the backend, bucket lookup, owners, ACLs, access.
+"""What every S3 operation family shares: bucket lookup, owners, ACLs, anonymous admission.
 
 Access: for authenticated callers the IAM authorizer has already applied identity policies,
-the bucket policy and what the ACLs grant the caller (S3Access.resource_policy turns grants
-into policy statements). Anonymous callers skip IAM; S3Access.admit_anonymous evaluates the
+the bucket policy and what the ACLs grant the caller (access.resource_policy turns grants
+into policy statements). Anonymous callers skip IAM; access.admit_anonymous evaluates the
 bucket policy and ACLs for them and records what it admitted, so `require_anonymous` in the
 operations passes exactly those checks: the decision (public access block and object ownership
 included) is made there once, never again from the ACL alone.
@@ -16,28 +16,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import re
-from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mallee.api.context import Principal, RequestContext
-from mallee.api.errors import ServiceError
 from mallee.objectstore import versions
-from mallee.objectstore.backends import Backend, make_backend
-from mallee.registry import properties
-from mallee.services.base import Provider, Runtime
 from mallee.services.s3 import errors
 from mallee.store.tables.iam import IamAccount
 from mallee.store.tables.s3 import S3Bucket, S3Object
-
-log = logging.getLogger(__name__)
 
 ALL_USERS = "http://acs.amazonaws.com/groups/global/AllUsers"
 AUTHENTICATED_USERS = "http://acs.amazonaws.com/groups/global/AuthenticatedUsers"
@@ -64,7 +55,7 @@ GRANT_HEADERS = {
     "GrantWrite": ("x-amz-grant-write", "WRITE"),
     "GrantWriteACP": ("x-amz-grant-write-acp", "WRITE_ACP"),
 }
-# Set by S3Provider.prepare for requests naming a bucket whose owner a canned ACL needs
+# Set by access.prepare for requests naming a bucket whose owner a canned ACL needs
 # (bucket-owner-read / -full-control) and that the operation would not otherwise know.
 BUCKET_OWNER_PARAM = "@bucket_owner"
 _CANONICAL = re.compile(r"[0-9a-f]{64}")
@@ -119,12 +110,7 @@ def named_version(s: Session, params: dict[str, Any]) -> S3Object:
         raise errors.no_such_version(key, str(version)) if version else errors.no_such_key(key)
     if row.delete_marker:
         if version:
-            raise ServiceError(
-                "MethodNotAllowed",
-                "The specified method is not allowed against this resource.",
-                405,
-                headers={"x-amz-delete-marker": "true", "Allow": "DELETE"},
-            )
+            raise errors.method_not_allowed({"x-amz-delete-marker": "true", "Allow": "DELETE"})
         err = errors.no_such_key(key)
         err.headers["x-amz-delete-marker"] = "true"
         raise err
@@ -153,16 +139,12 @@ def group_grant(uri: str, permission: str) -> dict[str, Any]:
     return {"grantee": {"type": "Group", "uri": uri}, "permission": permission}
 
 
-def invalid_canned(name: str) -> ServiceError:
-    return errors.invalid_argument("", "x-amz-acl", name)
-
-
 def canned_grants(
     name: str | None, owner_account: str, bucket_owner: str | None = None
 ) -> list[dict[str, Any]]:
     """The grants of a canned ACL (private when none); InvalidArgument for unknown names."""
     if name is not None and name not in CANNED_ACLS:
-        raise invalid_canned(name)
+        raise errors.invalid_canned_acl(name)
     out = [user_grant(owner_account, "FULL_CONTROL")]
     if name in ("public-read", "public-read-write"):
         out.append(group_grant(ALL_USERS, "READ"))
@@ -210,12 +192,7 @@ def grantee(kind: str, value: str) -> dict[str, str]:
     """A grantee as stored, from a grant header's key (id/uri/emailaddress) and value."""
     if kind == "emailaddress":
         # mallee accounts carry no e-mail address, so none resolves (as AWS for unknown ones).
-        raise ServiceError(
-            "UnresolvableGrantByEmailAddress",
-            "The e-mail address you provided does not match any account on record.",
-            400,
-            extra={"EmailAddress": value},
-        )
+        raise errors.unresolvable_grant_by_email(value)
     if kind == "uri":
         if value not in GROUPS:
             raise errors.invalid_argument("Invalid group uri", "uri", value)
@@ -240,9 +217,7 @@ def header_grants(params: dict[str, Any]) -> list[dict[str, Any]] | None:
         for kind, text in _header_items(header, str(value)):
             found.append({"grantee": grantee(kind, text), "permission": permission})
     if present and params.get("ACL") is not None:
-        raise ServiceError(
-            "InvalidRequest", "Specifying both Canned ACLs and Header Grants is not allowed", 400
-        )
+        raise errors.invalid_request("Specifying both Canned ACLs and Header Grants is not allowed")
     return found if present else None
 
 
@@ -263,7 +238,7 @@ def request_acl(params: dict[str, Any], owner_account: str, bucket_owner: str | 
 
 
 def new_object_acl(params: dict[str, Any], owner_account: str) -> str:
-    """The ACL a new object gets (S3Provider.prepare has already checked the grantees exist
+    """The ACL a new object gets (access.prepare has already checked the grantees exist
     and put the bucket owner into the params when a bucket-owner-* canned ACL needs it)."""
     bucket_owner = params.get(BUCKET_OWNER_PARAM)
     return request_acl(params, owner_account, str(bucket_owner) if bucket_owner else None)
@@ -309,13 +284,13 @@ def acl_allows(
 
 
 # (request id, ACL text, permission) checks already decided in favour of the current
-# anonymous request, by bucket policy or ACL (S3Access.admit_anonymous).
+# anonymous request, by bucket policy or ACL (access.admit_anonymous).
 _admitted: ContextVar[tuple[str, frozenset[tuple[str, str]]]] = ContextVar(
     "s3_anonymous_admitted", default=("", frozenset())
 )
 
 
-def admit_anonymous(ctx: RequestContext, checks: set[tuple[str, str]]) -> None:
+def remember_admitted(ctx: RequestContext, checks: set[tuple[str, str]]) -> None:
     """Record what was admitted, adding to what this request had admitted before: a copy
     is admitted for its destination by prepare, then for its source by the operation."""
     request_id, earlier = _admitted.get()
@@ -371,41 +346,3 @@ def check_write_conditions(current: VersionState | None, params: dict[str, Any])
         assert current is not None
         if match.strip('"') != current.etag.strip('"'):
             raise errors.precondition_failed("If-Match")
-
-
-class S3Base(Provider):
-    service: ClassVar[str] = "s3"
-    action_prefix: ClassVar[str] = "s3"
-
-    def __init__(self, runtime: Runtime) -> None:
-        super().__init__(runtime)
-        self._backend: Backend | None = None
-
-    @property
-    def backend(self) -> Backend:
-        if self._backend is None:
-            self._backend = make_backend(self.runtime.settings, self.store)
-        return self._backend
-
-    def bucket_rules(self) -> str:
-        return properties.get_str(self.store, "objectstorage.bucket_naming_restrictions")
-
-    def free_blobs(self, blob_ids: Iterable[str]) -> None:
-        """Delete blobs no version references any more (their rows are committed away).
-
-        Done after the answer is on its way: a crash in between leaves an unreferenced blob,
-        never a reference to a missing one. Readers that opened a blob keep reading it.
-        """
-        backend = self.backend
-        for blob_id in blob_ids:
-            _JANITOR.submit(_delete_quietly, backend, blob_id)
-
-
-_JANITOR = ThreadPoolExecutor(max_workers=2, thread_name_prefix="s3-free")
-
-
-def _delete_quietly(backend: Backend, blob_id: str) -> None:
-    try:
-        backend.delete(blob_id)
-    except Exception:
-        log.exception("could not delete blob %s", blob_id)

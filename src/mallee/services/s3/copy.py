@@ -18,11 +18,11 @@ from urllib.parse import parse_qsl, unquote
 from sqlalchemy.orm import Session
 
 from mallee.api.context import RequestContext
-from mallee.api.errors import ServiceError
 from mallee.objectstore import versions
-from mallee.services.base import Params, Result
+from mallee.services.base import Operations, Params, Result, Runtime
 from mallee.services.s3 import data, errors, tagging, writes
-from mallee.services.s3.access import S3Access
+from mallee.services.s3.access import authorize_as
+from mallee.services.s3.blobs import backend, free_blobs
 from mallee.services.s3.common import (
     bucket_or_404,
     new_object_acl,
@@ -143,11 +143,9 @@ def find_source(s: Session, ctx: RequestContext, source: CopySource) -> S3Object
         raise errors.no_such_key(source.key)
     if row.delete_marker:
         if source.version_id:
-            raise ServiceError(
-                "InvalidRequest",
+            raise errors.invalid_request(
                 "The source of a copy request may not specifically refer to a delete marker "
-                "by version id.",
-                400,
+                "by version id."
             )
         raise errors.no_such_key(source.key)
     require_anonymous(ctx, row.acl, "READ")
@@ -161,94 +159,95 @@ def _refuse_copy_to_itself(name: str, key: str, row: S3Object, params: Params) -
         return
     if any(params.get(member) for member in _CHANGES):
         return
-    raise ServiceError("InvalidRequest", COPY_TO_ITSELF, 400)
+    raise errors.invalid_request(COPY_TO_ITSELF)
 
 
-class CopyApi(S3Access):
-    def authorize_source(self, ctx: RequestContext, source: CopySource) -> None:
-        """The chain authorized the destination only; reading the source is a GetObject of
-        it too (GetObjectVersion when the source names a version), decided as one would be:
-        identity policies, its bucket policy and ACL grants, anonymous callers included."""
-        params: Params = {"Bucket": source.bucket, "Key": source.key}
-        if source.version_id is not None:
-            params["VersionId"] = source.version_id
-        self.authorize_as(ctx, "GetObject", params)
+def authorize_source(rt: Runtime, ctx: RequestContext, source: CopySource) -> None:
+    """The chain authorized the destination only; reading the source is a GetObject of
+    it too (GetObjectVersion when the source names a version), decided as one would be:
+    identity policies, its bucket policy and ACL grants, anonymous callers included."""
+    params: Params = {"Bucket": source.bucket, "Key": source.key}
+    if source.version_id is not None:
+        params["VersionId"] = source.version_id
+    authorize_as(rt, ctx, "GetObject", params)
 
-    def copy_source_bytes(
-        self,
-        ctx: RequestContext,
-        params: Params,
-        span: Callable[[S3Object], tuple[int, int]],
-        *,
-        inline: bool = False,
-    ) -> tuple[S3Object, Stored]:
-        """The source version (checked: existence, access, conditions) and a new copy of the
-        bytes `span` chooses of it: a blob, or inline in the new row when `inline` allows and
-        they are few enough."""
-        source = parse_copy_source(params.get("CopySource"))
-        self.authorize_source(ctx, source)
-        for attempt in range(_ATTEMPTS):
-            with self.store.read() as s:
-                row = find_source(s, ctx, source)
-            source_conditions(row, params)
-            start, end = span(row)
-            try:
-                pieces = data.open_bytes(self.backend, row.blob_id, row.data, start, end)
-            except FileNotFoundError:
-                # Overwritten and its blob freed between the lookup and the open: look again.
-                if attempt == _ATTEMPTS - 1:
-                    raise
-                continue
-            if inline:
-                return row, data.store(self.backend, pieces, end - start)
-            return row, Stored.of_blob(self.backend.put(pieces))
-        raise AssertionError("unreachable")
 
-    def copy_object(self, ctx: RequestContext, params: Params) -> Result:
-        name, key = str(params["Bucket"]), check_key(str(params["Key"]))
-        with self.store.read() as s:
-            bucket = bucket_or_404(s, name)
-        require_anonymous(ctx, bucket.acl, "WRITE")
-        metadata = directive(params, "MetadataDirective")
-        tags = directive(params, "TaggingDirective")
-
-        def whole(row: S3Object) -> tuple[int, int]:
-            _refuse_copy_to_itself(name, key, row, params)
-            return 0, row.size
-
-        source, stored = self.copy_source_bytes(ctx, params, whole, inline=True)
-        owner = ctx.principal.account_id or bucket.account_id
+def copy_source_bytes(
+    rt: Runtime,
+    ctx: RequestContext,
+    params: Params,
+    span: Callable[[S3Object], tuple[int, int]],
+    *,
+    inline: bool = False,
+) -> tuple[S3Object, Stored]:
+    """The source version (checked: existence, access, conditions) and a new copy of the
+    bytes `span` chooses of it: a blob, or inline in the new row when `inline` allows and
+    they are few enough."""
+    source = parse_copy_source(params.get("CopySource"))
+    authorize_source(rt, ctx, source)
+    for attempt in range(_ATTEMPTS):
+        with rt.store.read() as s:
+            row = find_source(s, ctx, source)
+        source_conditions(row, params)
+        start, end = span(row)
         try:
-            row = S3Object(
-                bucket=name,
-                key=key,
-                account_id=owner,
-                size=stored.size,
-                etag=f'"{stored.md5_hex}"',
-                blob_id=stored.blob_id,
-                data=stored.data,
-                last_modified=now(),
-                headers=_copied_headers(source, params, metadata),
-                acl=new_object_acl(params, owner),
-                tagging=source.tagging
-                if tags == "COPY"
-                else tagging.from_header(params.get("Tagging")),
-                storage_class=str(params.get("StorageClass") or "STANDARD"),
-            )
-            freed, shown = writes.record(self.store, row, params)
-        except BaseException:
-            data.discard(self.backend, stored)
-            raise
-        self.free_blobs(freed)
-        out: Result = {
-            "CopyObjectResult": {"ETag": row.etag, "LastModified": row.last_modified},
-            **OBJECT_ENCRYPTION,
-        }
-        if shown:
-            out["VersionId"] = shown
-        if source.version_id != versions.NULL:
-            out["CopySourceVersionId"] = source.version_id
-        return out
+            pieces = data.open_bytes(backend(rt), row.blob_id, row.data, start, end)
+        except FileNotFoundError:
+            # Overwritten and its blob freed between the lookup and the open: look again.
+            if attempt == _ATTEMPTS - 1:
+                raise
+            continue
+        if inline:
+            return row, data.store(backend(rt), pieces, end - start)
+        return row, Stored.of_blob(backend(rt).put(pieces))
+    raise AssertionError("unreachable")
+
+
+def copy_object(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    name, key = str(params["Bucket"]), check_key(str(params["Key"]))
+    with rt.store.read() as s:
+        bucket = bucket_or_404(s, name)
+    require_anonymous(ctx, bucket.acl, "WRITE")
+    metadata = directive(params, "MetadataDirective")
+    tags = directive(params, "TaggingDirective")
+
+    def whole(row: S3Object) -> tuple[int, int]:
+        _refuse_copy_to_itself(name, key, row, params)
+        return 0, row.size
+
+    source, stored = copy_source_bytes(rt, ctx, params, whole, inline=True)
+    owner = ctx.principal.account_id or bucket.account_id
+    try:
+        row = S3Object(
+            bucket=name,
+            key=key,
+            account_id=owner,
+            size=stored.size,
+            etag=f'"{stored.md5_hex}"',
+            blob_id=stored.blob_id,
+            data=stored.data,
+            last_modified=now(),
+            headers=_copied_headers(source, params, metadata),
+            acl=new_object_acl(params, owner),
+            tagging=source.tagging
+            if tags == "COPY"
+            else tagging.from_header(params.get("Tagging")),
+            storage_class=str(params.get("StorageClass") or "STANDARD"),
+        )
+        freed, shown = writes.record(rt.store, row, params)
+    except BaseException:
+        data.discard(backend(rt), stored)
+        raise
+    free_blobs(rt, freed)
+    out: Result = {
+        "CopyObjectResult": {"ETag": row.etag, "LastModified": row.last_modified},
+        **OBJECT_ENCRYPTION,
+    }
+    if shown:
+        out["VersionId"] = shown
+    if source.version_id != versions.NULL:
+        out["CopySourceVersionId"] = source.version_id
+    return out
 
 
 def _copied_headers(source: S3Object, params: Params, metadata: str) -> str:
@@ -258,3 +257,8 @@ def _copied_headers(source: S3Object, params: Params, metadata: str) -> str:
     if metadata == "COPY":
         return json.dumps(old)
     return json.dumps(stored_headers(params) | {"Checksums": old.get("Checksums", {})})
+
+
+OPERATIONS: Operations = {
+    "CopyObject": copy_object,
+}

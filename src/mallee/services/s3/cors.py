@@ -13,19 +13,16 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote
 
 from mallee.api.context import RequestContext
-from mallee.api.errors import ServiceError
 from mallee.api.http import HttpResponse
 from mallee.api.protocol.restxml_serializer import host_id
-from mallee.services.base import Params, Result
-from mallee.services.s3 import errors, post_upload
+from mallee.services.base import Operations, Params, Result, Runtime
+from mallee.services.s3 import errors
 from mallee.services.s3.checksums import check_body_md5
-from mallee.services.s3.common import S3Base, bucket_or_404
-from mallee.services.s3.objects import ObjectsApi
+from mallee.services.s3.common import bucket_or_404
 from mallee.store.tables.s3 import S3Bucket
 
 log = logging.getLogger(__name__)
@@ -41,19 +38,6 @@ _NOT_ALLOWED = (
 )
 
 
-def no_such_cors(bucket: str) -> ServiceError:
-    return ServiceError(
-        "NoSuchCORSConfiguration",
-        "The CORS configuration does not exist",
-        404,
-        extra={"BucketName": bucket},
-    )
-
-
-def _invalid(message: str) -> ServiceError:
-    return ServiceError("InvalidRequest", message, 400)
-
-
 def validate_rules(rules: list[Rule]) -> None:
     """The checks S3 makes of a CORS configuration, with its errors."""
     if not rules or len(rules) > MAX_RULES:
@@ -64,23 +48,27 @@ def validate_rules(rules: list[Rule]) -> None:
             raise errors.malformed_xml()
         for method in methods:
             if method not in METHODS:
-                raise _invalid(
+                raise errors.invalid_request(
                     f"Found unsupported HTTP method in CORS config. Unsupported method is {method}"
                 )
         for origin in origins:
             if origin.count("*") > 1:
-                raise _invalid(f'AllowedOrigin "{origin}" can not have more than one wildcard.')
+                raise errors.invalid_request(
+                    f'AllowedOrigin "{origin}" can not have more than one wildcard.'
+                )
         for header in rule.get("AllowedHeaders") or []:
             if header.count("*") > 1:
-                raise _invalid(f'AllowedHeader "{header}" can not have more than one wildcard.')
+                raise errors.invalid_request(
+                    f'AllowedHeader "{header}" can not have more than one wildcard.'
+                )
         for header in rule.get("ExposeHeaders") or []:
             if "*" in header:
-                raise _invalid(
+                raise errors.invalid_request(
                     f'ExposeHeader "{header}" contains wildcard. We currently do not support'
                     " wildcard for ExposeHeader."
                 )
         if len(str(rule.get("ID") or "")) > 255:
-            raise _invalid("ID length should not exceed allowed limit of 255")
+            raise errors.invalid_request("ID length should not exceed allowed limit of 255")
 
 
 def wildcard_match(pattern: str, value: str, *, fold: bool = False) -> bool:
@@ -143,105 +131,95 @@ def _header_list(value: str) -> list[str]:
     return [item.strip().lower() for item in value.split(",") if item.strip()]
 
 
-class CorsApi(S3Base):
-    def put_bucket_cors(self, ctx: RequestContext, params: Params) -> Result:
-        name = str(params["Bucket"])
-        _owner_only(ctx)
-        check_body_md5(ctx, params.get("ContentMD5"))
-        config = params.get("CORSConfiguration") or {}
-        rules: list[Rule] = list(config.get("CORSRules") or [])
-        validate_rules(rules)
-        with self.store.session() as s:
-            bucket = bucket_or_404(s, name)
-            bucket.cors = json.dumps({"CORSRules": rules})
-        return {}
-
-    def get_bucket_cors(self, ctx: RequestContext, params: Params) -> Result:
-        name = str(params["Bucket"])
-        _owner_only(ctx)
-        with self.store.read() as s:
-            bucket = bucket_or_404(s, name)
-        if not bucket.cors:
-            raise no_such_cors(name)
-        rules: list[Rule] = json.loads(bucket.cors).get("CORSRules", [])
-        return {"CORSRules": rules}
-
-    def delete_bucket_cors(self, ctx: RequestContext, params: Params) -> Result:
-        _owner_only(ctx)
-        with self.store.session() as s:
-            bucket_or_404(s, str(params["Bucket"])).cors = None
-        return {STATUS: 204}
-
-    # -- requests the model cannot route, and every answer ------------------------------------
-
-    def answer_unrouted(
-        self, ctx: RequestContext, authorize: Callable[[RequestContext], None]
-    ) -> HttpResponse | None:
-        """A preflight or a browser POST upload; None for anything the model routes."""
-        if ctx.http.method == "OPTIONS":
-            return self._preflight(ctx)
-        bucket = post_upload.bucket_of_post(ctx)
-        if bucket is None or not isinstance(self, ObjectsApi):
-            return None
-        return post_upload.post_object(self, ctx, bucket, authorize)
-
-    def finish_response(self, ctx: RequestContext, response: HttpResponse) -> None:
-        """CORS headers on the answer to an actual cross-origin request a rule admits."""
-        origin = ctx.http.headers.get("origin")
-        if not origin or ctx.http.method == "OPTIONS":
-            return
-        bucket, _ = _split_path(ctx.http.path)
-        rules = self._rules(bucket) if bucket else None
-        rule = matching_rule(rules, origin, ctx.http.method) if rules else None
-        if rule is not None:
-            response.headers.update(cors_headers(rule, origin))
-
-    def _rules(self, bucket: str) -> list[Rule] | None:
-        with self.store.read() as s:
-            row = s.get(S3Bucket, bucket)
-            text = row.cors if row is not None else None
-        return list(json.loads(text).get("CORSRules", [])) if text else None
-
-    def _preflight(self, ctx: RequestContext) -> HttpResponse:
-        headers = ctx.http.headers
-        origin = headers.get("origin")
-        method = headers.get("access-control-request-method")
-        if not origin:
-            raise ServiceError(
-                "BadRequest", "Insufficient information. Origin request header needed.", 400
-            )
-        if method not in METHODS:
-            raise ServiceError(
-                "BadRequest", f"Invalid Access-Control-Request-Method: {method}", 400
-            )
-        bucket, key = _split_path(ctx.http.path)
-        with self.store.read() as s:
-            row = s.get(S3Bucket, bucket) if bucket else None
-            text = row.cors if row is not None else None
-        if row is None:
-            raise _forbidden("CORSResponse: Bucket not found", method, key)
-        if not text:
-            raise _forbidden("CORSResponse: CORS is not enabled for this bucket.", method, key)
-        requested = _header_list(headers.get("access-control-request-headers", ""))
-        rules: list[Rule] = json.loads(text).get("CORSRules", [])
-        rule = matching_rule(rules, origin, method, requested)
-        if rule is None:
-            raise _forbidden(_NOT_ALLOWED, method, key)
-        answer = {"x-amz-request-id": ctx.request_id, "x-amz-id-2": host_id(ctx.request_id)}
-        answer.update(cors_headers(rule, origin, requested))
-        return HttpResponse(200, answer, b"")
+def put_bucket_cors(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    name = str(params["Bucket"])
+    _owner_only(ctx)
+    check_body_md5(ctx, params.get("ContentMD5"))
+    config = params.get("CORSConfiguration") or {}
+    rules: list[Rule] = list(config.get("CORSRules") or [])
+    validate_rules(rules)
+    with rt.store.session() as s:
+        bucket = bucket_or_404(s, name)
+        bucket.cors = json.dumps({"CORSRules": rules})
+    return {}
 
 
-def _forbidden(message: str, method: str, key: str) -> ServiceError:
-    return ServiceError(
-        "AccessForbidden",
-        message,
-        403,
-        extra={"Method": method, "ResourceType": "OBJECT" if key else "BUCKET"},
-    )
+def get_bucket_cors(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    name = str(params["Bucket"])
+    _owner_only(ctx)
+    with rt.store.read() as s:
+        bucket = bucket_or_404(s, name)
+    if not bucket.cors:
+        raise errors.no_such_cors_configuration(name)
+    rules: list[Rule] = json.loads(bucket.cors).get("CORSRules", [])
+    return {"CORSRules": rules}
+
+
+def delete_bucket_cors(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    _owner_only(ctx)
+    with rt.store.session() as s:
+        bucket_or_404(s, str(params["Bucket"])).cors = None
+    return {STATUS: 204}
+
+
+# -- preflights, which the model cannot route, and every answer -------------------------------
+
+
+def finish_response(rt: Runtime, ctx: RequestContext, response: HttpResponse) -> None:
+    """CORS headers on the answer to an actual cross-origin request a rule admits."""
+    origin = ctx.http.headers.get("origin")
+    if not origin or ctx.http.method == "OPTIONS":
+        return
+    bucket, _ = _split_path(ctx.http.path)
+    rules = _rules(rt, bucket) if bucket else None
+    rule = matching_rule(rules, origin, ctx.http.method) if rules else None
+    if rule is not None:
+        response.headers.update(cors_headers(rule, origin))
+
+
+def _rules(rt: Runtime, bucket: str) -> list[Rule] | None:
+    with rt.store.read() as s:
+        row = s.get(S3Bucket, bucket)
+        text = row.cors if row is not None else None
+    return list(json.loads(text).get("CORSRules", [])) if text else None
+
+
+def preflight(rt: Runtime, ctx: RequestContext) -> HttpResponse:
+    headers = ctx.http.headers
+    origin = headers.get("origin")
+    method = headers.get("access-control-request-method")
+    if not origin:
+        raise errors.bad_request("Insufficient information. Origin request header needed.")
+    if method not in METHODS:
+        raise errors.bad_request(f"Invalid Access-Control-Request-Method: {method}")
+    bucket, key = _split_path(ctx.http.path)
+    with rt.store.read() as s:
+        row = s.get(S3Bucket, bucket) if bucket else None
+        text = row.cors if row is not None else None
+    if row is None:
+        raise errors.access_forbidden("CORSResponse: Bucket not found", method, key)
+    if not text:
+        raise errors.access_forbidden(
+            "CORSResponse: CORS is not enabled for this bucket.", method, key
+        )
+    requested = _header_list(headers.get("access-control-request-headers", ""))
+    rules: list[Rule] = json.loads(text).get("CORSRules", [])
+    rule = matching_rule(rules, origin, method, requested)
+    if rule is None:
+        raise errors.access_forbidden(_NOT_ALLOWED, method, key)
+    answer = {"x-amz-request-id": ctx.request_id, "x-amz-id-2": host_id(ctx.request_id)}
+    answer.update(cors_headers(rule, origin, requested))
+    return HttpResponse(200, answer, b"")
 
 
 def _owner_only(ctx: RequestContext) -> None:
     # Signed callers were authorized by IAM (s3:PutBucketCORS, ...); anonymous ones never may.
     if ctx.principal.kind == "anonymous":
         raise errors.access_denied()
+
+
+OPERATIONS: Operations = {
+    "PutBucketCors": put_bucket_cors,
+    "GetBucketCors": get_bucket_cors,
+    "DeleteBucketCors": delete_bucket_cors,
+}

@@ -15,11 +15,10 @@ import json
 from typing import Any
 
 from mallee.api.context import RequestContext
-from mallee.api.errors import ServiceError
-from mallee.services.base import Params, Result
+from mallee.services.base import Operations, Params, Result, Runtime
 from mallee.services.s3 import errors
 from mallee.services.s3.checksums import check_body_md5
-from mallee.services.s3.common import S3Base, settings_bucket
+from mallee.services.s3.common import settings_bucket
 
 STATUS = "@status"
 AES256 = "AES256"
@@ -28,10 +27,6 @@ KMS = frozenset({"aws:kms", "aws:kms:dsse"})
 OBJECT_ENCRYPTION: dict[str, Any] = {"ServerSideEncryption": AES256}
 _DEFAULT_RULE = {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": AES256}}
 _SSE_C = ("SSECustomerAlgorithm", "SSECustomerKey", "SSECustomerKeyMD5")
-
-
-def no_kms() -> ServiceError:
-    return errors.not_implemented("Server side encryption specified but KMS is not configured")
 
 
 def check_rules(rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -44,7 +39,7 @@ def check_rules(rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
         raise errors.malformed_xml()
     algorithm = default.get("SSEAlgorithm")
     if algorithm in KMS:
-        raise no_kms()
+        raise errors.no_kms()
     if algorithm != AES256:
         raise errors.malformed_xml()
     if default.get("KMSMasterKeyID") is not None:
@@ -68,7 +63,7 @@ def check_write(params: Params) -> None:
     CreateMultipartUpload, a POST upload's field): SSE-S3 or none, before its body is read."""
     wanted = params.get("ServerSideEncryption")
     if wanted in KMS:
-        raise no_kms()
+        raise errors.no_kms()
     if wanted is not None and wanted != AES256:
         raise errors.invalid_argument(
             "The encryption method specified is not supported",
@@ -89,26 +84,34 @@ def check_write(params: Params) -> None:
         )
 
 
-class EncryptionApi(S3Base):
-    def put_bucket_encryption(self, ctx: RequestContext, params: Params) -> Result:
-        check_body_md5(ctx, params.get("ContentMD5"))
-        config = params.get("ServerSideEncryptionConfiguration") or {}
-        rules = check_rules(list(config.get("Rules") or []))
-        with self.store.session() as s:
-            settings_bucket(s, ctx, params).encryption = json.dumps(rules)
-        return {}
+def put_bucket_encryption(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    check_body_md5(ctx, params.get("ContentMD5"))
+    config = params.get("ServerSideEncryptionConfiguration") or {}
+    rules = check_rules(list(config.get("Rules") or []))
+    with rt.store.session() as s:
+        settings_bucket(s, ctx, params).encryption = json.dumps(rules)
+    return {}
 
-    def get_bucket_encryption(self, ctx: RequestContext, params: Params) -> Result:
-        with self.store.read() as s:
-            bucket = settings_bucket(s, ctx, params)
-        rules = (
-            json.loads(bucket.encryption)
-            if bucket.encryption
-            else [{**_DEFAULT_RULE, "BucketKeyEnabled": False}]
-        )
-        return {"ServerSideEncryptionConfiguration": {"Rules": rules}}
 
-    def delete_bucket_encryption(self, ctx: RequestContext, params: Params) -> Result:
-        with self.store.session() as s:
-            settings_bucket(s, ctx, params).encryption = None
-        return {STATUS: 204}
+def get_bucket_encryption(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    with rt.store.read() as s:
+        bucket = settings_bucket(s, ctx, params)
+    rules = (
+        json.loads(bucket.encryption)
+        if bucket.encryption
+        else [{**_DEFAULT_RULE, "BucketKeyEnabled": False}]
+    )
+    return {"ServerSideEncryptionConfiguration": {"Rules": rules}}
+
+
+def delete_bucket_encryption(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    with rt.store.session() as s:
+        settings_bucket(s, ctx, params).encryption = None
+    return {STATUS: 204}
+
+
+OPERATIONS: Operations = {
+    "PutBucketEncryption": put_bucket_encryption,
+    "GetBucketEncryption": get_bucket_encryption,
+    "DeleteBucketEncryption": delete_bucket_encryption,
+}

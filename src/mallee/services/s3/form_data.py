@@ -14,6 +14,7 @@ from email.message import Message
 
 from mallee.api.errors import ServiceError
 from mallee.api.http import BodyStream
+from mallee.services.s3 import errors
 
 PIECE = 1 << 20
 # What S3 accepts before the file: field values, plus their part headers.
@@ -21,22 +22,6 @@ MAX_PRE_DATA = 20 * 1024
 MAX_PART_HEADERS = 8 * 1024
 # What is read (and dropped) after the file before the request is given up as malformed.
 MAX_TRAILER = 1 << 20
-
-
-def malformed() -> ServiceError:
-    return ServiceError(
-        "MalformedPOSTRequest",
-        "The body of your POST request is not well-formed multipart/form-data.",
-        400,
-    )
-
-
-def too_much_pre_data() -> ServiceError:
-    return ServiceError(
-        "MaxPostPreDataLengthExceeded",
-        "Your POST request fields preceeding the upload file was too large.",
-        400,
-    )
 
 
 def boundary_of(content_type: str) -> str | None:
@@ -86,7 +71,7 @@ class FormDataReader:
         """Fields up to and including the file part (whose data is not read yet)."""
         form = Form()
         if not self._skip_to_delimiter():
-            raise malformed()
+            raise errors.malformed_post_request()
         while self._after_delimiter():
             name, filename, content_type = self._part_headers()
             if name.lower() == file_field:
@@ -106,7 +91,7 @@ class FormDataReader:
                 dropped += len(self._buffer)
                 self._buffer.clear()
                 if dropped > MAX_TRAILER:
-                    raise malformed()
+                    raise errors.malformed_post_request()
         except ServiceError:
             if not quiet:
                 raise
@@ -142,7 +127,7 @@ class FormDataReader:
         """True when a part follows the delimiter just consumed, False at the closing one."""
         while len(self._buffer) < 2:
             if not self._fill():
-                raise malformed()
+                raise errors.malformed_post_request()
         if self._buffer.startswith(b"--"):
             return False
         # Transport padding (spaces, tabs) may follow a delimiter before its CRLF.
@@ -150,16 +135,16 @@ class FormDataReader:
             end = self._buffer.find(b"\r\n")
             if end >= 0:
                 if self._buffer[:end].strip(b" \t"):
-                    raise malformed()
+                    raise errors.malformed_post_request()
                 del self._buffer[: end + 2]
                 return True
             if len(self._buffer) > 256 or not self._fill():
-                raise malformed()
+                raise errors.malformed_post_request()
 
     def _count_pre_data(self, size: int) -> None:
         self._pre_data += size
         if self._pre_data > MAX_PRE_DATA:
-            raise too_much_pre_data()
+            raise errors.max_post_pre_data_exceeded()
 
     def _part_headers(self) -> tuple[str, str | None, str]:
         """(field name, file name, content type) from the part's header block."""
@@ -168,9 +153,9 @@ class FormDataReader:
             if end >= 0 or (self._buffer.startswith(b"\r\n")):
                 break
             if len(self._buffer) > MAX_PART_HEADERS or not self._fill():
-                raise malformed()
+                raise errors.malformed_post_request()
         if self._buffer.startswith(b"\r\n"):
-            raise malformed()  # a part without a Content-Disposition header
+            raise errors.malformed_post_request()  # a part without a Content-Disposition header
         block = bytes(self._buffer[:end])
         del self._buffer[: end + 4]
         self._count_pre_data(len(block))
@@ -186,9 +171,9 @@ class FormDataReader:
                 self._count_pre_data(len(value))
                 return value.decode("utf-8", "replace")
             if len(self._buffer) > MAX_PRE_DATA - self._pre_data + len(self._delimiter):
-                raise too_much_pre_data()
+                raise errors.max_post_pre_data_exceeded()
             if not self._fill():
-                raise malformed()
+                raise errors.malformed_post_request()
 
     def _part_data(self) -> Iterator[bytes]:
         """The current part's bytes in pieces, ending at the next delimiter (consumed).
@@ -210,7 +195,7 @@ class FormDataReader:
                 del self._buffer[:-keep]
                 yield out
             if not self._fill():
-                raise malformed()
+                raise errors.malformed_post_request()
 
 
 def _parse_part_headers(block: str) -> tuple[str, str | None, str]:
@@ -220,14 +205,14 @@ def _parse_part_headers(block: str) -> tuple[str, str | None, str]:
     for line in block.split("\r\n"):
         header, sep, value = line.partition(":")
         if not sep:
-            raise malformed()
+            raise errors.malformed_post_request()
         header = header.strip().lower()
         if header == "content-type":
             content_type = value.strip()
         elif header == "content-disposition":
             name, filename = _disposition(value)
     if name is None:
-        raise malformed()
+        raise errors.malformed_post_request()
     return name, filename, content_type
 
 
@@ -236,7 +221,7 @@ def _disposition(value: str) -> tuple[str | None, str | None]:
     message = Message()
     message["content-disposition"] = value
     if message.get_content_disposition() != "form-data":
-        raise malformed()
+        raise errors.malformed_post_request()
     name = message.get_param("name", header="content-disposition")
     filename = message.get_param("filename", header="content-disposition")
     return (

@@ -14,11 +14,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from mallee.api.context import RequestContext
-from mallee.api.errors import ServiceError
 from mallee.objectstore.lifecycle_rules import aware
-from mallee.services.base import Params, Result
+from mallee.services.base import Operations, Params, Result, Runtime
 from mallee.services.s3 import errors
-from mallee.services.s3.common import S3Base, bucket_or_404
+from mallee.services.s3.common import bucket_or_404
 from mallee.services.s3.tagging import MAX_OBJECT_TAGS, check_tags
 
 STATUS = "@status"
@@ -26,10 +25,6 @@ MAX_RULES = 1000
 MAX_ID = 255
 FILTERS = ("Prefix", "Tag", "And", "ObjectSizeGreaterThan", "ObjectSizeLessThan")
 EXPIRATIONS = ("Days", "Date", "ExpiredObjectDeleteMarker")
-
-
-def _invalid_request(message: str) -> ServiceError:
-    return ServiceError("InvalidRequest", message, 400)
 
 
 def _positive(value: Any, message: str) -> None:
@@ -74,7 +69,9 @@ def _check_expiration(expiration: dict[str, Any], tagged: bool) -> dict[str, Any
             raise errors.invalid_argument("'Date' must be at midnight GMT")
         return {"Date": date.isoformat()}
     if "ExpiredObjectDeleteMarker" in expiration and tagged:
-        raise _invalid_request("ExpiredObjectDeleteMarker cannot be specified with object tags")
+        raise errors.invalid_request(
+            "ExpiredObjectDeleteMarker cannot be specified with object tags"
+        )
     return dict(expiration)
 
 
@@ -90,12 +87,10 @@ def check_rule(raw: dict[str, Any]) -> dict[str, Any]:
     tagged = _check_filter(rule)
     if rule.get("Transitions") or rule.get("NoncurrentVersionTransitions"):
         # STANDARD is the only storage class here: there is nothing to transition to.
-        raise ServiceError(
-            "InvalidStorageClass", "The storage class you specified is not valid", 400
-        )
+        raise errors.invalid_storage_class()
     actions = ("Expiration", "NoncurrentVersionExpiration", "AbortIncompleteMultipartUpload")
     if not any(rule.get(a) is not None for a in actions):
-        raise _invalid_request("At least one action needs to be specified in a rule")
+        raise errors.invalid_request("At least one action needs to be specified in a rule")
     if rule.get("Expiration") is not None:
         rule["Expiration"] = _check_expiration(rule["Expiration"], tagged)
     noncurrent = rule.get("NoncurrentVersionExpiration")
@@ -110,7 +105,7 @@ def check_rule(raw: dict[str, Any]) -> dict[str, Any]:
     abort = rule.get("AbortIncompleteMultipartUpload")
     if abort is not None:
         if tagged:
-            raise _invalid_request(
+            raise errors.invalid_request(
                 "Tag-based filter cannot be used with AbortIncompleteMultipartUpload action"
             )
         _positive(
@@ -144,37 +139,36 @@ def _output_rule(stored: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _no_configuration(name: str) -> ServiceError:
-    return ServiceError(
-        "NoSuchLifecycleConfiguration",
-        "The lifecycle configuration does not exist",
-        404,
-        extra={"BucketName": name},
-    )
+def put_bucket_lifecycle_configuration(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    if ctx.principal.kind == "anonymous":
+        raise errors.access_denied()
+    checked = check_configuration(params.get("LifecycleConfiguration"))
+    with rt.store.session() as s:
+        bucket_or_404(s, str(params["Bucket"])).lifecycle = json.dumps(checked)
+    return {}
 
 
-class LifecycleApi(S3Base):
-    def put_bucket_lifecycle_configuration(self, ctx: RequestContext, params: Params) -> Result:
-        if ctx.principal.kind == "anonymous":
-            raise errors.access_denied()
-        checked = check_configuration(params.get("LifecycleConfiguration"))
-        with self.store.session() as s:
-            bucket_or_404(s, str(params["Bucket"])).lifecycle = json.dumps(checked)
-        return {}
+def get_bucket_lifecycle_configuration(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    if ctx.principal.kind == "anonymous":
+        raise errors.access_denied()
+    name = str(params["Bucket"])
+    with rt.store.read() as s:
+        text = bucket_or_404(s, name).lifecycle
+    if not text:
+        raise errors.no_such_lifecycle_configuration(name)
+    return {"Rules": [_output_rule(r) for r in json.loads(text)]}
 
-    def get_bucket_lifecycle_configuration(self, ctx: RequestContext, params: Params) -> Result:
-        if ctx.principal.kind == "anonymous":
-            raise errors.access_denied()
-        name = str(params["Bucket"])
-        with self.store.read() as s:
-            text = bucket_or_404(s, name).lifecycle
-        if not text:
-            raise _no_configuration(name)
-        return {"Rules": [_output_rule(r) for r in json.loads(text)]}
 
-    def delete_bucket_lifecycle(self, ctx: RequestContext, params: Params) -> Result:
-        if ctx.principal.kind == "anonymous":
-            raise errors.access_denied()
-        with self.store.session() as s:
-            bucket_or_404(s, str(params["Bucket"])).lifecycle = None
-        return {STATUS: 204}
+def delete_bucket_lifecycle(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    if ctx.principal.kind == "anonymous":
+        raise errors.access_denied()
+    with rt.store.session() as s:
+        bucket_or_404(s, str(params["Bucket"])).lifecycle = None
+    return {STATUS: 204}
+
+
+OPERATIONS: Operations = {
+    "PutBucketLifecycleConfiguration": put_bucket_lifecycle_configuration,
+    "GetBucketLifecycleConfiguration": get_bucket_lifecycle_configuration,
+    "DeleteBucketLifecycle": delete_bucket_lifecycle,
+}

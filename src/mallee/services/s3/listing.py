@@ -16,9 +16,9 @@ from sqlalchemy.orm import Session
 
 from mallee.api.context import RequestContext
 from mallee.services import page_tokens
-from mallee.services.base import Params, Result
+from mallee.services.base import Operations, Params, Result, Runtime
 from mallee.services.s3 import errors
-from mallee.services.s3.common import S3Base, bucket_or_404, owner_of, require_anonymous
+from mallee.services.s3.common import bucket_or_404, owner_of, require_anonymous
 from mallee.services.s3.names import prefix_matches_some
 from mallee.store.tables.s3 import S3Object
 
@@ -115,47 +115,48 @@ def key_encoder(params: Params) -> Any:
     return lambda text: quote(text, safe="/") if text else text
 
 
-class ListingApi(S3Base):
-    def _page(self, ctx: RequestContext, params: Params, start_after: str) -> tuple[Page, Any]:
-        name = str(params["Bucket"])
-        with self.store.read() as s:
-            bucket = bucket_or_404(s, name)
-            require_anonymous(ctx, bucket.acl, "READ")
-            page = scan(
-                s,
-                name,
-                prefix=str(params.get("Prefix") or ""),
-                delimiter=str(params.get("Delimiter") or ""),
-                start_after=start_after,
-                max_keys=max_keys_of(params),
-            )
-            owners = {a: owner_of(s, a) for a in {r.account_id for r in page.contents}}
-        return page, owners
+def _page(rt: Runtime, ctx: RequestContext, params: Params, start_after: str) -> tuple[Page, Any]:
+    name = str(params["Bucket"])
+    with rt.store.read() as s:
+        bucket = bucket_or_404(s, name)
+        require_anonymous(ctx, bucket.acl, "READ")
+        page = scan(
+            s,
+            name,
+            prefix=str(params.get("Prefix") or ""),
+            delimiter=str(params.get("Delimiter") or ""),
+            start_after=start_after,
+            max_keys=max_keys_of(params),
+        )
+        owners = {a: owner_of(s, a) for a in {r.account_id for r in page.contents}}
+    return page, owners
 
-    def list_objects(self, ctx: RequestContext, params: Params) -> Result:
-        page, owners = self._page(ctx, params, str(params.get("Marker") or ""))
-        enc = key_encoder(params)
-        out = _common(params, page, enc, lambda r: owners[r.account_id])
-        out["Marker"] = enc(str(params.get("Marker") or ""))
-        if page.truncated and params.get("Delimiter"):
-            out["NextMarker"] = enc(page.last)
-        return out
 
-    def list_objects_v2(self, ctx: RequestContext, params: Params) -> Result:
-        token = params.get("ContinuationToken")
-        start = _decode_token(str(token)) if token else str(params.get("StartAfter") or "")
-        page, owners = self._page(ctx, params, start)
-        enc = key_encoder(params)
-        fetch_owner = bool(params.get("FetchOwner"))
-        out = _common(params, page, enc, lambda r: owners[r.account_id] if fetch_owner else None)
-        out["KeyCount"] = len(page.contents) + len(page.prefixes)
-        if token:
-            out["ContinuationToken"] = str(token)
-        if params.get("StartAfter"):
-            out["StartAfter"] = enc(str(params["StartAfter"]))
-        if page.truncated:
-            out["NextContinuationToken"] = page_tokens.encode(page.last)
-        return out
+def list_objects(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    page, owners = _page(rt, ctx, params, str(params.get("Marker") or ""))
+    enc = key_encoder(params)
+    out = _common(params, page, enc, lambda r: owners[r.account_id])
+    out["Marker"] = enc(str(params.get("Marker") or ""))
+    if page.truncated and params.get("Delimiter"):
+        out["NextMarker"] = enc(page.last)
+    return out
+
+
+def list_objects_v2(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    token = params.get("ContinuationToken")
+    start = _decode_token(str(token)) if token else str(params.get("StartAfter") or "")
+    page, owners = _page(rt, ctx, params, start)
+    enc = key_encoder(params)
+    fetch_owner = bool(params.get("FetchOwner"))
+    out = _common(params, page, enc, lambda r: owners[r.account_id] if fetch_owner else None)
+    out["KeyCount"] = len(page.contents) + len(page.prefixes)
+    if token:
+        out["ContinuationToken"] = str(token)
+    if params.get("StartAfter"):
+        out["StartAfter"] = enc(str(params["StartAfter"]))
+    if page.truncated:
+        out["NextContinuationToken"] = page_tokens.encode(page.last)
+    return out
 
 
 def _common(params: Params, page: Page, enc: Any, owner: Any) -> Result:
@@ -194,3 +195,9 @@ def _decode_token(token: str) -> str:
             "The continuation token provided is incorrect", "continuation-token", token
         )
     return key
+
+
+OPERATIONS: Operations = {
+    "ListObjects": list_objects,
+    "ListObjectsV2": list_objects_v2,
+}

@@ -23,11 +23,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from mallee.api.context import RequestContext
-from mallee.api.errors import ServiceError
 from mallee.objectstore import versions
 from mallee.objectstore.backends import Blob
-from mallee.services.base import Params, Result
+from mallee.services.base import Operations, Params, Result, Runtime
 from mallee.services.s3 import errors, tagging
+from mallee.services.s3.blobs import backend, free_blobs
 from mallee.services.s3.checksums import Checksums, content_md5
 from mallee.services.s3.common import (
     bucket_or_404,
@@ -37,7 +37,7 @@ from mallee.services.s3.common import (
     owner_of,
     require_anonymous,
 )
-from mallee.services.s3.copy import CopyApi, copy_range
+from mallee.services.s3.copy import copy_range, copy_source_bytes
 from mallee.services.s3.encryption import OBJECT_ENCRYPTION
 from mallee.services.s3.listing import after_prefix, common_prefix, key_encoder
 from mallee.services.s3.names import check_key, prefix_matches_some
@@ -52,49 +52,6 @@ from mallee.store.tables.s3 import S3Bucket, S3Object, S3Part, S3Upload
 MIN_PART_SIZE = 5 << 20
 MAX_PART_NUMBER = 10_000
 MAX_LISTED = 1000
-
-
-def no_such_upload(upload_id: str) -> ServiceError:
-    return ServiceError(
-        "NoSuchUpload",
-        "The specified upload does not exist. The upload ID may be invalid, or the upload may "
-        "have been aborted or completed.",
-        404,
-        extra={"UploadId": upload_id},
-    )
-
-
-def invalid_part(number: int, etag: str) -> ServiceError:
-    return ServiceError(
-        "InvalidPart",
-        "One or more of the specified parts could not be found.  The part may not have been "
-        "uploaded, or the specified entity tag may not match the part's entity tag.",
-        400,
-        extra={"PartNumber": str(number), "ETag": etag},
-    )
-
-
-def invalid_part_order() -> ServiceError:
-    return ServiceError(
-        "InvalidPartOrder",
-        "The list of parts was not in ascending order. The parts list must be specified in "
-        "order by part number.",
-        400,
-    )
-
-
-def entity_too_small(part: S3Part) -> ServiceError:
-    return ServiceError(
-        "EntityTooSmall",
-        "Your proposed upload is smaller than the minimum allowed size",
-        400,
-        extra={
-            "ProposedSize": str(part.size),
-            "MinSizeAllowed": str(MIN_PART_SIZE),
-            "PartNumber": str(part.part_number),
-            "ETag": part.etag.strip('"'),
-        },
-    )
 
 
 def new_upload_id() -> str:
@@ -135,7 +92,7 @@ def requested_parts(spec: Any) -> list[tuple[int, str]]:
             raise errors.malformed_xml()
         number = int(item["PartNumber"])
         if out and number <= out[-1][0]:
-            raise invalid_part_order()
+            raise errors.invalid_part_order()
         out.append((number, str(item["ETag"]).strip('"')))
     return out
 
@@ -146,11 +103,16 @@ def chosen_parts(requested: list[tuple[int, str]], stored: dict[int, S3Part]) ->
     for number, etag in requested:
         part = stored.get(number)
         if part is None or part.etag.strip('"') != etag:
-            raise invalid_part(number, etag)
+            raise errors.invalid_part(number, etag)
         chosen.append(part)
     for part in chosen[:-1]:
         if part.size < MIN_PART_SIZE:
-            raise entity_too_small(part)
+            raise errors.entity_too_small(
+                part.size,
+                MIN_PART_SIZE,
+                PartNumber=str(part.part_number),
+                ETag=part.etag.strip('"'),
+            )
     return chosen
 
 
@@ -172,7 +134,7 @@ def _find_upload(s: Session, params: Params, lock: bool = False) -> S3Upload:
         query = query.with_for_update()
     upload = s.scalars(query).first()
     if upload is None or upload.bucket != params["Bucket"] or upload.key != params["Key"]:
-        raise no_such_upload(upload_id)
+        raise errors.no_such_upload(upload_id)
     return upload
 
 
@@ -185,258 +147,268 @@ def _drop_upload(s: Session, upload: S3Upload) -> list[str]:
     return blob_ids
 
 
-class MultipartApi(CopyApi):
-    def _bucket(self, ctx: RequestContext, params: Params, permission: str) -> S3Bucket:
-        with self.store.read() as s:
-            bucket = bucket_or_404(s, str(params["Bucket"]))
-        require_anonymous(ctx, bucket.acl, permission)
-        return bucket
+def _bucket(rt: Runtime, ctx: RequestContext, params: Params, permission: str) -> S3Bucket:
+    with rt.store.read() as s:
+        bucket = bucket_or_404(s, str(params["Bucket"]))
+    require_anonymous(ctx, bucket.acl, permission)
+    return bucket
 
-    def create_multipart_upload(self, ctx: RequestContext, params: Params) -> Result:
-        name, key = str(params["Bucket"]), check_key(str(params["Key"]))
-        bucket = self._bucket(ctx, params, "WRITE")
-        owner = ctx.principal.account_id or bucket.account_id
-        upload = S3Upload(
-            upload_id=new_upload_id(),
+
+def create_multipart_upload(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    name, key = str(params["Bucket"]), check_key(str(params["Key"]))
+    bucket = _bucket(rt, ctx, params, "WRITE")
+    owner = ctx.principal.account_id or bucket.account_id
+    upload = S3Upload(
+        upload_id=new_upload_id(),
+        bucket=name,
+        key=key,
+        account_id=owner,
+        initiated_at=now(),
+        headers=json.dumps(stored_headers(params)),
+        acl=new_object_acl(params, owner),
+        tagging=tagging.from_header(params.get("Tagging")),
+        storage_class=str(params.get("StorageClass") or "STANDARD"),
+    )
+    try:
+        with rt.store.session() as s:
+            s.add(upload)
+    except IntegrityError as err:  # the bucket went away meanwhile
+        raise errors.no_such_bucket(name) from err
+    return {"Bucket": name, "Key": key, "UploadId": upload.upload_id, **OBJECT_ENCRYPTION}
+
+
+def upload_part(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    number = part_number(params.get("PartNumber"))
+    _bucket(rt, ctx, params, "WRITE")
+    with rt.store.read() as s:
+        _find_upload(s, params)  # before taking in the body
+    md5 = content_md5(params.get("ContentMD5"))
+    sums = Checksums.requested(params)
+    blob = backend(rt).put(sums.watch(pieces(params.get("Body"))))
+
+    def verify() -> None:
+        if md5 is not None and md5 != blob.md5_hex:
+            raise errors.bad_digest()
+        sums.verify()
+
+    part = _keep_part(rt, params, number, blob, verify, sums.output())
+    return {"ETag": part.etag, **sums.output(), **OBJECT_ENCRYPTION}
+
+
+def upload_part_copy(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    number = part_number(params.get("PartNumber"))
+    _bucket(rt, ctx, params, "WRITE")
+    with rt.store.read() as s:
+        _find_upload(s, params)
+    header = params.get("CopySourceRange")
+    source, copied = copy_source_bytes(rt, ctx, params, lambda r: copy_range(header, r.size))
+    assert copied.blob_id is not None  # parts are always blobs
+    blob = Blob(copied.blob_id, copied.size, copied.md5_hex)
+    part = _keep_part(rt, params, number, blob, lambda: None, {})
+    out: Result = {
+        "CopyPartResult": {"ETag": part.etag, "LastModified": part.last_modified},
+        **OBJECT_ENCRYPTION,
+    }
+    if source.version_id != versions.NULL:
+        out["CopySourceVersionId"] = source.version_id
+    return out
+
+
+def _keep_part(
+    rt: Runtime,
+    params: Params,
+    number: int,
+    blob: Blob,
+    verify: Callable[[], None],
+    checksums: dict[str, str],
+) -> S3Part:
+    """Record a stored blob as part `number` once `verify` passes; else delete the blob."""
+    try:
+        verify()
+        part = S3Part(
+            upload_id=str(params["UploadId"]),
+            part_number=number,
+            size=blob.size,
+            etag=f'"{blob.md5_hex}"',
+            blob_id=blob.blob_id,
+            last_modified=now(),
+            checksums=json.dumps(checksums),
+        )
+        freed = _record_part(rt, params, part)
+    except BaseException:
+        backend(rt).delete(blob.blob_id)
+        raise
+    free_blobs(rt, freed)
+    return part
+
+
+def _record_part(rt: Runtime, params: Params, part: S3Part) -> list[str]:
+    """Store the part, replacing one of the same number; the replaced blob id to free."""
+    try:
+        with rt.store.session() as s:
+            # Locked: an Abort or Complete of this upload waits for this part, or wins.
+            _find_upload(s, params, lock=True)
+            old = s.get(S3Part, (part.upload_id, part.part_number))
+            freed = [old.blob_id] if old is not None else []
+            if old is not None:
+                s.delete(old)
+                s.flush()
+            s.add(part)
+        return freed
+    except IntegrityError as err:  # the upload was aborted or completed meanwhile
+        raise errors.no_such_upload(part.upload_id) from err
+
+
+def complete_multipart_upload(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    requested = requested_parts(params.get("MultipartUpload"))
+    name, key = str(params["Bucket"]), str(params["Key"])
+    _bucket(rt, ctx, params, "WRITE")
+    with rt.store.read() as s:
+        upload = _find_upload(s, params)
+        stored = {p.part_number: p for p in s.scalars(
+            select(S3Part).where(S3Part.upload_id == upload.upload_id)
+        )}  # fmt: skip
+    chosen = chosen_parts(requested, stored)
+    blob = _concat(rt, params, chosen)
+    try:
+        row = S3Object(
             bucket=name,
             key=key,
-            account_id=owner,
-            initiated_at=now(),
-            headers=json.dumps(stored_headers(params)),
-            acl=new_object_acl(params, owner),
-            tagging=tagging.from_header(params.get("Tagging")),
-            storage_class=str(params.get("StorageClass") or "STANDARD"),
+            account_id=upload.account_id,
+            size=blob.size,
+            etag=upload_etag(part.etag for part in chosen),
+            blob_id=blob.blob_id,
+            last_modified=now(),
+            headers=upload.headers,
+            acl=upload.acl,
+            tagging=upload.tagging,
+            storage_class=upload.storage_class,
         )
-        try:
-            with self.store.session() as s:
-                s.add(upload)
-        except IntegrityError as err:  # the bucket went away meanwhile
-            raise errors.no_such_bucket(name) from err
-        return {"Bucket": name, "Key": key, "UploadId": upload.upload_id, **OBJECT_ENCRYPTION}
+        freed, shown = _commit_upload(rt, params, row, chosen)
+    except BaseException:
+        backend(rt).delete(blob.blob_id)
+        raise
+    free_blobs(rt, freed)
+    out: Result = {
+        "Bucket": name,
+        "Key": key,
+        "ETag": row.etag,
+        "Location": _location(ctx, name, key),
+        **OBJECT_ENCRYPTION,
+    }
+    if shown:
+        out["VersionId"] = shown
+    return out
 
-    def upload_part(self, ctx: RequestContext, params: Params) -> Result:
-        number = part_number(params.get("PartNumber"))
-        self._bucket(ctx, params, "WRITE")
-        with self.store.read() as s:
-            _find_upload(s, params)  # before taking in the body
-        md5 = content_md5(params.get("ContentMD5"))
-        sums = Checksums.requested(params)
-        blob = self.backend.put(sums.watch(pieces(params.get("Body"))))
 
-        def verify() -> None:
-            if md5 is not None and md5 != blob.md5_hex:
-                raise errors.bad_digest()
-            sums.verify()
-
-        part = self._keep_part(params, number, blob, verify, sums.output())
-        return {"ETag": part.etag, **sums.output(), **OBJECT_ENCRYPTION}
-
-    def upload_part_copy(self, ctx: RequestContext, params: Params) -> Result:
-        number = part_number(params.get("PartNumber"))
-        self._bucket(ctx, params, "WRITE")
-        with self.store.read() as s:
+def _concat(rt: Runtime, params: Params, chosen: list[S3Part]) -> Blob:
+    try:
+        return backend(rt).concat([part.blob_id for part in chosen])
+    except FileNotFoundError as err:
+        # A part's blob was freed while we read it: a concurrent Complete or Abort won
+        # (NoSuchUpload), or the part was uploaded again (the list no longer matches).
+        with rt.store.read() as s:
             _find_upload(s, params)
-        header = params.get("CopySourceRange")
-        source, copied = self.copy_source_bytes(ctx, params, lambda r: copy_range(header, r.size))
-        assert copied.blob_id is not None  # parts are always blobs
-        blob = Blob(copied.blob_id, copied.size, copied.md5_hex)
-        part = self._keep_part(params, number, blob, lambda: None, {})
-        out: Result = {
-            "CopyPartResult": {"ETag": part.etag, "LastModified": part.last_modified},
-            **OBJECT_ENCRYPTION,
-        }
-        if source.version_id != versions.NULL:
-            out["CopySourceVersionId"] = source.version_id
-        return out
+        raise errors.invalid_part(chosen[0].part_number, chosen[0].etag.strip('"')) from err
 
-    def _keep_part(
-        self,
-        params: Params,
-        number: int,
-        blob: Blob,
-        verify: Callable[[], None],
-        checksums: dict[str, str],
-    ) -> S3Part:
-        """Record a stored blob as part `number` once `verify` passes; else delete the blob."""
-        try:
-            verify()
-            part = S3Part(
-                upload_id=str(params["UploadId"]),
-                part_number=number,
-                size=blob.size,
-                etag=f'"{blob.md5_hex}"',
-                blob_id=blob.blob_id,
-                last_modified=now(),
-                checksums=json.dumps(checksums),
-            )
-            freed = self._record_part(params, part)
-        except BaseException:
-            self.backend.delete(blob.blob_id)
-            raise
-        self.free_blobs(freed)
-        return part
 
-    def _record_part(self, params: Params, part: S3Part) -> list[str]:
-        """Store the part, replacing one of the same number; the replaced blob id to free."""
-        try:
-            with self.store.session() as s:
-                # Locked: an Abort or Complete of this upload waits for this part, or wins.
-                _find_upload(s, params, lock=True)
-                old = s.get(S3Part, (part.upload_id, part.part_number))
-                freed = [old.blob_id] if old is not None else []
-                if old is not None:
-                    s.delete(old)
-                    s.flush()
-                s.add(part)
-            return freed
-        except IntegrityError as err:  # the upload was aborted or completed meanwhile
-            raise no_such_upload(part.upload_id) from err
-
-    def complete_multipart_upload(self, ctx: RequestContext, params: Params) -> Result:
-        requested = requested_parts(params.get("MultipartUpload"))
-        name, key = str(params["Bucket"]), str(params["Key"])
-        self._bucket(ctx, params, "WRITE")
-        with self.store.read() as s:
-            upload = _find_upload(s, params)
-            stored = {p.part_number: p for p in s.scalars(
-                select(S3Part).where(S3Part.upload_id == upload.upload_id)
-            )}  # fmt: skip
-        chosen = chosen_parts(requested, stored)
-        blob = self._concat(params, chosen)
-        try:
-            row = S3Object(
-                bucket=name,
-                key=key,
-                account_id=upload.account_id,
-                size=blob.size,
-                etag=upload_etag(part.etag for part in chosen),
-                blob_id=blob.blob_id,
-                last_modified=now(),
-                headers=upload.headers,
-                acl=upload.acl,
-                tagging=upload.tagging,
-                storage_class=upload.storage_class,
-            )
-            freed, shown = self._commit_upload(params, row, chosen)
-        except BaseException:
-            self.backend.delete(blob.blob_id)
-            raise
-        self.free_blobs(freed)
-        out: Result = {
-            "Bucket": name,
-            "Key": key,
-            "ETag": row.etag,
-            "Location": _location(ctx, name, key),
-            **OBJECT_ENCRYPTION,
-        }
-        if shown:
-            out["VersionId"] = shown
-        return out
-
-    def _concat(self, params: Params, chosen: list[S3Part]) -> Blob:
-        try:
-            return self.backend.concat([part.blob_id for part in chosen])
-        except FileNotFoundError as err:
-            # A part's blob was freed while we read it: a concurrent Complete or Abort won
-            # (NoSuchUpload), or the part was uploaded again (the list no longer matches).
-            with self.store.read() as s:
-                _find_upload(s, params)
-            raise invalid_part(chosen[0].part_number, chosen[0].etag.strip('"')) from err
-
-    def _commit_upload(
-        self, params: Params, row: S3Object, chosen: list[S3Part]
-    ) -> tuple[list[str], str | None]:
-        """Record the object and drop the upload: (blobs to free, version id to report)."""
-        with self.store.session() as s:
-            bucket = locked_bucket(s, row.bucket)
-            upload = _find_upload(s, params, lock=True)
-            # A part re-uploaded while we concatenated: our copy holds its old bytes.
-            now_stored = dict(
-                s.execute(
-                    select(S3Part.part_number, S3Part.blob_id).where(
-                        S3Part.upload_id == upload.upload_id
-                    )
-                )
-                .tuples()
-                .all()
-            )
-            for part in chosen:
-                if now_stored.get(part.part_number) != part.blob_id:
-                    raise invalid_part(part.part_number, part.etag.strip('"'))
-            check_write_conditions(versions.latest(s, row.bucket, row.key), params)
-            row.version_id = versions.new_version_id(bucket)
-            freed = versions.put_version(s, bucket, row) + _drop_upload(s, upload)
-            return freed, versions.shown(bucket, row.version_id)
-
-    def abort_multipart_upload(self, ctx: RequestContext, params: Params) -> Result:
-        self._bucket(ctx, params, "WRITE")
-        with self.store.session() as s:
-            freed = _drop_upload(s, _find_upload(s, params, lock=True))
-        self.free_blobs(freed)
-        return {STATUS: 204}
-
-    def list_parts(self, ctx: RequestContext, params: Params) -> Result:
-        self._bucket(ctx, params, "READ")
-        limit, marker = _max(params, "MaxParts"), int(params.get("PartNumberMarker") or 0)
-        with self.store.read() as s:
-            upload = _find_upload(s, params)
-            found = list(
-                s.scalars(
-                    select(S3Part)
-                    .where(S3Part.upload_id == upload.upload_id, S3Part.part_number > marker)
-                    .order_by(S3Part.part_number)
-                    .limit(limit + 1)
+def _commit_upload(
+    rt: Runtime, params: Params, row: S3Object, chosen: list[S3Part]
+) -> tuple[list[str], str | None]:
+    """Record the object and drop the upload: (blobs to free, version id to report)."""
+    with rt.store.session() as s:
+        bucket = locked_bucket(s, row.bucket)
+        upload = _find_upload(s, params, lock=True)
+        # A part re-uploaded while we concatenated: our copy holds its old bytes.
+        now_stored = dict(
+            s.execute(
+                select(S3Part.part_number, S3Part.blob_id).where(
+                    S3Part.upload_id == upload.upload_id
                 )
             )
-            owner = owner_of(s, upload.account_id)
-        parts = found[:limit]
-        out: Result = {
-            "Bucket": upload.bucket,
-            "Key": upload.key,
-            "UploadId": upload.upload_id,
-            "PartNumberMarker": marker,
-            "MaxParts": limit,
-            "IsTruncated": len(found) > limit,
-            "Parts": [_part(p) for p in parts],
-            "Initiator": owner,
-            "Owner": owner,
-            "StorageClass": upload.storage_class,
-        }
-        if parts:
-            out["NextPartNumberMarker"] = parts[-1].part_number
-        return out
+            .tuples()
+            .all()
+        )
+        for part in chosen:
+            if now_stored.get(part.part_number) != part.blob_id:
+                raise errors.invalid_part(part.part_number, part.etag.strip('"'))
+        check_write_conditions(versions.latest(s, row.bucket, row.key), params)
+        row.version_id = versions.new_version_id(bucket)
+        freed = versions.put_version(s, bucket, row) + _drop_upload(s, upload)
+        return freed, versions.shown(bucket, row.version_id)
 
-    def list_multipart_uploads(self, ctx: RequestContext, params: Params) -> Result:
-        name = str(params["Bucket"])
-        self._bucket(ctx, params, "READ")
-        prefix, delimiter = str(params.get("Prefix") or ""), str(params.get("Delimiter") or "")
-        key_marker = str(params.get("KeyMarker") or "")
-        id_marker = str(params.get("UploadIdMarker") or "") if key_marker else ""
-        limit = _max(params, "MaxUploads")
-        start = _start(prefix, delimiter, key_marker, id_marker)
-        with self.store.read() as s:
-            page = scan_uploads(s, name, prefix, delimiter, start, limit)
-            owners = {a: owner_of(s, a) for a in {u.account_id for u in page.uploads}}
-        enc = key_encoder(params)
-        out: Result = {
-            "Bucket": name,
-            "KeyMarker": enc(key_marker),
-            "UploadIdMarker": id_marker,
-            "Prefix": enc(prefix),
-            "MaxUploads": limit,
-            "IsTruncated": page.truncated,
-            "Uploads": [_upload(u, owners[u.account_id], enc) for u in page.uploads],
-            "CommonPrefixes": [{"Prefix": enc(p)} for p in page.prefixes],
-        }
-        if delimiter:
-            out["Delimiter"] = enc(delimiter)
-        if params.get("EncodingType"):
-            out["EncodingType"] = "url"
-        if page.truncated:
-            out["NextKeyMarker"] = enc(page.last[0])
-            if page.last[1] is not None:
-                out["NextUploadIdMarker"] = page.last[1]
-        return out
+
+def abort_multipart_upload(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    _bucket(rt, ctx, params, "WRITE")
+    with rt.store.session() as s:
+        freed = _drop_upload(s, _find_upload(s, params, lock=True))
+    free_blobs(rt, freed)
+    return {STATUS: 204}
+
+
+def list_parts(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    _bucket(rt, ctx, params, "READ")
+    limit, marker = _max(params, "MaxParts"), int(params.get("PartNumberMarker") or 0)
+    with rt.store.read() as s:
+        upload = _find_upload(s, params)
+        found = list(
+            s.scalars(
+                select(S3Part)
+                .where(S3Part.upload_id == upload.upload_id, S3Part.part_number > marker)
+                .order_by(S3Part.part_number)
+                .limit(limit + 1)
+            )
+        )
+        owner = owner_of(s, upload.account_id)
+    parts = found[:limit]
+    out: Result = {
+        "Bucket": upload.bucket,
+        "Key": upload.key,
+        "UploadId": upload.upload_id,
+        "PartNumberMarker": marker,
+        "MaxParts": limit,
+        "IsTruncated": len(found) > limit,
+        "Parts": [_part(p) for p in parts],
+        "Initiator": owner,
+        "Owner": owner,
+        "StorageClass": upload.storage_class,
+    }
+    if parts:
+        out["NextPartNumberMarker"] = parts[-1].part_number
+    return out
+
+
+def list_multipart_uploads(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    name = str(params["Bucket"])
+    _bucket(rt, ctx, params, "READ")
+    prefix, delimiter = str(params.get("Prefix") or ""), str(params.get("Delimiter") or "")
+    key_marker = str(params.get("KeyMarker") or "")
+    id_marker = str(params.get("UploadIdMarker") or "") if key_marker else ""
+    limit = _max(params, "MaxUploads")
+    start = _start(prefix, delimiter, key_marker, id_marker)
+    with rt.store.read() as s:
+        page = scan_uploads(s, name, prefix, delimiter, start, limit)
+        owners = {a: owner_of(s, a) for a in {u.account_id for u in page.uploads}}
+    enc = key_encoder(params)
+    out: Result = {
+        "Bucket": name,
+        "KeyMarker": enc(key_marker),
+        "UploadIdMarker": id_marker,
+        "Prefix": enc(prefix),
+        "MaxUploads": limit,
+        "IsTruncated": page.truncated,
+        "Uploads": [_upload(u, owners[u.account_id], enc) for u in page.uploads],
+        "CommonPrefixes": [{"Prefix": enc(p)} for p in page.prefixes],
+    }
+    if delimiter:
+        out["Delimiter"] = enc(delimiter)
+    if params.get("EncodingType"):
+        out["EncodingType"] = "url"
+    if page.truncated:
+        out["NextKeyMarker"] = enc(page.last[0])
+        if page.last[1] is not None:
+            out["NextUploadIdMarker"] = page.last[1]
+    return out
 
 
 @dataclass
@@ -517,3 +489,14 @@ def _location(ctx: RequestContext, bucket: str, key: str) -> str:
     host = ctx.http.headers.get("host", "")
     scheme = ctx.http.headers.get("x-forwarded-proto", "http")
     return f"{scheme}://{host}/{bucket}/{quote(key)}"
+
+
+OPERATIONS: Operations = {
+    "CreateMultipartUpload": create_multipart_upload,
+    "UploadPart": upload_part,
+    "UploadPartCopy": upload_part_copy,
+    "CompleteMultipartUpload": complete_multipart_upload,
+    "AbortMultipartUpload": abort_multipart_upload,
+    "ListParts": list_parts,
+    "ListMultipartUploads": list_multipart_uploads,
+}

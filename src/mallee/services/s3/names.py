@@ -5,7 +5,6 @@ from __future__ import annotations
 import ipaddress
 import re
 
-from mallee.api.errors import ServiceError
 from mallee.services.s3 import errors
 
 _DNS = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
@@ -43,15 +42,10 @@ def _is_ip(name: str) -> bool:
 def check_key(key: str) -> str:
     """Keys are any UTF-8 up to 1024 bytes; they are stored, never used as paths."""
     if not key:
-        raise ServiceError("InvalidArgument", "Key must not be empty", 400)
+        raise errors.invalid_argument("Key must not be empty")
     encoded = key.encode("utf-8", "surrogatepass")
     if len(encoded) > MAX_KEY_BYTES:
-        raise ServiceError(
-            "KeyTooLongError",
-            "Your key is too long",
-            400,
-            extra={"MaxSizeAllowed": str(MAX_KEY_BYTES), "Size": str(len(encoded))},
-        )
+        raise errors.key_too_long(len(encoded), MAX_KEY_BYTES)
     try:
         key.encode("utf-8")
     except UnicodeEncodeError as err:

@@ -16,10 +16,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from mallee.api.context import RequestContext
-from mallee.api.errors import ServiceError
-from mallee.services.base import Params, Result
+from mallee.services.base import Operations, Params, Result, Runtime
 from mallee.services.s3 import errors
-from mallee.services.s3.common import S3Base, canonical_id, grants, settings_bucket
+from mallee.services.s3.common import canonical_id, grants, settings_bucket
 from mallee.store.tables.s3 import S3Bucket
 
 STATUS = "@status"
@@ -43,18 +42,6 @@ def acl_has_effect(grant_list: Iterable[dict[str, Any]], owners: Iterable[str]) 
     )
 
 
-def acl_not_supported() -> ServiceError:
-    return ServiceError("AccessControlListNotSupported", "The bucket does not allow ACLs", 400)
-
-
-def acl_with_enforced_ownership() -> ServiceError:
-    return ServiceError(
-        "InvalidBucketAclWithObjectOwnership",
-        "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting",
-        400,
-    )
-
-
 def check_ownership(value: Any) -> str:
     """CreateBucket's x-amz-object-ownership, checked."""
     if value not in OWNERSHIPS:
@@ -66,38 +53,37 @@ def check_ownership(value: Any) -> str:
     return str(value)
 
 
-def not_found(bucket: str) -> ServiceError:
-    return ServiceError(
-        "OwnershipControlsNotFoundError",
-        "The bucket ownership controls were not found",
-        404,
-        extra={"BucketName": bucket},
-    )
+def put_bucket_ownership_controls(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    rules = (params.get("OwnershipControls") or {}).get("Rules") or []
+    if len(rules) != 1 or rules[0].get("ObjectOwnership") not in OWNERSHIPS:
+        raise errors.malformed_xml()
+    wanted = str(rules[0]["ObjectOwnership"])
+    with rt.store.session() as s:
+        bucket = settings_bucket(s, ctx, params)
+        if wanted == ENFORCED and acl_has_effect(grants(bucket.acl), [bucket.account_id]):
+            # ACLs that grant others something must go first, or disabling them would
+            # silently take that access away.
+            raise errors.acl_with_enforced_ownership()
+        bucket.ownership = wanted
+    return {}
 
 
-class OwnershipApi(S3Base):
-    def put_bucket_ownership_controls(self, ctx: RequestContext, params: Params) -> Result:
-        rules = (params.get("OwnershipControls") or {}).get("Rules") or []
-        if len(rules) != 1 or rules[0].get("ObjectOwnership") not in OWNERSHIPS:
-            raise errors.malformed_xml()
-        wanted = str(rules[0]["ObjectOwnership"])
-        with self.store.session() as s:
-            bucket = settings_bucket(s, ctx, params)
-            if wanted == ENFORCED and acl_has_effect(grants(bucket.acl), [bucket.account_id]):
-                # ACLs that grant others something must go first, or disabling them would
-                # silently take that access away.
-                raise acl_with_enforced_ownership()
-            bucket.ownership = wanted
-        return {}
+def get_bucket_ownership_controls(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    with rt.store.read() as s:
+        bucket = settings_bucket(s, ctx, params)
+    if bucket.ownership is None:
+        raise errors.ownership_controls_not_found(bucket.name)
+    return {"OwnershipControls": {"Rules": [{"ObjectOwnership": bucket.ownership}]}}
 
-    def get_bucket_ownership_controls(self, ctx: RequestContext, params: Params) -> Result:
-        with self.store.read() as s:
-            bucket = settings_bucket(s, ctx, params)
-        if bucket.ownership is None:
-            raise not_found(bucket.name)
-        return {"OwnershipControls": {"Rules": [{"ObjectOwnership": bucket.ownership}]}}
 
-    def delete_bucket_ownership_controls(self, ctx: RequestContext, params: Params) -> Result:
-        with self.store.session() as s:
-            settings_bucket(s, ctx, params).ownership = None
-        return {STATUS: 204}
+def delete_bucket_ownership_controls(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    with rt.store.session() as s:
+        settings_bucket(s, ctx, params).ownership = None
+    return {STATUS: 204}
+
+
+OPERATIONS: Operations = {
+    "PutBucketOwnershipControls": put_bucket_ownership_controls,
+    "GetBucketOwnershipControls": get_bucket_ownership_controls,
+    "DeleteBucketOwnershipControls": delete_bucket_ownership_controls,
+}

@@ -17,12 +17,11 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from mallee.api.context import RequestContext
-from mallee.api.errors import ServiceError
 from mallee.objectstore import versions
 from mallee.policy import Policy, PolicyError, PolicyKind, parse_policy
-from mallee.services.base import Params, Result
+from mallee.services.base import Operations, Params, Result, Runtime
 from mallee.services.s3 import errors
-from mallee.services.s3.common import S3Base, acl_allows, bucket_or_404, check_expected_owner
+from mallee.services.s3.common import acl_allows, bucket_or_404, check_expected_owner
 from mallee.services.s3.ownership import acls_disabled
 from mallee.services.s3.public_access import blocks
 from mallee.store.tables.iam import IamAccount
@@ -174,10 +173,6 @@ def _policy_version(text: str | None) -> str:
     return str(json.loads(text).get("Version", "2008-10-17")) if text else "2012-10-17"
 
 
-def malformed_policy(message: str) -> ServiceError:
-    return ServiceError("MalformedPolicy", message, 400)
-
-
 def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value] if value is not None else []
 
@@ -187,7 +182,7 @@ def _check_resources(bucket: str, statement: dict[str, Any]) -> None:
     own = f"{ARN_PREFIX}{bucket}"
     for resource in resources:
         if not isinstance(resource, str) or not (resource == own or resource.startswith(own + "/")):
-            raise malformed_policy("Policy has invalid resource")
+            raise errors.malformed_policy("Policy has invalid resource")
 
 
 def _action_kind(action: str) -> str | None:
@@ -206,7 +201,7 @@ def _check_actions(statement: dict[str, Any]) -> None:
     actions = [a for a in _as_list(statement.get("Action")) if isinstance(a, str)]
     for action in actions + _as_list(statement.get("NotAction")):
         if isinstance(action, str) and action != "*" and not action.lower().startswith("s3:"):
-            raise malformed_policy("Policy has invalid action")
+            raise errors.malformed_policy("Policy has invalid action")
     resources = [r for r in _as_list(statement.get("Resource")) if isinstance(r, str)]
     kinds = {_action_kind(a) for a in actions}
     if not actions or not resources or None in kinds:
@@ -214,7 +209,7 @@ def _check_actions(statement: dict[str, Any]) -> None:
     on_objects = any("/" in r for r in resources)
     on_bucket = any("/" not in r for r in resources)
     if ("object" in kinds and not on_objects) or ("bucket" in kinds and not on_bucket):
-        raise malformed_policy("Action does not apply to any resource(s) in statement")
+        raise errors.malformed_policy("Action does not apply to any resource(s) in statement")
 
 
 def _check_principals(s: Session, policy: Policy) -> None:
@@ -227,30 +222,30 @@ def _check_principals(s: Session, policy: Policy) -> None:
                 if value.startswith("arn:aws:iam::"):
                     account = value.split(":")[4]
                 if value != "*" and s.get(IamAccount, account) is None:
-                    raise malformed_policy("Invalid principal in policy")
+                    raise errors.malformed_policy("Invalid principal in policy")
 
 
 def validate_policy(s: Session, bucket: str, text: str) -> None:
     """MalformedPolicy, with S3's messages, unless `text` is a valid policy for `bucket`."""
     if len(text.encode()) > MAX_POLICY_BYTES:
-        raise malformed_policy("Policies must be less than 20 KB")
+        raise errors.malformed_policy("Policies must be less than 20 KB")
     try:
         doc = json.loads(text)
     except ValueError:
         doc = None
     if not isinstance(doc, dict) or not text.lstrip().startswith("{"):
-        raise malformed_policy("Policies must be valid JSON and the first byte must be '{'")
+        raise errors.malformed_policy("Policies must be valid JSON and the first byte must be '{'")
     raw = doc.get("Statement")
     for statement in raw if isinstance(raw, list) else [raw]:
         if isinstance(statement, dict):
             if "Principal" not in statement and "NotPrincipal" not in statement:
-                raise malformed_policy("Missing required field Principal")
+                raise errors.malformed_policy("Missing required field Principal")
             _check_actions(statement)
             _check_resources(bucket, statement)
     try:
         policy = parse_policy(text, PolicyKind.RESOURCE)
     except PolicyError as err:
-        raise malformed_policy(err.message) from err
+        raise errors.malformed_policy(err.message) from err
     _check_principals(s, policy)
 
 
@@ -283,55 +278,55 @@ def check_bucket_owner(ctx: RequestContext, bucket: S3Bucket) -> None:
     if p.kind == "anonymous":
         raise errors.access_denied()
     if p.account_id != bucket.account_id and not p.is_cloud_admin:
-        raise ServiceError(
-            "MethodNotAllowed", "The specified method is not allowed against this resource.", 405
-        )
+        raise errors.method_not_allowed()
 
 
-def no_such_policy(bucket: str) -> ServiceError:
-    return ServiceError(
-        "NoSuchBucketPolicy",
-        "The bucket policy does not exist",
-        404,
-        extra={"BucketName": bucket},
-    )
+def _owned_bucket(s: Session, ctx: RequestContext, params: Params) -> S3Bucket:
+    bucket = bucket_or_404(s, str(params["Bucket"]))
+    check_bucket_owner(ctx, bucket)
+    check_expected_owner(params, bucket)
+    return bucket
 
 
-class PolicyApi(S3Base):
-    def _owned_bucket(self, s: Session, ctx: RequestContext, params: Params) -> S3Bucket:
-        bucket = bucket_or_404(s, str(params["Bucket"]))
-        check_bucket_owner(ctx, bucket)
-        check_expected_owner(params, bucket)
-        return bucket
+def put_bucket_policy(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    text = params.get("Policy")
+    if not isinstance(text, str) or not text.strip():
+        raise errors.malformed_policy("Policies must be valid JSON and the first byte must be '{'")
+    with rt.store.session() as s:
+        bucket = _owned_bucket(s, ctx, params)
+        validate_policy(s, bucket.name, text)
+        if blocks(bucket, "BlockPublicPolicy") and is_public(text):
+            raise errors.access_denied()
+        bucket.policy = text
+    return {STATUS: 204}
 
-    def put_bucket_policy(self, ctx: RequestContext, params: Params) -> Result:
-        text = params.get("Policy")
-        if not isinstance(text, str) or not text.strip():
-            raise malformed_policy("Policies must be valid JSON and the first byte must be '{'")
-        with self.store.session() as s:
-            bucket = self._owned_bucket(s, ctx, params)
-            validate_policy(s, bucket.name, text)
-            if blocks(bucket, "BlockPublicPolicy") and is_public(text):
-                raise errors.access_denied()
-            bucket.policy = text
-        return {STATUS: 204}
 
-    def get_bucket_policy(self, ctx: RequestContext, params: Params) -> Result:
-        with self.store.read() as s:
-            bucket = self._owned_bucket(s, ctx, params)
-        if not bucket.policy:
-            raise no_such_policy(bucket.name)
-        return {"Policy": bucket.policy}
+def get_bucket_policy(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    with rt.store.read() as s:
+        bucket = _owned_bucket(s, ctx, params)
+    if not bucket.policy:
+        raise errors.no_such_bucket_policy(bucket.name)
+    return {"Policy": bucket.policy}
 
-    def delete_bucket_policy(self, ctx: RequestContext, params: Params) -> Result:
-        with self.store.session() as s:
-            bucket = self._owned_bucket(s, ctx, params)
-            bucket.policy = None
-        return {STATUS: 204}
 
-    def get_bucket_policy_status(self, ctx: RequestContext, params: Params) -> Result:
-        with self.store.read() as s:
-            bucket = self._owned_bucket(s, ctx, params)
-        if not bucket.policy:
-            raise no_such_policy(bucket.name)
-        return {"PolicyStatus": {"IsPublic": is_public(bucket.policy)}}
+def delete_bucket_policy(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    with rt.store.session() as s:
+        bucket = _owned_bucket(s, ctx, params)
+        bucket.policy = None
+    return {STATUS: 204}
+
+
+def get_bucket_policy_status(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    with rt.store.read() as s:
+        bucket = _owned_bucket(s, ctx, params)
+    if not bucket.policy:
+        raise errors.no_such_bucket_policy(bucket.name)
+    return {"PolicyStatus": {"IsPublic": is_public(bucket.policy)}}
+
+
+OPERATIONS: Operations = {
+    "PutBucketPolicy": put_bucket_policy,
+    "GetBucketPolicy": get_bucket_policy,
+    "DeleteBucketPolicy": delete_bucket_policy,
+    "GetBucketPolicyStatus": get_bucket_policy_status,
+}

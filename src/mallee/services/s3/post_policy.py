@@ -21,30 +21,12 @@ from mallee.api.auth.common import parse_count
 from mallee.api.auth.signing import ALGORITHM, same, sign_hex, signing_key
 from mallee.api.auth.sigv4 import split_credential
 from mallee.api.auth.timefmt import parse_amz_date
-from mallee.api.errors import ServiceError
+from mallee.services.s3 import errors
 
 # Fields no condition needs to name (S3: x-amz-signature, file, policy, x-ignore-*; SigV2's
 # AWSAccessKeyId and signature; and the bucket, which is not a field but the URL).
 UNCHECKED = frozenset({"file", "policy", "x-amz-signature", "signature", "awsaccesskeyid"})
 MAX_CONDITION_TEXT = 200
-
-
-def invalid_policy(detail: str) -> ServiceError:
-    return ServiceError("InvalidPolicyDocument", f"Invalid Policy: {detail}", 400)
-
-
-def policy_denied(detail: str) -> ServiceError:
-    return ServiceError("AccessDenied", f"Invalid according to Policy: {detail}", 403)
-
-
-def missing_field(name: str) -> ServiceError:
-    return ServiceError(
-        "InvalidArgument",
-        f"Bucket POST must contain a field named '{name}'.  If it is specified, please check the"
-        " order of the fields.",
-        400,
-        extra={"ArgumentName": name, "ArgumentValue": ""},
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,21 +56,21 @@ def parse_policy(encoded: str) -> PostPolicy:
     try:
         raw = base64.b64decode(encoded.strip(), validate=True)
     except (binascii.Error, ValueError) as err:
-        raise invalid_policy("Invalid 'base64' encoding.") from err
+        raise errors.invalid_policy_document("Invalid 'base64' encoding.") from err
     try:
         document = json.loads(raw)
     except (UnicodeDecodeError, ValueError) as err:
-        raise invalid_policy("Invalid JSON.") from err
+        raise errors.invalid_policy_document("Invalid JSON.") from err
     if not isinstance(document, dict):
-        raise invalid_policy("Invalid JSON.")
+        raise errors.invalid_policy_document("Invalid JSON.")
     if "expiration" not in document:
-        raise invalid_policy("Policy missing expiration.")
+        raise errors.invalid_policy_document("Policy missing expiration.")
     if "conditions" not in document:
-        raise invalid_policy("Policy missing conditions.")
+        raise errors.invalid_policy_document("Policy missing conditions.")
     policy = PostPolicy(_expiration(document["expiration"]))
     conditions = document["conditions"]
     if not isinstance(conditions, list):
-        raise invalid_policy("Invalid 'conditions' value: must be a list.")
+        raise errors.invalid_policy_document("Invalid 'conditions' value: must be a list.")
     for item in conditions:
         _add_condition(policy, item)
     return policy
@@ -102,7 +84,7 @@ def _expiration(value: Any) -> float:
         moment = None
     if moment is None or moment.tzinfo is None:
         # S3 wants a full UTC timestamp, e.g. 2007-12-01T12:00:00.000Z.
-        raise invalid_policy(f"Invalid 'expiration' value: '{value}'")
+        raise errors.invalid_policy_document(f"Invalid 'expiration' value: '{value}'")
     return moment.timestamp()
 
 
@@ -113,29 +95,37 @@ def _quoted(items: list[Any]) -> str:
 def _add_condition(policy: PostPolicy, item: Any) -> None:
     if isinstance(item, dict):
         if len(item) != 1:
-            raise invalid_policy(
+            raise errors.invalid_policy_document(
                 "Invalid Simple-Condition: Simple-Conditions must have exactly one property"
                 " specified."
             )
         ((name, value),) = item.items()
         if not isinstance(value, str):
-            raise invalid_policy(f"Invalid Simple-Condition: value of {name} must be a string.")
+            raise errors.invalid_policy_document(
+                f"Invalid Simple-Condition: value of {name} must be a string."
+            )
         text = _quoted(["eq", f"${name}", value])
         policy.conditions.append(Condition("eq", name.lower(), value, text))
         return
     if not isinstance(item, list) or not item or not isinstance(item[0], str):
-        raise invalid_policy(f"Invalid Condition: {json.dumps(item)[:MAX_CONDITION_TEXT]}")
+        raise errors.invalid_policy_document(
+            f"Invalid Condition: {json.dumps(item)[:MAX_CONDITION_TEXT]}"
+        )
     op = item[0].lower()
     if op == "content-length-range":
         policy.length_range = _length_range(item)
         return
     if op not in ("eq", "starts-with"):
-        raise invalid_policy(f"Invalid Condition: unknown operation '{item[0]}'.")
+        raise errors.invalid_policy_document(f"Invalid Condition: unknown operation '{item[0]}'.")
     if len(item) != 3 or not all(isinstance(part, str) for part in item[1:]):
-        raise invalid_policy(f"Invalid Condition: '{item[0]}' needs a field and a value.")
+        raise errors.invalid_policy_document(
+            f"Invalid Condition: '{item[0]}' needs a field and a value."
+        )
     name, value = item[1], item[2]
     if not name.startswith("$"):
-        raise invalid_policy(f"Invalid Condition: field name '{name}' must start with '$'.")
+        raise errors.invalid_policy_document(
+            f"Invalid Condition: field name '{name}' must start with '$'."
+        )
     policy.conditions.append(Condition(op, name[1:].lower(), value, _quoted(item)))
 
 
@@ -149,20 +139,22 @@ def _length_range(item: list[Any]) -> tuple[int, int]:
         elif isinstance(part, str) and (count := parse_count(part)) is not None:
             bounds.append(count)
     if len(item) != 3 or len(bounds) != 2 or bounds[0] < 0 or bounds[0] > bounds[1]:
-        raise invalid_policy("Invalid content-length-range: needs two integers, min <= max.")
+        raise errors.invalid_policy_document(
+            "Invalid content-length-range: needs two integers, min <= max."
+        )
     return bounds[0], bounds[1]
 
 
 def check_policy(policy: PostPolicy, fields: dict[str, str], bucket: str, now: float) -> None:
     """AccessDenied unless the policy is current and the form (lower-case names) satisfies it."""
     if now > policy.expiration:
-        raise policy_denied("Policy expired.")
+        raise errors.post_policy_denied("Policy expired.")
     values = dict(fields)
     values["bucket"] = bucket
     covered: set[str] = set()
     for condition in policy.conditions:
         if not condition.holds(values.get(condition.name, "")):
-            raise policy_denied(f"Policy Condition failed: {condition.text}")
+            raise errors.post_policy_denied(f"Policy Condition failed: {condition.text}")
         covered.add(condition.name)
     extra = [
         name
@@ -170,7 +162,7 @@ def check_policy(policy: PostPolicy, fields: dict[str, str], bucket: str, now: f
         if name not in UNCHECKED and name not in covered and not name.startswith("x-ignore-")
     ]
     if extra:
-        raise policy_denied(f"Extra input fields: {', '.join(extra)}")
+        raise errors.post_policy_denied(f"Extra input fields: {', '.join(extra)}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,7 +185,7 @@ def signature_fields(fields: dict[str, str]) -> PostSignature | None:
     if "awsaccesskeyid" in fields or "signature" in fields:
         for name, spelled in (("awsaccesskeyid", "AWSAccessKeyId"), ("signature", "Signature")):
             if not fields.get(name):
-                raise missing_field(spelled)
+                raise errors.missing_post_field(spelled)
         return PostSignature("v2", fields["awsaccesskeyid"], fields["signature"])
     return None
 
@@ -201,25 +193,18 @@ def signature_fields(fields: dict[str, str]) -> PostSignature | None:
 def _v4_fields(fields: dict[str, str]) -> PostSignature:
     for name in ("x-amz-algorithm", "x-amz-credential", "x-amz-date", "x-amz-signature"):
         if not fields.get(name):
-            raise missing_field(name)
+            raise errors.missing_post_field(name)
     if fields["x-amz-algorithm"] != ALGORITHM:
-        raise ServiceError(
-            "InvalidArgument",
+        raise errors.invalid_argument(
             'X-Amz-Algorithm only supports "AWS4-HMAC-SHA256"',
-            400,
-            extra={"ArgumentName": "x-amz-algorithm", "ArgumentValue": fields["x-amz-algorithm"]},
+            "x-amz-algorithm",
+            fields["x-amz-algorithm"],
         )
     scope = split_credential(fields["x-amz-credential"])
     amz_date = fields["x-amz-date"]
     if scope is None or parse_amz_date(amz_date) is None or scope[1] != amz_date[:8]:
-        raise ServiceError(
-            "InvalidArgument",
-            "Invalid argument.",
-            400,
-            extra={
-                "ArgumentName": "x-amz-credential",
-                "ArgumentValue": fields["x-amz-credential"],
-            },
+        raise errors.invalid_argument(
+            "Invalid argument.", "x-amz-credential", fields["x-amz-credential"]
         )
     access_key, date, region, service = scope
     return PostSignature("v4", access_key, fields["x-amz-signature"], date, region, service)

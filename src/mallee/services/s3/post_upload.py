@@ -1,7 +1,7 @@
 """Browser POST uploads (S3 "POST Object"): `POST /bucket` with a multipart/form-data body.
 
 botocore's model has no operation for it, so the provider answers it before the model routes
-(see CorsApi.answer_unrouted). The form's fields are read first and checked (signature, policy
+(see S3Provider.answer_unrouted). The form's fields are read first and checked (signature, policy
 document); the file part then streams straight into PutObject's write path: one object write
 path, whatever the request looked like. Nothing of the file is held in memory.
 """
@@ -27,12 +27,12 @@ from mallee.api.models import load_service_model
 from mallee.api.protocol.restxml_serializer import host_id
 from mallee.api.protocol.xmlutil import escape_text
 from mallee.api.streams import VerifiedStream
-from mallee.services.iam.credentials import lookup_credential
+from mallee.identity.credentials import lookup_credential
+from mallee.services.base import Runtime
+from mallee.services.s3 import errors, objects
 from mallee.services.s3.form_data import Form, FormDataReader, boundary_of
-from mallee.services.s3.objects import ObjectsApi
 from mallee.services.s3.post_policy import (
     check_policy,
-    missing_field,
     parse_policy,
     signature_fields,
     signature_matches,
@@ -77,33 +77,6 @@ def bucket_of_post(ctx: RequestContext) -> str | None:
     return None if "\x00" in bucket else bucket
 
 
-def precondition_failed() -> ServiceError:
-    return ServiceError(
-        "PreconditionFailed",
-        "At least one of the pre-conditions you specified did not hold",
-        412,
-        extra={"Condition": "Bucket POST must be of the enclosure-type multipart/form-data"},
-    )
-
-
-def entity_too_large(size: int, limit: int) -> ServiceError:
-    return ServiceError(
-        "EntityTooLarge",
-        "Your proposed upload exceeds the maximum allowed size",
-        400,
-        extra={"ProposedSize": str(size), "MaxSizeAllowed": str(limit)},
-    )
-
-
-def entity_too_small(size: int, limit: int) -> ServiceError:
-    return ServiceError(
-        "EntityTooSmall",
-        "Your proposed upload is smaller than the minimum allowed size",
-        400,
-        extra={"ProposedSize": str(size), "MinSizeAllowed": str(limit)},
-    )
-
-
 def length_checked(pieces: Iterator[bytes], bounds: tuple[int, int] | None) -> Iterator[bytes]:
     """The pieces, failing as soon as the file outgrows the policy's content-length-range (the
     write is then discarded), or at its end when it stayed below it."""
@@ -111,10 +84,10 @@ def length_checked(pieces: Iterator[bytes], bounds: tuple[int, int] | None) -> I
     for piece in pieces:
         size += len(piece)
         if bounds is not None and size > bounds[1]:
-            raise entity_too_large(size, bounds[1])
+            raise errors.entity_too_large(size, bounds[1])
         yield piece
     if bounds is not None and size < bounds[0]:
-        raise entity_too_small(size, bounds[0])
+        raise errors.entity_too_small(size, bounds[0])
 
 
 class IteratorStream:
@@ -135,14 +108,16 @@ class IteratorStream:
 
 
 def post_object(
-    api: ObjectsApi, ctx: RequestContext, bucket: str, authorize: Authorize
+    rt: Runtime, ctx: RequestContext, bucket: str, authorize: Authorize
 ) -> HttpResponse:
     boundary = boundary_of(ctx.http.headers.get("content-type", ""))
     if boundary is None:
-        raise precondition_failed()
+        raise errors.precondition_failed(
+            "Bucket POST must be of the enclosure-type multipart/form-data"
+        )
     reader = FormDataReader(_body(ctx), boundary)
     try:
-        out, fields, key = _store(api, ctx, bucket, authorize, reader)
+        out, fields, key = _store(rt, ctx, bucket, authorize, reader)
     except ServiceError:
         # A refused form's unread rest would otherwise be left on a kept-alive connection;
         # read (a bounded amount of) it so a small form's connection stays usable.
@@ -156,7 +131,7 @@ def post_object(
 
 
 def _store(
-    api: ObjectsApi,
+    rt: Runtime,
     ctx: RequestContext,
     bucket: str,
     authorize: Authorize,
@@ -166,15 +141,12 @@ def _store(
     form = reader.read_form()
     fields = form.fields
     if form.file is None:
-        raise ServiceError(
-            "InvalidArgument",
-            "POST requires exactly one file upload per request.",
-            400,
-            extra={"ArgumentName": "file", "ArgumentValue": "0"},
+        raise errors.invalid_argument(
+            "POST requires exactly one file upload per request.", "file", "0"
         )
     if "key" not in fields:
-        raise missing_field("key")
-    bounds = _authenticate(api, ctx, form, bucket)
+        raise errors.missing_post_field("key")
+    bounds = _authenticate(rt, ctx, form, bucket)
     key = fields["key"].replace("${filename}", form.file.filename)
     write = RequestContext(
         request_id=ctx.request_id,
@@ -190,7 +162,7 @@ def _store(
     authorize(write)
     params = write.params
     params["Body"] = IteratorStream(length_checked(form.file.pieces, bounds))
-    return api.put_object(write, params), fields, key
+    return objects.put_object(rt, write, params), fields, key
 
 
 def _body(ctx: RequestContext) -> BodyStream:
@@ -202,7 +174,7 @@ def _body(ctx: RequestContext) -> BodyStream:
 
 
 def _authenticate(
-    api: ObjectsApi, ctx: RequestContext, form: Form, bucket: str
+    rt: Runtime, ctx: RequestContext, form: Form, bucket: str
 ) -> tuple[int, int] | None:
     """Sets ctx.principal from a signed form; returns the policy's content-length-range."""
     fields = form.fields
@@ -211,13 +183,13 @@ def _authenticate(
     if claims is None and encoded is None:
         return None  # anonymous: the bucket's ACL decides (PutObject checks it)
     if encoded is None:
-        raise missing_field("policy")
+        raise errors.missing_post_field("policy")
     if claims is None:
-        raise missing_field("AWSAccessKeyId")
+        raise errors.missing_post_field("AWSAccessKeyId")
     policy = parse_policy(encoded)
     now = time.time()
-    lookup = partial(lookup_credential, api.store)
-    auth = Ctx(ctx.http, lookup, now, api.runtime.settings.clock_skew, "s3", False, None)
+    lookup = partial(lookup_credential, rt.store)
+    auth = Ctx(ctx.http, lookup, now, rt.settings.clock_skew, "s3", False, None)
     credential = find_credential(auth, claims.access_key, fields.get("x-amz-security-token"))
     if not signature_matches(claims, credential.secret_key, encoded):
         raise auth.fail(
@@ -240,12 +212,7 @@ def _put_params(fields: dict[str, str], bucket: str, key: str) -> dict[str, Any]
             params[param] = fields[name]
     storage = params.get("StorageClass")
     if storage is not None and storage not in STORAGE_CLASSES:
-        raise ServiceError(
-            "InvalidStorageClass",
-            "The storage class you specified is not valid",
-            400,
-            extra={"StorageClassRequested": storage},
-        )
+        raise errors.invalid_storage_class(storage)
     if fields.get("acl"):
         params["ACL"] = fields["acl"]  # checked before the body is read, as for PutObject
     expires = fields.get("expires")

@@ -1,63 +1,66 @@
-"""S3 (the Object Storage Gateway): the provider is the union of one mixin per family."""
+"""S3 (the Object Storage Gateway): one table of the operations of every family module, and the
+hooks the chain asks, each a function of the module it belongs to."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import ClassVar
 
 from mallee.api.context import RequestContext
 from mallee.api.errors import ServiceError
-from mallee.api.http import HttpRequest
+from mallee.api.http import HttpRequest, HttpResponse
 from mallee.api.models import load_service_model
-from mallee.services.s3 import encryption, errors
-from mallee.services.s3.access import PER_RESOURCE
-from mallee.services.s3.acl import AclApi
-from mallee.services.s3.bucket_settings import BucketSettingsApi
-from mallee.services.s3.buckets import BucketsApi
-from mallee.services.s3.common import (
-    BUCKET_OWNER_PARAM,
-    CANNED_ACLS,
-    check_grantees,
-    grants,
-    header_grants,
-    invalid_canned,
-    new_object_acl,
+from mallee.services.base import Authorize, Operation, Operations, Provider
+from mallee.services.s3 import (
+    access,
+    acl,
+    blobs,
+    bucket_settings,
+    buckets,
+    copy,
+    cors,
+    encryption,
+    lifecycle,
+    listing,
+    multipart,
+    objects,
+    ownership,
+    policy,
+    post_upload,
+    public_access,
+    tagging,
+    versioning,
 )
-from mallee.services.s3.copy import CopyApi
-from mallee.services.s3.cors import CorsApi
-from mallee.services.s3.encryption import EncryptionApi
-from mallee.services.s3.lifecycle import LifecycleApi
-from mallee.services.s3.listing import ListingApi
-from mallee.services.s3.multipart import MultipartApi
-from mallee.services.s3.objects import ObjectsApi
-from mallee.services.s3.ownership import OwnershipApi
-from mallee.services.s3.policy import PolicyApi
-from mallee.services.s3.public_access import PublicAccessApi, check_acl_change
-from mallee.services.s3.tagging import TaggingApi
-from mallee.services.s3.versioning import VersioningApi
-from mallee.store.tables.s3 import S3Bucket
-
-# Operations whose request may carry a new object's ACL.
-CREATES_OBJECTS = frozenset({"PutObject", "CopyObject", "CreateMultipartUpload"})
 
 
-class S3Provider(
-    BucketsApi,
-    ObjectsApi,
-    ListingApi,
-    MultipartApi,
-    CopyApi,
-    VersioningApi,
-    TaggingApi,
-    LifecycleApi,
-    AclApi,
-    PolicyApi,
-    CorsApi,
-    EncryptionApi,
-    PublicAccessApi,
-    OwnershipApi,
-    BucketSettingsApi,
-):
+def _joined(*tables: Operations) -> dict[str, Operation]:
+    out: dict[str, Operation] = {}
+    for table in tables:
+        taken = out.keys() & table.keys()
+        assert not taken, f"S3 operations in two tables: {sorted(taken)}"
+        out.update(table)
+    return out
+
+
+class S3Provider(Provider):
+    service: ClassVar[str] = "s3"
+    action_prefix: ClassVar[str] = "s3"
+    operations: ClassVar[Operations] = _joined(
+        buckets.OPERATIONS,
+        objects.OPERATIONS,
+        listing.OPERATIONS,
+        multipart.OPERATIONS,
+        copy.OPERATIONS,
+        versioning.OPERATIONS,
+        tagging.OPERATIONS,
+        lifecycle.OPERATIONS,
+        acl.OPERATIONS,
+        policy.OPERATIONS,
+        cors.OPERATIONS,
+        encryption.OPERATIONS,
+        public_access.OPERATIONS,
+        ownership.OPERATIONS,
+        bucket_settings.OPERATIONS,
+    )
     # CORS preflights and browser POST uploads are answered before the model routes them.
     sees_unrouted: ClassVar[bool] = True
     # Any S3 operation may be anonymous; what an anonymous caller may do is then decided by
@@ -65,66 +68,38 @@ class S3Provider(
     anonymous_operations: ClassVar[frozenset[str]] = frozenset(
         load_service_model("s3").operation_names
     )
-    # These authorize each resource they touch themselves (S3Access.authorize_as).
-    always_allowed_operations: ClassVar[frozenset[str]] = PER_RESOURCE
+    # These authorize each resource they touch themselves (access.authorize_as).
+    always_allowed_operations: ClassVar[frozenset[str]] = access.PER_RESOURCE
 
-    def answers_at_once(self, request: HttpRequest) -> bool:
-        """Whether the server may run this request on its event loop, skipping the hand-over
-        to a worker thread and back (a sizeable part of a small GET's time): a GET or HEAD of
-        one object, without body or query, when nothing it does can wait on a network (SQLite
-        metadata, fs backend) and its work is a lookup, never a long listing. (What else such
-        a request may do is as local: reading credentials and policies, and at most once a
-        minute per access key a one-row SQLite write recording the key's last use.)"""
-        _, _, key = request.path.lstrip("/").partition("/")
-        # The backend is made by the first request that needs it (on a worker: making an s3
-        # backend talks to its store); until then nothing is known to be local.
-        backend = self._backend
-        return (
-            request.method in ("GET", "HEAD")
-            and not request.query
-            and bool(key)
-            and backend is not None
-            and backend.name == "fs"
-            and self.store.is_sqlite
-        )
+    def action_name(self, ctx: RequestContext) -> str:
+        return access.action_name(ctx)
+
+    def resources(self, ctx: RequestContext) -> list[str]:
+        return access.resources(ctx)
+
+    def resource_policy(self, ctx: RequestContext, arn: str) -> tuple[str, str | None]:
+        return access.resource_policy(self.runtime, ctx, arn)
+
+    def condition_keys(self, ctx: RequestContext) -> dict[str, list[str]]:
+        return access.condition_keys(ctx)
 
     def prepare(self, ctx: RequestContext) -> None:
-        if ctx.principal.kind == "anonymous" and ctx.operation_name not in PER_RESOURCE:
-            self.admit_anonymous(ctx)
-        if ctx.operation_name in CREATES_OBJECTS:
-            encryption.check_write(ctx.params)
-            self._check_new_object_acl(ctx)
+        access.prepare(self.runtime, ctx)
 
-    def unimplemented(
-        self, ctx: RequestContext, authorize: Callable[[RequestContext], None]
-    ) -> ServiceError:
-        """S3 answers NotImplemented for what it does not do, to callers the operation's
-        own authorization admits: anyone else is refused first, as for what it does."""
-        authorize(ctx)
-        if ctx.principal.kind == "anonymous" and not ctx.params.get("Bucket"):
-            # No bucket policy or ACL can admit an anonymous caller beyond a bucket.
-            return errors.access_denied()
-        return errors.not_implemented()
+    def unimplemented(self, ctx: RequestContext, authorize: Authorize) -> ServiceError:
+        return access.unimplemented(ctx, authorize)
 
-    def _check_new_object_acl(self, ctx: RequestContext) -> None:
-        """Before a body is read: the new object's ACL request is valid, its grantees exist,
-        the bucket lets it be set (ownership controls, public access block), and a
-        bucket-owner-* canned ACL learns who the bucket owner is."""
-        params = ctx.params
-        requested = header_grants(params)
-        canned = params.get("ACL")
-        if canned is not None and canned not in CANNED_ACLS:
-            raise invalid_canned(str(canned))
-        if requested is None and canned is None:
-            return  # the writer's full control alone, which any bucket accepts
-        with self.store.read() as s:
-            if requested:
-                check_grantees(s, requested)
-            bucket = s.get(S3Bucket, str(params.get("Bucket")))
-            if bucket is None:
-                return  # NoSuchBucket, from the operation
-            if canned in ("bucket-owner-read", "bucket-owner-full-control"):
-                params[BUCKET_OWNER_PARAM] = bucket.account_id
-            writer = ctx.principal.account_id or bucket.account_id
-            wanted = grants(new_object_acl(params, writer))
-            check_acl_change(bucket, wanted, {writer, bucket.account_id})
+    def answers_at_once(self, request: HttpRequest) -> bool:
+        return blobs.answers_at_once(self.runtime, request)
+
+    def answer_unrouted(self, ctx: RequestContext, authorize: Authorize) -> HttpResponse | None:
+        """A CORS preflight or a browser POST upload; None for anything the model routes."""
+        if ctx.http.method == "OPTIONS":
+            return cors.preflight(self.runtime, ctx)
+        bucket = post_upload.bucket_of_post(ctx)
+        if bucket is None:
+            return None
+        return post_upload.post_object(self.runtime, ctx, bucket, authorize)
+
+    def finish_response(self, ctx: RequestContext, response: HttpResponse) -> None:
+        cors.finish_response(self.runtime, ctx, response)

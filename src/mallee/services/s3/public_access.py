@@ -20,12 +20,11 @@ from collections.abc import Iterable
 from typing import Any
 
 from mallee.api.context import RequestContext
-from mallee.api.errors import ServiceError
-from mallee.services.base import Params, Result
+from mallee.services.base import Operations, Params, Result, Runtime
 from mallee.services.s3 import errors
 from mallee.services.s3.checksums import check_body_md5
-from mallee.services.s3.common import S3Base, is_public_grant, settings_bucket
-from mallee.services.s3.ownership import acl_has_effect, acl_not_supported, acls_disabled
+from mallee.services.s3.common import is_public_grant, settings_bucket
+from mallee.services.s3.ownership import acl_has_effect, acls_disabled
 from mallee.store.tables.s3 import S3Bucket
 
 STATUS = "@status"
@@ -45,39 +44,38 @@ def check_acl_change(
     `owners`) may do so: not an ACL with effect where ACLs are disabled, not a public one
     where BlockPublicAcls is on."""
     if acls_disabled(bucket) and acl_has_effect(grant_list, owners):
-        raise acl_not_supported()
+        raise errors.acl_not_supported()
     if blocks(bucket, "BlockPublicAcls") and any(is_public_grant(g) for g in grant_list):
         raise errors.access_denied()
 
 
-def not_found(bucket: str) -> ServiceError:
-    return ServiceError(
-        "NoSuchPublicAccessBlockConfiguration",
-        "The public access block configuration was not found",
-        404,
-        extra={"BucketName": bucket},
-    )
+def put_public_access_block(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    check_body_md5(ctx, params.get("ContentMD5"))
+    config = params.get("PublicAccessBlockConfiguration") or {}
+    if not any(flag in config for flag in FLAGS):
+        raise errors.invalid_request("Must specify at least one configuration.")
+    settings = {flag: bool(config.get(flag, False)) for flag in FLAGS}
+    with rt.store.session() as s:
+        settings_bucket(s, ctx, params).public_access_block = json.dumps(settings)
+    return {}
 
 
-class PublicAccessApi(S3Base):
-    def put_public_access_block(self, ctx: RequestContext, params: Params) -> Result:
-        check_body_md5(ctx, params.get("ContentMD5"))
-        config = params.get("PublicAccessBlockConfiguration") or {}
-        if not any(flag in config for flag in FLAGS):
-            raise ServiceError("InvalidRequest", "Must specify at least one configuration.", 400)
-        settings = {flag: bool(config.get(flag, False)) for flag in FLAGS}
-        with self.store.session() as s:
-            settings_bucket(s, ctx, params).public_access_block = json.dumps(settings)
-        return {}
+def get_public_access_block(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    with rt.store.read() as s:
+        bucket = settings_bucket(s, ctx, params)
+    if not bucket.public_access_block:
+        raise errors.no_such_public_access_block(bucket.name)
+    return {"PublicAccessBlockConfiguration": json.loads(bucket.public_access_block)}
 
-    def get_public_access_block(self, ctx: RequestContext, params: Params) -> Result:
-        with self.store.read() as s:
-            bucket = settings_bucket(s, ctx, params)
-        if not bucket.public_access_block:
-            raise not_found(bucket.name)
-        return {"PublicAccessBlockConfiguration": json.loads(bucket.public_access_block)}
 
-    def delete_public_access_block(self, ctx: RequestContext, params: Params) -> Result:
-        with self.store.session() as s:
-            settings_bucket(s, ctx, params).public_access_block = None
-        return {STATUS: 204}
+def delete_public_access_block(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    with rt.store.session() as s:
+        settings_bucket(s, ctx, params).public_access_block = None
+    return {STATUS: 204}
+
+
+OPERATIONS: Operations = {
+    "PutPublicAccessBlock": put_public_access_block,
+    "GetPublicAccessBlock": get_public_access_block,
+    "DeletePublicAccessBlock": delete_public_access_block,
+}

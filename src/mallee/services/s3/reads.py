@@ -10,14 +10,14 @@ from collections.abc import Iterator
 from mallee.api.context import RequestContext
 from mallee.objectstore.backends import Piece
 from mallee.services.base import Runtime
-from mallee.services.s3.provider import S3Provider
+from mallee.services.s3 import objects
+from mallee.services.s3.access import as_operation, authorize_as
 
 
 def read_object(runtime: Runtime, ctx: RequestContext, bucket: str, key: str) -> Iterator[Piece]:
     """The latest version's bytes of bucket/key as ctx's caller may read them; raises S3's
     ServiceError otherwise (AccessDenied, NoSuchBucket, NoSuchKey: what GetObject answers)."""
-    provider = S3Provider(runtime)
     params = {"Bucket": bucket, "Key": key}
-    provider.authorize_as(ctx, "GetObject", params)
-    body = provider.get_object(provider.as_operation(ctx, "GetObject", params), params)["Body"]
+    authorize_as(runtime, ctx, "GetObject", params)
+    body = objects.get_object(runtime, as_operation(ctx, "GetObject", params), params)["Body"]
     return iter((body,)) if isinstance(body, bytes) else body

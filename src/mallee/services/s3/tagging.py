@@ -12,11 +12,10 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from mallee.api.context import RequestContext
-from mallee.api.errors import ServiceError
 from mallee.objectstore import versions
-from mallee.services.base import Params, Result
+from mallee.services.base import Operations, Params, Result, Runtime
 from mallee.services.s3 import errors
-from mallee.services.s3.common import S3Base, bucket_or_404, named_version
+from mallee.services.s3.common import bucket_or_404, named_version
 
 STATUS = "@status"
 MAX_OBJECT_TAGS = 10
@@ -25,10 +24,6 @@ MAX_KEY = 128
 MAX_VALUE = 256
 # Besides letters, digits and separators, what AWS tag keys and values may hold.
 _PUNCTUATION = set("+-=._:/@")
-
-
-def invalid_tag(message: str) -> ServiceError:
-    return ServiceError("InvalidTag", message, 400)
 
 
 def _allowed(text: str) -> bool:
@@ -42,23 +37,23 @@ def _allowed(text: str) -> bool:
 def check_tags(tags: list[dict[str, Any]], limit: int, kind: str) -> list[dict[str, str]]:
     """Validated tags in their stored form; InvalidTag as S3 says it."""
     if len(tags) > limit:
-        raise invalid_tag(f"{kind} tags cannot be greater than {limit}")
+        raise errors.invalid_tag(f"{kind} tags cannot be greater than {limit}")
     out: list[dict[str, str]] = []
     seen: set[str] = set()
     for tag in tags:
         key, value = str(tag.get("Key") or ""), str(tag.get("Value") or "")
         if not key or not _allowed(key):
-            raise invalid_tag("The TagKey you have provided is invalid")
+            raise errors.invalid_tag("The TagKey you have provided is invalid")
         if len(key) > MAX_KEY:
-            raise invalid_tag(f"The TagKey you have provided is too long, max {MAX_KEY}")
+            raise errors.invalid_tag(f"The TagKey you have provided is too long, max {MAX_KEY}")
         if len(value) > MAX_VALUE:
-            raise invalid_tag(f"The TagValue you have provided is too long, max {MAX_VALUE}")
+            raise errors.invalid_tag(f"The TagValue you have provided is too long, max {MAX_VALUE}")
         if not _allowed(value):
-            raise invalid_tag("The TagValue you have provided is invalid")
+            raise errors.invalid_tag("The TagValue you have provided is invalid")
         if key.lower().startswith("aws:"):
-            raise invalid_tag("System tags cannot be added/updated by requester")
+            raise errors.invalid_tag("System tags cannot be added/updated by requester")
         if key in seen:
-            raise invalid_tag("Cannot provide multiple Tags with the same key")
+            raise errors.invalid_tag("Cannot provide multiple Tags with the same key")
         seen.add(key)
         out.append({"Key": key, "Value": value})
     return out
@@ -98,62 +93,74 @@ def _tag_set(params: Params) -> list[dict[str, Any]]:
     return found
 
 
-class TaggingApi(S3Base):
-    def put_object_tagging(self, ctx: RequestContext, params: Params) -> Result:
-        _deny_anonymous(ctx)
-        tags = check_tags(_tag_set(params), MAX_OBJECT_TAGS, "Object")
-        with self.store.session() as s:
-            bucket = bucket_or_404(s, str(params["Bucket"]))
-            row = named_version(s, params)
-            row.tagging = json.dumps(tags) if tags else None
-            shown = versions.shown(bucket, row.version_id)
-        return {"VersionId": shown} if shown else {}
+def put_object_tagging(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    _deny_anonymous(ctx)
+    tags = check_tags(_tag_set(params), MAX_OBJECT_TAGS, "Object")
+    with rt.store.session() as s:
+        bucket = bucket_or_404(s, str(params["Bucket"]))
+        row = named_version(s, params)
+        row.tagging = json.dumps(tags) if tags else None
+        shown = versions.shown(bucket, row.version_id)
+    return {"VersionId": shown} if shown else {}
 
-    def get_object_tagging(self, ctx: RequestContext, params: Params) -> Result:
-        _deny_anonymous(ctx)
-        with self.store.read() as s:
-            bucket = bucket_or_404(s, str(params["Bucket"]))
-            row = named_version(s, params)
-            out: Result = {"TagSet": loads(row.tagging)}
-            shown = versions.shown(bucket, row.version_id)
-        if shown:
-            out["VersionId"] = shown
-        return out
 
-    def delete_object_tagging(self, ctx: RequestContext, params: Params) -> Result:
-        _deny_anonymous(ctx)
-        with self.store.session() as s:
-            bucket = bucket_or_404(s, str(params["Bucket"]))
-            row = named_version(s, params)
-            row.tagging = None
-            shown = versions.shown(bucket, row.version_id)
-        out: Result = {STATUS: 204}
-        if shown:
-            out["VersionId"] = shown
-        return out
+def get_object_tagging(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    _deny_anonymous(ctx)
+    with rt.store.read() as s:
+        bucket = bucket_or_404(s, str(params["Bucket"]))
+        row = named_version(s, params)
+        out: Result = {"TagSet": loads(row.tagging)}
+        shown = versions.shown(bucket, row.version_id)
+    if shown:
+        out["VersionId"] = shown
+    return out
 
-    def put_bucket_tagging(self, ctx: RequestContext, params: Params) -> Result:
-        _deny_anonymous(ctx)
-        tags = check_tags(_tag_set(params), MAX_BUCKET_TAGS, "Bucket")
-        with self.store.session() as s:
-            bucket = bucket_or_404(s, str(params["Bucket"]))
-            # An empty tag set leaves the bucket without tags, as DeleteBucketTagging would.
-            bucket.tagging = json.dumps(tags) if tags else None
-        return {STATUS: 204}
 
-    def get_bucket_tagging(self, ctx: RequestContext, params: Params) -> Result:
-        _deny_anonymous(ctx)
-        name = str(params["Bucket"])
-        with self.store.read() as s:
-            tags = loads(bucket_or_404(s, name).tagging)
-        if not tags:
-            raise ServiceError(
-                "NoSuchTagSet", "The TagSet does not exist", 404, extra={"BucketName": name}
-            )
-        return {"TagSet": tags}
+def delete_object_tagging(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    _deny_anonymous(ctx)
+    with rt.store.session() as s:
+        bucket = bucket_or_404(s, str(params["Bucket"]))
+        row = named_version(s, params)
+        row.tagging = None
+        shown = versions.shown(bucket, row.version_id)
+    out: Result = {STATUS: 204}
+    if shown:
+        out["VersionId"] = shown
+    return out
 
-    def delete_bucket_tagging(self, ctx: RequestContext, params: Params) -> Result:
-        _deny_anonymous(ctx)
-        with self.store.session() as s:
-            bucket_or_404(s, str(params["Bucket"])).tagging = None
-        return {STATUS: 204}
+
+def put_bucket_tagging(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    _deny_anonymous(ctx)
+    tags = check_tags(_tag_set(params), MAX_BUCKET_TAGS, "Bucket")
+    with rt.store.session() as s:
+        bucket = bucket_or_404(s, str(params["Bucket"]))
+        # An empty tag set leaves the bucket without tags, as DeleteBucketTagging would.
+        bucket.tagging = json.dumps(tags) if tags else None
+    return {STATUS: 204}
+
+
+def get_bucket_tagging(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    _deny_anonymous(ctx)
+    name = str(params["Bucket"])
+    with rt.store.read() as s:
+        tags = loads(bucket_or_404(s, name).tagging)
+    if not tags:
+        raise errors.no_such_tag_set(name)
+    return {"TagSet": tags}
+
+
+def delete_bucket_tagging(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    _deny_anonymous(ctx)
+    with rt.store.session() as s:
+        bucket_or_404(s, str(params["Bucket"])).tagging = None
+    return {STATUS: 204}
+
+
+OPERATIONS: Operations = {
+    "PutObjectTagging": put_object_tagging,
+    "GetObjectTagging": get_object_tagging,
+    "DeleteObjectTagging": delete_object_tagging,
+    "PutBucketTagging": put_bucket_tagging,
+    "GetBucketTagging": get_bucket_tagging,
+    "DeleteBucketTagging": delete_bucket_tagging,
+}

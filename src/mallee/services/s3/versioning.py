@@ -14,10 +14,9 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from mallee.api.context import RequestContext
-from mallee.api.errors import ServiceError
-from mallee.services.base import Params, Result
+from mallee.services.base import Operations, Params, Result, Runtime
 from mallee.services.s3 import errors
-from mallee.services.s3.common import S3Base, bucket_or_404, owner_of, require_anonymous
+from mallee.services.s3.common import bucket_or_404, owner_of, require_anonymous
 from mallee.services.s3.listing import after_prefix, common_prefix, key_encoder, max_keys_of
 from mallee.store.tables.s3 import S3Object
 
@@ -121,70 +120,73 @@ def _entry(row: S3Object, enc: Any, owner: dict[str, str]) -> dict[str, Any]:
     return item
 
 
-class VersioningApi(S3Base):
-    def put_bucket_versioning(self, ctx: RequestContext, params: Params) -> Result:
-        if ctx.principal.kind == "anonymous":
-            raise errors.access_denied()
-        config = params.get("VersioningConfiguration") or {}
-        status = config.get("Status")
-        mfa = config.get("MFADelete")
-        if status not in STATES or mfa not in (None, "Enabled", "Disabled"):
-            raise errors.malformed_xml()
-        if mfa == "Enabled" or params.get("MFA"):
-            # There are no MFA devices here to check a token against.
-            raise ServiceError(
-                "NotImplemented",
-                "MFA Delete is not supported by this cloud.",
-                501,
-                extra={"Header": "x-amz-mfa"},
-            )
-        with self.store.session() as s:
-            bucket_or_404(s, str(params["Bucket"])).versioning = str(status)
-        return {}
+def put_bucket_versioning(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    if ctx.principal.kind == "anonymous":
+        raise errors.access_denied()
+    config = params.get("VersioningConfiguration") or {}
+    status = config.get("Status")
+    mfa = config.get("MFADelete")
+    if status not in STATES or mfa not in (None, "Enabled", "Disabled"):
+        raise errors.malformed_xml()
+    if mfa == "Enabled" or params.get("MFA"):
+        # There are no MFA devices here to check a token against.
+        raise errors.mfa_delete_not_supported()
+    with rt.store.session() as s:
+        bucket_or_404(s, str(params["Bucket"])).versioning = str(status)
+    return {}
 
-    def get_bucket_versioning(self, ctx: RequestContext, params: Params) -> Result:
-        if ctx.principal.kind == "anonymous":
-            raise errors.access_denied()
-        with self.store.read() as s:
-            state = bucket_or_404(s, str(params["Bucket"])).versioning
-        # A bucket that never had versioning answers an empty configuration.
-        return {"Status": state} if state else {}
 
-    def list_object_versions(self, ctx: RequestContext, params: Params) -> Result:
-        name = str(params["Bucket"])
-        prefix = str(params.get("Prefix") or "")
-        delimiter = str(params.get("Delimiter") or "")
-        max_keys = max_keys_of(params)
-        enc = key_encoder(params)
-        with self.store.read() as s:
-            bucket = bucket_or_404(s, name)
-            require_anonymous(ctx, bucket.acl, "READ")
-            start = _start(s, name, params)
-            page = scan_versions(
-                s, name, prefix=prefix, delimiter=delimiter, start=start, max_keys=max_keys
-            )
-            owners = {a: owner_of(s, a) for a in {r.account_id for r in page.rows}}
-        out: Result = {
-            "Name": name,
-            "Prefix": enc(prefix),
-            "KeyMarker": enc(str(params.get("KeyMarker") or "")),
-            "VersionIdMarker": str(params.get("VersionIdMarker") or ""),
-            "MaxKeys": max_keys,
-            "IsTruncated": page.truncated,
-            "Versions": [
-                _entry(r, enc, owners[r.account_id]) for r in page.rows if not r.delete_marker
-            ],
-            "DeleteMarkers": [
-                _entry(r, enc, owners[r.account_id]) for r in page.rows if r.delete_marker
-            ],
-            "CommonPrefixes": [{"Prefix": enc(p)} for p in page.prefixes],
-        }
-        if delimiter:
-            out["Delimiter"] = enc(delimiter)
-        if params.get("EncodingType"):
-            out["EncodingType"] = "url"
-        if page.truncated:
-            out["NextKeyMarker"] = enc(page.next_key)
-            if page.next_version is not None:
-                out["NextVersionIdMarker"] = page.next_version
-        return out
+def get_bucket_versioning(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    if ctx.principal.kind == "anonymous":
+        raise errors.access_denied()
+    with rt.store.read() as s:
+        state = bucket_or_404(s, str(params["Bucket"])).versioning
+    # A bucket that never had versioning answers an empty configuration.
+    return {"Status": state} if state else {}
+
+
+def list_object_versions(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    name = str(params["Bucket"])
+    prefix = str(params.get("Prefix") or "")
+    delimiter = str(params.get("Delimiter") or "")
+    max_keys = max_keys_of(params)
+    enc = key_encoder(params)
+    with rt.store.read() as s:
+        bucket = bucket_or_404(s, name)
+        require_anonymous(ctx, bucket.acl, "READ")
+        start = _start(s, name, params)
+        page = scan_versions(
+            s, name, prefix=prefix, delimiter=delimiter, start=start, max_keys=max_keys
+        )
+        owners = {a: owner_of(s, a) for a in {r.account_id for r in page.rows}}
+    out: Result = {
+        "Name": name,
+        "Prefix": enc(prefix),
+        "KeyMarker": enc(str(params.get("KeyMarker") or "")),
+        "VersionIdMarker": str(params.get("VersionIdMarker") or ""),
+        "MaxKeys": max_keys,
+        "IsTruncated": page.truncated,
+        "Versions": [
+            _entry(r, enc, owners[r.account_id]) for r in page.rows if not r.delete_marker
+        ],
+        "DeleteMarkers": [
+            _entry(r, enc, owners[r.account_id]) for r in page.rows if r.delete_marker
+        ],
+        "CommonPrefixes": [{"Prefix": enc(p)} for p in page.prefixes],
+    }
+    if delimiter:
+        out["Delimiter"] = enc(delimiter)
+    if params.get("EncodingType"):
+        out["EncodingType"] = "url"
+    if page.truncated:
+        out["NextKeyMarker"] = enc(page.next_key)
+        if page.next_version is not None:
+            out["NextVersionIdMarker"] = page.next_version
+    return out
+
+
+OPERATIONS: Operations = {
+    "PutBucketVersioning": put_bucket_versioning,
+    "GetBucketVersioning": get_bucket_versioning,
+    "ListObjectVersions": list_object_versions,
+}

@@ -16,12 +16,15 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mallee.api.errors import ServiceError, access_denied
-from mallee.services.iam.credentials import user_principal
-from mallee.services.iam.lookups import find_account
-from mallee.services.iam.passwords import verify_password
+from mallee.api.context import RequestContext
+from mallee.identity.accounts import find_account
+from mallee.identity.credentials import user_principal
+from mallee.identity.passwords import verify_password
+from mallee.services.base import Operations, Params, Result, Runtime
 from mallee.services.sts import sign_in_throttle
+from mallee.services.sts.errors import access_denied, password_reset_required
 from mallee.services.sts.sessions import credentials_for, duration, session_template
+from mallee.sign_in_source import source_address
 from mallee.store import Store
 from mallee.store.tables.iam import IamAccount, IamLoginProfile, IamUser
 
@@ -50,9 +53,12 @@ def _unwrap(part: str) -> str:
     return base64.b64decode(part, validate=True).decode()
 
 
-def get_access_token(
-    store: Store, header: str | None, params: dict[str, Any], source: str
-) -> dict[str, Any]:
+def get_access_token(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    source = source_address(ctx.http, rt.settings.data_dir)
+    return sign_in(rt.store, ctx.http.headers.get("authorization"), params, source)
+
+
+def sign_in(store: Store, header: str | None, params: dict[str, Any], source: str) -> Result:
     """Credentials for the password in `header`, tried from address `source` (see
     sign_in_throttle). No transaction is open while the password is hashed."""
     user_name, account_name, password = parse_basic(header)
@@ -75,9 +81,7 @@ def get_access_token(
     with store.session() as s:
         sign_in_throttle.succeeded(s, attempt, admission)
     if profile.reset_required:
-        raise ServiceError(
-            "PasswordResetRequired", "The password must be changed before signing in.", 403
-        )
+        raise password_reset_required("The password must be changed before signing in.")
     principal = user_principal(account.id, account.name, user.id, user.name, user.path, "")
     high = 3600 if principal.kind == "root" else 43200
     seconds = duration(params.get("DurationSeconds"), 900, high, high)
@@ -91,3 +95,6 @@ def _user(s: Session, account: IamAccount | None, name: str) -> IamUser | None:
     return s.scalars(
         select(IamUser).where(IamUser.account_id == account.id, IamUser.name_key == name.lower())
     ).first()
+
+
+OPERATIONS: Operations = {"GetAccessToken": get_access_token}

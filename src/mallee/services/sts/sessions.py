@@ -1,5 +1,6 @@
-"""Temporary credentials: GetSessionToken and AssumeRole, stored so every API accepts them;
-what GetSessionToken's may call; and the end of a session (RevokeAccessToken)."""
+"""Temporary credentials: GetSessionToken and AssumeRole, stored so every API accepts them,
+and the end of a session (RevokeAccessToken). What GetSessionToken's may call is
+mallee.identity.session_scope's."""
 
 from __future__ import annotations
 
@@ -13,36 +14,37 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from mallee.api.context import Principal
-from mallee.api.errors import ServiceError, access_denied
+from mallee.api.context import Principal, RequestContext
+from mallee.identity.arns import parse_arn
+from mallee.identity.clock import now
+from mallee.identity.credentials import invalidate
+from mallee.identity.keys import new_access_key_id, new_secret
 from mallee.policy import PolicyError, PolicyKind, parse_policy
-from mallee.services.iam.common import new_access_key_id, new_secret, now, parse_arn
-from mallee.store.tables.iam import IamAccessKey, IamRole, StsSession
+from mallee.services.base import Operations, Params, Result, Runtime
+from mallee.services.sts.errors import (
+    access_denied,
+    malformed,
+    packed_policy_too_large,
+    validation,
+)
+from mallee.store.tables.iam import IamRole, StsSession
 
 _SESSION_NAME = re.compile(r"^[\w+=,.@-]{2,64}$")
-# AWS: credentials from GetSessionToken without MFA (mallee has no MFA) may call no IAM
-# operation, and of STS only these; otherwise a stolen short-lived token could mint itself a
-# permanent access key.
-_SESSION_TOKEN_STS = frozenset({"AssumeRole", "GetCallerIdentity"})
 # Expired sessions are kept a day (so a late request gets ExpiredToken, not an unknown key).
 _KEEP_EXPIRED = 86400
 SESSION_POLICY_MAX = 2048
-
-
-def _validation(message: str) -> ServiceError:
-    return ServiceError("ValidationError", message, 400)
 
 
 def duration(value: Any, low: int, high: int, default: int) -> int:
     if value is None:
         return default
     if not isinstance(value, int) or value < low:
-        raise _validation(
+        raise validation(
             f"1 validation error detected: Value '{value}' at 'durationSeconds' failed to "
             f"satisfy constraint: Member must have value greater than or equal to {low}"
         )
     if value > high:
-        raise _validation(
+        raise validation(
             f"The requested DurationSeconds exceeds the {high} seconds allowed for this call."
         )
     return value
@@ -100,12 +102,14 @@ def credentials_for(s: Session, template: dict[str, Any], seconds: int) -> dict[
     return {"Credentials": _credentials(row, expires)}
 
 
-def get_session_token(s: Session, p: Principal, params: dict[str, Any]) -> dict[str, Any]:
+def get_session_token(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    p = ctx.principal
     if p.session_token:
         raise access_denied("Cannot call GetSessionToken with session credentials")
     high = 3600 if p.kind == "root" else 129600
     seconds = duration(params.get("DurationSeconds"), 900, high, min(43200, high))
-    return credentials_for(s, session_template(p, "GetSessionToken"), seconds)
+    with rt.store.session() as s:
+        return credentials_for(s, session_template(p, "GetSessionToken"), seconds)
 
 
 def find_role(s: Session, arn: str) -> IamRole | None:
@@ -126,32 +130,35 @@ def _session_policy(value: Any) -> tuple[str | None, int | None]:
     if value is None:
         return None, None
     if not isinstance(value, str):
-        raise ServiceError("MalformedPolicyDocument", "Syntax errors in policy.", 400)
+        raise malformed("Syntax errors in policy.")
     try:
         parse_policy(value, PolicyKind.IDENTITY)
     except PolicyError as err:
-        raise ServiceError("MalformedPolicyDocument", err.message, 400) from err
+        raise malformed(err.message) from err
     packed = len("".join(value.split()))
     if packed > SESSION_POLICY_MAX:
-        raise ServiceError(
-            "PackedPolicyTooLarge",
+        raise packed_policy_too_large(
             f"Packed policy consumes {packed * 100 // SESSION_POLICY_MAX}% of allotted space, "
-            "please use smaller policy.",
-            400,
+            "please use smaller policy."
         )
     return value, packed * 100 // SESSION_POLICY_MAX
 
 
-def assume_role(s: Session, p: Principal, params: dict[str, Any]) -> dict[str, Any]:
+def assume_role(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    with rt.store.session() as s:
+        return _assume_role(s, ctx.principal, params)
+
+
+def _assume_role(s: Session, p: Principal, params: dict[str, Any]) -> dict[str, Any]:
     arn = str(params.get("RoleArn") or "")
     session_name = params.get("RoleSessionName")
     if not isinstance(session_name, str) or not _SESSION_NAME.match(session_name):
-        raise _validation(
+        raise validation(
             f"1 validation error detected: Value '{session_name}' at 'roleSessionName' failed "
             "to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*"
         )
     if len(arn) < 20 or parse_arn(arn) is None:
-        raise _validation(f"{arn} is invalid")
+        raise validation(f"{arn} is invalid")
     role = find_role(s, arn)
     if role is None:
         raise access_denied(
@@ -185,38 +192,23 @@ def assume_role(s: Session, p: Principal, params: dict[str, Any]) -> dict[str, A
     return out
 
 
-def get_access_key_info(s: Session, p: Principal, params: dict[str, Any]) -> dict[str, Any]:
-    key_id = str(params.get("AccessKeyId") or "")
-    account: str | None = None
-    if key_id.startswith("ASIA"):
-        found = s.get(StsSession, key_id)
-        account = found.account_id if found else None
-    else:
-        key = s.get(IamAccessKey, key_id)
-        account = key.account_id if key else None
-    if account is None:
-        raise ServiceError("InvalidParameterValue", f"Unknown access key {key_id}", 400)
-    return {"Account": account}
-
-
-def check_session_token_scope(p: Principal, service: str, operation: str) -> None:
-    """AccessDenied when `p` holds GetSessionToken credentials and the operation is not one
-    they may call."""
-    if p.issued_by != "GetSessionToken":
-        return
-    if service == "iam" or (service == "sts" and operation not in _SESSION_TOKEN_STS):
-        raise access_denied(
-            f"User: {p.arn} is not authorized to perform: {service}:{operation} with "
-            "credentials from GetSessionToken: they may call no IAM operation, and of STS "
-            "only AssumeRole and GetCallerIdentity."
-        )
-
-
-def revoke(s: Session, p: Principal) -> None:
-    """End the temporary credentials `p` signed with: they are unknown from now on."""
+def revoke_access_token(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    """End the temporary credentials the request is signed with: they are unknown from now
+    on; other processes forget them within their cache's second (credentials.CACHE_SECONDS)."""
+    p = ctx.principal
     if not p.session_token:
-        raise _validation(
+        raise validation(
             "RevokeAccessToken ends the temporary credentials the request is signed with; "
             "this request is signed with a long-term access key."
         )
-    s.execute(delete(StsSession).where(StsSession.id == p.access_key_id))
+    with rt.store.session() as s:
+        s.execute(delete(StsSession).where(StsSession.id == p.access_key_id))
+    invalidate(p.access_key_id)
+    return {}
+
+
+OPERATIONS: Operations = {
+    "GetSessionToken": get_session_token,
+    "AssumeRole": assume_role,
+    "RevokeAccessToken": revoke_access_token,
+}

@@ -9,6 +9,7 @@ statement; IAM's own DeleteConflict rules are enforced in the service before del
 from __future__ import annotations
 
 from datetime import datetime
+from typing import ClassVar
 
 from sqlalchemy import (
     Boolean,
@@ -21,7 +22,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 from mallee.store.db import Base
 
@@ -63,32 +64,46 @@ class IamAccountPolicy(Base):
     document: Mapped[str] = mapped_column(Text)
 
 
-class IamUser(Base):
-    __tablename__ = "iam_users"
-    __table_args__ = (UniqueConstraint("account_id", "name_key"),)
+class NamedEntity:
+    """The columns users, groups, roles and instance profiles share: an id (AIDA.., AGPA..,
+    AROA.., AIPA..), the account, a name unique in it case-insensitively, and a path."""
 
-    id: Mapped[str] = mapped_column(String(32), primary_key=True)  # AIDA...
-    account_id: Mapped[str] = _account_fk()
-    name: Mapped[str] = mapped_column(String(64))
-    name_key: Mapped[str] = mapped_column(String(64))
+    # The longest name IAM allows for the kind.
+    NAME_LENGTH: ClassVar[int] = 64
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
     path: Mapped[str] = mapped_column(String(512), default="/")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    @declared_attr.directive
+    def __table_args__(cls) -> tuple[UniqueConstraint]:
+        return (UniqueConstraint("account_id", "name_key"),)
+
+    @declared_attr
+    def account_id(cls) -> Mapped[str]:
+        return _account_fk()
+
+    @declared_attr
+    def name(cls) -> Mapped[str]:
+        return mapped_column(String(cls.NAME_LENGTH))
+
+    @declared_attr
+    def name_key(cls) -> Mapped[str]:
+        return mapped_column(String(cls.NAME_LENGTH))
+
+
+class IamUser(NamedEntity, Base):
+    __tablename__ = "iam_users"
+
     password_last_used: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # ARN of the managed policy that bounds the user's permissions (a policy's ARN never
     # changes, and DeletePolicy refuses one in use as a boundary).
     permissions_boundary: Mapped[str | None] = mapped_column(String(2048))
 
 
-class IamGroup(Base):
+class IamGroup(NamedEntity, Base):
     __tablename__ = "iam_groups"
-    __table_args__ = (UniqueConstraint("account_id", "name_key"),)
-
-    id: Mapped[str] = mapped_column(String(32), primary_key=True)  # AGPA...
-    account_id: Mapped[str] = _account_fk()
-    name: Mapped[str] = mapped_column(String(128))
-    name_key: Mapped[str] = mapped_column(String(128))
-    path: Mapped[str] = mapped_column(String(512), default="/")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    NAME_LENGTH = 128
 
 
 class IamGroupMember(Base):
@@ -102,16 +117,9 @@ class IamGroupMember(Base):
     )
 
 
-class IamRole(Base):
+class IamRole(NamedEntity, Base):
     __tablename__ = "iam_roles"
-    __table_args__ = (UniqueConstraint("account_id", "name_key"),)
 
-    id: Mapped[str] = mapped_column(String(32), primary_key=True)  # AROA...
-    account_id: Mapped[str] = _account_fk()
-    name: Mapped[str] = mapped_column(String(64))
-    name_key: Mapped[str] = mapped_column(String(64))
-    path: Mapped[str] = mapped_column(String(512), default="/")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     trust_policy: Mapped[str] = mapped_column(Text)
     description: Mapped[str | None] = mapped_column(String(1000))
     max_session_duration: Mapped[int] = mapped_column(Integer, default=3600)
@@ -121,16 +129,9 @@ class IamRole(Base):
     permissions_boundary: Mapped[str | None] = mapped_column(String(2048))
 
 
-class IamInstanceProfile(Base):
+class IamInstanceProfile(NamedEntity, Base):
     __tablename__ = "iam_instance_profiles"
-    __table_args__ = (UniqueConstraint("account_id", "name_key"),)
-
-    id: Mapped[str] = mapped_column(String(32), primary_key=True)  # AIPA...
-    account_id: Mapped[str] = _account_fk()
-    name: Mapped[str] = mapped_column(String(128))
-    name_key: Mapped[str] = mapped_column(String(128))
-    path: Mapped[str] = mapped_column(String(512), default="/")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    NAME_LENGTH = 128
 
 
 class IamInstanceProfileRole(Base):
