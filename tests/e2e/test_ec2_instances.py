@@ -189,6 +189,30 @@ def test_other_accounts_do_not_see_instances(cloud: Cloud, ec2: Any, tmp_path: P
     ec2.terminate_instances(InstanceIds=[iid])
 
 
+def test_max_results_counts_instances_not_reservations(
+    cloud: Cloud, ec2: Any, tmp_path: Path
+) -> None:
+    """A page holds MaxResults instances, a reservation continuing on the next page, as AWS
+    pages (a console page of 50 must not bring back a whole 1,000-instance reservation)."""
+    _, access_key, secret_key = new_account(cloud, tmp_path)
+    own = cloud.client("ec2", access_key, secret_key)
+    image = default_image(ec2)
+    big = own.run_instances(ImageId=image, MinCount=7, MaxCount=7, InstanceType="t1.micro")
+    small = own.run_instances(ImageId=image, MinCount=1, MaxCount=1, InstanceType="t1.micro")
+    first = own.describe_instances(MaxResults=5)
+    assert sum(len(r["Instances"]) for r in first["Reservations"]) == 5
+    rest = own.describe_instances(MaxResults=5, NextToken=first["NextToken"])
+    assert sum(len(r["Instances"]) for r in rest["Reservations"]) == 3
+    assert "NextToken" not in rest
+    seen: dict[str, list[str]] = {}
+    for r in first["Reservations"] + rest["Reservations"]:
+        seen.setdefault(r["ReservationId"], []).extend(i["InstanceId"] for i in r["Instances"])
+    assert sorted(seen[big["ReservationId"]]) == sorted(i["InstanceId"] for i in big["Instances"])
+    assert seen[small["ReservationId"]] == [small["Instances"][0]["InstanceId"]]
+    ids = [i for members in seen.values() for i in members]
+    own.terminate_instances(InstanceIds=ids)
+
+
 def test_aws_cli_describe_instances(cloud: Cloud, ec2: Any) -> None:
     iid = ec2.run_instances(ImageId=default_image(ec2), MinCount=1, MaxCount=1)["Instances"][0][
         "InstanceId"

@@ -135,10 +135,12 @@ def describe_instances(rt: Runtime, ctx: RequestContext, params: Params) -> Resu
             rows = cast(Sequence[views.InstanceView], found)
         tags = tags_for(s, account, [r.id for r in rows], "instance") if rows else {}
     chosen = [r for r in rows if _wanted(r, filters, lookups, tags.get(r.id, {}))]
-    reservations: dict[str, list[views.InstanceView]] = {}
-    for r in chosen:
-        reservations.setdefault(r.reservation_id, []).append(r)
-    groups, token = page(list(reservations.items()), params, key=lambda item: item[0])
+    # MaxResults counts instances, as AWS's does: a reservation larger than what is left of a
+    # page continues on the next one (grouped by reservation within each page).
+    members_of, token = page(chosen, params, key=lambda r: f"{r.reservation_id}/{r.id}")
+    groups: dict[str, list[views.InstanceView]] = {}
+    for r in members_of:
+        groups.setdefault(r.reservation_id, []).append(r)
     out: Result = {
         "Reservations": [
             {
@@ -147,7 +149,7 @@ def describe_instances(rt: Runtime, ctx: RequestContext, params: Params) -> Resu
                 "Groups": views.groups(members[0]),
                 "Instances": [views.instance_out(r, tags.get(r.id, {}), region) for r in members],
             }
-            for rid, members in groups
+            for rid, members in groups.items()
         ]
     }
     if token:
