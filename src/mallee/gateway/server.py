@@ -21,7 +21,6 @@ from mallee.api.errors import ServiceError, entity_too_large
 from mallee.api.http import HttpRequest, HttpResponse
 from mallee.api.models import load_service_model
 from mallee.config import Settings
-from mallee.console.app import Console
 from mallee.gateway.catalog import ServiceSpec
 from mallee.gateway.chain import Chain
 from mallee.gateway.internal import wire
@@ -37,6 +36,7 @@ Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 # Threads for S3 requests that carry no signature (anonymous, or browser POST uploads, which
@@ -99,7 +99,13 @@ class App:
         self.store = store or Store(settings.database_url)
         self.chain = Chain(Runtime(settings=settings, store=self.store))
         wire(self.chain)
-        self.console = Console(settings)
+        self.console: ASGIApp | None = None
+        if settings.console_port:
+            # Only a server with a console port loads the console (Starlette, Jinja2 and its
+            # templates: about 8 MiB), not an API-only one.
+            from mallee.console.app import Console
+
+            self.console = Console(settings)
         self._unsigned = ThreadPoolExecutor(UNSIGNED_WORKERS, thread_name_prefix="unsigned")
         self.service_id: str | None = None
         self.osg_id: str | None = None
@@ -113,7 +119,7 @@ class App:
         if scope["type"] != "http":
             return
         server = scope.get("server") or ("", 0)
-        if self.settings.console_port and server[1] == self.settings.console_port:
+        if self.console is not None and server[1] == self.settings.console_port:
             # The web console, on its own port: a page there is never an S3 object (served on
             # the api port), so no object's script runs where the console's cookie is sent.
             await self.console(scope, receive, send)
