@@ -15,8 +15,8 @@ APT_PACKAGES=(
   qemu-system-x86 qemu-system-data qemu-utils dnsmasq-base dnsmasq-utils iptables ebtables
   busybox-static dropbear-bin e2fsprogs openssh-client curl iputils-arping
   lz4  # decompresses the Debian kernel's bzImage to the vmlinux the default image boots
+  mmdebstrap  # builds the Debian cloud image (`mallee image build-debian`) from deb.debian.org
   chromium chromium-driver  # the web console's browser tests (tests/browser/), headless
-  npm  # fetches htmx, the console's one script, from the npm registry (below)
 )
 
 sudo_() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -65,7 +65,9 @@ HTMX_SHA256=d6fdc75f204e6bdefa99b69bf1e6d4ac69b8a364f77929f45c13476b4000f717
 htmx=src/mallee/console/static/vendor/htmx.min.js
 if ! echo "$HTMX_SHA256  $htmx" | sha256sum -c --quiet >/dev/null 2>&1; then
   pack=$(mktemp -d /tmp/mallee-htmx.XXXXXX)
-  (cd "$pack" && npm pack -q "htmx.org@$HTMX_VERSION" >/dev/null)
+  # The registry's tarball itself (what `npm pack` fetches), so no npm is needed.
+  curl -fsSL -o "$pack/htmx.org-$HTMX_VERSION.tgz" \
+    "https://registry.npmjs.org/htmx.org/-/htmx.org-$HTMX_VERSION.tgz"
   tar -xzf "$pack/htmx.org-$HTMX_VERSION.tgz" -C "$pack" package/dist/htmx.min.js
   echo "$HTMX_SHA256  $pack/package/dist/htmx.min.js" | sha256sum -c --quiet
   install -D -m 644 "$pack/package/dist/htmx.min.js" "$htmx"
