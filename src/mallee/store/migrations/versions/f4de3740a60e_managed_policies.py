@@ -1,8 +1,9 @@
 """managed policies
 
 AWS managed policies join iam_managed_policies as rows of no account (account_id NULL),
-written here from mallee.services.iam.aws_managed; attachments record their owner's account
-(an AWS managed policy is attached in many), and users and roles get a permissions boundary.
+written here from the seed file store/seeds/aws_managed_policies.json; attachments record
+their owner's account (an AWS managed policy is attached in many), and users and roles get a
+permissions boundary.
 
 Revision ID: f4de3740a60e
 Revises: 6588d18f0df0
@@ -11,14 +12,16 @@ Create Date: 2026-12-07 02:28:35.641964
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
 
-from mallee.services.iam.aws_managed import AWS_POLICIES
+from mallee.store.seeds import aws_managed_policies
 
 revision = "f4de3740a60e"
 down_revision = "6588d18f0df0"
@@ -111,37 +114,44 @@ def upgrade() -> None:
     op.add_column("iam_users", sa.Column("permissions_boundary", sa.String(2048), nullable=True))
     op.add_column("iam_roles", sa.Column("permissions_boundary", sa.String(2048), nullable=True))
 
+    policies = aws_managed_policies()
     op.bulk_insert(
         _policies,
         [
             {
-                "id": p.policy_id,
+                "id": p["policy_id"],
                 "account_id": None,
-                "arn": p.arn,
-                "name": p.name,
-                "name_key": p.name.lower(),
-                "path": p.path,
-                "description": p.description,
-                "default_version": p.version,
-                "next_version": int(p.version[1:]) + 1,
-                "created_at": p.created,
-                "updated_at": p.updated,
+                "arn": f"arn:aws:iam::aws:policy{p['path']}{p['name']}",
+                "name": p["name"],
+                "name_key": p["name"].lower(),
+                "path": p["path"],
+                "description": p["description"],
+                "default_version": p["version"],
+                "next_version": int(p["version"][1:]) + 1,
+                "created_at": _at(p["created"]),
+                "updated_at": _at(p["updated"]),
             }
-            for p in AWS_POLICIES
+            for p in policies
         ],
     )
     op.bulk_insert(
         _versions,
         [
             {
-                "policy_id": p.policy_id,
-                "version_id": p.version,
-                "document": p.document(),
-                "created_at": p.updated,
+                "policy_id": p["policy_id"],
+                "version_id": p["version"],
+                "document": json.dumps(
+                    {"Version": "2012-10-17", "Statement": p["statements"]}, indent=2
+                ),
+                "created_at": _at(p["updated"]),
             }
-            for p in AWS_POLICIES
+            for p in policies
         ],
     )
+
+
+def _at(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%d %H:%M").replace(tzinfo=UTC)
 
 
 def downgrade() -> None:
