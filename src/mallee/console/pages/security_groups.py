@@ -50,7 +50,9 @@ def _rules(group: dict[str, Any], direction: str) -> list[tuple[str, str, str, d
         ]
         for kind, source in sources:
             revoke = {**base, kind: source}
-            rows.append((rule.get("IpProtocol", ""), _ports(rule), source, revoke))
+            protocol = rule.get("IpProtocol", "")
+            # EC2's -1 is every protocol: shown as the AWS console shows it.
+            rows.append(("all" if protocol == "-1" else protocol, _ports(rule), source, revoke))
     return rows
 
 
