@@ -461,13 +461,15 @@ def test_sign_out_ends_the_session_on_the_server(cloud: Cloud, browser: Browser)
     sts = cloud.client("sts", access, secret, token)
     assert sts.get_caller_identity()["Account"]
     assert browser.post("/logout").url.endswith("/console/login")
-    # The cookie copied before signing out leads to the sign-in form.
+    # The cookie copied before signing out is refused (403) with the reason and the sign-in
+    # form, nothing shown of the account.
     thief = Browser(cloud, fresh_source())
     thief.open("/login")
     [fresh] = [c for c in thief.jar if c.name == "mallee_console"]
     fresh.value = copied
     page = thief.open("/instances")
-    assert page.url.endswith("/console/login"), page.url
+    assert page.status == 403, (page.status, page.url)
+    assert "Your session has ended" in page.text and 'name="password"' in page.text
     # And so do the credentials inside it, at once in every api process (their cache holds
     # an answer at most a second).
     deadline = time.monotonic() + 3

@@ -223,8 +223,13 @@ class Console:
         if isinstance(failed, ClientError):
             code = failed.response.get("Error", {}).get("Code", "")
             if code in SESSION_ENDED and route.path != "/login":
-                ctx.session = Session(flash=[("error", f"Sign in again ({api_error(failed)}).")])
-                return self._to_sign_in(ctx)
+                # Signed out, revoked, or a cookie copied before either and replayed: the API
+                # no longer takes its credentials. Refused like a forged cookie, with why.
+                ctx.session = Session()
+                if ctx.partial:
+                    return self._to_sign_in(ctx)
+                reason = f"Your session has ended: sign in again ({api_error(failed)})."
+                return sign_in_page(ctx.session, reason, 403)
             status = failed.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 502)
             return _shown(ctx, route, api_error(failed), status if 400 <= status < 500 else 502)
         if isinstance(failed, TooLarge):

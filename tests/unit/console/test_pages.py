@@ -381,3 +381,22 @@ def test_every_page_draws(
     page = client.get("/console" + path)
     assert page.status_code == 200, page.text
     assert "<main>" in page.text and "Traceback" not in page.text
+
+
+def test_a_session_the_api_no_longer_takes_is_refused_with_the_reason(
+    console: Console, client: TestClient, clients: dict[str, Fake]
+) -> None:
+    """Signed out elsewhere, revoked, or a cookie copied before either and replayed: the API
+    refuses its credentials, and the page says so (403) with the sign-in form; the htmx poll
+    is sent to the sign-in page instead of drawing it inside the list."""
+    clients["ec2"] = Fake(
+        {"describe_instances": refused("InvalidClientTokenId", "The token is revoked", 403)}
+    )
+    sign_in(console, client)
+    page = client.get("/console/instances")
+    assert page.status_code == 403
+    assert "Your session has ended" in page.text and "InvalidClientTokenId" in page.text
+    assert 'name="password"' in page.text
+    sign_in(console, client)
+    poll = client.get("/console/instances/rows", headers={"hx-request": "true"})
+    assert poll.headers.get("hx-redirect") == "/console/login"
