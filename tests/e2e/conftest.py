@@ -250,6 +250,12 @@ def stop_cloud(cloud: Cloud) -> None:
     if cloud.process is None:
         return
     stop_process(cloud.process)
+    if cloud.data_dir is not None:
+        # The storage agent leaves its NBD server running for the VMs (the next agent adopts
+        # it), as the node leaves its VMs: a test cloud ends it.
+        from mallee.storage.daemon import StorageDaemon
+
+        StorageDaemon(cloud.data_dir / "volumes" / "run").stop()
 
 
 @pytest.fixture(scope="session")

@@ -141,6 +141,16 @@ def _ec2(world: World) -> Readers:
             **image, Attribute="launchPermission"
         )["LaunchPermissions"],
         "instance_types": lambda: admin.describe_instance_types()["InstanceTypes"],
+        "volumes": lambda: [
+            (
+                v["VolumeId"],
+                v["Size"],
+                v["VolumeType"],
+                v.get("Tags"),
+                [(a["InstanceId"], a["Device"]) for a in v["Attachments"]],
+            )
+            for v in ec2.describe_volumes()["Volumes"]
+        ],
     }
 
 

@@ -454,6 +454,11 @@ def _ec2_resources(world: World) -> tuple[dict[str, Any], set[str]]:
     ec2.create_tags(Resources=[instance], Tags=[{"Key": "Name", "Value": "a-instance"}])
     address = ec2.allocate_address()
     ec2.associate_address(InstanceId=instance, AllocationId=address["AllocationId"])
+    # An attached volume: detaching, deleting or modifying it must be refused to every column.
+    zone = run["Instances"][0]["Placement"]["AvailabilityZone"]
+    volume = ec2.create_volume(Size=1, AvailabilityZone=zone)["VolumeId"]
+    _wait_volume(ec2, volume, "available")
+    ec2.attach_volume(VolumeId=volume, InstanceId=instance, Device="/dev/sdf")
     named = {
         "InstanceId": instance,
         "InstanceIds": [instance],
@@ -479,6 +484,8 @@ def _ec2_resources(world: World) -> tuple[dict[str, Any], set[str]]:
         "MaxCount": 1,
         "InstanceType": "m1.small",
         "PublicKeyMaterial": _ssh_public_key(),
+        "VolumeId": volume,
+        "VolumeIds": [volume],
     }
     tokens = {
         instance,
@@ -488,9 +495,17 @@ def _ec2_resources(world: World) -> tuple[dict[str, Any], set[str]]:
         key_pair["KeyFingerprint"],
         address["AllocationId"],
         address["PublicIp"],
+        volume,
         *rule_ids,
     }
     return named, tokens
+
+
+def _wait_volume(ec2: Any, volume_id: str, state: str) -> None:
+    deadline = time.monotonic() + 30
+    while ec2.describe_volumes(VolumeIds=[volume_id])["Volumes"][0]["State"] != state:
+        assert time.monotonic() < deadline, f"{volume_id} is not {state}"
+        time.sleep(0.1)
 
 
 def _empyrean_names(world: World) -> dict[str, Any]:

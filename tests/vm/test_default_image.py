@@ -29,8 +29,8 @@ import pytest
 from mallee.commands import in_netns, run
 from mallee.images import cpio, default, kernel, rootfs
 from mallee.images.default import KERNEL_CMDLINE, DefaultImage, build_default_image
-from mallee.node.hypervisor.qmp import Qmp
 from mallee.node.network.nsock import listen_in
+from mallee.qmp import Qmp
 
 QBOOT = "/usr/share/qemu/qboot.rom"
 METADATA_IP = "169.254.169.254"

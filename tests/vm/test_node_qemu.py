@@ -17,7 +17,7 @@ from mallee.images.default import DefaultImage, build_default_image
 from mallee.node.agent import CMDLINE
 from mallee.node.hypervisor.base import Counters, LaunchError, VmSpec
 from mallee.node.hypervisor.qemu import QemuHypervisor
-from mallee.node.hypervisor.qmp import Qmp
+from mallee.qmp import Qmp
 from tests.e2e.conftest import shared_image_dir
 from tests.vm.cloud import wait_until
 

@@ -12,7 +12,7 @@ from mallee.config import Settings
 from mallee.datadir import SharedDirectoryError, make_private, private_umask
 
 # Commands whose process keeps state in the data directory (made or tightened first).
-DATA_DIR_COMMANDS = frozenset({"api", "controller", "node", "up", "init", "upgrade"})
+DATA_DIR_COMMANDS = frozenset({"api", "controller", "node", "storage", "up", "init", "upgrade"})
 
 
 CONSOLE_PORT_HELP = "the web console's port, on the same address (default 8888; 0: none)"
@@ -66,6 +66,12 @@ def cmd_node(args: argparse.Namespace) -> int:
     return run_node(_settings(args))
 
 
+def cmd_storage(args: argparse.Namespace) -> int:
+    from mallee.storage.agent import run_storage
+
+    return run_storage(_settings(args))
+
+
 def cmd_netns(args: argparse.Namespace) -> int:
     from sqlalchemy.exc import SQLAlchemyError
 
@@ -90,9 +96,10 @@ def cmd_netns(args: argparse.Namespace) -> int:
 
 
 def cmd_image(args: argparse.Namespace) -> int:
+    from mallee.cli.debian_image import register_debian_image
     from mallee.images.cli import main as image_main
 
-    return image_main(args.image_args)
+    return image_main(args.image_args, lambda image: register_debian_image(_settings(args), image))
 
 
 def cmd_init(args: argparse.Namespace) -> int:
@@ -138,6 +145,12 @@ def _parser() -> argparse.ArgumentParser:
     node.add_argument("--name", help="name in the service registry (default node-<host>)")
     node.set_defaults(func=cmd_node)
 
+    storage = sub.add_parser(
+        "storage", help="storage controller: EBS volumes of this zone, exported over NBD (SC)"
+    )
+    storage.add_argument("--name", help="name in the service registry (default storage-<host>)")
+    storage.set_defaults(func=cmd_storage)
+
     netns = sub.add_parser(
         "netns", help="this cloud's network namespace on this host: the node's, or --public"
     )
@@ -145,7 +158,7 @@ def _parser() -> argparse.ArgumentParser:
     netns.add_argument("--public", action="store_true", help="the outside network's")
     netns.set_defaults(func=cmd_netns)
 
-    img = sub.add_parser("image", help="instance images (build-default)")
+    img = sub.add_parser("image", help="instance images (build-default, build-debian)")
     img.add_argument("image_args", nargs=argparse.REMAINDER)
     img.set_defaults(func=cmd_image)
 

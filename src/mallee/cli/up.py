@@ -119,12 +119,13 @@ def register_default_image(store: Store, settings: Settings) -> str:
 
 
 def start_components(settings: Settings) -> list[subprocess.Popen[bytes]]:
-    """The controller and this host's node agent, as child processes of `mallee up`."""
+    """The controller, this host's node agent and storage controller, as child processes of
+    `mallee up`."""
     env = dict(os.environ, **settings.to_env())
     logs = settings.data_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     children = []
-    for component in ("controller", "node"):
+    for component in ("controller", "node", "storage"):
         log = open(logs / f"{component}.log", "ab")  # noqa: SIM115 - the child owns it
         children.append(
             subprocess.Popen(
@@ -171,7 +172,7 @@ def init(settings: Settings, say: Callable[[str], None] = lambda _: None) -> tup
     return write_credentials(settings, access_key, secret_key, demo, admin_password), emi
 
 
-SERVICES = ("user-api", "objectstorage", "controller", "node")
+SERVICES = ("user-api", "objectstorage", "controller", "node", "storage")
 
 
 def pid_file(settings: Settings) -> Path:

@@ -28,6 +28,7 @@ from mallee.config import Settings
 from mallee.node.hypervisor.base import Hypervisor, LaunchError, VmSpec
 from mallee.node.image_cache import ImageCache
 from mallee.node.transitions import Transitions
+from mallee.node.volumes import VolumePlugs
 from mallee.registry import components
 from mallee.registry.heartbeat import Heartbeat, interval_for
 from mallee.runloop import stop_on_signals, wait_for_work
@@ -137,6 +138,8 @@ class NodeAgent:
         self._healed = time.monotonic()
         self._crashes = _Crashes()
         self._transitions = Transitions(store)
+        # EBS volumes of this node's running instances, plugged into their VMs.
+        self.volumes = VolumePlugs(store, hypervisor, name)
         # What was last written per instance, so unchanged consoles and counters are not.
         self._written: dict[str, tuple[int, tuple[float, ...]]] = {}
 
@@ -164,6 +167,8 @@ class NodeAgent:
         for orphan in (self.hv.known() | self._plugged()) - set(mine):
             self._submit(orphan, functools.partial(self._orphan, orphan))
             busy = True
+        live = {i for i, (state, _) in mine.items() if state == "running" and i in alive}
+        busy = self.volumes.reconcile(live, self._submit) or busy
         if time.monotonic() - self._reported >= REPORT_EVERY:
             self._reported = time.monotonic()
             self.report({i: state for i, (state, _) in mine.items()})
@@ -368,6 +373,7 @@ class NodeAgent:
             tap=nic.tap if nic else "",
             mac=row.mac or "",
             reboots=reboots,
+            disk_gb=row.disk_gb,
         )
 
     def _forget(self, instance_id: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from mallee.cloud_identity import system_account_id
-from mallee.node.hypervisor.qemu import console_says_poweroff, exit_cause
-from mallee.node.hypervisor.qmp import Qmp, QmpError
+from mallee.node.hypervisor.qemu import QemuHypervisor, console_says_poweroff, exit_cause
 from mallee.node.image_cache import ImageCache, ImageError
+from mallee.qmp import Qmp, QmpError
 from mallee.services.ec2.images import register_local_image
 from mallee.services.iam.bootstrap import ensure_system_account
 from mallee.store import Store
@@ -141,3 +142,17 @@ class TestImageCache:
         with pytest.raises(ImageError, match="changed"):
             ImageCache(tmp_path / "cache", store).path(image_id)
         assert not [p for p in (tmp_path / "cache").iterdir()]
+
+
+@pytest.mark.nodb
+@pytest.mark.parametrize(("disk_gb", "size"), [(5, 5 << 30), (0, 2 << 30), (1, 2 << 30)])
+def test_overlay_has_the_instance_types_disk_size_never_less_than_the_image(
+    tmp_path: Path, disk_gb: int, size: int
+) -> None:
+    base, overlay = tmp_path / "image.qcow2", tmp_path / "root.qcow2"
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(base), "2G"], check=True)
+    QemuHypervisor(tmp_path / "run")._create_overlay(base, overlay, disk_gb)
+    info = subprocess.run(
+        ["qemu-img", "info", "--output=json", str(overlay)], capture_output=True, check=True
+    )
+    assert json.loads(info.stdout)["virtual-size"] == size

@@ -28,6 +28,8 @@ class VmSpec:
     # How many of the instance's reboot requests this VM has applied (survives agent restarts,
     # so a reboot interrupted by a crash is neither lost nor done twice).
     reboots: int = 0
+    # The instance type's disk (GiB): the root disk's size when bigger than the image's.
+    disk_gb: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,3 +103,14 @@ class Hypervisor(Protocol):
 
     def counters(self, instance_id: str) -> Counters | None:
         """Cumulative counters of a running VM; None when it is not running."""
+
+    def volumes(self, instance_id: str) -> dict[str, bool]:
+        """EBS volumes plugged into the running VM, read from the VM itself: volume id ->
+        whether its disk is there (False: only its connection is left); {} when not running."""
+
+    def plug_volume(self, instance_id: str, volume_id: str, nbd_socket: str) -> None:
+        """Hot-plug the volume (the NBD export `volume_id` on `nbd_socket`) as a disk whose
+        serial is the volume id without its dash; a no-op for what is already plugged."""
+
+    def unplug_volume(self, instance_id: str, volume_id: str) -> bool:
+        """Take the volume's disk out of the VM; False while the guest has not let it go yet."""

@@ -93,7 +93,8 @@ class FakeHypervisor:
 
     def _boot(self, instance_id: str, reboots: int) -> None:
         vm = self._vms.setdefault(instance_id, {"boots": 0, "console": ""})
-        vm.update(alive=True, boots=int(vm["boots"]) + 1, reboots=reboots, exit=None)
+        # A new VM process has none of the old one's hot-plugged volumes, as with QEMU.
+        vm.update(alive=True, boots=int(vm["boots"]) + 1, reboots=reboots, exit=None, volumes=[])
         vm["console"] = (
             f"{vm['console']}[fake] boot {vm['boots']} of {instance_id}\n"
             f"EUCA-READY instance-id={instance_id}\n"
@@ -138,3 +139,25 @@ class FakeHypervisor:
         with self._lock:
             alive = bool(self._vms.get(instance_id, {}).get("alive"))
         return Counters() if alive else None
+
+    def volumes(self, instance_id: str) -> dict[str, bool]:
+        with self._lock:
+            vm = self._vms.get(instance_id) or {}
+            return dict.fromkeys(vm.get("volumes", []), True) if vm.get("alive") else {}
+
+    def plug_volume(self, instance_id: str, volume_id: str, nbd_socket: str) -> None:
+        with self._lock:
+            vm = self._vms.get(instance_id)
+            if vm is None or not vm["alive"]:
+                raise RuntimeError(f"{instance_id} is not running")
+            if volume_id not in vm.setdefault("volumes", []):
+                vm["volumes"].append(volume_id)
+                self._save(instance_id)
+
+    def unplug_volume(self, instance_id: str, volume_id: str) -> bool:
+        with self._lock:
+            vm = self._vms.get(instance_id)
+            if vm is not None and volume_id in vm.get("volumes", []):
+                vm["volumes"].remove(volume_id)
+                self._save(instance_id)
+            return True

@@ -29,8 +29,9 @@ from typing import Any
 
 from mallee.commands import CommandError, in_netns, run
 from mallee.datadir import tighten
+from mallee.node.hypervisor import hotplug
 from mallee.node.hypervisor.base import Counters, LaunchError, VmInfo, VmSpec
-from mallee.node.hypervisor.qmp import Qmp, QmpError
+from mallee.qmp import Qmp, QmpError
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,12 @@ def console_says_poweroff(console: str) -> bool:
     tail = console[-4096:]
     power_off = tail.rfind("reboot: Power down")
     return power_off > max(tail.rfind("reboot: Restarting system"), tail.rfind("Rebooting in"))
+
+
+def _virtual_size(image: Path) -> int:
+    info = run(["qemu-img", "info", "-U", "--output=json", "-f", "qcow2", str(image)]).stdout
+    size: int = json.loads(info)["virtual-size"]
+    return size
 
 
 class QemuHypervisor:
@@ -155,7 +162,7 @@ class QemuHypervisor:
         self._save_spec(spec)
         overlay = d / "root.qcow2"
         if not overlay.exists():
-            self._create_overlay(spec.root, overlay)
+            self._create_overlay(spec.root, overlay, spec.disk_gb)
         (d / "qmp.sock").unlink(missing_ok=True)
         self._note(spec.instance_id, f"starting {spec.instance_id} ({self.kind})")
         try:
@@ -170,11 +177,14 @@ class QemuHypervisor:
         # A daemonized QEMU sets its own umask (027): its QMP socket is narrowed here.
         tighten(d)
 
-    def _create_overlay(self, base: Path, overlay: Path) -> None:
+    def _create_overlay(self, base: Path, overlay: Path, disk_gb: int = 0) -> None:
         tmp = overlay.with_suffix(".tmp")
         try:
+            # The instance type's disk size, so the guest (cloud-init's growpart) can fill it;
+            # never smaller than the image, which would cut its file system short.
+            size = max(disk_gb << 30, _virtual_size(base))
             run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", str(base), "-F", "qcow2",
-                 str(tmp)])  # fmt: skip
+                 str(tmp), str(size)])  # fmt: skip
         except CommandError as err:
             raise LaunchError(f"cannot create the root disk: {err.stderr.strip()}") from err
         # Renamed into place so a crash mid-create leaves no half overlay to boot from.
@@ -278,6 +288,21 @@ class QemuHypervisor:
             return not console_says_poweroff(self.console(instance_id))
         # A VM killed from outside or crashed was not powered off by its guest: bring it back.
         return cause != "poweroff"
+
+    # --- EBS volumes ----------------------------------------------------------------------
+
+    def volumes(self, instance_id: str) -> dict[str, bool]:
+        if not self._pid(instance_id):
+            return {}
+        return hotplug.plugged(self._dir(instance_id) / "qmp.sock")
+
+    def plug_volume(self, instance_id: str, volume_id: str, nbd_socket: str) -> None:
+        hotplug.plug(self._dir(instance_id) / "qmp.sock", volume_id, nbd_socket)
+
+    def unplug_volume(self, instance_id: str, volume_id: str) -> bool:
+        if not self._pid(instance_id):
+            return True  # nothing holds it any more
+        return hotplug.unplug(self._dir(instance_id) / "qmp.sock", volume_id)
 
     # --- what is reported -----------------------------------------------------------------
 

@@ -362,3 +362,74 @@ def permission_without_peer() -> ServiceError:
         "MissingParameter",
         "Each permission must name at least one peer: an IpRange (CidrIp) or a UserIdGroupPair.",
     )
+
+
+# Volumes ------------------------------------------------------------------------------------
+
+
+def volume_in_use(volume_id: str, instance_id: str | None = None) -> ServiceError:
+    if instance_id is None:
+        return ServiceError("VolumeInUse", f"{volume_id} is already attached to an instance")
+    return ServiceError("VolumeInUse", f"Volume {volume_id} is currently attached to {instance_id}")
+
+
+def volume_not_available(volume_id: str, state: str) -> ServiceError:
+    """AWS's IncorrectState for a volume that is not in the state an operation needs."""
+    return ServiceError("IncorrectState", f"Volume '{volume_id}' is in the '{state}' state.")
+
+
+def zone_mismatch(volume_id: str, instance_id: str) -> ServiceError:
+    return ServiceError(
+        "InvalidVolume.ZoneMismatch",
+        f"The volume '{volume_id}' is not in the same availability zone as instance "
+        f"'{instance_id}'",
+    )
+
+
+def attachment_limit(instance_id: str, limit: int) -> ServiceError:
+    return ServiceError(
+        "AttachmentLimitExceeded",
+        f"The instance '{instance_id}' already has the maximum of {limit} volumes attached.",
+    )
+
+
+def attachment_not_found(volume_id: str, instance_id: str) -> ServiceError:
+    return ServiceError(
+        "InvalidAttachment.NotFound",
+        f"The volume '{volume_id}' is not attached to instance '{instance_id}'",
+    )
+
+
+def bad_device(device: str) -> ServiceError:
+    return invalid_parameter("device", device, f"{device} is not a valid EBS device name.")
+
+
+def device_in_use(device: str) -> ServiceError:
+    return invalid_value(f"Attachment point {device} is already in use")
+
+
+def bad_volume_size(size: object, volume_type: str, low: int, high: int) -> ServiceError:
+    return invalid_value(
+        f"The volume size is invalid for {volume_type} volumes: {low} GiB (min) - "
+        f"{high} GiB (max). Requested: {size}."
+    )
+
+
+def beyond_capacity(size: int, zone: str, capacity: int) -> ServiceError:
+    return invalid_value(
+        f"Volume of {size} GiB is beyond the capacity of availability zone {zone} ({capacity} GiB)."
+    )
+
+
+def volume_too_small(volume_id: str, size: int, current: int) -> ServiceError:
+    return invalid_value(
+        f"New size ({size} GiB) for volume {volume_id} is smaller than its current size "
+        f"({current} GiB): volumes only grow."
+    )
+
+
+def modification_in_progress(volume_id: str) -> ServiceError:
+    return ServiceError(
+        "IncorrectModificationState",
+        f"Volume {volume_id} is already being modified: wait for that modification to end.",
+    )

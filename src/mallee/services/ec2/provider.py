@@ -18,6 +18,8 @@ from mallee.services.ec2 import (
     regions,
     security_groups,
     tags,
+    volume_attachments,
+    volumes,
 )
 
 
@@ -44,9 +46,16 @@ class Ec2Provider(Provider):
         regions.OPERATIONS,
         instance_types.OPERATIONS,
         addresses.OPERATIONS,
+        volumes.OPERATIONS,
+        volume_attachments.OPERATIONS,
     )
     # Eucalyptus: only the cloud administrator edits the instance types.
     admin_operations: ClassVar[frozenset[str]] = frozenset({"ModifyInstanceTypeAttribute"})
+
+    def resources(self, ctx: RequestContext) -> list[str]:
+        # Volume operations are authorized on the volumes (and instances) they name, as AWS's
+        # resource-level permissions; the others on "*".
+        return volume_attachments.resources(ctx) or ["*"]
 
     def prepare(self, ctx: RequestContext) -> None:
         # EC2's DryRun: the caller is authorized (the chain checked), so say so and stop.

@@ -1,8 +1,10 @@
-"""A small synchronous QMP client: the capabilities handshake, commands, and events.
+"""A small synchronous QMP client (QEMU's monitor protocol): the capabilities handshake,
+commands, and events. The node talks to its VMs with it, the storage agent to its
+qemu-storage-daemon.
 
 One command at a time; events that arrive while waiting for a reply are queued for
-`wait_event`. Connections are short-lived (the agent opens one per action), so an agent restart
-never leaves a VM holding a stale monitor.
+`wait_event`. Connections are short-lived (an agent opens one per action), so an agent restart
+never leaves a QEMU process holding a stale monitor.
 """
 
 from __future__ import annotations

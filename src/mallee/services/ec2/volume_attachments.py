@@ -1,0 +1,155 @@
+"""AttachVolume and DetachVolume, and the ARNs volume operations are authorized on.
+
+AttachVolume moves the volume available -> in-use and writes its attachment `attaching` in one
+transaction (the conditional UPDATE makes a second, racing attach fail); the storage agent then
+exports the volume and the instance's node plugs it in (`attached`). DetachVolume marks the
+attachment `detaching`; the node unplugs it, removes the row and makes the volume available.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sqlalchemy import select, update
+
+from mallee.api.context import RequestContext
+from mallee.services.base import Operations, Params, Result, Runtime
+from mallee.services.ec2 import errors
+from mallee.services.ec2.instances import owned
+from mallee.services.ec2.volumes import (
+    attachment_out,
+    now,
+    owned_volume,
+    rows_changed,
+    volume_arn,
+)
+from mallee.store.tables.ebs import Ec2Volume, Ec2VolumeAttachment
+
+# AWS's names for data volumes on Linux (sdf-sdp, xvdf-xvdp) and the virtio names the guest
+# really gives them; the guest finds a volume by its serial either way.
+_DEVICE = re.compile(r"/dev/(?:sd[f-p]|xvd[f-p]|vd[b-z])")
+# Hot-plugged virtio-blk devices each take a PCI slot of QEMU's pc machine (32, some used).
+MAX_ATTACHMENTS = 16
+
+
+def attach_volume(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    volume_id = str(params.get("VolumeId") or "")
+    instance_id = str(params.get("InstanceId") or "")
+    device = str(params.get("Device") or "")
+    if not device:
+        raise errors.missing("Device")
+    account = ctx.principal.account_id
+    with rt.store.session() as s:
+        volume = owned_volume(s, account, volume_id)
+        if not instance_id:
+            raise errors.missing("InstanceId")
+        instance = owned(s, account, [instance_id])[0]
+        if not _DEVICE.fullmatch(device):
+            raise errors.bad_device(device)
+        if volume.state == "in-use":
+            raise errors.volume_in_use(volume_id)
+        if volume.state != "available":
+            raise errors.volume_not_available(volume_id, volume.state)
+        if volume.availability_zone != instance.availability_zone:
+            raise errors.zone_mismatch(volume_id, instance_id)
+        if instance.state != "running":
+            raise errors.not_attachable(instance_id)
+        others = s.scalars(
+            select(Ec2VolumeAttachment).where(Ec2VolumeAttachment.instance_id == instance_id)
+        ).all()
+        if any(a.device == device for a in others) or device == instance.root_device_name:
+            raise errors.device_in_use(device)
+        if len(others) >= MAX_ATTACHMENTS:
+            raise errors.attachment_limit(instance_id, MAX_ATTACHMENTS)
+        taken = rows_changed(
+            s.execute(
+                update(Ec2Volume)
+                .where(Ec2Volume.id == volume_id, Ec2Volume.state == "available")
+                .values(state="in-use")
+            )
+        )
+        if not taken:
+            raise errors.volume_in_use(volume_id)
+        attachment = Ec2VolumeAttachment(
+            volume_id=volume_id,
+            instance_id=instance_id,
+            device=device,
+            state="attaching",
+            delete_on_termination=False,
+            attached_at=now(),
+            force=False,
+            exported=False,
+        )
+        s.add(attachment)
+        s.flush()
+        return attachment_out(attachment)
+
+
+def detach_volume(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    volume_id = str(params.get("VolumeId") or "")
+    instance_id = str(params.get("InstanceId") or "")
+    device = str(params.get("Device") or "")
+    account = ctx.principal.account_id
+    with rt.store.session() as s:
+        volume = owned_volume(s, account, volume_id)
+        if instance_id:
+            owned(s, account, [instance_id])
+        attachment = s.get(Ec2VolumeAttachment, volume_id)
+        if attachment is None:
+            raise errors.volume_not_available(volume_id, volume.state)
+        if (instance_id and attachment.instance_id != instance_id) or (
+            device and attachment.device != device
+        ):
+            raise errors.attachment_not_found(volume_id, instance_id or attachment.instance_id)
+        force = bool(params.get("Force"))
+        values: dict[str, Any] = {"state": "detaching"}
+        if force:
+            values["force"] = True
+        s.execute(
+            update(Ec2VolumeAttachment)
+            .where(Ec2VolumeAttachment.volume_id == volume_id)
+            .values(**values)
+        )
+        s.refresh(attachment)
+        return attachment_out(attachment)
+
+
+# Operations naming a volume, and those naming an instance too.
+_ONE_VOLUME = frozenset(
+    {
+        "DeleteVolume",
+        "DetachVolume",
+        "DescribeVolumeAttribute",
+        "ModifyVolumeAttribute",
+        "EnableVolumeIO",
+        "ModifyVolume",
+    }
+)
+
+
+def resources(ctx: RequestContext) -> list[str] | None:
+    """The ARNs a volume operation acts on (AWS's resource types for ec2:*Volume*), or None
+    for operations that are not about volumes."""
+    name, params = ctx.operation_name, ctx.params
+    account, region = ctx.principal.account_id, ctx.region
+    if name == "CreateVolume":
+        return [volume_arn(region, account, "*")]
+    if name == "AttachVolume":
+        instance = str(params.get("InstanceId") or "")
+        return [
+            f"arn:aws:ec2:{region}:{account}:instance/{instance}",
+            volume_arn(region, account, str(params.get("VolumeId") or "")),
+        ]
+    if name in _ONE_VOLUME:
+        arns = [volume_arn(region, account, str(params.get("VolumeId") or ""))]
+        if name == "DetachVolume" and params.get("InstanceId"):
+            arns.insert(0, f"arn:aws:ec2:{region}:{account}:instance/{params['InstanceId']}")
+        return arns
+    return None
+
+
+OPERATIONS: Operations = {
+    "AttachVolume": attach_volume,
+    "DetachVolume": detach_volume,
+}

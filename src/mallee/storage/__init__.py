@@ -1,0 +1,1 @@
+"""The storage controller (`mallee storage`): EBS volumes on this host, exported over NBD."""

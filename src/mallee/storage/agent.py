@@ -1,0 +1,377 @@
+"""`mallee storage`: the storage controller of one availability zone (Eucalyptus' SC).
+
+It makes the volume rows of its zone come true, each step a conditional UPDATE from the state
+it expects, after the work it stands for is done (and that work idempotent): a volume
+`creating` gets its file and becomes `available`; `deleting` loses it and becomes `deleted`; a
+modification `modifying` grows the file. Every volume with an attachment row is exported over
+NBD (mallee.storage.daemon), and the attachment is marked `exported` so the instance's node
+plugs it in; a volume whose attachment is gone is exported no more. Attachments of terminated
+instances are let go here too (their volumes become available, or are deleted when the
+attachment said DeleteOnTermination).
+
+Killed at any moment and started again, the agent adopts its qemu-storage-daemon (or starts a
+new one and exports again what the rows say), and repeats at most the step it was in.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import socket
+import time
+from pathlib import Path
+from typing import Any, Protocol
+
+from sqlalchemy import and_, delete, exists, or_, select, update
+from sqlalchemy.orm import Session
+
+from mallee.config import Settings
+from mallee.registry import components
+from mallee.registry.heartbeat import Heartbeat, interval_for
+from mallee.runloop import stop_on_signals, wait_for_work
+from mallee.storage.daemon import DaemonError, StorageDaemon
+from mallee.storage.overlay import OverlayBackend
+from mallee.store import Store
+from mallee.store.tables.ebs import (
+    Ec2Volume,
+    Ec2VolumeAttachment,
+    Ec2VolumeModification,
+    StorageHost,
+)
+from mallee.store.tables.ec2 import Ec2Instance, Ec2Tag
+
+log = logging.getLogger(__name__)
+
+TICK = 0.5
+REPORT_EVERY = 5.0
+# How often what the daemon really exports is asked (between, the agent's own record serves).
+VERIFY_EVERY = 2.0
+# Deleted volumes stay visible to nobody but are kept this long, then their rows go.
+PURGE_AFTER = 3600.0
+PURGE_EVERY = 60.0
+
+
+class Exporter(Protocol):
+    """What the agent needs of its NBD server (StorageDaemon; a fake in unit tests)."""
+
+    @property
+    def nbd_path(self) -> Path: ...
+
+    def running(self) -> bool: ...
+
+    def ensure(self) -> bool: ...
+
+    def exports(self) -> set[str]: ...
+
+    def export(self, volume_id: str, path: Path) -> None: ...
+
+    def unexport(self, volume_id: str) -> None: ...
+
+    def resize(self, volume_id: str, size: int) -> None: ...
+
+
+class StorageAgent:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        name: str,
+        zone: str,
+        host: str,
+        backend: OverlayBackend,
+        exporter: Exporter,
+    ) -> None:
+        self.store = store
+        self.name = name
+        self.zone = zone
+        self.host = host
+        self.backend = backend
+        self.exporter = exporter
+        # What the daemon exports, as last seen or made; None: ask it.
+        self._exported: set[str] | None = None
+        self._verified = 0.0
+        self._reported = 0.0
+        self._purged = 0.0
+
+    # --- the loop ---------------------------------------------------------------------------
+
+    def tick(self, now: float | None = None) -> None:
+        now = time.time() if now is None else now
+        self.create_volumes()
+        self.modify_volumes()
+        self.release_terminated()
+        self.sync_exports(now)
+        self.delete_volumes(now)
+        if now - self._reported >= REPORT_EVERY:
+            self._reported = now
+            self.report(now)
+        if now - self._purged >= PURGE_EVERY:
+            self._purged = now
+            self.purge(now)
+
+    def has_work(self) -> bool:
+        """Whether a volume of the zone waits for this agent (a cheap indexed read)."""
+        v, a = Ec2Volume, Ec2VolumeAttachment
+        waiting = select(v.id).where(
+            v.availability_zone == self.zone,
+            or_(
+                and_(v.state.in_(("creating", "deleting")), v.storage_host.in_(("", self.name))),
+                and_(
+                    v.storage_host == self.name,
+                    exists().where(a.volume_id == v.id, a.exported.is_(False)),
+                ),
+            ),
+        )
+        with self.store.read() as s:
+            return s.execute(waiting.limit(1)).first() is not None
+
+    # --- volumes ------------------------------------------------------------------------------
+
+    def _mine(self, s: Session, state: str, *, unclaimed: bool = False) -> list[Ec2Volume]:
+        hosts = ("", self.name) if unclaimed else (self.name,)
+        return list(
+            s.scalars(
+                select(Ec2Volume).where(
+                    Ec2Volume.availability_zone == self.zone,
+                    Ec2Volume.state == state,
+                    Ec2Volume.storage_host.in_(hosts),
+                )
+            ).all()
+        )
+
+    def create_volumes(self) -> None:
+        with self.store.read() as s:
+            waiting = [
+                (v.id, v.size_gib, v.storage_host)
+                for v in self._mine(s, "creating", unclaimed=True)
+            ]
+        for volume_id, size, holder in waiting:
+            if not holder and not self._claim(volume_id):
+                continue  # another storage agent of the zone took it
+            try:
+                self.backend.create(volume_id, size)
+            except OSError as err:
+                log.warning("%s: cannot make its file: %s", volume_id, err)
+                self._move(volume_id, "creating", "error", status_message=str(err)[:1000])
+                continue
+            self._move(volume_id, "creating", "available")
+
+    def _claim(self, volume_id: str) -> bool:
+        with self.store.session() as s:
+            done = s.execute(
+                update(Ec2Volume)
+                .where(Ec2Volume.id == volume_id, Ec2Volume.storage_host == "")
+                .values(storage_host=self.name)
+            )
+            return bool(getattr(done, "rowcount", 0))
+
+    def _move(self, volume_id: str, expected: str, new: str, **values: Any) -> bool:
+        with self.store.session() as s:
+            done = s.execute(
+                update(Ec2Volume)
+                .where(Ec2Volume.id == volume_id, Ec2Volume.state == expected)
+                .values(state=new, **values)
+            )
+            moved = bool(getattr(done, "rowcount", 0))
+        if moved:
+            log.info("%s: %s -> %s", volume_id, expected, new)
+        return moved
+
+    def delete_volumes(self, now: float) -> None:
+        with self.store.read() as s:
+            waiting = [(v.id, v.storage_host) for v in self._mine(s, "deleting", unclaimed=True)]
+        for volume_id, holder in waiting:
+            if holder == self.name:
+                if volume_id in self._exports():
+                    self.exporter.unexport(volume_id)
+                    self._exports().discard(volume_id)
+                self.backend.delete(volume_id)
+            # A volume no agent claimed has no data anywhere: only its row changes.
+            self._move(volume_id, "deleting", "deleted", deleted_at=now)
+
+    def modify_volumes(self) -> None:
+        with self.store.read() as s:
+            waiting = s.execute(
+                select(Ec2VolumeModification.volume_id, Ec2VolumeModification.target_size)
+                .join(Ec2Volume, Ec2Volume.id == Ec2VolumeModification.volume_id)
+                .where(
+                    Ec2Volume.storage_host == self.name,
+                    Ec2Volume.state.in_(("available", "in-use")),
+                    Ec2VolumeModification.state == "modifying",
+                )
+            ).all()
+        for volume_id, target in waiting:
+            fields: dict[str, Any] = {"progress": 100, "ended_at": _utcnow()}
+            try:
+                self.backend.grow(volume_id, target)
+                if volume_id in self._exports():
+                    self.exporter.resize(volume_id, target << 30)
+                fields["state"] = "completed"
+            except (OSError, DaemonError) as err:
+                fields.update(state="failed", status_message=str(err)[:1000])
+            with self.store.session() as s:
+                mod = s.get(Ec2VolumeModification, volume_id)
+                if mod is None or mod.state != "modifying":
+                    continue
+                for key, value in fields.items():
+                    setattr(mod, key, value)
+                if fields["state"] == "completed":
+                    s.execute(
+                        update(Ec2Volume)
+                        .where(Ec2Volume.id == volume_id)
+                        .values(size_gib=mod.target_size, volume_type=mod.target_type)
+                    )
+
+    def release_terminated(self) -> None:
+        """Attachments of instances that are terminated (or gone) end; their volumes become
+        available, or are deleted when the attachment said DeleteOnTermination."""
+        a, v, i = Ec2VolumeAttachment, Ec2Volume, Ec2Instance
+        with self.store.read() as s:
+            ended = s.execute(
+                select(a.volume_id, a.delete_on_termination)
+                .join(v, v.id == a.volume_id)
+                .outerjoin(i, i.id == a.instance_id)
+                .where(
+                    v.availability_zone == self.zone, or_(i.id.is_(None), i.state == "terminated")
+                )
+            ).all()
+        for volume_id, delete_it in ended:
+            with self.store.session() as s:
+                gone = s.execute(delete(a).where(a.volume_id == volume_id))
+                if not getattr(gone, "rowcount", 0):
+                    continue
+                s.execute(
+                    update(v)
+                    .where(v.id == volume_id, v.state == "in-use")
+                    .values(state="deleting" if delete_it else "available")
+                )
+            log.info(
+                "%s: its instance ended; %s", volume_id, "deleting" if delete_it else "available"
+            )
+
+    # --- exports ------------------------------------------------------------------------------
+
+    def forget_exports(self) -> None:
+        """Ask the daemon again what it exports (after a failure: it may have restarted)."""
+        self._exported = None
+
+    def _exports(self) -> set[str]:
+        if self._exported is None and not self.exporter.running():
+            self._exported = set()
+            self._verified = time.monotonic()
+        if self._exported is None:
+            self._exported = self.exporter.exports()
+            self._verified = time.monotonic()
+        return self._exported
+
+    def sync_exports(self, now: float) -> None:
+        """Export every volume of this host with an attachment; stop exporting the others."""
+        if time.monotonic() - self._verified >= VERIFY_EVERY:
+            self._exported = None
+        a, v = Ec2VolumeAttachment, Ec2Volume
+        with self.store.read() as s:
+            wanted = {
+                volume_id: exported
+                for volume_id, exported in s.execute(
+                    select(a.volume_id, a.exported)
+                    .join(v, v.id == a.volume_id)
+                    .where(v.storage_host == self.name)
+                ).all()
+            }
+        if wanted and self.exporter.ensure():
+            self._exported = set()  # a new daemon: it exports nothing yet
+        have = self._exports()
+        for volume_id in sorted(set(wanted) - have):
+            path = self.backend.path(volume_id)
+            if not path.exists():
+                log.warning("%s: attached, but its file is missing", volume_id)
+                continue
+            self.exporter.export(volume_id, path)
+            have.add(volume_id)
+        ready = [i for i, exported in wanted.items() if not exported and i in have]
+        if ready:
+            with self.store.session() as s:
+                s.execute(update(a).where(a.volume_id.in_(ready)).values(exported=True))
+        for volume_id in sorted(have - set(wanted)):
+            self.exporter.unexport(volume_id)
+            have.discard(volume_id)
+
+    # --- what the agent reports ---------------------------------------------------------------
+
+    def report(self, now: float) -> None:
+        with self.store.session() as s:
+            s.merge(
+                StorageHost(
+                    name=self.name,
+                    zone=self.zone,
+                    host=self.host,
+                    nbd_socket=str(self.exporter.nbd_path),
+                    capacity_bytes=self.backend.capacity_bytes(),
+                    reported_at=now,
+                )
+            )
+
+    def purge(self, now: float) -> None:
+        """Rows of volumes deleted long ago (their tags with them)."""
+        with self.store.session() as s:
+            old = list(
+                s.scalars(
+                    select(Ec2Volume.id).where(
+                        Ec2Volume.storage_host.in_(("", self.name)),
+                        Ec2Volume.state == "deleted",
+                        Ec2Volume.deleted_at < now - PURGE_AFTER,
+                    )
+                ).all()
+            )
+            if old:
+                s.execute(delete(Ec2Tag).where(Ec2Tag.resource_id.in_(old)))
+                s.execute(delete(Ec2Volume).where(Ec2Volume.id.in_(old)))
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(microsecond=0)
+
+
+def storage_name(settings: Settings) -> str:
+    return settings.service_name or f"storage-{socket.gethostname()}"
+
+
+def run_storage(settings: Settings) -> int:
+    store = Store(settings.database_url)
+    host = socket.gethostname()
+    name = storage_name(settings)
+    volumes = settings.data_dir / "volumes"
+    daemon = StorageDaemon(volumes / "run")
+    agent = StorageAgent(
+        store,
+        name=name,
+        zone=settings.zone,
+        host=host,
+        backend=OverlayBackend(volumes),
+        exporter=daemon,
+    )
+    # 8773 as Eucalyptus' SC (the agent listens on no port of its own; the registry wants one).
+    service_id = components.register_self(
+        store, type="storage", name=name, host=host, port=8773, partition=settings.zone
+    )
+    adopted = daemon.pid()
+    how = f"adopting qemu-storage-daemon {adopted}" if adopted else "starting its NBD server"
+    log.info("storage %s up for zone %s (%s)", name, settings.zone, how)
+    beat = Heartbeat(store, service_id, interval=interval_for(settings.heartbeat_timeout))
+    beat.start()
+    stop = stop_on_signals()
+    try:
+        while not stop.is_set():
+            try:
+                agent.tick()
+            except Exception:
+                # One failed pass (the database away, the daemon restarting) must not end the
+                # agent; the next pass starts from the rows again.
+                log.exception("storage tick failed")
+                agent.forget_exports()
+            wait_for_work(stop, TICK, agent.has_work)
+    finally:
+        # The daemon keeps serving the nodes' volumes: the next agent adopts it.
+        beat.stop()
+        store.dispose()
+    return 0

@@ -1,0 +1,155 @@
+"""The storage host's NBD server: one qemu-storage-daemon, driven over QMP.
+
+run_dir/: qmp.sock (its monitor), nbd.sock (the NBD server every export is served on),
+qsd.pid. The agent starts it when a volume is first exported (a storage host with nothing
+attached runs no daemon). It runs in its own session, so it and the nodes' connections to it
+outlive the agent; a new agent finds it by pid file and command line, asks it which exports it has
+(`query-block-exports`), and adds what is missing.
+
+The NBD server listens on a unix socket, not a loopback port: the nodes' QEMUs run in network
+namespaces of their own, where the host's loopback is not reachable but the file system is,
+and only the cloud's own user can open a socket in its private data directory (a loopback
+port would serve every volume to any local process).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+from mallee.commands import CommandError, run
+from mallee.datadir import tighten
+from mallee.qmp import Qmp, QmpError
+
+log = logging.getLogger(__name__)
+
+# How long a hard export removal may take before its block node is dropped anyway.
+UNEXPORT_TIMEOUT = 5.0
+
+
+class DaemonError(RuntimeError):
+    pass
+
+
+class StorageDaemon:
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir
+        self.qmp_path = run_dir / "qmp.sock"
+        self.nbd_path = run_dir / "nbd.sock"
+        self.pid_path = run_dir / "qsd.pid"
+
+    def pid(self) -> int | None:
+        """The daemon's pid while it runs (a recycled pid would not name our monitor)."""
+        try:
+            pid = int(self.pid_path.read_text().strip())
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except (OSError, ValueError):
+            return None
+        return pid if str(self.qmp_path).encode() in cmdline else None
+
+    def running(self) -> bool:
+        return self.pid() is not None
+
+    def ensure(self) -> bool:
+        """Start the daemon unless it runs; True when it was started (it has no exports)."""
+        if self.pid():
+            return False
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        for stale in (self.qmp_path, self.nbd_path, self.pid_path):
+            stale.unlink(missing_ok=True)
+        argv = [
+            "qemu-storage-daemon",
+            "--chardev", f"socket,id=mon,path={self.qmp_path},server=on,wait=off",
+            "--monitor", "chardev=mon",
+            "--nbd-server", f"addr.type=unix,addr.path={self.nbd_path}",
+            "--pidfile", str(self.pid_path),
+            "--daemonize",
+        ]  # fmt: skip
+        try:
+            run(argv, timeout=30)
+        except (CommandError, subprocess.TimeoutExpired, OSError) as err:
+            said = err.stderr.strip() if isinstance(err, CommandError) else str(err)
+            raise DaemonError(f"qemu-storage-daemon did not start: {said}") from err
+        if not self.pid():
+            raise DaemonError("qemu-storage-daemon exited at once")
+        # A daemonizing QEMU sets its own umask: its sockets are narrowed to the owner here.
+        tighten(self.run_dir)
+        log.info("qemu-storage-daemon started (pid %s), NBD on %s", self.pid(), self.nbd_path)
+        return True
+
+    def _qmp(self) -> Qmp:
+        try:
+            return Qmp(self.qmp_path, timeout=10.0)
+        except QmpError as err:
+            raise DaemonError(str(err)) from err
+
+    def exports(self) -> set[str]:
+        """The ids of the exports the daemon serves (each named after its volume)."""
+        with self._qmp() as q:
+            found: list[dict[str, Any]] = q.execute("query-block-exports")
+        return {str(e["id"]) for e in found if not e.get("shutting-down")}
+
+    def export(self, volume_id: str, path: Path) -> None:
+        """Serve the volume's file as the writable NBD export `volume_id` (idempotent)."""
+        with self._qmp() as q:
+            nodes = {n.get("node-name") for n in q.execute("query-named-block-nodes")}
+            if volume_id not in nodes:
+                q.execute("blockdev-add", **_raw_node(volume_id, path))
+            exported = {e["id"] for e in q.execute("query-block-exports")}
+            if volume_id not in exported:
+                q.execute(
+                    "block-export-add",
+                    type="nbd",
+                    id=volume_id,
+                    name=volume_id,
+                    writable=True,
+                    **_node(volume_id),
+                )
+
+    def unexport(self, volume_id: str) -> None:
+        """Stop serving the volume, cutting off any client still connected (idempotent)."""
+        with self._qmp() as q:
+            exported = {e["id"] for e in q.execute("query-block-exports")}
+            if volume_id in exported:
+                q.execute("block-export-del", id=volume_id, mode="hard")
+                with contextlib.suppress(QmpError):
+                    q.wait_event("BLOCK_EXPORT_DELETED", UNEXPORT_TIMEOUT)
+            nodes = {n.get("node-name") for n in q.execute("query-named-block-nodes")}
+            if volume_id in nodes:
+                q.execute("blockdev-del", **_node(volume_id))
+
+    def resize(self, volume_id: str, size: int) -> None:
+        """Tell the daemon an exported volume's file grew (new clients see the new size)."""
+        with self._qmp() as q:
+            nodes = {n.get("node-name") for n in q.execute("query-named-block-nodes")}
+            if volume_id in nodes:
+                q.execute("block_resize", size=size, **_node(volume_id))
+
+    def stop(self) -> None:
+        """End the daemon (tests, `mallee down`): the nodes lose their volumes' backing."""
+        pid = self.pid()
+        if pid is None:
+            return
+        with contextlib.suppress(DaemonError, QmpError), self._qmp() as q:
+            q.execute("quit")
+        deadline = time.monotonic() + 5
+        while self.pid() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if self.pid():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def _node(volume_id: str) -> dict[str, Any]:
+    # QMP's member is "node-name", which no Python keyword argument can spell.
+    return {"node-name": volume_id}
+
+
+def _raw_node(volume_id: str, path: Path) -> dict[str, Any]:
+    return {**_node(volume_id), "driver": "raw", "file": {"driver": "file", "filename": str(path)}}

@@ -1,0 +1,114 @@
+"""EBS: volumes, their attachments, their modifications, and the storage hosts serving them.
+
+The rows are the desired and the observed state at once, like instances: the api writes what a
+caller asks (a volume `creating` or `deleting`, an attachment `attaching` or `detaching`), the
+storage agent and the node agent carry it out and move the rows on, each move a conditional
+UPDATE from the state it expects, so a process killed at any moment repeats nothing and loses
+nothing.
+
+- volume: creating -> available (the storage agent made its file) -> in-use (AttachVolume, in
+  the same transaction as the attachment row) -> available (the node unplugged it) ->
+  deleting -> deleted (the storage agent removed the file); error when its file cannot be made.
+- attachment: attaching -> attached (the node plugged it into the VM) -> detaching -> the row
+  is gone (the node unplugged it). The storage agent exports a volume while it has a row here.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from mallee.store.db import Base
+
+
+class Ec2Volume(Base):
+    __tablename__ = "ec2_volumes"
+    __table_args__ = (
+        Index("ix_ec2_volumes_account_state", "account_id", "state"),
+        # The storage agent's tick: the volumes of its zone waiting for it.
+        Index("ix_ec2_volumes_zone_state", "availability_zone", "state"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    account_id: Mapped[str] = mapped_column(
+        String(12), ForeignKey("iam_accounts.id", ondelete="CASCADE")
+    )
+    availability_zone: Mapped[str] = mapped_column(String(64))
+    size_gib: Mapped[int] = mapped_column(Integer)
+    volume_type: Mapped[str] = mapped_column(String(16), default="standard")
+    snapshot_id: Mapped[str] = mapped_column(String(32), default="")
+    # creating | available | in-use | deleting | deleted | error
+    state: Mapped[str] = mapped_column(String(16), default="creating")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # The storage host (its service name) that holds the volume's data; "" until one claims it.
+    storage_host: Mapped[str] = mapped_column(String(255), default="")
+    # DescribeVolumeAttribute/ModifyVolumeAttribute autoEnableIO, and whether I/O is enabled
+    # (EnableVolumeIO; a volume whose I/O was suspended for an inconsistency would be off).
+    auto_enable_io: Mapped[bool] = mapped_column(Boolean, default=False)
+    io_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Why a volume is in `error` (what the storage agent met).
+    status_message: Mapped[str] = mapped_column(String(1024), default="")
+    # When it reached deleted: purged after a while, like terminated instances.
+    deleted_at: Mapped[float | None] = mapped_column(Float, nullable=True, default=None)
+
+
+class Ec2VolumeAttachment(Base):
+    """One volume's attachment (a volume has at most one: the key is the volume)."""
+
+    __tablename__ = "ec2_volume_attachments"
+
+    volume_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("ec2_volumes.id", ondelete="CASCADE"), primary_key=True
+    )
+    instance_id: Mapped[str] = mapped_column(String(32), index=True)
+    device: Mapped[str] = mapped_column(String(32))
+    # attaching | attached | detaching
+    state: Mapped[str] = mapped_column(String(16), default="attaching")
+    delete_on_termination: Mapped[bool] = mapped_column(Boolean, default=False)
+    attached_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # DetachVolume Force: the node does not wait for the guest to let go.
+    force: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Set by the storage agent once the volume is exported: the node plugs it in only then.
+    exported: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Ec2VolumeModification(Base):
+    """The latest ModifyVolume of a volume (DescribeVolumesModifications)."""
+
+    __tablename__ = "ec2_volume_modifications"
+
+    volume_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("ec2_volumes.id", ondelete="CASCADE"), primary_key=True
+    )
+    # modifying | optimizing | completed | failed
+    state: Mapped[str] = mapped_column(String(16))
+    original_size: Mapped[int] = mapped_column(Integer)
+    target_size: Mapped[int] = mapped_column(Integer)
+    original_type: Mapped[str] = mapped_column(String(16))
+    target_type: Mapped[str] = mapped_column(String(16))
+    progress: Mapped[int] = mapped_column(Integer, default=0)
+    status_message: Mapped[str] = mapped_column(String(1024), default="")
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class StorageHost(Base):
+    """A storage agent's export endpoint, written by the agent on every report.
+
+    Its identity, admin state and liveness are its row in `services` (type `storage`); this is
+    where nodes find its NBD server.
+    """
+
+    __tablename__ = "storage_hosts"
+
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    zone: Mapped[str] = mapped_column(String(64), index=True)
+    # The host it runs on (a node on the same host reaches the socket).
+    host: Mapped[str] = mapped_column(String(255))
+    # The NBD server's unix socket: a socket file, unlike a loopback port, is reachable from
+    # the nodes' network namespaces and guarded by the data directory's permissions.
+    nbd_socket: Mapped[str] = mapped_column(String(1024), default="")
+    capacity_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    reported_at: Mapped[float] = mapped_column(Float)

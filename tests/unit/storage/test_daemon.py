@@ -1,0 +1,62 @@
+"""The storage host's qemu-storage-daemon: started, adopted, exporting volumes over NBD."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mallee.storage.daemon import StorageDaemon
+from mallee.storage.overlay import OverlayBackend
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("qemu-storage-daemon") is None or shutil.which("qemu-io") is None,
+    reason="needs qemu-storage-daemon and qemu-io",
+)
+
+
+@pytest.fixture
+def daemon(tmp_path: Path) -> Iterator[StorageDaemon]:
+    d = StorageDaemon(tmp_path / "run")
+    yield d
+    d.stop()
+
+
+def _nbd_io(d: StorageDaemon, export: str, command: str) -> str:
+    url = f"nbd+unix:///{export}?socket={d.nbd_path}"
+    done = subprocess.run(
+        ["qemu-io", "-f", "raw", "-c", command, url], capture_output=True, text=True, check=False
+    )
+    return done.stdout + done.stderr
+
+
+def test_exports_a_volume_that_outlives_the_agent(daemon: StorageDaemon, tmp_path: Path) -> None:
+    backend = OverlayBackend(tmp_path / "volumes")
+    path = backend.create("vol-0123456789abcdef0", 1)
+    assert path.stat().st_size == 1 << 30
+    assert path.stat().st_blocks == 0  # sparse
+    assert daemon.ensure() is True
+    daemon.export("vol-0123456789abcdef0", path)
+    daemon.export("vol-0123456789abcdef0", path)  # repeated: no error, one export
+    assert daemon.exports() == {"vol-0123456789abcdef0"}
+    out = _nbd_io(daemon, "vol-0123456789abcdef0", "write -P 0x5a 4096 4096")
+    assert "wrote 4096/4096" in out
+    # A new agent's object finds the same daemon and its exports.
+    again = StorageDaemon(tmp_path / "run")
+    assert again.ensure() is False
+    assert again.exports() == {"vol-0123456789abcdef0"}
+    again.unexport("vol-0123456789abcdef0")
+    again.unexport("vol-0123456789abcdef0")
+    assert again.exports() == set()
+    assert path.read_bytes()[4096:8192] == b"\x5a" * 4096
+
+
+def test_a_dead_daemon_is_started_again(daemon: StorageDaemon) -> None:
+    daemon.ensure()
+    daemon.stop()
+    assert daemon.pid() is None
+    assert daemon.ensure() is True
+    assert daemon.exports() == set()
