@@ -135,6 +135,8 @@ def _customize(tree: Path) -> None:
     for name, text in debian_guest.AFTER_PACKAGES.items():
         (tree / name).parent.mkdir(parents=True, exist_ok=True)
         (tree / name).write_text(text)
+        # Some already exist with another mode (mmdebstrap leaves /etc/hostname executable).
+        (tree / name).chmod(0o644)
     # Made when openssh-server was installed: every instance would share them. cloud-init
     # makes each instance its own at first boot.
     for key in (tree / "etc/ssh").glob("ssh_host_*"):
