@@ -73,6 +73,17 @@ Operations = Mapping[str, Operation]
 Authorize = Callable[[RequestContext], None]
 
 
+def operations_of(*tables: Operations) -> Operations:
+    """A provider's table: the tables of its modules, each operation in exactly one."""
+    joined: dict[str, Operation] = {}
+    for table in tables:
+        repeated = joined.keys() & table.keys()
+        if repeated:
+            raise ValueError(f"operations in two tables: {sorted(repeated)}")
+        joined.update(table)
+    return joined
+
+
 class Provider:
     # The botocore service name this provider serves (iam, sts, ec2, empyrean, ...).
     service: ClassVar[str]

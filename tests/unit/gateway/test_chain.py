@@ -4,7 +4,7 @@ make the test about its service."""
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pytest
 
@@ -396,3 +396,14 @@ def test_a_failing_finish_response_leaves_the_answer_standing(gateway: Gateway) 
     response = sts(gateway, "GetCallerIdentity", gateway.admin)
     assert response.status == 200
     assert parsed(response, "sts", "GetCallerIdentity")["Arn"] == gateway.admin_principal.arn
+
+
+def test_an_operation_in_two_tables_is_refused_when_the_provider_is_defined() -> None:
+    from mallee.services.base import operations_of
+
+    def answer(runtime: Any, ctx: Any, params: Any) -> dict[str, Any]:
+        return {}
+
+    assert set(operations_of({"A": answer}, {"B": answer})) == {"A", "B"}
+    with pytest.raises(ValueError, match="operations in two tables: \\['A'\\]"):
+        operations_of({"A": answer}, {"A": answer, "B": answer})

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from mallee.services.base import Operations, Provider
+from mallee.services.base import Operations, Provider, operations_of
 from mallee.services.empyrean import cloud_properties, service_registry
 from mallee.services.empyrean.errors import answering_registry_errors
 
@@ -19,5 +19,5 @@ class EmpyreanProvider(Provider):
     action_prefix: ClassVar[str] = "euserv"
     admin_operations: ClassVar[frozenset[str]] = frozenset({"*"})
     operations: ClassVar[Operations] = answering_registry_errors(
-        {**service_registry.OPERATIONS, **cloud_properties.OPERATIONS}
+        operations_of(service_registry.OPERATIONS, cloud_properties.OPERATIONS)
     )

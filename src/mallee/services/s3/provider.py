@@ -9,7 +9,7 @@ from mallee.api.context import RequestContext
 from mallee.api.errors import ServiceError
 from mallee.api.http import HttpRequest, HttpResponse
 from mallee.api.models import load_service_model
-from mallee.services.base import Authorize, Operation, Operations, Provider
+from mallee.services.base import Authorize, Operations, Provider, operations_of
 from mallee.services.s3 import (
     access,
     acl,
@@ -32,19 +32,10 @@ from mallee.services.s3 import (
 )
 
 
-def _joined(*tables: Operations) -> dict[str, Operation]:
-    out: dict[str, Operation] = {}
-    for table in tables:
-        taken = out.keys() & table.keys()
-        assert not taken, f"S3 operations in two tables: {sorted(taken)}"
-        out.update(table)
-    return out
-
-
 class S3Provider(Provider):
     service: ClassVar[str] = "s3"
     action_prefix: ClassVar[str] = "s3"
-    operations: ClassVar[Operations] = _joined(
+    operations: ClassVar[Operations] = operations_of(
         buckets.OPERATIONS,
         objects.OPERATIONS,
         listing.OPERATIONS,

@@ -8,7 +8,7 @@ from typing import ClassVar
 
 from mallee.api.context import RequestContext
 from mallee.identity.arns import parse_arn
-from mallee.services.base import Operations, Provider
+from mallee.services.base import Operations, Provider, operations_of
 from mallee.services.sts import access_tokens, callers, instance_roles, sessions
 
 _TABLES: tuple[Operations, ...] = (
@@ -17,15 +17,12 @@ _TABLES: tuple[Operations, ...] = (
     access_tokens.OPERATIONS,
     {"AssumeRoleForInstance": instance_roles.assume_role_for_instance},
 )
-assert sum(map(len, _TABLES)) == len({name for table in _TABLES for name in table}), (
-    "an STS operation is in two modules' tables"
-)
 
 
 class StsProvider(Provider):
     service: ClassVar[str] = "sts"
     action_prefix: ClassVar[str] = "sts"
-    operations: ClassVar[Operations] = {name: fn for table in _TABLES for name, fn in table.items()}
+    operations: ClassVar[Operations] = operations_of(*_TABLES)
     # AWS: neither needs a permission (and neither can be denied by policy); nor does ending
     # one's own session.
     always_allowed_operations: ClassVar[frozenset[str]] = frozenset(
