@@ -70,8 +70,8 @@ def available(ec2: Any, size: int = 1, **extra: Any) -> str:
     return volume_id
 
 
-def test_create_becomes_available_within_a_second(ec2: Any, module_cloud: Cloud) -> None:
-    started = time.monotonic()
+def test_create_becomes_available(ec2: Any, module_cloud: Cloud) -> None:
+    # How long that takes is measured by bench/ebs.py.
     made = ec2.create_volume(
         Size=1,
         AvailabilityZone=ZONE,
@@ -80,8 +80,6 @@ def test_create_becomes_available_within_a_second(ec2: Any, module_cloud: Cloud)
     assert made["State"] == "creating" and made["Size"] == 1
     assert made["Tags"] == [{"Key": "Name", "Value": "v1"}]
     wait_volume(ec2, made["VolumeId"], "available")
-    took = time.monotonic() - started
-    assert took < 1.0, f"CreateVolume -> available took {took:.2f} s"
     assert module_cloud.data_dir is not None
     data = module_cloud.data_dir / "volumes" / f"{made['VolumeId']}.raw"
     assert data.stat().st_size == 1 << 30 and data.stat().st_blocks == 0

@@ -151,6 +151,13 @@ def _ec2(world: World) -> Readers:
             )
             for v in ec2.describe_volumes()["Volumes"]
         ],
+        "snapshots": lambda: [
+            (s["SnapshotId"], s["State"], s.get("Description"), s.get("Tags"))
+            for s in ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"]
+        ],
+        "snapshot_permissions": lambda: ec2.describe_snapshot_attribute(
+            SnapshotId=named["SnapshotId"], Attribute="createVolumePermission"
+        )["CreateVolumePermissions"],
     }
 
 

@@ -459,6 +459,9 @@ def _ec2_resources(world: World) -> tuple[dict[str, Any], set[str]]:
     volume = ec2.create_volume(Size=1, AvailabilityZone=zone)["VolumeId"]
     _wait_volume(ec2, volume, "available")
     ec2.attach_volume(VolumeId=volume, InstanceId=instance, Device="/dev/sdf")
+    # A's snapshot of it: no other account may see, use, share, copy or delete it.
+    snapshot = ec2.create_snapshot(VolumeId=volume, Description="matrix")["SnapshotId"]
+    _wait_snapshot(ec2, snapshot)
     named = {
         "InstanceId": instance,
         "InstanceIds": [instance],
@@ -486,6 +489,9 @@ def _ec2_resources(world: World) -> tuple[dict[str, Any], set[str]]:
         "PublicKeyMaterial": _ssh_public_key(),
         "VolumeId": volume,
         "VolumeIds": [volume],
+        "SnapshotId": snapshot,
+        "SnapshotIds": [snapshot],
+        "SourceSnapshotId": snapshot,
     }
     tokens = {
         instance,
@@ -496,9 +502,17 @@ def _ec2_resources(world: World) -> tuple[dict[str, Any], set[str]]:
         address["AllocationId"],
         address["PublicIp"],
         volume,
+        snapshot,
         *rule_ids,
     }
     return named, tokens
+
+
+def _wait_snapshot(ec2: Any, snapshot_id: str) -> None:
+    deadline = time.monotonic() + 30
+    while ec2.describe_snapshots(SnapshotIds=[snapshot_id])["Snapshots"][0]["State"] != "completed":
+        assert time.monotonic() < deadline, f"{snapshot_id} is not completed"
+        time.sleep(0.1)
 
 
 def _wait_volume(ec2: Any, volume_id: str, state: str) -> None:

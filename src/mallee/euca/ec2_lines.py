@@ -202,3 +202,47 @@ def keypair_row(keypair: Obj) -> Row:
 def zone_row(zone: Obj) -> Row:
     messages = ", ".join(m.get("Message", "") for m in zone.get("Messages") or [])
     return ["AVAILABILITYZONE", zone.get("ZoneName"), zone.get("State"), messages]
+
+
+def volume_lines(volume: Obj) -> list[Row]:
+    lines: list[Row] = [
+        [
+            "VOLUME",
+            volume.get("VolumeId"),
+            volume.get("Size"),
+            volume.get("SnapshotId"),
+            volume.get("AvailabilityZone"),
+            volume.get("State"),
+            volume.get("CreateTime"),
+            volume.get("VolumeType") or "standard",
+            volume.get("Iops"),
+        ]
+    ]
+    lines += [attachment_row(a) for a in volume.get("Attachments") or []]
+    return lines + tag_lines(str(volume.get("VolumeId") or ""), volume.get("Tags"))
+
+
+def attachment_row(attachment: Obj) -> Row:
+    return [
+        "ATTACHMENT",
+        attachment.get("VolumeId"),
+        attachment.get("InstanceId"),
+        attachment.get("Device"),
+        attachment.get("State"),
+        attachment.get("AttachTime"),
+    ]
+
+
+def snapshot_lines(snapshot: Obj) -> list[Row]:
+    row: Row = [
+        "SNAPSHOT",
+        snapshot.get("SnapshotId"),
+        snapshot.get("VolumeId"),
+        snapshot.get("State"),
+        snapshot.get("StartTime"),
+        snapshot.get("Progress"),
+        snapshot.get("OwnerId"),
+        snapshot.get("VolumeSize"),
+        snapshot.get("Description"),
+    ]
+    return [row, *tag_lines(str(snapshot.get("SnapshotId") or ""), snapshot.get("Tags"))]

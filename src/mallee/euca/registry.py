@@ -15,7 +15,9 @@ from mallee.euca.commands import (
     keypairs,
     properties,
     services,
+    snapshots,
     tags,
+    volumes,
 )
 
 _ALL: tuple[Command, ...] = (
@@ -51,6 +53,14 @@ _ALL: tuple[Command, ...] = (
     addresses.DESCRIBE_ADDRESSES,
     addresses.DISASSOCIATE_ADDRESS,
     addresses.RELEASE_ADDRESS,
+    volumes.CREATE_VOLUME,
+    volumes.ATTACH_VOLUME,
+    volumes.DETACH_VOLUME,
+    volumes.DELETE_VOLUME,
+    volumes.DESCRIBE_VOLUMES,
+    snapshots.CREATE_SNAPSHOT,
+    snapshots.DESCRIBE_SNAPSHOTS,
+    snapshots.DELETE_SNAPSHOT,
 )
 
 COMMANDS: dict[str, Command] = {c.name: c for c in _ALL}

@@ -19,20 +19,25 @@ import datetime as dt
 import logging
 import socket
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
 
 from sqlalchemy import and_, delete, exists, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from mallee.config import Settings
+from mallee.objectstore.backends import Backend, make_backend
 from mallee.registry import components
 from mallee.registry.heartbeat import Heartbeat, interval_for
 from mallee.runloop import stop_on_signals, wait_for_work
 from mallee.storage.daemon import DaemonError, StorageDaemon
 from mallee.storage.overlay import OverlayBackend
+from mallee.storage.snapshots import Snapshots, file_extents, qcow2_extents
 from mallee.store import Store
 from mallee.store.tables.ebs import (
+    Ec2Snapshot,
     Ec2Volume,
     Ec2VolumeAttachment,
     Ec2VolumeModification,
@@ -69,6 +74,12 @@ class Exporter(Protocol):
 
     def resize(self, volume_id: str, size: int) -> None: ...
 
+    def backup(self, volume_id: str, target: Path, size: int) -> None: ...
+
+
+def _no_objects() -> Backend:
+    raise RuntimeError("this storage agent was given no object store")
+
 
 class StorageAgent:
     def __init__(
@@ -80,8 +91,12 @@ class StorageAgent:
         host: str,
         backend: OverlayBackend,
         exporter: Exporter,
+        objects: Callable[[], Backend] = _no_objects,
     ) -> None:
         self.store = store
+        # Snapshot data lives in the object store (made on first use: an s3 backend talks to
+        # its store when made).
+        self.snapshots = Snapshots(store, objects)
         self.name = name
         self.zone = zone
         self.host = host
@@ -98,6 +113,9 @@ class StorageAgent:
     def tick(self, now: float | None = None) -> None:
         now = time.time() if now is None else now
         self.create_volumes()
+        # Before exports: a volume not exported when its snapshot starts stays unexported (no
+        # guest writes it) until the copy is done, so reading its file is point-in-time.
+        self.take_snapshots()
         self.modify_volumes()
         self.release_terminated()
         self.sync_exports(now)
@@ -122,8 +140,14 @@ class StorageAgent:
                 ),
             ),
         )
+        snapshots = select(Ec2Snapshot.id).where(
+            Ec2Snapshot.storage_host == self.name, Ec2Snapshot.state == "pending"
+        )
         with self.store.read() as s:
-            return s.execute(waiting.limit(1)).first() is not None
+            return (
+                s.execute(waiting.limit(1)).first() is not None
+                or s.execute(snapshots.limit(1)).first() is not None
+            )
 
     # --- volumes ------------------------------------------------------------------------------
 
@@ -142,19 +166,79 @@ class StorageAgent:
     def create_volumes(self) -> None:
         with self.store.read() as s:
             waiting = [
-                (v.id, v.size_gib, v.storage_host)
+                (v.id, v.size_gib, v.storage_host, v.snapshot_id)
                 for v in self._mine(s, "creating", unclaimed=True)
             ]
-        for volume_id, size, holder in waiting:
+        for volume_id, size, holder, snapshot_id in waiting:
             if not holder and not self._claim(volume_id):
                 continue  # another storage agent of the zone took it
+            fill: Callable[[BinaryIO], None] | None = None
+            if snapshot_id:
+
+                def fill(fh: BinaryIO, snapshot_id: str = snapshot_id) -> None:
+                    self.snapshots.restore(snapshot_id, fh)
+
             try:
-                self.backend.create(volume_id, size)
+                self.backend.create(volume_id, size, fill)
             except OSError as err:
                 log.warning("%s: cannot make its file: %s", volume_id, err)
                 self._move(volume_id, "creating", "error", status_message=str(err)[:1000])
                 continue
             self._move(volume_id, "creating", "available")
+
+    # --- snapshots ----------------------------------------------------------------------------
+
+    def take_snapshots(self) -> None:
+        """Copy each pending snapshot of this host's volumes into the object store. One found
+        here with chunks already was being taken by an agent killed meanwhile: it starts over."""
+        with self.store.read() as s:
+            waiting = s.execute(
+                select(Ec2Snapshot.id, Ec2Snapshot.volume_id)
+                .where(Ec2Snapshot.storage_host == self.name, Ec2Snapshot.state == "pending")
+                .order_by(Ec2Snapshot.started_at)
+            ).all()
+        for snapshot_id, volume_id in waiting:
+            self.snapshots.discard_chunks(snapshot_id)
+            try:
+                taken = self._take(snapshot_id, volume_id)
+            except SQLAlchemyError:
+                raise  # the database, not the snapshot: the next tick starts it over
+            except Exception as err:
+                # The volume's file, the daemon, qemu-img or the object store failed it: the
+                # snapshot ends in error rather than being retried for ever.
+                log.warning("%s: cannot copy %s: %s", snapshot_id, volume_id, err)
+                self._end_snapshot(snapshot_id, "error", status_message=str(err)[:1000])
+                self.snapshots.discard_chunks(snapshot_id)
+                continue
+            if taken:
+                self._end_snapshot(snapshot_id, "completed", progress=100)
+            else:
+                log.info("%s: deleted while it was being taken", snapshot_id)
+
+    def _take(self, snapshot_id: str, volume_id: str) -> bool:
+        path = self.backend.path(volume_id)
+        size = path.stat().st_size
+        if volume_id not in self._exports():
+            with open(path, "rb") as fh:
+                return self.snapshots.copy(snapshot_id, fh, file_extents(fh.fileno(), size), size)
+        # A guest may be writing it: copy it as it is now, then read that copy.
+        copy = self.backend.root / "snapshots" / f"{snapshot_id}.qcow2"
+        try:
+            self.exporter.backup(volume_id, copy, size)
+            with open(copy, "rb") as fh:
+                return self.snapshots.copy(snapshot_id, fh, qcow2_extents(copy), size)
+        finally:
+            copy.unlink(missing_ok=True)
+
+    def _end_snapshot(self, snapshot_id: str, state: str, **values: Any) -> None:
+        with self.store.session() as s:
+            done = s.execute(
+                update(Ec2Snapshot)
+                .where(Ec2Snapshot.id == snapshot_id, Ec2Snapshot.state == "pending")
+                .values(state=state, **values)
+            )
+        if getattr(done, "rowcount", 0):
+            log.info("%s: pending -> %s", snapshot_id, state)
 
     def _claim(self, volume_id: str) -> bool:
         with self.store.session() as s:
@@ -349,6 +433,7 @@ def run_storage(settings: Settings) -> int:
         host=host,
         backend=OverlayBackend(volumes),
         exporter=daemon,
+        objects=lambda: make_backend(settings, store),
     )
     # 8773 as Eucalyptus' SC (the agent listens on no port of its own; the registry wants one).
     service_id = components.register_self(

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 
 class OverlayBackend:
@@ -20,9 +22,12 @@ class OverlayBackend:
     def path(self, volume_id: str) -> Path:
         return self.root / f"{volume_id}.raw"
 
-    def create(self, volume_id: str, size_gib: int) -> Path:
-        """The volume's file of `size_gib`, all zeros (made under a temporary name and renamed
-        into place, so a crash never leaves a file that looks made)."""
+    def create(
+        self, volume_id: str, size_gib: int, fill: Callable[[BinaryIO], None] | None = None
+    ) -> Path:
+        """The volume's file of `size_gib`, all zeros or what `fill` writes into it (a
+        snapshot's data), made under a temporary name and renamed into place, so a crash never
+        leaves a file that looks made."""
         self.root.mkdir(parents=True, exist_ok=True)
         path = self.path(volume_id)
         if path.exists():
@@ -30,6 +35,8 @@ class OverlayBackend:
         tmp = path.with_suffix(".tmp")
         with open(tmp, "wb") as f:
             f.truncate(size_gib << 30)
+            if fill is not None:
+                fill(f)
             os.fsync(f.fileno())
         os.replace(tmp, path)
         return path

@@ -433,3 +433,37 @@ def modification_in_progress(volume_id: str) -> ServiceError:
         "IncorrectModificationState",
         f"Volume {volume_id} is already being modified: wait for that modification to end.",
     )
+
+
+# Snapshots ----------------------------------------------------------------------------------
+
+
+def snapshot_not_completed(snapshot_id: str, state: str) -> ServiceError:
+    return ServiceError("IncorrectState", f"Snapshot '{snapshot_id}' is in the '{state}' state.")
+
+
+def snapshot_in_use(snapshot_id: str, user: str) -> ServiceError:
+    return ServiceError(
+        "InvalidSnapshot.InUse", f"The snapshot {snapshot_id} is currently in use by {user}"
+    )
+
+
+def volume_smaller_than_snapshot(size: int, snapshot_id: str, needed: int) -> ServiceError:
+    return invalid_value(
+        f"Volume of {size}GiB is smaller than snapshot '{snapshot_id}', expect size >= {needed}GiB"
+    )
+
+
+def bad_snapshot_attribute(name: str) -> ServiceError:
+    return invalid_value(f"Value ({name}) for parameter attribute is invalid. Unknown attribute.")
+
+
+def bad_permission_group(group: str) -> ServiceError:
+    return invalid_value(f"Value ({group}) for parameter group is invalid. Only 'all' is allowed.")
+
+
+def other_region(region: str) -> ServiceError:
+    return invalid_value(
+        f"Value ({region}) for parameter SourceRegion is invalid: snapshots are copied within "
+        "this region only."
+    )

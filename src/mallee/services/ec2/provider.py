@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from mallee.api.context import RequestContext
-from mallee.services.base import Operation, Operations, Provider
+from mallee.services.base import Operations, Provider, operations_of
 from mallee.services.ec2 import (
     addresses,
     errors,
@@ -17,25 +17,17 @@ from mallee.services.ec2 import (
     keypairs,
     regions,
     security_groups,
+    snapshots,
     tags,
     volume_attachments,
     volumes,
 )
 
 
-def _joined(*tables: Operations) -> Operations:
-    out: dict[str, Operation] = {}
-    for table in tables:
-        repeated = out.keys() & table.keys()
-        assert not repeated, f"operations defined twice: {sorted(repeated)}"
-        out.update(table)
-    return out
-
-
 class Ec2Provider(Provider):
     service: ClassVar[str] = "ec2"
     action_prefix: ClassVar[str] = "ec2"
-    operations: ClassVar[Operations] = _joined(
+    operations: ClassVar[Operations] = operations_of(
         instances.OPERATIONS,
         instance_attributes.OPERATIONS,
         images.OPERATIONS,
@@ -48,14 +40,15 @@ class Ec2Provider(Provider):
         addresses.OPERATIONS,
         volumes.OPERATIONS,
         volume_attachments.OPERATIONS,
+        snapshots.OPERATIONS,
     )
     # Eucalyptus: only the cloud administrator edits the instance types.
     admin_operations: ClassVar[frozenset[str]] = frozenset({"ModifyInstanceTypeAttribute"})
 
     def resources(self, ctx: RequestContext) -> list[str]:
-        # Volume operations are authorized on the volumes (and instances) they name, as AWS's
-        # resource-level permissions; the others on "*".
-        return volume_attachments.resources(ctx) or ["*"]
+        # Volume and snapshot operations are authorized on the volumes, snapshots (and
+        # instances) they name, as AWS's resource-level permissions; the others on "*".
+        return snapshots.resources(ctx) or volume_attachments.resources(ctx) or ["*"]
 
     def prepare(self, ctx: RequestContext) -> None:
         # EC2's DryRun: the caller is authorized (the chain checked), so say so and stop.

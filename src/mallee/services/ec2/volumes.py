@@ -21,6 +21,7 @@ from mallee.services.base import Operations, Params, Result, Runtime
 from mallee.services.ec2 import errors
 from mallee.services.ec2.filters import lookup, matches, parse_filters
 from mallee.services.ec2.pagination import page
+from mallee.services.ec2.snapshot_access import usable_snapshot
 from mallee.services.ec2.tags import (
     apply_tag_specifications,
     register_resource_check,
@@ -108,19 +109,15 @@ def _int(params: Params, name: str) -> int | None:
 
 
 def create_volume(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
-    snapshot = str(params.get("SnapshotId") or "")
-    if snapshot:
-        # No snapshots exist yet: any id names none.
-        if not is_id(snapshot, "snap"):
-            raise errors.malformed("snapshot", snapshot, "snap")
-        raise errors.not_found("snapshot", snapshot)
+    snapshot_id = str(params.get("SnapshotId") or "")
     size = _int(params, "Size")
-    if size is None:
+    if size is None and not snapshot_id:
         raise errors.missing("size")
     volume_type = str(params.get("VolumeType") or DEFAULT_TYPE)
     if volume_type not in MAX_SIZE:
         raise errors.invalid_parameter("volumeType", volume_type, "Supported: standard, gp2, gp3.")
-    _check_size(size, volume_type)
+    if size is not None:
+        _check_size(size, volume_type)
     if params.get("Encrypted"):
         raise errors.unsupported_operation("Encrypted volumes are not supported.")
     if params.get("MultiAttachEnabled"):
@@ -133,6 +130,20 @@ def create_volume(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
     with rt.store.session() as s:
         if zone not in zones(rt, s):
             raise errors.invalid_zone(zone)
+        if snapshot_id:
+            # Locked: the snapshot cannot be deleted until this volume names it.
+            snapshot = usable_snapshot(s, account, snapshot_id, lock=True)
+            if snapshot.state != "completed":
+                raise errors.snapshot_not_completed(snapshot_id, snapshot.state)
+            if size is None:
+                size = snapshot.volume_size_gib
+                _check_size(size, volume_type)
+            elif size < snapshot.volume_size_gib:
+                raise errors.volume_smaller_than_snapshot(
+                    size, snapshot_id, snapshot.volume_size_gib
+                )
+        if size is None:  # neither given: rejected above, said again for the type checker
+            raise errors.missing("size")
         _check_capacity(s, zone, size)
         row = Ec2Volume(
             id=volume_id,
@@ -140,7 +151,7 @@ def create_volume(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
             availability_zone=zone,
             size_gib=size,
             volume_type=volume_type,
-            snapshot_id="",
+            snapshot_id=snapshot_id,
             state="creating",
             created_at=now(),
             storage_host="",

@@ -112,3 +112,68 @@ class StorageHost(Base):
     nbd_socket: Mapped[str] = mapped_column(String(1024), default="")
     capacity_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
     reported_at: Mapped[float] = mapped_column(Float)
+
+
+class Ec2Snapshot(Base):
+    """An EBS snapshot: its data is chunks in the object store (Ec2SnapshotChunk), so it
+    outlives the storage host that took it.
+
+    pending (the storage agent of the volume's host copies the volume's allocated extents,
+    `progress` rising as chunks land) -> completed | error. A copy (CopySnapshot) is made
+    completed at once, sharing its source's chunks (blobs are immutable). DeleteSnapshot
+    removes the row and its chunks in one transaction, then frees the blobs no other snapshot
+    references.
+    """
+
+    __tablename__ = "ec2_snapshots"
+    __table_args__ = (
+        Index("ix_ec2_snapshots_account", "account_id"),
+        # The storage agent's tick: pending snapshots of its host.
+        Index("ix_ec2_snapshots_host_state", "storage_host", "state"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    account_id: Mapped[str] = mapped_column(
+        String(12), ForeignKey("iam_accounts.id", ondelete="CASCADE")
+    )
+    # The volume it was taken of (its row may be gone since), and that volume's size.
+    volume_id: Mapped[str] = mapped_column(String(32))
+    volume_size_gib: Mapped[int] = mapped_column(Integer)
+    description: Mapped[str] = mapped_column(String(255), default="")
+    # pending | completed | error
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    progress: Mapped[int] = mapped_column(Integer, default=0)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # The storage host that takes it (the volume's), "" for a copy.
+    storage_host: Mapped[str] = mapped_column(String(255), default="")
+    status_message: Mapped[str] = mapped_column(String(1024), default="")
+    # createVolumePermission's "all" group.
+    is_public: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Bytes of data held (the allocated extents copied), for the quota issue.
+    data_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class Ec2SnapshotChunk(Base):
+    """One piece of a snapshot's data: the bytes at `offset` of the volume are blob `blob_id`
+    (`length` bytes). Offsets missing from a snapshot's chunks read as zeros."""
+
+    __tablename__ = "ec2_snapshot_chunks"
+
+    snapshot_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("ec2_snapshots.id", ondelete="CASCADE"), primary_key=True
+    )
+    offset: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    length: Mapped[int] = mapped_column(Integer)
+    # Several snapshots (copies) may share a blob: it is freed when no row names it.
+    blob_id: Mapped[str] = mapped_column(String(64), index=True)
+
+
+class Ec2SnapshotPermission(Base):
+    """createVolumePermission: an account (besides the owner) that may use the snapshot."""
+
+    __tablename__ = "ec2_snapshot_permissions"
+
+    snapshot_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("ec2_snapshots.id", ondelete="CASCADE"), primary_key=True
+    )
+    account_id: Mapped[str] = mapped_column(String(12), primary_key=True, index=True)
