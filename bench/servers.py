@@ -29,6 +29,8 @@ class Server:
     url: str
     access_key: str
     secret_key: str
+    # A `mallee up` cloud's data directory (None for moto and `mallee api` alone).
+    data_dir: Path | None = None
 
 
 def free_port() -> int:
@@ -67,7 +69,9 @@ def start_mallee(tmp: Path, **extra_env: str) -> Server:
     creds = configparser.ConfigParser()
     creds.read(tmp / "mallee" / "credentials" / "aws-credentials")
     sec = creds["mallee-admin"]
-    return Server("mallee", proc, url, sec["aws_access_key_id"], sec["aws_secret_access_key"])
+    return Server(
+        "mallee", proc, url, sec["aws_access_key_id"], sec["aws_secret_access_key"], tmp / "mallee"
+    )
 
 
 def start_mallee_api(tmp: Path) -> Server:
@@ -140,3 +144,9 @@ def stop(server: Server) -> None:
     except subprocess.TimeoutExpired:
         server.proc.kill()
         server.proc.wait()
+    if server.data_dir is not None:
+        # The storage agent leaves its NBD server running for the VMs (the next agent adopts
+        # it), as the node leaves its VMs: a benchmark's cloud ends it.
+        from mallee.storage.daemon import StorageDaemon
+
+        StorageDaemon(server.data_dir / "volumes" / "run").stop()
