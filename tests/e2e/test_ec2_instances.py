@@ -259,6 +259,66 @@ def test_instance_profile_by_name_and_arn(cloud: Cloud, ec2: Any, tmp_path: Path
     assert code(err) == ("InvalidParameterValue", 400)
 
 
+def test_launching_with_a_role_needs_pass_role(cloud: Cloud, ec2: Any, tmp_path: Path) -> None:
+    """A user allowed RunInstances may give an instance a profile's role only where iam:PassRole
+    on that role allows it (AWS's rule): otherwise the instance's credentials would be a way to
+    any role a profile of the account holds."""
+    _, access, secret = new_account(cloud, tmp_path)
+    root_iam = cloud.client("iam", access, secret)
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "ec2.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    role = root_iam.create_role(RoleName="admin", AssumeRolePolicyDocument=json.dumps(trust))
+    root_iam.create_instance_profile(InstanceProfileName="admin")
+    root_iam.add_role_to_instance_profile(InstanceProfileName="admin", RoleName="admin")
+    root_iam.create_instance_profile(InstanceProfileName="empty")
+    root_iam.create_user(UserName="launcher")
+    launch_only = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["ec2:RunInstances", "ec2:Describe*",
+                                        "ec2:TerminateInstances"], "Resource": "*"}]}  # fmt: skip
+    root_iam.put_user_policy(
+        UserName="launcher", PolicyName="launch", PolicyDocument=json.dumps(launch_only)
+    )
+    key = root_iam.create_access_key(UserName="launcher")["AccessKey"]
+    user = cloud.client("ec2", key["AccessKeyId"], key["SecretAccessKey"])
+    image = default_image(ec2)
+    with pytest.raises(ClientError) as err:
+        user.run_instances(
+            ImageId=image, MinCount=1, MaxCount=1, IamInstanceProfile={"Name": "admin"}
+        )
+    assert code(err) == ("UnauthorizedOperation", 403)
+    assert "iam:PassRole" in err.value.response["Error"]["Message"]
+    # A profile with no role passes none.
+    empty = user.run_instances(
+        ImageId=image, MinCount=1, MaxCount=1, IamInstanceProfile={"Name": "empty"}
+    )["Instances"][0]["InstanceId"]
+    pass_role = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "iam:PassRole",
+         "Resource": role["Role"]["Arn"]}]}  # fmt: skip
+    root_iam.put_user_policy(
+        UserName="launcher", PolicyName="pass", PolicyDocument=json.dumps(pass_role)
+    )
+    deadline = time.monotonic() + 10  # policies reach every process within a second or two
+    while True:
+        try:
+            made = user.run_instances(
+                ImageId=image, MinCount=1, MaxCount=1, IamInstanceProfile={"Name": "admin"}
+            )["Instances"][0]["InstanceId"]
+            break
+        except ClientError as refused:
+            assert refused.response["Error"]["Code"] == "UnauthorizedOperation"
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+    user.terminate_instances(InstanceIds=[empty, made])
+
+
 def test_primary_interface_groups_are_the_instance_groups(ec2: Any) -> None:
     """Ansible and Terraform describe the one interface: its groups are the instance's."""
     name = f"nic-{uuid.uuid4().hex[:6]}"

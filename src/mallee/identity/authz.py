@@ -99,6 +99,31 @@ class Guarded(Protocol):
     def condition_keys(self, ctx: RequestContext) -> dict[str, list[str]]: ...
 
 
+class OneAction:
+    """Guarded for one action on given resources, asked by a service in the middle of its own
+    operation (EC2's RunInstances asks iam:PassRole for the role an instance will carry)."""
+
+    always_allowed_operations: frozenset[str] = frozenset()
+    admin_operations: frozenset[str] = frozenset()
+    resource_policy_required: frozenset[str] = frozenset()
+
+    def __init__(self, action: str, arns: list[str]) -> None:
+        self.action_prefix, _, self.action = action.partition(":")
+        self.arns = arns
+
+    def action_name(self, ctx: RequestContext) -> str:
+        return self.action
+
+    def resources(self, ctx: RequestContext) -> list[str]:
+        return list(self.arns)
+
+    def resource_policy(self, ctx: RequestContext, arn: str) -> tuple[str, str | None] | None:
+        return None
+
+    def condition_keys(self, ctx: RequestContext) -> dict[str, list[str]]:
+        return {}
+
+
 def denied(
     principal: Principal, action: str, resource: str, explicit: bool = False
 ) -> ServiceError:

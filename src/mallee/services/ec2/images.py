@@ -31,6 +31,7 @@ from mallee.services.ec2 import errors
 from mallee.services.ec2.filters import lookup, matches, parse_filters
 from mallee.services.ec2.image_sources import BLOB_PREFIX, ImageSource, local_file, stored_object
 from mallee.services.ec2.pagination import page
+from mallee.services.ec2.snapshot_access import usable_snapshot
 from mallee.services.ec2.tags import apply_tag_specifications, delete_all_tags, tag_list, tags_for
 from mallee.store import Store
 from mallee.store.prepared import Prepared
@@ -371,7 +372,7 @@ def _record(
         image.description = str(params.get("Description") or "")
         image.architecture, image.virtualization_type = arch, virt
         image.root_device_name = str(params.get("RootDeviceName") or "/dev/sda1")
-        image.block_device_mappings = json.dumps(_block_devices(params))
+        image.block_device_mappings = json.dumps(_block_devices(s, account, params))
         s.add(image)
         s.flush()
         specs = params.get("TagSpecifications")
@@ -412,11 +413,16 @@ def _check_name(raw: Any) -> str:
     return name
 
 
-def _block_devices(params: Params) -> list[dict[str, Any]]:
+def _block_devices(s: Session, account: str, params: Params) -> list[dict[str, Any]]:
     out = []
     for mapping in params.get("BlockDeviceMappings") or []:
         if not mapping.get("DeviceName"):
             raise errors.missing("BlockDeviceMapping.DeviceName")
+        snapshot = (mapping.get("Ebs") or {}).get("SnapshotId")
+        if snapshot:
+            # Only a snapshot the caller may use (InvalidSnapshot.NotFound otherwise), so an
+            # image cannot name, and hold on to, snapshots of accounts that did not share them.
+            usable_snapshot(s, account, str(snapshot))
         out.append({k: v for k, v in mapping.items() if v is not None})
     return out
 

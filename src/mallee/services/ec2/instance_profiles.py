@@ -7,9 +7,41 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mallee.identity.arns import parse_arn, profile_arn
+from mallee.api.context import RequestContext
+from mallee.api.errors import ServiceError
+from mallee.identity.arns import parse_arn, profile_arn, role_arn
+from mallee.identity.authz import Authorizer, OneAction
+from mallee.services.base import Runtime
 from mallee.services.ec2 import errors
-from mallee.store.tables.iam import IamInstanceProfile
+from mallee.store.tables.iam import IamInstanceProfile, IamInstanceProfileRole, IamRole
+
+
+def authorize_pass_role(rt: Runtime, ctx: RequestContext, spec: Any) -> None:
+    """An instance launched with a profile carries its role's credentials: the caller must
+    be allowed iam:PassRole on that role, as AWS requires (else any user allowed
+    RunInstances could take on any role a profile of the account holds)."""
+    if not spec:
+        return
+    with rt.store.read() as s:
+        profile = launch_profile(s, ctx.principal.account_id, spec)
+        role = (
+            s.scalars(
+                select(IamRole)
+                .join(IamInstanceProfileRole, IamInstanceProfileRole.role_id == IamRole.id)
+                .where(IamInstanceProfileRole.profile_id == profile.id)
+            ).first()
+            if profile is not None
+            else None
+        )
+        arn = role_arn(role) if role is not None else None
+    if arn is None:
+        return
+    authorizer = rt.shared("ec2.authorizer", lambda: Authorizer(rt.store))
+    try:
+        authorizer.authorize(ctx, OneAction("iam:PassRole", [arn]))
+    except ServiceError as refused:
+        # EC2 answers every denial its own way, this one too (the message names PassRole).
+        raise errors.unauthorized_operation(refused.message) from None
 
 
 def launch_profile(s: Session, account_id: str, spec: Any) -> IamInstanceProfile | None:

@@ -22,6 +22,7 @@ from mallee.services.base import Operations, Params, Result, Runtime
 from mallee.services.ec2 import errors, launch
 from mallee.services.ec2 import instance_views as views
 from mallee.services.ec2.filters import lookup, matches, parse_filters
+from mallee.services.ec2.instance_profiles import authorize_pass_role
 from mallee.services.ec2.pagination import page
 from mallee.services.ec2.tags import tags_for
 from mallee.store.tables.compute import InstanceConsole
@@ -69,6 +70,8 @@ def run_instances(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
         earlier = _by_token(rt, ctx, str(token))
         if earlier is not None:
             return earlier
+    # Before the launch's write transaction: authorizing reads (and may note a key's use).
+    authorize_pass_role(rt, ctx, params.get("IamInstanceProfile"))
     try:
         with rt.store.session() as s:
             plan = launch.plan(s, ctx, params, rt.settings.zone, launch.user_data_limit(rt.store))

@@ -48,7 +48,7 @@ class Ec2Provider(Provider):
     def resources(self, ctx: RequestContext) -> list[str]:
         # Volume and snapshot operations are authorized on the volumes, snapshots (and
         # instances) they name, as AWS's resource-level permissions; the others on "*".
-        return snapshots.resources(ctx) or volume_attachments.resources(ctx) or ["*"]
+        return snapshots.resources(ctx) or volume_attachments.resources(self.store, ctx) or ["*"]
 
     def prepare(self, ctx: RequestContext) -> None:
         # EC2's DryRun: the caller is authorized (the chain checked), so say so and stop.

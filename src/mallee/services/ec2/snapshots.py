@@ -169,11 +169,14 @@ def copy_snapshot(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
     return out
 
 
-def _in_use_by(s: Session, snapshot_id: str) -> str | None:
-    """What still needs the snapshot's data: an image mapping it, a volume being made of it."""
+def _in_use_by(s: Session, account: str, snapshot_id: str) -> str | None:
+    """What still needs the snapshot's data: one of its owner's images mapping it, a volume
+    being made of it. Only the owner's images count: another account's image naming the
+    snapshot must not keep its owner from deleting it."""
     image = s.scalar(
         select(Ec2Image.id)
         .where(
+            Ec2Image.account_id == account,
             Ec2Image.state != "deregistered",
             Ec2Image.block_device_mappings.contains(snapshot_id),
         )
@@ -193,7 +196,7 @@ def delete_snapshot(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
     account = ctx.principal.account_id
     with rt.store.session() as s:
         row = owned_snapshot(s, account, str(params.get("SnapshotId") or ""))
-        user = _in_use_by(s, row.id)
+        user = _in_use_by(s, account, row.id)
         if user:
             raise errors.snapshot_in_use(row.id, user)
         blobs = set(
@@ -401,7 +404,9 @@ def resources(ctx: RequestContext) -> list[str] | None:
             volume_arn(region, ctx.principal.account_id, volume),
         ]
     if name == "CopySnapshot":
-        return [snapshot_arn(region, "*")]
+        # The copy (a new id) and its source: a policy on the source governs copying it.
+        source = str(params.get("SourceSnapshotId") or "")
+        return [snapshot_arn(region, "*"), snapshot_arn(region, source)]
     if name in _ONE_SNAPSHOT:
         return [snapshot_arn(region, str(params.get("SnapshotId") or ""))]
     if name == "CreateVolume" and params.get("SnapshotId"):

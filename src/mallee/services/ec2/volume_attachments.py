@@ -24,6 +24,7 @@ from mallee.services.ec2.volumes import (
     rows_changed,
     volume_arn,
 )
+from mallee.store import Store
 from mallee.store.tables.ebs import Ec2Volume, Ec2VolumeAttachment
 
 # AWS's names for data volumes on Linux (sdf-sdp, xvdf-xvdp) and the virtio names the guest
@@ -128,7 +129,14 @@ _ONE_VOLUME = frozenset(
 )
 
 
-def resources(ctx: RequestContext) -> list[str] | None:
+def attached_to(store: Store, volume_id: str) -> str:
+    """The instance the volume is attached to, "" when none."""
+    with store.read() as s:
+        found = s.get(Ec2VolumeAttachment, volume_id)
+        return found.instance_id if found is not None else ""
+
+
+def resources(store: Store, ctx: RequestContext) -> list[str] | None:
     """The ARNs a volume operation acts on (AWS's resource types for ec2:*Volume*), or None
     for operations that are not about volumes."""
     name, params = ctx.operation_name, ctx.params
@@ -142,9 +150,13 @@ def resources(ctx: RequestContext) -> list[str] | None:
             volume_arn(region, account, str(params.get("VolumeId") or "")),
         ]
     if name in _ONE_VOLUME:
-        arns = [volume_arn(region, account, str(params.get("VolumeId") or ""))]
-        if name == "DetachVolume" and params.get("InstanceId"):
-            arns.insert(0, f"arn:aws:ec2:{region}:{account}:instance/{params['InstanceId']}")
+        volume = str(params.get("VolumeId") or "")
+        arns = [volume_arn(region, account, volume)]
+        if name == "DetachVolume":
+            # The instance the volume leaves is authorized too, named or not (as AWS does).
+            instance = str(params.get("InstanceId") or "") or attached_to(store, volume)
+            if instance:
+                arns.insert(0, f"arn:aws:ec2:{region}:{account}:instance/{instance}")
         return arns
     return None
 

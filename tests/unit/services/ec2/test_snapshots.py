@@ -287,4 +287,32 @@ def test_resources_are_snapshot_arns(rt: Runtime) -> None:
         f"arn:aws:ec2:eucalyptus:{ACCOUNT}:volume/*",
         "arn:aws:ec2:eucalyptus::snapshot/snap-2",
     ]
+    assert arns("CopySnapshot", SourceSnapshotId="snap-3") == [
+        "arn:aws:ec2:eucalyptus::snapshot/*",
+        "arn:aws:ec2:eucalyptus::snapshot/snap-3",
+    ]
     assert arns("CreateVolume") is None and arns("DescribeSnapshots") is None
+
+
+def test_another_accounts_image_does_not_keep_the_owner_from_deleting(
+    rt: Runtime, other: str
+) -> None:
+    """A snapshot shared with everyone may be named in anyone's image mapping; only the
+    owner's own images hold it (InvalidSnapshot.InUse), never another account's."""
+    import json
+
+    from mallee.services.ec2.images import _new_row
+
+    snap = snapshot(rt)
+    theirs = _new_row(other, "pins-it", "machine")
+    theirs.block_device_mappings = json.dumps(
+        [{"DeviceName": "/dev/sdb", "Ebs": {"SnapshotId": snap}}]
+    )
+    mine = _new_row(ACCOUNT, "uses-it", "machine")
+    mine.block_device_mappings = theirs.block_device_mappings
+    with rt.store.session() as s:
+        s.add_all([theirs, mine])
+    assert error(rt, snapshots.delete_snapshot, SnapshotId=snap) == "InvalidSnapshot.InUse"
+    with rt.store.session() as s:
+        s.delete(s.get(type(mine), mine.id))
+    call(rt, snapshots.delete_snapshot, SnapshotId=snap)

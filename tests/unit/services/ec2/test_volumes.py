@@ -179,16 +179,34 @@ def test_filters_and_modify(rt: Runtime) -> None:
     assert error(rt, volumes.modify_volume, VolumeId=b, Size=5) == "IncorrectModificationState"
 
 
-def test_resources_name_volume_and_instance_arns() -> None:
+def test_resources_name_volume_and_instance_arns(rt: Runtime) -> None:
     c = ctx(VolumeId="vol-0123456789abcdef0", InstanceId="i-0123456789abcdef0")
 
     class Op:
         name = "AttachVolume"
 
     c.operation = Op()  # type: ignore[assignment]
-    assert volume_attachments.resources(c) == [
+    assert volume_attachments.resources(rt.store, c) == [
         f"arn:aws:ec2:eucalyptus:{ACCOUNT}:instance/i-0123456789abcdef0",
         f"arn:aws:ec2:eucalyptus:{ACCOUNT}:volume/vol-0123456789abcdef0",
     ]
     Op.name = "DescribeVolumes"
-    assert volume_attachments.resources(c) is None
+    assert volume_attachments.resources(rt.store, c) is None
+
+
+def test_detach_authorizes_the_instance_it_is_attached_to_even_unnamed(rt: Runtime) -> None:
+    """AWS authorizes DetachVolume on the instance too: leaving out InstanceId must not skip
+    a policy that protects the instance."""
+    vid, iid = made(rt), instance(rt)
+    call(rt, volume_attachments.attach_volume, VolumeId=vid, InstanceId=iid, Device="/dev/sdf")
+    c = ctx(VolumeId=vid)
+    c.operation = type("Op", (), {"name": "DetachVolume"})()  # type: ignore[assignment]
+    assert volume_attachments.resources(rt.store, c) == [
+        f"arn:aws:ec2:eucalyptus:{ACCOUNT}:instance/{iid}",
+        f"arn:aws:ec2:eucalyptus:{ACCOUNT}:volume/{vid}",
+    ]
+    alone = ctx(VolumeId=made(rt))
+    alone.operation = c.operation
+    assert volume_attachments.resources(rt.store, alone) == [
+        f"arn:aws:ec2:eucalyptus:{ACCOUNT}:volume/{alone.params['VolumeId']}"
+    ]
