@@ -57,6 +57,9 @@ class RequestContext:
     operation: OperationModel | None = None
     params: dict[str, Any] = field(default_factory=dict)
     protocol: str = ""
+    # Set only by the gateway's internal call: one part of the cloud asking a service, never a
+    # request that came over HTTP (the only way to an operation in `internal_operations`).
+    internal: bool = False
 
     @property
     def operation_name(self) -> str:

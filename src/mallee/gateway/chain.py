@@ -36,8 +36,6 @@ log = logging.getLogger(__name__)
 # A handler's transaction that the database aborted for a conflict (a deadlock) is run again
 # up to this many times in all: handlers change state in one transaction, rolled back whole.
 TRANSACTION_ATTEMPTS = 3
-# The method of the request an internal call builds: no client can send it (not a token).
-INTERNAL = "(internal)"
 
 
 class Chain:
@@ -228,7 +226,7 @@ class Chain:
 
     def _operation(self, provider: Provider, ctx: RequestContext) -> Operation | None:
         name = ctx.operation_name
-        if name in provider.internal_operations and ctx.http.method != INTERNAL:
+        if name in provider.internal_operations and not ctx.internal:
             return None
         return provider.operations.get(name)
 

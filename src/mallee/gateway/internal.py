@@ -21,7 +21,7 @@ from mallee.api.http import HttpRequest
 from mallee.api.models import load_service_model
 from mallee.config import Settings
 from mallee.gateway import catalog
-from mallee.gateway.chain import INTERNAL, Chain
+from mallee.gateway.chain import Chain
 from mallee.services.base import Params, Result, Runtime
 from mallee.store import Store
 
@@ -58,11 +58,12 @@ class InternalCalls:
             request_id=str(uuid.uuid4()),
             service=spec.name,
             region=self.chain.settings.region,
-            http=HttpRequest(INTERNAL, "/", "", {}),
+            http=HttpRequest("POST", "/", "", {}),
             principal=principal,
             operation=op,
             params=dict(params),
             protocol=model.protocol,
+            internal=True,
         )
         return self.chain.dispatch(spec, ctx)
 

@@ -10,7 +10,6 @@ import pytest
 
 from mallee.api.context import RequestContext
 from mallee.api.errors import ServiceError
-from mallee.gateway.chain import INTERNAL
 from mallee.gateway.internal import EC2_SERVICE, service_principal
 from mallee.services.base import Operations, Params, Provider, Result, Runtime
 from tests.unit.gateway.conftest import Gateway, allow
@@ -123,7 +122,7 @@ def test_the_function_gets_an_internal_request_and_a_copy_of_the_params(gateway:
     [(runtime, ctx, got)] = seen(gateway.chain.runtime)
     assert runtime is gateway.chain.runtime
     assert got == params and got is not params
-    assert ctx.http.method == INTERNAL
+    assert ctx.internal
     assert (ctx.service, ctx.operation_name, ctx.protocol) == ("sts", "GetAccessKeyInfo", "query")
     assert ctx.principal == gateway.admin_principal
 
