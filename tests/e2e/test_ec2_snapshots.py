@@ -120,7 +120,9 @@ def test_describe_filters_pages_copy_and_delete(ec2: Any, module_cloud: Cloud) -
     )
     assert {first, second} <= {s["SnapshotId"] for page in paged for s in page["Snapshots"]}
     copy = ec2.copy_snapshot(SourceSnapshotId=first, SourceRegion=ec2.meta.region_name)
-    assert snapshot(ec2, copy["SnapshotId"])["State"] == "completed"
+    copied = snapshot(ec2, copy["SnapshotId"])
+    # As AWS shows a copy: not the source's volume, which may be another account's.
+    assert (copied["State"], copied["VolumeId"]) == ("completed", "vol-ffffffff")
     ec2.delete_snapshot(SnapshotId=first)
     assert error(lambda: ec2.describe_snapshots(SnapshotIds=[first])) == (
         "InvalidSnapshot.NotFound",

@@ -133,7 +133,9 @@ def copy_snapshot(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
             Ec2Snapshot(
                 id=copy_id,
                 account_id=account,
-                volume_id=source.volume_id,
+                # As AWS shows a copy: the source's volume (maybe another account's) is not
+                # the copy owner's to know.
+                volume_id=COPIED_VOLUME,
                 volume_size_gib=source.volume_size_gib,
                 description=str(
                     description
@@ -167,6 +169,10 @@ def copy_snapshot(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
     if tags:
         out["Tags"] = tag_list(tags)
     return out
+
+
+# The VolumeId AWS gives a copied snapshot.
+COPIED_VOLUME = "vol-ffffffff"
 
 
 def _in_use_by(s: Session, account: str, snapshot_id: str) -> str | None:
@@ -292,10 +298,14 @@ def describe_snapshots(rt: Runtime, ctx: RequestContext, params: Params) -> Resu
         shared: dict[str, set[str]] = {}
         if restorers:
             p = Ec2SnapshotPermission
+            owned = {r.id for r in rows if r.account_id == account}
             for snapshot_id, user in s.execute(
                 select(p.snapshot_id, p.account_id).where(p.account_id.in_(restorers))
             ):
-                shared.setdefault(snapshot_id, set()).add(user)
+                # Whom another account shares its snapshot with is its business: the caller
+                # learns only about itself there (and everything about its own snapshots).
+                if snapshot_id in owned or user == account:
+                    shared.setdefault(snapshot_id, set()).add(user)
             rows = [r for r in rows if _restorable(r, restorers, shared)]
         tags = tags_for(s, account, [r.id for r in rows], "snapshot") if rows else {}
     kept = [r for r in rows if matches(filters, lookup(_FILTERS, r), tags.get(r.id, {}))]

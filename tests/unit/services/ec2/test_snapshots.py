@@ -316,3 +316,28 @@ def test_another_accounts_image_does_not_keep_the_owner_from_deleting(
     with rt.store.session() as s:
         s.delete(s.get(type(mine), mine.id))
     call(rt, snapshots.delete_snapshot, SnapshotId=snap)
+
+
+def test_whom_another_account_shares_with_is_not_told(rt: Runtime, other: str) -> None:
+    """B, shared a snapshot of A's with C, cannot learn through RestorableByUserIds that C has
+    it too; A, the owner, can."""
+    third = "333333333333"
+    with rt.store.session() as s:
+        s.add(IamAccount(id=third, name="third", created_at=dt.datetime.now(dt.UTC)))
+    snap = snapshot(rt)
+    call(
+        rt,
+        snapshots.modify_snapshot_attribute,
+        SnapshotId=snap,
+        Attribute="createVolumePermission",
+        OperationType="add",
+        UserIds=[other, third],
+    )
+
+    def restorable_by(caller: str, who: str) -> list[str]:
+        found = call(rt, snapshots.describe_snapshots, caller, RestorableByUserIds=[who])
+        return [x["SnapshotId"] for x in found["Snapshots"]]
+
+    assert restorable_by(other, third) == []
+    assert restorable_by(other, other) == [snap]
+    assert restorable_by(ACCOUNT, third) == [snap]
