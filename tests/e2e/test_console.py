@@ -489,3 +489,66 @@ def test_a_bucket_named_console_is_still_s3(cloud: Cloud, member: Login) -> None
     finally:
         s3.delete_object(Bucket="console", Key="login")
         s3.delete_bucket(Bucket="console")
+
+
+def _wait(what: Any, timeout: float = 60) -> Any:
+    deadline = time.monotonic() + timeout
+    while not (found := what()):
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.5)
+    return found
+
+
+def test_volume_snapshot_and_delete_both(cloud: Cloud, browser: Browser, member: Login) -> None:
+    ec2 = _ec2(cloud, member)
+    zone = ec2.describe_availability_zones()["AvailabilityZones"][0]["ZoneName"]
+    page = browser.get("/volumes")
+    assert f'<option value="{zone}"' in page.text
+    page = browser.post("/volumes/create", size="1", zone=zone)
+    assert not page.errors()
+    [volume_id] = re.findall(r"Creating volume (vol-[0-9a-f]+)", page.text)
+    assert volume_id in page.text
+
+    def state(volume: str) -> str:
+        return str(ec2.describe_volumes(VolumeIds=[volume])["Volumes"][0]["State"])
+
+    _wait(lambda: state(volume_id) == "available")
+    # A size no volume has: refused beside the form, nothing made.
+    too_big = browser.post("/volumes/create", size="0", zone=zone)
+    assert too_big.errors() == ["the size must be 1 to 16384 GiB"]
+    listed = browser.get("/volumes", field="volume-id", value=volume_id)
+    assert volume_id in listed.text and 'action="/console/volumes/snapshot"' in listed.text
+    page = browser.post("/volumes/snapshot", id=volume_id, description="from the console")
+    assert not page.errors()
+    [snapshot_id] = re.findall(r"Snapshot (snap-[0-9a-f]+) of", page.text)
+    mine = ec2.describe_snapshots(SnapshotIds=[snapshot_id])["Snapshots"][0]
+    assert mine["VolumeId"] == volume_id and mine["Description"] == "from the console"
+
+    def snapshot_state() -> str:
+        found = ec2.describe_snapshots(SnapshotIds=[snapshot_id])["Snapshots"]
+        return str(found[0]["State"])
+
+    _wait(lambda: snapshot_state() == "completed")
+    snapshots = browser.get("/snapshots")
+    assert snapshot_id in snapshots.text and "from the console" in snapshots.text
+    assert f"/console/volumes?snapshot={snapshot_id}" in snapshots.text
+    # Both deleted only once confirmed.
+    asked = browser.post("/snapshots/delete", id=snapshot_id)
+    assert f"Delete snapshot {snapshot_id}?" in asked.text
+    assert snapshot_state() == "completed"
+    page = browser.post("/snapshots/delete", id=snapshot_id, confirmed="yes")
+    assert not page.errors() and f"Deleted snapshot {snapshot_id}" in page.text
+    assert snapshot_id not in [
+        s["SnapshotId"] for s in ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"]
+    ]
+    browser.get("/volumes")
+    asked = browser.post("/volumes/delete", id=volume_id)
+    assert f"Delete volume {volume_id}?" in asked.text and state(volume_id) == "available"
+    page = browser.post("/volumes/delete", id=volume_id, confirmed="yes")
+    assert not page.errors() and f"Deleted volume {volume_id}" in page.text
+
+    def gone() -> bool:
+        left = ec2.describe_volumes(Filters=[{"Name": "volume-id", "Values": [volume_id]}])
+        return not left["Volumes"]
+
+    _wait(gone)

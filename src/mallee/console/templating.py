@@ -22,6 +22,8 @@ NAV = (
     ("/", "Dashboard"),
     ("/instances", "Instances"),
     ("/images", "Images"),
+    ("/volumes", "Volumes"),
+    ("/snapshots", "Snapshots"),
     ("/keypairs", "Key pairs"),
     ("/security-groups", "Security groups"),
     ("/addresses", "Elastic IPs"),

@@ -400,3 +400,195 @@ def test_a_session_the_api_no_longer_takes_is_refused_with_the_reason(
     sign_in(console, client)
     poll = client.get("/console/instances/rows", headers={"hx-request": "true"})
     assert poll.headers.get("hx-redirect") == "/console/login"
+
+
+def _volume(n: int, state: str = "available", attached: str = "") -> dict[str, Any]:
+    volume: dict[str, Any] = {
+        "VolumeId": f"vol-{n:08x}",
+        "Size": n + 1,
+        "AvailabilityZone": "zone-a",
+        "State": state,
+        "CreateTime": "2026-01-01T00:00:00Z",
+        "Attachments": [],
+    }
+    if attached:
+        volume["Attachments"] = [
+            {"InstanceId": "i-0000beef", "Device": "/dev/sdf", "State": attached}
+        ]
+    return volume
+
+
+ZONES = {"AvailabilityZones": [{"ZoneName": "zone-a", "State": "available"}]}
+
+
+def test_volumes_are_asked_for_a_page_at_a_time(
+    console: Console, client: TestClient, clients: dict[str, Fake]
+) -> None:
+    pages = {
+        None: ([_volume(n) for n in range(3)], "tok-2"),
+        "tok-2": ([_volume(3, "in-use", "attaching"), _volume(4, "in-use", "attached")], None),
+    }
+
+    def describe(params: dict[str, Any]) -> dict[str, Any]:
+        found, following = pages[params.get("NextToken")]
+        return {"Volumes": found, **({"NextToken": following} if following else {})}
+
+    clients["ec2"] = ec2 = Fake(
+        {"describe_volumes": describe, "describe_availability_zones": ZONES}
+    )
+    sign_in(console, client)
+    first = client.get("/console/volumes", params={"size": "25", "sort": "size", "dir": "desc"})
+    assert first.status_code == 200
+    [asked] = ec2.asked("describe_volumes")
+    assert asked == {"MaxResults": 25, "Filters": []}
+    assert first.text.index("vol-00000002") < first.text.index("vol-00000000")
+    # Nothing changing: no polling. The zone to create in is the API's own.
+    assert "hx-get" not in first.text and '<option value="zone-a"' in first.text
+    assert 'href="/console/volumes"' in first.text and 'href="/console/snapshots"' in first.text
+    [following] = links(first.text, "next")
+    second = client.get("/console/volumes", params={k: v[0] for k, v in following.items()})
+    assert ec2.asked("describe_volumes")[1]["NextToken"] == "tok-2"
+    # The attached volume: its instance and device, and detach (not delete) offered.
+    assert "i-0000beef" in second.text and "/dev/sdf" in second.text
+    assert 'action="/console/volumes/detach"' in second.text
+    assert 'action="/console/volumes/delete"' not in second.text
+    # One still attaching: this page's rows are polled, and say what they are doing.
+    assert 'hx-get="/console/volumes/rows?' in second.text and "page=tok-2" in second.text
+    assert ">attaching<" in second.text
+    rows = client.get(
+        "/console/volumes/rows", params={"page": "tok-2"}, headers={"hx-request": "true"}
+    )
+    assert rows.text.lstrip().startswith("<tbody") and "vol-00000003" in rows.text
+    filtered = client.get("/console/volumes", params={"field": "status", "value": "in-use"})
+    assert filtered.status_code == 200
+    assert ec2.asked("describe_volumes")[-1]["Filters"] == [
+        {"Name": "status", "Values": ["*in-use*"]}
+    ]
+
+
+def test_a_volume_is_created_attached_snapshotted_and_deleted_after_asking(
+    console: Console, client: TestClient, clients: dict[str, Fake]
+) -> None:
+    clients["ec2"] = ec2 = Fake(
+        {
+            "create_volume": {"VolumeId": "vol-0000000a"},
+            "attach_volume": {},
+            "detach_volume": {},
+            "create_snapshot": {"SnapshotId": "snap-0000000b"},
+            "delete_volume": {},
+        }
+    )
+    csrf = sign_in(console, client)
+    made = client.post("/console/volumes/create", data={"_csrf": csrf, "size": "2", "zone": "z"})
+    assert made.status_code == 303 and made.headers["location"] == "/console/volumes"
+    client.post(
+        "/console/volumes/create",
+        data={"_csrf": csrf, "size": "", "zone": "z", "snapshot": "snap-0000000b"},
+    )
+    assert ec2.asked("create_volume") == [
+        {"AvailabilityZone": "z", "Size": 2},
+        {"AvailabilityZone": "z", "SnapshotId": "snap-0000000b"},
+    ]
+    base = {"_csrf": csrf, "id": "vol-0000000a", "_back": "/volumes?size=25"}
+    client.post("/console/volumes/attach", data={**base, "instance": "i-1", "device": ""})
+    assert ec2.asked("attach_volume") == [
+        {"VolumeId": "vol-0000000a", "InstanceId": "i-1", "Device": "/dev/sdf"}
+    ]
+    client.post("/console/volumes/snapshot", data={**base, "description": "nightly"})
+    assert ec2.asked("create_snapshot") == [{"VolumeId": "vol-0000000a", "Description": "nightly"}]
+    for op in ("detach", "delete"):
+        asked = client.post(f"/console/volumes/{op}", data=base)
+        assert asked.status_code == 200 and f"{op.title()} volume vol-0000000a?" in asked.text
+        assert not ec2.asked(f"{op}_volume")
+        assert 'href="/console/volumes?size=25">Cancel' in asked.text
+        done = client.post(f"/console/volumes/{op}", data={**base, "confirmed": "yes"})
+        assert done.status_code == 303 and done.headers["location"] == "/console/volumes?size=25"
+        assert ec2.asked(f"{op}_volume") == [{"VolumeId": "vol-0000000a"}]
+    # Without the form's token nothing is done.
+    forged = client.post("/console/volumes/delete", data={"id": "vol-1", "confirmed": "yes"})
+    assert forged.status_code == 403 and len(ec2.asked("delete_volume")) == 1
+
+
+def test_a_volume_error_shows_next_to_its_form(
+    console: Console, client: TestClient, clients: dict[str, Fake]
+) -> None:
+    limit = refused("VolumeLimitExceeded", "You have reached the volume limit.")
+    clients["ec2"] = ec2 = Fake(
+        {
+            "create_volume": limit,
+            "describe_volumes": {"Volumes": []},
+            "describe_availability_zones": ZONES,
+        }
+    )
+    csrf = sign_in(console, client)
+    client.post("/console/volumes/create", data={"_csrf": csrf, "size": "1", "zone": "zone-a"})
+    page = client.get("/console/volumes").text
+    shown = "VolumeLimitExceeded: You have reached the volume limit."
+    assert page.count(shown) == 1
+    assert page.index("Create a volume") < page.index(shown)
+    assert page.index(shown) < page.index('action="/console/volumes/create"')
+    # What no form sends is refused before the API is asked, beside the same form.
+    for size in ("", "x", "0", "20000"):
+        client.post("/console/volumes/create", data={"_csrf": csrf, "size": size, "zone": "z"})
+        assert "form-error" in client.get("/console/volumes").text
+    assert len(ec2.asked("create_volume")) == 1
+
+
+def test_own_snapshots_a_page_at_a_time_with_progress(
+    console: Console, client: TestClient, clients: dict[str, Fake]
+) -> None:
+    snaps = [
+        {
+            "SnapshotId": "snap-00000001",
+            "VolumeId": "vol-00000001",
+            "VolumeSize": 1,
+            "State": "pending",
+            "Progress": "40%",
+            "Description": "<b>nightly</b>",
+            "StartTime": "2026-01-01T00:00:00Z",
+        },
+        {
+            "SnapshotId": "snap-00000002",
+            "VolumeId": "vol-00000001",
+            "VolumeSize": 1,
+            "State": "completed",
+            "Progress": "100%",
+            "Description": "",
+            "StartTime": "2026-01-01T00:00:00Z",
+        },
+    ]
+    clients["ec2"] = ec2 = Fake(
+        {"describe_snapshots": {"Snapshots": snaps, "NextToken": "t2"}, "delete_snapshot": {}}
+    )
+    csrf = sign_in(console, client)
+    page = client.get("/console/snapshots", params={"size": "25"}).text
+    assert ec2.asked("describe_snapshots") == [
+        {"OwnerIds": ["self"], "MaxResults": 25, "Filters": []}
+    ]
+    assert "pending</span> (40%)" in page and "&lt;b&gt;nightly&lt;/b&gt;" in page
+    assert 'hx-get="/console/snapshots/rows?' in page
+    # A completed one makes a volume on the volumes page's form, the snapshot filled in.
+    assert 'href="/console/volumes?snapshot=snap-00000002#create"' in page
+    [following] = links(page, "next")
+    assert following["page"] == ["t2"]
+    form = {"_csrf": csrf, "id": "snap-00000001"}
+    asked = client.post("/console/snapshots/delete", data=form)
+    assert "Delete snapshot snap-00000001?" in asked.text and not ec2.asked("delete_snapshot")
+    in_use = refused("InvalidSnapshot.InUse", "The snapshot is in use by ami-1.")
+    ec2.answers["delete_snapshot"] = in_use
+    client.post("/console/snapshots/delete", data={**form, "confirmed": "yes"})
+    assert ec2.asked("delete_snapshot") == [{"SnapshotId": "snap-00000001"}]
+    page = client.get("/console/snapshots").text
+    shown = "InvalidSnapshot.InUse: The snapshot is in use by ami-1."
+    assert page.count(shown) == 1 and page.index(shown) < page.index("<table>")
+
+
+def test_a_volume_form_filled_from_a_snapshot(
+    console: Console, client: TestClient, clients: dict[str, Fake]
+) -> None:
+    clients["ec2"] = Fake(
+        {"describe_volumes": {"Volumes": []}, "describe_availability_zones": ZONES}
+    )
+    sign_in(console, client)
+    page = client.get("/console/volumes", params={"snapshot": "snap-00000002"}).text
+    assert 'name="snapshot" value="snap-00000002"' in page

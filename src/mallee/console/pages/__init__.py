@@ -14,6 +14,8 @@ from mallee.console.pages import (
     instances,
     keypairs,
     security_groups,
+    snapshots,
+    volumes,
 )
 
 ROUTES: list[Route] = [
@@ -21,6 +23,8 @@ ROUTES: list[Route] = [
     *dashboard.ROUTES,
     *instances.ROUTES,
     *images.ROUTES,
+    *volumes.ROUTES,
+    *snapshots.ROUTES,
     *keypairs.ROUTES,
     *security_groups.ROUTES,
     *addresses.ROUTES,
