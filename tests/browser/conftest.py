@@ -102,6 +102,8 @@ def driver(downloads: Path) -> Iterator[Any]:
         "Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)}
     )
     browser.set_page_load_timeout(60)
+    # An element a loaded page holds may still be added by its scripts on a busy machine.
+    browser.implicitly_wait(5)
     try:
         yield browser
     finally:

@@ -39,9 +39,18 @@ class Console:
         return path
 
     def find(self, css: str) -> Any:
+        from selenium.common.exceptions import NoSuchElementException
         from selenium.webdriver.common.by import By
 
-        return self.driver.find_element(By.CSS_SELECTOR, css)
+        try:
+            return self.driver.find_element(By.CSS_SELECTOR, css)
+        except NoSuchElementException:
+            # What the browser showed instead, kept beside the screenshots and in the failure.
+            shown = self.shot("missing-" + "".join(c if c.isalnum() else "-" for c in css)[:40])
+            body = self.driver.find_element(By.TAG_NAME, "body").text
+            raise AssertionError(
+                f"{css} not on {self.driver.current_url} (see {shown}):\n{body[:2000]}"
+            ) from None
 
     def all(self, css: str) -> list[Any]:
         from selenium.webdriver.common.by import By
