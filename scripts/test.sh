@@ -22,7 +22,7 @@ export MALLEE_TEST_PG_URL
 echo "== tests on SQLite"
 MALLEE_TEST_DB=sqlite python -m pytest -q -p no:cacheprovider "$@"
 echo "== tests on PostgreSQL"
-MALLEE_TEST_DB=postgres python -m pytest -q -p no:cacheprovider -m "not nodb" "$@"
+MALLEE_TEST_DB=postgres python -m pytest -q -p no:cacheprovider -m "not nodb and not dataplane" "$@"
 # Once more, only the S3 e2e tests, with object data in an independent S3 server (moto_server)
 # through the s3 backend; only when the run was not narrowed to other tests by arguments.
 if [ $# -eq 0 ]; then

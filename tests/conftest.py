@@ -15,6 +15,16 @@ os.environ.setdefault("MALLEE_CONSOLE_PORT", "0")
 
 # Test directories whose tests never touch the state store: run once, not once per database.
 NODB_DIRS = ("unit/api/protocol", "unit/api/auth", "unit/policy")
+# Modules that test the data plane (guests, images, packets, processes) and use the store only
+# as the other VM tests do: the PostgreSQL pass leaves them to the SQLite pass.
+DATAPLANE_MODULES = (
+    "vm/test_node_qemu.py",
+    "vm/test_default_image.py",
+    "vm/test_debian_image.py",
+    "vm/test_network_dataplane.py",
+    "vm/test_edge_security.py",
+    "vm/test_two_clouds.py",
+)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -22,6 +32,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         rel = item.path.relative_to(config.rootpath / "tests").as_posix()
         if rel.startswith(NODB_DIRS):
             item.add_marker(pytest.mark.nodb)
+        if rel in DATAPLANE_MODULES:
+            item.add_marker(pytest.mark.dataplane)
 
 
 def _postgres_url() -> str | None:
