@@ -16,6 +16,8 @@ APT_PACKAGES=(
   busybox-static dropbear-bin e2fsprogs openssh-client curl iputils-arping
   lz4  # decompresses the Debian kernel's bzImage to the vmlinux the default image boots
   mmdebstrap  # builds the Debian cloud image (`mallee image build-debian`) from deb.debian.org
+  # storage: the ceph-rbd volume backend (QEMU's rbd driver) and the one-node Ceph the tests start
+  ceph-mon ceph-mgr ceph-osd ceph-common radosgw qemu-block-extra
   chromium chromium-driver  # the web console's browser tests (tests/browser/), headless
 )
 

@@ -51,3 +51,17 @@ def run(
 def in_netns(netns: str, argv: Sequence[str]) -> list[str]:
     """argv run inside a network namespace ("" is the current one)."""
     return ["ip", "netns", "exec", netns, *argv] if netns else list(argv)
+
+
+def spawn(
+    argv: Sequence[str], *, stdin: int | None = None, stdout: int | None = None
+) -> subprocess.Popen[bytes]:
+    """Start argv for the caller to stream through (stdin or stdout `subprocess.PIPE`); its
+    stderr is a pipe too, for the error the caller reports."""
+    log.debug("spawn %s", argv)
+    return subprocess.Popen(
+        list(argv),
+        stdin=stdin if stdin is not None else subprocess.DEVNULL,
+        stdout=stdout if stdout is not None else subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )

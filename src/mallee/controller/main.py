@@ -9,7 +9,7 @@ import time
 import uuid
 
 from mallee.config import Settings
-from mallee.controller import addresses, lease, lifecycle, vmstate
+from mallee.controller import addresses, images, lease, lifecycle, vmstate
 from mallee.controller.scheduler import Scheduler, has_unplaced
 from mallee.registry import components, properties
 from mallee.registry.heartbeat import Heartbeat, interval_for
@@ -45,6 +45,8 @@ class Controller:
             heartbeat_timeout=float(self.settings.heartbeat_timeout),
         )
         vmstate.handle_silent_nodes(self.store, now=now)
+        # CreateImage's pending images: snapshots once their instance stopped, then available.
+        images.settle(self.store)
         # After the state changes above, so an instance they terminated frees its address now.
         addresses.reclaim(self.store)
         if now - self._slow_at >= SLOW_EVERY:

@@ -6,6 +6,8 @@ from __future__ import annotations
 from mallee.euca.command import Command
 from mallee.euca.commands import (
     addresses,
+    conversion_tasks,
+    create_image,
     euca_conf,
     groups,
     images,
@@ -35,6 +37,7 @@ _ALL: tuple[Command, ...] = (
     images.DESCRIBE_IMAGES,
     images.REGISTER,
     images.INSTALL_IMAGE,
+    create_image.CREATE_IMAGE,
     tags.CREATE_TAGS,
     tags.DELETE_TAGS,
     tags.DESCRIBE_TAGS,
@@ -61,6 +64,9 @@ _ALL: tuple[Command, ...] = (
     snapshots.CREATE_SNAPSHOT,
     snapshots.DESCRIBE_SNAPSHOTS,
     snapshots.DELETE_SNAPSHOT,
+    conversion_tasks.IMPORT_VOLUME,
+    conversion_tasks.DESCRIBE_CONVERSION_TASKS,
+    conversion_tasks.CANCEL_CONVERSION_TASK,
 )
 
 COMMANDS: dict[str, Command] = {c.name: c for c in _ALL}

@@ -25,6 +25,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from mallee.config import Settings
+from mallee.node.boot_disks import NotReady, boot_disks
 from mallee.node.hypervisor.base import Hypervisor, LaunchError, VmSpec
 from mallee.node.image_cache import ImageCache
 from mallee.node.transitions import Transitions
@@ -34,7 +35,12 @@ from mallee.registry.heartbeat import Heartbeat, interval_for
 from mallee.runloop import stop_on_signals, wait_for_work
 from mallee.store import Store
 from mallee.store.prepared import Prepared, detached
-from mallee.store.tables.compute import InstanceConsole, InstanceCounters, NodeRow
+from mallee.store.tables.compute import (
+    InstanceConsole,
+    InstanceCounters,
+    NodeRow,
+    VolumeCounters,
+)
 from mallee.store.tables.ec2 import Ec2Instance
 from mallee.store.upsert import upsert
 
@@ -337,6 +343,9 @@ class NodeAgent:
             spec = self._spec(row, row.reboots_done if reboots is None else reboots)
             self.hv.launch(spec)
             return True
+        except NotReady as waiting:
+            log.debug("%s waits for its volumes: %s", row.id, waiting)
+            return False
         except SQLAlchemyError:
             raise  # the database, not the instance: try again next tick
         except Exception as err:
@@ -357,9 +366,15 @@ class NodeAgent:
             raise LaunchError(f"{row.image_id} names no kernel image; cannot boot it")
         if self.plane and not (row.mac and row.private_ip):
             raise LaunchError(f"{row.id} was placed without a MAC and private address")
+        ebs = row.root_device_type == "ebs"
+        # Before anything is made for the VM: a launch waiting for its volumes costs nothing.
+        disks = boot_disks(
+            self.store, row.id, row.root_device_name, ebs, row.block_device_mappings, row.disk_gb
+        )
         kernel = self.cache.path(row.kernel_id)
         ramdisk = self.cache.path(row.ramdisk_id) if row.ramdisk_id else None
-        root = self.cache.path(row.image_id)
+        # An EBS-backed instance boots from its root volume: its image has no file.
+        root = Path() if ebs else self.cache.path(row.image_id)
         nic = self.plane.plug(row.id, row.mac or "", row.private_ip or "") if self.plane else None
         return VmSpec(
             instance_id=row.id,
@@ -374,6 +389,9 @@ class NodeAgent:
             mac=row.mac or "",
             reboots=reboots,
             disk_gb=row.disk_gb,
+            root_volume=disks.root_volume,
+            volumes=disks.volumes,
+            ephemeral=disks.ephemeral,
         )
 
     def _forget(self, instance_id: str) -> None:
@@ -404,11 +422,16 @@ class NodeAgent:
         self._written = {k: v for k, v in self._written.items() if k in states}
         consoles: list[dict[str, Any]] = []
         counters: list[dict[str, Any]] = []
+        volumes: list[dict[str, Any]] = []
         for instance_id, state in states.items():
             if state in ("pending", "running"):
-                self._changed(instance_id, now, consoles, counters)
+                self._changed(instance_id, now, consoles, counters, volumes)
         # Batched: one transaction per few hundred rows, not one per instance.
-        for entity, rows in ((InstanceConsole, consoles), (InstanceCounters, counters)):
+        for entity, rows in (
+            (InstanceConsole, consoles),
+            (InstanceCounters, counters),
+            (VolumeCounters, volumes),
+        ):
             for start in range(0, len(rows), REPORT_BATCH):
                 with self.store.session() as s:
                     upsert(s, entity, rows[start : start + REPORT_BATCH])
@@ -419,13 +442,20 @@ class NodeAgent:
         now: float,
         consoles: list[dict[str, Any]],
         counters: list[dict[str, Any]],
+        volumes: list[dict[str, Any]],
     ) -> None:
-        """Adds the instance's console and counters to the lists when they changed."""
+        """Adds the instance's console and counters, and its volumes' counters (sampled with
+        them: one QMP query per VM), to the lists when they changed."""
         console = self.hv.console(instance_id)
         sample = self.hv.counters(instance_id)
         values = sample.values() if sample else {}
+        plugged = sample.volumes if sample else ()
         # The console is a fixed-size tail once it is long: compare content, not length.
-        seen = (hash(console), tuple(float(v) for v in values.values()))
+        seen = (
+            hash(console),
+            tuple(float(v) for v in values.values())
+            + tuple(float(v) for io in plugged for v in io.values().values()),
+        )
         if self._written.get(instance_id) == seen:
             return
         self._written[instance_id] = seen
@@ -433,6 +463,11 @@ class NodeAgent:
             consoles.append({"instance_id": instance_id, "output": console, "updated_at": now})
         if sample:
             counters.append({"instance_id": instance_id, "sampled_at": now, **values})
+        volumes += [
+            {"volume_id": io.volume_id, "instance_id": instance_id, "sampled_at": now,
+             **io.values()}
+            for io in plugged
+        ]  # fmt: skip
 
     def _node_row(self) -> NodeRow:
         st = self.settings

@@ -22,8 +22,10 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select, update
 
 from mallee.node.hypervisor.base import Hypervisor
+from mallee.node.hypervisor.hotplug import NbdVolume, RbdVolume, VolumeSource
+from mallee.registry import properties
 from mallee.store import Store
-from mallee.store.tables.ebs import Ec2Volume, Ec2VolumeAttachment, StorageHost
+from mallee.store.tables.ebs import Ec2Volume, Ec2VolumeAttachment, StorageHost, nbd_export_name
 from mallee.store.tables.ec2 import Ec2Instance
 
 log = logging.getLogger(__name__)
@@ -41,6 +43,25 @@ class Attachment:
     state: str
     exported: bool
     nbd_socket: str
+    # The attachment's NBD export (nbd_export_name).
+    export: str = ""
+    # How QEMU opens it (volume_source); None until it can.
+    source: VolumeSource | None = None
+
+
+def volume_source(
+    store: Store, zone: str, backend: str, pool: str, nbd_socket: str, export: str
+) -> VolumeSource | None:
+    """How this node's QEMU opens a volume, from its row: a ceph-rbd volume's image with the
+    zone's Ceph client settings, else its attachment's NBD export; None while the storage host
+    has not reported its NBD server."""
+    if backend == "ceph-rbd":
+        return RbdVolume(
+            pool=pool,
+            conf=properties.get_str(store, f"{zone}.storage.cephconfigfile"),
+            user=properties.get_str(store, f"{zone}.storage.cephuser"),
+        )
+    return NbdVolume(nbd_socket, export) if nbd_socket else None
 
 
 class VolumePlugs:
@@ -58,13 +79,30 @@ class VolumePlugs:
         a, v, i, h = Ec2VolumeAttachment, Ec2Volume, Ec2Instance, StorageHost
         with self.store.read() as s:
             found = s.execute(
-                select(a.volume_id, a.instance_id, a.state, a.exported, h.nbd_socket)
+                select(
+                    a.volume_id,
+                    a.instance_id,
+                    a.state,
+                    a.exported,
+                    h.nbd_socket,
+                    a.export_tag,
+                    v.availability_zone,
+                    v.backend,
+                    v.backend_pool,
+                )
                 .join(i, i.id == a.instance_id)
                 .join(v, v.id == a.volume_id)
                 .outerjoin(h, h.name == v.storage_host)
                 .where(i.node == self.node, i.state == "running")
             ).all()
-        return [Attachment(*row[:4], row[4] or "") for row in found]
+        out = []
+        for volume_id, instance_id, state, exported, socket, tag, zone, backend, pool in found:
+            export = nbd_export_name(volume_id, tag)
+            source = volume_source(self.store, zone, backend, pool, socket or "", export)
+            out.append(
+                Attachment(volume_id, instance_id, state, exported, socket or "", export, source)
+            )
+        return out
 
     def reconcile(self, alive: Collection[str], submit: Submit) -> bool:
         """Queue the steps the rows ask for; whether there were any."""
@@ -115,9 +153,9 @@ class VolumePlugs:
             self.hv.unplug_volume(instance_id, volume_id)
 
     def _plug(self, row: Attachment) -> None:
-        if not row.nbd_socket:
+        if row.source is None:
             raise RuntimeError(f"{row.volume_id}: its storage host has not reported its NBD server")
-        self.hv.plug_volume(row.instance_id, row.volume_id, row.nbd_socket)
+        self.hv.plug_volume(row.instance_id, row.volume_id, row.source)
         self._with_volumes.add(row.instance_id)
 
     def _attached(self, row: Attachment) -> None:

@@ -5,10 +5,13 @@ there. Code reads properties with the typed getters (`get_int(store, name)`, ...
 name is a programming error (KeyError), a bad stored value falls back to the default.
 
 To add a property: add a PropertyDef below (the catalog test checks that its default is valid).
+A property each availability zone sets for itself goes in ZONE_CATALOG, named without its zone:
+`<zone>.storage.blockstoragemanager`, as Eucalyptus names a partition's storage settings.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass
@@ -20,7 +23,7 @@ from sqlalchemy import select
 from mallee.registry import errors
 from mallee.registry.proptypes import BadValue, PropertyDef, PropertyValue
 from mallee.store import Store
-from mallee.store.tables.registry import PropertyRow
+from mallee.store.tables.registry import PropertyRow, ServiceRow
 
 log = logging.getLogger(__name__)
 
@@ -183,6 +186,91 @@ CATALOG: tuple[PropertyDef, ...] = (
 
 PROPERTIES: dict[str, PropertyDef] = {p.name: p for p in CATALOG}
 
+_POOLS = r"[A-Za-z0-9_.\-]{1,128}(,[A-Za-z0-9_.\-]{1,128})*"
+_FILE = r"/[^\s]{0,1023}"
+
+# Each zone's own: `<zone>.<name>`. A zone has them once a service of that zone registered
+# (its storage controller, its nodes), as Eucalyptus lists a partition's properties.
+ZONE_CATALOG: tuple[PropertyDef, ...] = (
+    PropertyDef(
+        "storage.blockstoragemanager",
+        "enum",
+        "overlay",
+        "Backend the zone's new EBS volumes are made on: overlay (sparse files on the storage "
+        "host, served to the nodes over NBD) or ceph-rbd (RBD images in a Ceph cluster, which "
+        "QEMU on the nodes opens itself). A volume stays on the backend it was made on.",
+        choices=("overlay", "ceph-rbd"),
+    ),
+    # ceph-rbd: where the cluster is and who the storage controller and the nodes are to it
+    # (Eucalyptus 4.x's Ceph SC names and defaults).
+    PropertyDef(
+        "storage.cephconfigfile",
+        "string",
+        "/etc/ceph/ceph.conf",
+        "Ceph configuration file (its monitors; with cephx, a `keyring` line naming the user's "
+        "keyring, which QEMU's rbd driver reads) on the storage host and every node.",
+        pattern=_FILE,
+    ),
+    PropertyDef(
+        "storage.cephkeyringfile",
+        "string",
+        "/etc/ceph/ceph.client.eucalyptus.keyring",
+        "Keyring of cephuser the storage controller's rbd commands use (when the file exists; "
+        "a cluster without cephx needs none).",
+        pattern=_FILE,
+    ),
+    PropertyDef(
+        "storage.cephuser",
+        "string",
+        "eucalyptus",
+        "Ceph client name (without `client.`) volumes are made and opened as.",
+        pattern=r"[A-Za-z0-9_.\-]{1,64}",
+    ),
+    PropertyDef(
+        "storage.cephvolumepools",
+        "string",
+        "rbd",
+        "Ceph pool(s) new volumes' images are made in, comma-separated: a volume goes to the "
+        "first (it records its pool, so the list may change later).",
+        pattern=_POOLS,
+    ),
+    PropertyDef(
+        "storage.cephsnapshotpools",
+        "string",
+        "rbd",
+        "Ceph pool(s) Eucalyptus keeps snapshot images in. Unused by mallee, kept so "
+        "Eucalyptus configurations apply: snapshot data lives in the object store for every "
+        "backend, and an attached volume's point-in-time copy is an RBD snapshot in its own "
+        "pool.",
+        pattern=_POOLS,
+    ),
+)
+
+ZONE_PROPERTIES: dict[str, PropertyDef] = {p.name: p for p in ZONE_CATALOG}
+
+
+def _zone_definition(name: str) -> PropertyDef | None:
+    """The zone property `name` (`<zone>.<catalog name>`) stands for, whatever the zone."""
+    zone, _, rest = name.partition(".")
+    found = ZONE_PROPERTIES.get(rest)
+    if not zone or found is None:
+        return None
+    return dataclasses.replace(found, name=name)
+
+
+def _lookup(name: str) -> PropertyDef:
+    found = PROPERTIES.get(name) or _zone_definition(name)
+    if found is None:
+        raise KeyError(name)
+    return found
+
+
+def zones(store: Store) -> list[str]:
+    """The zones that have zone properties: those of the registered services."""
+    with store.read() as s:
+        found = s.scalars(select(ServiceRow.partition).where(ServiceRow.partition != "")).all()
+    return sorted(set(found))
+
 
 @dataclass(frozen=True, slots=True)
 class PropertyView:
@@ -195,9 +283,12 @@ class PropertyView:
         return self.definition.name
 
 
-def definition(name: str) -> PropertyDef:
+def definition(store: Store, name: str) -> PropertyDef:
     found = PROPERTIES.get(name)
     if found is None:
+        zoned = _zone_definition(name)
+        if zoned is not None and name.partition(".")[0] in zones(store):
+            return zoned
         raise errors.no_such_property(name)
     return found
 
@@ -225,7 +316,10 @@ def _matches(name: str, queries: list[str]) -> bool:
 
 def describe(store: Store, queries: list[str] | None = None) -> list[PropertyView]:
     """Every property (or those `queries` name or prefix), with the value in effect, by name."""
-    selected = [p for p in CATALOG if not queries or _matches(p.name, queries)]
+    every = list(CATALOG)
+    for zone in zones(store):
+        every += [dataclasses.replace(p, name=f"{zone}.{p.name}") for p in ZONE_CATALOG]
+    selected = [p for p in every if not queries or _matches(p.name, queries)]
     with store.read() as s:
         rows = s.execute(select(PropertyRow.name, PropertyRow.value)).all()
         stored = {name: value for name, value in rows}
@@ -238,7 +332,7 @@ def describe(store: Store, queries: list[str] | None = None) -> list[PropertyVie
 def set_value(store: Store, name: str, text: str) -> tuple[str, str]:
     _cache.clear()
     """Validate and store a new value; returns (old, new) canonical values."""
-    prop = definition(name)
+    prop = definition(store, name)
     try:
         new = prop.canonical(text)
     except BadValue as err:
@@ -256,7 +350,7 @@ def set_value(store: Store, name: str, text: str) -> tuple[str, str]:
 def reset(store: Store, name: str) -> tuple[str, str]:
     _cache.clear()
     """Back to the catalog default; returns (old, new) canonical values."""
-    prop = definition(name)
+    prop = definition(store, name)
     with store.session() as s:
         row = s.get(PropertyRow, name)
         old = _effective(prop, None if row is None else row.value)
@@ -276,7 +370,7 @@ _cache: dict[tuple[int, str], tuple[float, PropertyValue]] = {}
 
 def get_property(store: Store, name: str) -> PropertyValue:
     """The value in effect, typed: int, bool, str, timedelta (durations) or dict (json)."""
-    prop = PROPERTIES[name]
+    prop = _lookup(name)
     key = (id(store), name)
     now = time.monotonic()
     hit = _cache.get(key)
@@ -291,7 +385,7 @@ def get_property(store: Store, name: str) -> PropertyValue:
 
 
 def _typed(store: Store, name: str, kinds: tuple[str, ...]) -> PropertyValue:
-    prop = PROPERTIES[name]
+    prop = _lookup(name)
     if prop.kind not in kinds:
         raise TypeError(f"property {name} is {prop.kind}, not {'/'.join(kinds)}")
     return get_property(store, name)

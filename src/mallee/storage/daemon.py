@@ -26,6 +26,7 @@ from typing import Any
 from mallee.commands import CommandError, run
 from mallee.datadir import tighten
 from mallee.qmp import Qmp, QmpError
+from mallee.store.tables.ebs import export_volume
 
 log = logging.getLogger(__name__)
 
@@ -90,38 +91,45 @@ class StorageDaemon:
             raise DaemonError(str(err)) from err
 
     def exports(self) -> set[str]:
-        """The ids of the exports the daemon serves (each named after its volume)."""
+        """The names of the exports the daemon serves (nbd_export_name: one per attachment)."""
         with self._qmp() as q:
             found: list[dict[str, Any]] = q.execute("query-block-exports")
         return {str(e["id"]) for e in found if not e.get("shutting-down")}
 
-    def export(self, volume_id: str, path: Path) -> None:
-        """Serve the volume's file as the writable NBD export `volume_id` (idempotent)."""
+    def export(self, name: str, path: Path) -> None:
+        """Serve the file of the volume `name` is for (its block node, named after the
+        volume) as the writable NBD export `name`, whose id is its name too (idempotent)."""
+        volume_id = export_volume(name)
         with self._qmp() as q:
             nodes = {n.get("node-name") for n in q.execute("query-named-block-nodes")}
             if volume_id not in nodes:
                 q.execute("blockdev-add", **_raw_node(volume_id, path))
             exported = {e["id"] for e in q.execute("query-block-exports")}
-            if volume_id not in exported:
+            if name not in exported:
                 q.execute(
                     "block-export-add",
                     type="nbd",
-                    id=volume_id,
-                    name=volume_id,
+                    id=name,
+                    name=name,
                     writable=True,
                     **_node(volume_id),
                 )
 
-    def unexport(self, volume_id: str) -> None:
-        """Stop serving the volume, cutting off any client still connected (idempotent)."""
+    def unexport(self, name: str) -> None:
+        """Stop serving the export, cutting off any client still connected, and close its
+        volume's block node when no other export serves it (idempotent)."""
+        volume_id = export_volume(name)
         with self._qmp() as q:
             exported = {e["id"] for e in q.execute("query-block-exports")}
-            if volume_id in exported:
-                q.execute("block-export-del", id=volume_id, mode="hard")
+            if name in exported:
+                q.execute("block-export-del", id=name, mode="hard")
                 with contextlib.suppress(QmpError):
                     q.wait_event("BLOCK_EXPORT_DELETED", UNEXPORT_TIMEOUT)
+            still = {
+                e.get("node-name") for e in q.execute("query-block-exports") if e["id"] != name
+            }
             nodes = {n.get("node-name") for n in q.execute("query-named-block-nodes")}
-            if volume_id in nodes:
+            if volume_id in nodes and volume_id not in still:
                 q.execute("blockdev-del", **_node(volume_id))
 
     def resize(self, volume_id: str, size: int) -> None:

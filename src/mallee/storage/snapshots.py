@@ -2,8 +2,9 @@
 
 A snapshot is a grid of CHUNK-sized pieces of the volume; only pieces holding data are stored,
 each as one blob (any object backend: `objectstorage.providerclient`), listed by a chunk row
-(offset -> blob). Pieces are found from the file's allocation (SEEK_DATA/SEEK_HOLE on a volume
-file, `qemu-img map` on the qcow2 a live backup wrote), so the work is proportional to the data
+(offset -> blob). Pieces are found from the volume's allocation, as its backend tells it
+(SEEK_DATA/SEEK_HOLE on an overlay volume's file, `qemu-img map` on the qcow2 a live backup
+wrote, `rbd diff` of an RBD snapshot: a VolumeReader), so the work is proportional to the data
 written, not to the volume's size; a piece that reads as zeros all the same is not stored.
 
 Each chunk row is written in the same transaction as a conditional UPDATE of the snapshot that
@@ -23,7 +24,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, cast
+from typing import Any, cast
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.engine import CursorResult
@@ -40,6 +41,8 @@ log = logging.getLogger(__name__)
 CHUNK = 4 << 20
 # Blobs stored at once (a few: the storage host has other work, and memory is 2 chunks each).
 UPLOADS = 3
+# Chunk blobs' kind in the object store (their ids `snap-<hex>`): the orphan sweeper lists them.
+BLOB_KIND = "snap"
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +52,21 @@ class Extent:
     start: int
     length: int
     at: int
+
+
+@dataclass(frozen=True, slots=True)
+class VolumeReader:
+    """A point-in-time view of a volume's data: its size, its data extents in ascending order,
+    and a function reading one piece (offset, length, the extents' parts within it; asked in
+    ascending order) with its holes as zeros. Each volume backend makes its own."""
+
+    size: int
+    extents: list[Extent]
+    read: Callable[[int, int, list[Extent]], bytearray]
+
+
+# Writes `data` at a byte offset of a volume being made (a snapshot restored into it).
+WriteAt = Callable[[int, bytes | memoryview], None]
 
 
 def file_extents(fd: int, size: int) -> list[Extent]:
@@ -158,24 +176,23 @@ class Snapshots:
             )
         self.free_unreferenced(blobs)
 
-    def copy(self, snapshot_id: str, fh: BinaryIO, extents: list[Extent], size: int) -> bool:
-        """Store the pieces of `fh` holding data as the snapshot's chunks, raising its progress
-        as they land; False when the snapshot stopped being pending (deleted meanwhile).
+    def copy(self, snapshot_id: str, volume: VolumeReader) -> bool:
+        """Store the pieces of the volume holding data as the snapshot's chunks, raising its
+        progress as they land; False when the snapshot stopped being pending (deleted meanwhile).
 
         Pieces are read here and stored by UPLOADS threads at once (a blob's write, checksum
         and fsync, or its upload, wait on the disk or the network with the GIL released), and
         recorded a batch per transaction."""
-        fd = fh.fileno()
-        todo = list(pieces(extents, size, self.chunk))
+        todo = list(pieces(volume.extents, volume.size, self.chunk))
         zeros = bytes(self.chunk)
         flying: deque[_Upload] = deque()
         with ThreadPoolExecutor(UPLOADS, thread_name_prefix="snapshot-put") as pool:
             try:
                 for index, (offset, length, parts) in enumerate(todo, start=1):
-                    data = read_piece(fd, offset, length, parts)
+                    data = volume.read(offset, length, parts)
                     if data == zeros[:length]:
                         continue  # allocated, but zeros: a hole reads the same
-                    put = pool.submit(self.objects.put, [memoryview(data)])
+                    put = pool.submit(self.objects.put, [memoryview(data)], BLOB_KIND)
                     flying.append(_Upload(index * 100 // len(todo), offset, length, put))
                     if len(flying) >= 2 * UPLOADS:
                         batch = [flying.popleft() for _ in range(UPLOADS)]
@@ -227,8 +244,8 @@ class Snapshots:
             except Exception:
                 log.exception("could not free an unrecorded snapshot blob")
 
-    def restore(self, snapshot_id: str, fh: BinaryIO) -> None:
-        """Write the snapshot's chunks into `fh` (a sparse file of the new volume's size)."""
+    def restore(self, snapshot_id: str, write: WriteAt) -> None:
+        """Write the snapshot's chunks, in ascending order, into a new volume of its size."""
         with self.store.read() as s:
             chunks = s.execute(
                 select(Ec2SnapshotChunk.offset, Ec2SnapshotChunk.blob_id)
@@ -238,11 +255,10 @@ class Snapshots:
             found = s.get(Ec2Snapshot, snapshot_id)
             if found is None or found.state != "completed":
                 raise OSError(errno.ENOENT, f"snapshot {snapshot_id} is not there to restore")
-        fd = fh.fileno()
         for offset, blob_id in chunks:
             at = int(offset)
             for piece in self.objects.read(blob_id):
-                os.pwrite(fd, piece, at)
+                write(at, piece)
                 at += len(piece)
 
     def free_unreferenced(self, blob_ids: Iterable[str]) -> None:

@@ -54,3 +54,31 @@ def set_row(store: Store, iid: str, **values: Any) -> None:
         assert row is not None
         for key, value in values.items():
             setattr(row, key, value)
+
+
+def ebs_volume(
+    store: Store,
+    iid: str,
+    device: str = "/dev/sda1",
+    *,
+    state: str = "in-use",
+    exported: bool = True,
+) -> str:
+    """A volume attached to the instance at `device`, as a launch makes it and the storage
+    agent (of host `sc`, its NBD socket reported) then makes and exports it."""
+    from mallee.store.tables.ebs import Ec2Volume, Ec2VolumeAttachment, StorageHost
+
+    volume_id = new_id("vol")
+    now = dt.datetime.now(dt.UTC)
+    with store.session() as s:
+        if s.get(StorageHost, "sc") is None:
+            s.add(StorageHost(name="sc", zone="one", host="h", nbd_socket="/nbd.sock",
+                              reported_at=time.time()))  # fmt: skip
+        s.add(Ec2Volume(id=volume_id, account_id=system_account_id(store), availability_zone="one",
+                        size_gib=1, state=state, created_at=now, storage_host="sc"))  # fmt: skip
+        s.flush()
+        s.add(
+            Ec2VolumeAttachment(volume_id=volume_id, instance_id=iid, device=device,
+                                state="attaching", attached_at=now, exported=exported)
+        )  # fmt: skip
+    return volume_id

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from sqlalchemy import delete
+from sqlalchemy import delete, select, update
 
 from mallee.config import Settings
 from mallee.node import agent as agent_module
@@ -15,8 +15,9 @@ from mallee.node.agent import NodeAgent
 from mallee.node.hypervisor.fake import FakeHypervisor
 from mallee.store import Store
 from mallee.store.tables.compute import InstanceConsole, InstanceCounters, NodeRow
+from mallee.store.tables.ebs import Ec2Volume, Ec2VolumeAttachment
 from mallee.store.tables.ec2 import Ec2Image, Ec2Instance
-from tests.unit.node.rows import NODE, instance, row_of, set_row
+from tests.unit.node.rows import NODE, ebs_volume, instance, row_of, set_row
 
 
 @dataclass(frozen=True)
@@ -253,6 +254,7 @@ def test_guest_power_off_stops_an_ebs_instance_that_asks_for_it(
     store: Store, agent: NodeAgent, images: dict[str, str]
 ) -> None:
     iid = instance(store, images, root_device_type="ebs", shutdown_behavior="stop")
+    ebs_volume(store, iid)
     agent.reconcile_once()
     fake(agent).guest_poweroff(iid)
     agent.reconcile_once()
@@ -321,3 +323,36 @@ def test_work_waiting_is_seen_between_passes(
     assert agent.has_work() is False and agent.reconcile_once() is False  # running, settled
     set_row(store, iid, state="stopping")
     assert agent.has_work() is True
+
+
+def test_an_ebs_instance_boots_once_its_volumes_are_exported(
+    store: Store, agent: NodeAgent, images: dict[str, str]
+) -> None:
+    iid = instance(store, images, root_device_type="ebs", root_device_name="/dev/sda")
+    root = ebs_volume(store, iid, "/dev/sda", state="creating", exported=False)
+    data = ebs_volume(store, iid, "/dev/sdf", exported=False)
+    agent.reconcile_once()
+    assert row_of(store, iid).state == "pending"
+    assert iid not in agent.hv.running()
+    with store.session() as s:
+        s.execute(update(Ec2Volume).where(Ec2Volume.id == root).values(state="in-use"))
+        s.execute(update(Ec2VolumeAttachment).values(exported=True))
+    agent.reconcile_once()
+    assert row_of(store, iid).state == "running"
+    # Both volumes are in the VM from its start; the node marks them attached.
+    assert fake(agent).volumes(iid) == {root: True, data: True}
+    agent.reconcile_once()
+    with store.read() as s:
+        states = {a.volume_id: a.state for a in s.scalars(select(Ec2VolumeAttachment)).all()}
+    assert states == {root: "attached", data: "attached"}
+
+
+def test_an_ebs_instance_whose_volume_failed_does_not_start(
+    store: Store, agent: NodeAgent, images: dict[str, str]
+) -> None:
+    iid = instance(store, images, root_device_type="ebs", root_device_name="/dev/sda")
+    ebs_volume(store, iid, "/dev/sda", state="error", exported=False)
+    agent.reconcile_once()
+    row = row_of(store, iid)
+    assert (row.state, row.state_reason_code) == ("terminated", "Server.InternalError")
+    assert "could not be made" in (row.state_reason_message or "")

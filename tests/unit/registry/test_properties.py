@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from mallee.registry import properties
+from mallee.registry import components, properties
 from mallee.registry.errors import RegistryError
 from mallee.registry.proptypes import BadValue, PropertyDef
 from mallee.store import Store
@@ -145,3 +145,43 @@ def test_overlong_values_are_refused() -> None:
     prop = properties.PROPERTIES["cloud.network.network_configuration"]
     with pytest.raises(BadValue):
         prop.canonical('{"a": "' + "x" * 70000 + '"}')
+
+
+@pytest.mark.parametrize("prop", properties.ZONE_CATALOG, ids=lambda p: p.name)
+def test_zone_catalog_defaults_are_valid_and_documented(prop: PropertyDef) -> None:
+    assert prop.canonical(prop.default) == prop.default
+    assert prop.description.endswith(".")
+    assert prop.name not in properties.PROPERTIES
+
+
+def test_zone_properties_exist_for_the_zones_of_registered_services(store: Store) -> None:
+    name = "one.storage.blockstoragemanager"
+    # Read by the zone's own processes whatever is registered; the default until set.
+    assert properties.get_str(store, name) == "overlay"
+    with pytest.raises(RegistryError) as err:
+        properties.set_value(store, name, "ceph-rbd")
+    assert err.value.code == "NoSuchProperty"
+    assert not [v for v in properties.describe(store) if ".storage." in v.name]
+
+    components.register_self(store, type="storage", name="sc-one", host="h", port=8773,
+                             partition="one")  # fmt: skip
+    assert properties.set_value(store, name, "Ceph-RBD") == ("overlay", "ceph-rbd")
+    assert properties.get_str(store, name) == "ceph-rbd"
+    # Another zone's value is its own.
+    assert properties.get_str(store, "two.storage.blockstoragemanager") == "overlay"
+    listed = {v.name: v.value for v in properties.describe(store, ["one.storage"])}
+    assert listed[name] == "ceph-rbd"
+    assert listed["one.storage.cephvolumepools"] == "rbd"
+    assert listed["one.storage.cephconfigfile"] == "/etc/ceph/ceph.conf"
+    for prop, bad in (
+        (name, "das"),
+        ("one.storage.cephvolumepools", "rbd,,x"),
+        ("one.storage.cephconfigfile", "ceph.conf"),
+        ("one.storage.cephuser", "client eucalyptus"),
+    ):
+        with pytest.raises(RegistryError) as err:
+            properties.set_value(store, prop, bad)
+        assert err.value.code == "InvalidParameterValue", prop
+    assert properties.reset(store, name) == ("ceph-rbd", "overlay")
+    with pytest.raises(RegistryError):
+        properties.set_value(store, "one.storage.nosuch", "1")

@@ -20,6 +20,8 @@ from mallee.store.tables.ebs import (
     Ec2VolumeAttachment,
     Ec2VolumeModification,
     StorageHost,
+    export_volume,
+    nbd_export_name,
 )
 from mallee.store.tables.ec2 import Ec2Instance
 
@@ -30,6 +32,7 @@ class FakeExporter:
         self.served: dict[str, Path] = {}
         self.started = 0
         self.resized: dict[str, int] = {}
+        self.log: list[tuple[str, str]] = []
 
     def running(self) -> bool:
         return self.started > 0
@@ -43,11 +46,13 @@ class FakeExporter:
     def exports(self) -> set[str]:
         return set(self.served)
 
-    def export(self, volume_id: str, path: Path) -> None:
-        self.served[volume_id] = path
+    def export(self, name: str, path: Path) -> None:
+        self.served[name] = path
+        self.log.append(("export", name))
 
-    def unexport(self, volume_id: str) -> None:
-        self.served.pop(volume_id, None)
+    def unexport(self, name: str) -> None:
+        self.served.pop(name, None)
+        self.log.append(("unexport", name))
 
     def resize(self, volume_id: str, size: int) -> None:
         self.resized[volume_id] = size
@@ -113,6 +118,11 @@ def _attach(store: Store, vid: str, iid: str, **extra: Any) -> None:
         )  # fmt: skip
 
 
+def _served(exporter: FakeExporter) -> set[str]:
+    """The volumes the exports serve (each export is named for its attachment)."""
+    return {export_volume(name) for name in exporter.served}
+
+
 def _volume_row(store: Store, vid: str) -> Ec2Volume:
     with store.read() as s:
         return s.get_one(Ec2Volume, vid)
@@ -156,7 +166,7 @@ def test_an_attached_volume_is_exported_until_its_attachment_goes(
     _attach(store, vid, iid)
     assert agent.has_work()
     agent.tick()
-    assert set(exporter.served) == {vid}
+    assert _served(exporter) == {vid}
     with store.read() as s:
         assert s.get_one(Ec2VolumeAttachment, vid).exported is True
     # The node unplugged it and removed the row: the export goes.
@@ -179,7 +189,7 @@ def test_a_new_daemon_exports_again_what_the_rows_say(
     exporter.served.clear()
     exporter.started = 0
     agent.tick()
-    assert set(exporter.served) == {vid}
+    assert _served(exporter) == {vid}
 
 
 def test_terminated_instance_lets_go_of_its_volumes(
@@ -199,7 +209,7 @@ def test_terminated_instance_lets_go_of_its_volumes(
             )
         )  # fmt: skip
     agent.tick()
-    assert set(exporter.served) == {keep, drop}
+    assert _served(exporter) == {keep, drop}
     with store.session() as s:
         s.get_one(Ec2Instance, iid).state = "terminated"
     agent.tick()
@@ -253,3 +263,25 @@ def test_modification_grows_the_file(store: Store, account: str, tmp_path: Path)
     with store.read() as s:
         mod = s.get_one(Ec2VolumeModification, vid)
     assert (mod.state, mod.progress) == ("completed", 100) and mod.ended_at is not None
+
+
+def test_each_attachment_is_exported_under_its_own_name(
+    store: Store, account: str, tmp_path: Path
+) -> None:
+    """A volume detached and attached again is served under a new export name, the old
+    export removed first: a stale client of the first attachment reaches nothing."""
+    agent, exporter = _agent(store, tmp_path)
+    vid = _volume(store, account)
+    agent.tick()
+    _attach(store, vid, _instance(store, account))
+    agent.tick()
+    (first,) = exporter.served
+    with store.session() as s:
+        s.delete(s.get_one(Ec2VolumeAttachment, vid))
+    _attach(store, vid, _instance(store, account))
+    agent.tick()
+    (second,) = exporter.served
+    assert first != second and export_volume(first) == export_volume(second) == vid
+    assert exporter.log == [("export", first), ("unexport", first), ("export", second)]
+    with store.read() as s:
+        assert second == nbd_export_name(vid, s.get_one(Ec2VolumeAttachment, vid).export_tag)

@@ -11,6 +11,7 @@ import pytest
 
 from mallee.storage.daemon import StorageDaemon
 from mallee.storage.overlay import OverlayBackend
+from mallee.store.tables.ebs import nbd_export_name
 
 pytestmark = pytest.mark.skipif(
     shutil.which("qemu-storage-daemon") is None or shutil.which("qemu-io") is None,
@@ -60,3 +61,26 @@ def test_a_dead_daemon_is_started_again(daemon: StorageDaemon) -> None:
     assert daemon.pid() is None
     assert daemon.ensure() is True
     assert daemon.exports() == set()
+
+
+def test_a_new_attachment_gets_an_export_the_old_client_cannot_reach(
+    daemon: StorageDaemon, tmp_path: Path
+) -> None:
+    """A stale NBD client (a node gone silent) asks for its attachment's export again: once
+    the volume is exported for a new attachment, that name serves nothing."""
+    volume_id = "vol-0123456789abcdef0"
+    path = OverlayBackend(tmp_path / "volumes").create(volume_id, 1)
+    daemon.ensure()
+    old = nbd_export_name(volume_id, "0a0a0a0a")
+    new = nbd_export_name(volume_id, "0b0b0b0b")
+    daemon.export(old, path)
+    assert "wrote 4096/4096" in _nbd_io(daemon, old, "write -P 0x11 0 4096")
+    daemon.unexport(old)
+    daemon.export(new, path)
+    assert daemon.exports() == {new}
+    assert "wrote" not in _nbd_io(daemon, old, "write -P 0x22 0 4096")
+    assert "wrote 4096/4096" in _nbd_io(daemon, new, "write -P 0x33 4096 4096")
+    daemon.unexport(new)
+    assert daemon.exports() == set()
+    data = path.read_bytes()
+    assert data[:4096] == b"\x11" * 4096 and data[4096:8192] == b"\x33" * 4096

@@ -25,7 +25,7 @@ from mallee.storage.daemon import StorageDaemon
 from mallee.storage.overlay import OverlayBackend
 from mallee.storage.snapshots import UPLOADS, Extent, file_extents, pieces
 from mallee.store import Store
-from mallee.store.tables.ebs import Ec2Snapshot, Ec2SnapshotChunk, Ec2Volume
+from mallee.store.tables.ebs import Ec2Snapshot, Ec2SnapshotChunk, Ec2Volume, export_volume
 from tests.unit.storage.test_agent import FakeExporter, _volume, account
 
 MiB = 1 << 20
@@ -48,8 +48,8 @@ class Objects(FsBackend):
         self.kill_after: int | None = None
         self.on_put: Any = None
 
-    def put(self, pieces: Iterable[Piece]) -> Blob:
-        blob = super().put(pieces)
+    def put(self, pieces: Iterable[Piece], kind: str = "") -> Blob:
+        blob = super().put(pieces, kind)
         self.puts += 1
         if self.on_put is not None:
             self.on_put(self.puts)
@@ -58,7 +58,7 @@ class Objects(FsBackend):
         return blob
 
     def blob_ids(self) -> set[str]:
-        return {p.name for p in self.root.glob("??/??/*")}
+        return {p.name for p in (*self.root.glob("??/??/*"), *self.root.glob("*-/??/??/*"))}
 
 
 @pytest.fixture
@@ -83,9 +83,9 @@ class QcowExporter(FakeExporter):
 
     def backup(self, volume_id: str, target: Path, size: int) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
+        (source,) = (p for name, p in self.served.items() if export_volume(name) == volume_id)
         subprocess.run(
-            ["qemu-img", "convert", "-f", "raw", "-O", "qcow2", str(self.served[volume_id]),
-             str(target)],
+            ["qemu-img", "convert", "-f", "raw", "-O", "qcow2", str(source), str(target)],
             check=True,
         )  # fmt: skip
 

@@ -6,7 +6,7 @@ import datetime as dt
 import time
 from pathlib import Path
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import MetaData, Table, delete, func, insert, select, update
 
 from mallee.ids import new_id
 from mallee.store import Store
@@ -37,23 +37,29 @@ def _launch_before_counters(
                     id="000000000001", name="old", created_at=dt.datetime.now(dt.UTC)
                 )
             )
-        s.add(
-            Ec2Instance(
-                id=new_id("i"),
-                account_id="000000000001",
-                reservation_id=new_id("r"),
-                image_id="emi-00000000",
-                instance_type="custom",
-                cores=cores,
-                memory_mb=memory,
-                disk_gb=disk,
-                availability_zone=ZONE,
-                state=state,
-                node=node,
-                launch_time=dt.datetime.now(dt.UTC),
-                state_changed_at=time.time(),
-            )
+        values: dict[str, object] = dict(
+            id=new_id("i"),
+            account_id="000000000001",
+            reservation_id=new_id("r"),
+            image_id="emi-00000000",
+            instance_type="custom",
+            cores=cores,
+            memory_mb=memory,
+            disk_gb=disk,
+            availability_zone=ZONE,
+            state=state,
+            node=node,
+            launch_time=dt.datetime.now(dt.UTC),
+            state_changed_at=time.time(),
         )
+        # Only the columns the old table has (later migrations add more), with the defaults
+        # the model gives the ones not set here.
+        old = Table("ec2_instances", MetaData(), autoload_with=s.connection())
+        for column in old.c:
+            default = Ec2Instance.__table__.c[column.name].default
+            if column.name not in values and default is not None and default.is_scalar:
+                values[column.name] = default.arg
+        s.execute(insert(old).values(**values))
 
 
 def _set(store: Store, iid: str, **values: object) -> None:

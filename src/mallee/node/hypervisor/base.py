@@ -11,6 +11,16 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Protocol
 
+from mallee.node.hypervisor.hotplug import VolumeSource
+
+
+@dataclass(frozen=True, slots=True)
+class BootVolume:
+    """An EBS volume the VM starts with (its disk named and serialled as a hot-plugged one)."""
+
+    volume_id: str
+    source: VolumeSource
+
 
 @dataclass(frozen=True, slots=True)
 class VmSpec:
@@ -30,6 +40,12 @@ class VmSpec:
     reboots: int = 0
     # The instance type's disk (GiB): the root disk's size when bigger than the image's.
     disk_gb: int = 0
+    # EBS-backed: the volume the VM boots from (its first disk; `root` is then unused).
+    root_volume: str = ""
+    # The instance's EBS volumes at launch (the root one among them), plugged from the start.
+    volumes: tuple[BootVolume, ...] = ()
+    # Instance-store disks (VirtualName ephemeralN): (name, GiB), local sparse files.
+    ephemeral: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,8 +59,25 @@ class VmInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class VolumeIo:
+    """Cumulative I/O of one plugged EBS volume's disk since it was plugged (VolumeCounters)."""
+
+    volume_id: str
+    read_bytes: int = 0
+    write_bytes: int = 0
+    read_ops: int = 0
+    write_ops: int = 0
+    read_seconds: float = 0.0
+    write_seconds: float = 0.0
+
+    def values(self) -> dict[str, float | int]:
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "volume_id"}
+
+
+@dataclass(frozen=True, slots=True)
 class Counters:
-    """Cumulative since the VM was launched; the columns of InstanceCounters."""
+    """Cumulative since the VM was launched; the columns of InstanceCounters (its disk
+    figures are the instance's own disks: EBS volumes are counted apart, in `volumes`)."""
 
     cpu_seconds: float = 0.0
     disk_read_bytes: int = 0
@@ -55,9 +88,11 @@ class Counters:
     net_out_bytes: int = 0
     net_in_packets: int = 0
     net_out_packets: int = 0
+    # Read from the same query as the disks' figures (one per VM and sample).
+    volumes: tuple[VolumeIo, ...] = ()
 
     def values(self) -> dict[str, float | int]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "volumes"}
 
 
 class LaunchError(RuntimeError):
@@ -108,8 +143,8 @@ class Hypervisor(Protocol):
         """EBS volumes plugged into the running VM, read from the VM itself: volume id ->
         whether its disk is there (False: only its connection is left); {} when not running."""
 
-    def plug_volume(self, instance_id: str, volume_id: str, nbd_socket: str) -> None:
-        """Hot-plug the volume (the NBD export `volume_id` on `nbd_socket`) as a disk whose
+    def plug_volume(self, instance_id: str, volume_id: str, source: VolumeSource) -> None:
+        """Hot-plug the volume (its NBD export or RBD image, as `source` says) as a disk whose
         serial is the volume id without its dash; a no-op for what is already plugged."""
 
     def unplug_volume(self, instance_id: str, volume_id: str) -> bool:

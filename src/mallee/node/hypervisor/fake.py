@@ -13,7 +13,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from mallee.node.hypervisor.base import Counters, VmInfo, VmSpec
+from mallee.node.hypervisor.base import Counters, VmInfo, VmSpec, VolumeIo
+from mallee.node.hypervisor.hotplug import VolumeSource
 
 JOURNAL = "fake-vms.jsonl"
 
@@ -90,6 +91,9 @@ class FakeHypervisor:
             if vm is not None and vm["alive"]:
                 return
             self._boot(spec.instance_id, spec.reboots)
+            # Volumes given at launch are plugged from the start, as QEMU's command line does.
+            self._vms[spec.instance_id]["volumes"] = [v.volume_id for v in spec.volumes]
+            self._save(spec.instance_id)
 
     def _boot(self, instance_id: str, reboots: int) -> None:
         vm = self._vms.setdefault(instance_id, {"boots": 0, "console": ""})
@@ -137,15 +141,17 @@ class FakeHypervisor:
 
     def counters(self, instance_id: str) -> Counters | None:
         with self._lock:
-            alive = bool(self._vms.get(instance_id, {}).get("alive"))
-        return Counters() if alive else None
+            vm = self._vms.get(instance_id) or {}
+            # A fake disk moves no bytes: each plugged volume is sampled at zero.
+            volumes = tuple(VolumeIo(v) for v in vm.get("volumes", []))
+        return Counters(volumes=volumes) if vm.get("alive") else None
 
     def volumes(self, instance_id: str) -> dict[str, bool]:
         with self._lock:
             vm = self._vms.get(instance_id) or {}
             return dict.fromkeys(vm.get("volumes", []), True) if vm.get("alive") else {}
 
-    def plug_volume(self, instance_id: str, volume_id: str, nbd_socket: str) -> None:
+    def plug_volume(self, instance_id: str, volume_id: str, source: VolumeSource) -> None:
         with self._lock:
             vm = self._vms.get(instance_id)
             if vm is None or not vm["alive"]:

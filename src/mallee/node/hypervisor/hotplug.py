@@ -1,9 +1,12 @@
-"""EBS volumes hot-plugged into a running QEMU over QMP, as disks served by NBD.
+"""EBS volumes hot-plugged into a running QEMU over QMP.
 
-Plugging is `blockdev-add` (an nbd block node, named after the volume, connected to the storage
-host's NBD socket) then `device_add` (a virtio-blk-pci disk, id `dev-<volume>`); unplugging is
-`device_del`, the guest's DEVICE_DELETED, then `blockdev-del`. What a VM has plugged is read
-back from QEMU itself (its block nodes and peripherals), so a new agent adopts it as it is.
+How QEMU opens a volume depends on the backend it was made on (`blockdev_options`): an
+`overlay` volume is the storage host's NBD export, a `ceph-rbd` one is its RBD image, which
+QEMU's rbd driver opens straight from the Ceph cluster. Plugging is `blockdev-add` (a block
+node named after the volume) then `device_add` (a virtio-blk-pci disk, id `dev-<volume>`);
+unplugging is `device_del`, the guest's DEVICE_DELETED, then `blockdev-del`. What a VM has
+plugged is read back from QEMU itself (its block nodes and peripherals), so a new agent adopts
+it as it is.
 
 The guest finds a volume by its disk's serial: the volume id without its dash, exactly the 20
 characters virtio-blk keeps (as AWS's NVMe volumes do); device names (/dev/vdb) follow the
@@ -13,7 +16,9 @@ order of plugging, not the name AttachVolume was given.
 from __future__ import annotations
 
 import contextlib
+import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +31,60 @@ RELEASE_WAIT = 10.0
 # The NBD client reconnects for this long when the storage daemon restarts, holding guest I/O
 # meanwhile instead of failing it.
 RECONNECT_DELAY = 30
+
+
+@dataclass(frozen=True, slots=True)
+class NbdVolume:
+    """An `overlay` volume: its attachment's export (nbd_export_name; "": the volume id) on
+    the storage host's NBD socket."""
+
+    socket: str
+    export: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RbdVolume:
+    """A `ceph-rbd` volume: the image named after it in `pool`, reached with the Ceph client
+    configuration `conf` (its monitors, and the keyring of `user` when the cluster uses cephx)
+    as client `user`."""
+
+    pool: str
+    conf: str
+    user: str
+
+
+VolumeSource = NbdVolume | RbdVolume
+
+
+def blockdev_options(
+    volume_id: str, source: VolumeSource, node_name: str | None = None
+) -> dict[str, Any]:
+    """The `blockdev-add` arguments (also `-blockdev`'s JSON) that open the volume's bytes as
+    the block node `node_name` (the volume id unless given)."""
+    node: dict[str, Any] = {"node-name": node_name or volume_id}
+    if isinstance(source, RbdVolume):
+        return {
+            **node,
+            "driver": "rbd",
+            "pool": source.pool,
+            "image": volume_id,
+            "conf": source.conf,
+            "user": source.user,
+        }
+    return {
+        **node,
+        "driver": "nbd",
+        "server": {"type": "unix", "path": source.socket},
+        "export": source.export or volume_id,
+        "reconnect-delay": RECONNECT_DELAY,
+    }
+
+
+def boot_args(volume_id: str, source: VolumeSource) -> list[str]:
+    """QEMU arguments that start a VM with the volume plugged, exactly as `plug` would plug it
+    (same block node, device id and serial), so what a VM has plugged reads the same."""
+    device = f"virtio-blk-pci,drive={volume_id},id={_device(volume_id)},serial={serial(volume_id)}"
+    return ["-blockdev", json.dumps(blockdev_options(volume_id, source)), "-device", device]
 
 
 def serial(volume_id: str) -> str:
@@ -55,18 +114,11 @@ def plugged(qmp_path: Path) -> dict[str, bool]:
     return {v: v in devices for v in nodes | devices}
 
 
-def plug(qmp_path: Path, volume_id: str, nbd_socket: str) -> None:
-    """Connect the volume's NBD export and add its disk (each part only when missing)."""
+def plug(qmp_path: Path, volume_id: str, source: VolumeSource) -> None:
+    """Open the volume's bytes and add its disk (each part only when missing)."""
     with Qmp(qmp_path, timeout=15.0) as q:
         if volume_id not in _nodes(q):
-            node: dict[str, Any] = {
-                "node-name": volume_id,
-                "driver": "nbd",
-                "server": {"type": "unix", "path": nbd_socket},
-                "export": volume_id,
-                "reconnect-delay": RECONNECT_DELAY,
-            }
-            q.execute("blockdev-add", **node)
+            q.execute("blockdev-add", **blockdev_options(volume_id, source))
         if volume_id not in _devices(q):
             q.execute(
                 "device_add",

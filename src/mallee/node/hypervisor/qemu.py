@@ -30,7 +30,7 @@ from typing import Any
 from mallee.commands import CommandError, in_netns, run
 from mallee.datadir import tighten
 from mallee.node.hypervisor import hotplug
-from mallee.node.hypervisor.base import Counters, LaunchError, VmInfo, VmSpec
+from mallee.node.hypervisor.base import BootVolume, Counters, LaunchError, VmInfo, VmSpec, VolumeIo
 from mallee.qmp import Qmp, QmpError
 
 log = logging.getLogger(__name__)
@@ -46,6 +46,9 @@ GUEST_SHUTDOWN = 6
 _SHUTDOWN_REQUEST = re.compile(r"qemu_system_shutdown_request reason=(\d+)")
 _STOPPED = "new_state 11 (shutdown)"
 _TRACE_PREFIXES = ("runstate_set ", "qemu_system_shutdown_request ")
+# A hot-plugged volume's disk in query-blockstats (hotplug's `dev-<volume>` device):
+# /machine/peripheral/dev-vol-0123456789abcdef0/virtio-backend, or the device path alone.
+_VOLUME_QDEV = re.compile(r"/machine/peripheral/dev-(vol-[0-9a-f]+)(?:/|$)")
 
 
 def exit_cause(trace: str) -> str:
@@ -68,6 +71,49 @@ def _virtual_size(image: Path) -> int:
     info = run(["qemu-img", "info", "-U", "--output=json", "-f", "qcow2", str(image)]).stdout
     size: int = json.loads(info)["virtual-size"]
     return size
+
+
+def _disks(spec: VmSpec, d: Path) -> list[str]:
+    """The VM's disks in the order the guest names them: the root disk first (vda, the
+    kernel's root=), an EBS volume or the image's overlay; then its other volumes, then its
+    instance-store disks."""
+    by_id = {v.volume_id: v for v in spec.volumes}
+    args: list[str] = []
+    if spec.root_volume:
+        args += hotplug.boot_args(spec.root_volume, by_id[spec.root_volume].source)
+    else:
+        args += [
+            "-blockdev",
+            f"driver=qcow2,node-name=root,file.driver=file,file.filename={d / 'root.qcow2'}",
+            "-device", "virtio-blk-pci,drive=root,id=rootdisk",
+        ]  # fmt: skip
+    for volume in spec.volumes:
+        if volume.volume_id != spec.root_volume:
+            args += hotplug.boot_args(volume.volume_id, volume.source)
+    for name, _ in spec.ephemeral:
+        path = d / f"{name}.raw"
+        args += [
+            "-blockdev", f"driver=raw,node-name={name},file.driver=file,file.filename={path}",
+            "-device", f"virtio-blk-pci,drive={name},id={name},serial={name}",
+        ]  # fmt: skip
+    return args
+
+
+def _make_ephemeral(d: Path, disks: tuple[tuple[str, int], ...]) -> None:
+    """Sparse files, made once: a VM started again keeps what its instance store holds."""
+    for name, size_gb in disks:
+        path = d / f"{name}.raw"
+        if not path.exists():
+            tmp = path.with_suffix(".tmp")
+            with open(tmp, "wb") as f:
+                f.truncate(max(size_gb, 1) << 30)
+            os.replace(tmp, path)
+
+
+def _source(raw: dict[str, Any]) -> hotplug.VolumeSource:
+    if "pool" in raw:
+        return hotplug.RbdVolume(**raw)
+    return hotplug.NbdVolume(**raw)
 
 
 class QemuHypervisor:
@@ -133,9 +179,7 @@ class QemuHypervisor:
             "-m", str(max(spec.memory_mb, MIN_GUEST_MB)), "-smp", str(max(spec.cores, 1)),
             "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
             "-kernel", str(spec.kernel), "-append", spec.cmdline,
-            "-blockdev",
-            f"driver=qcow2,node-name=root,file.driver=file,file.filename={d / 'root.qcow2'}",
-            "-device", "virtio-blk-pci,drive=root,id=rootdisk",
+            *_disks(spec, d),
             "-chardev", f"file,id=ser0,path={d / 'console.log'},append=on",
             "-serial", "chardev:ser0",
             "-qmp", f"unix:{d / 'qmp.sock'},server=on,wait=off",
@@ -161,8 +205,9 @@ class QemuHypervisor:
         d.mkdir(parents=True, exist_ok=True)
         self._save_spec(spec)
         overlay = d / "root.qcow2"
-        if not overlay.exists():
+        if not spec.root_volume and not overlay.exists():
             self._create_overlay(spec.root, overlay, spec.disk_gb)
+        _make_ephemeral(d, spec.ephemeral)
         (d / "qmp.sock").unlink(missing_ok=True)
         self._note(spec.instance_id, f"starting {spec.instance_id} ({self.kind})")
         try:
@@ -232,6 +277,10 @@ class QemuHypervisor:
         for key in ("kernel", "root"):
             raw[key] = Path(raw[key])
         raw["ramdisk"] = Path(raw["ramdisk"]) if raw.get("ramdisk") else None
+        raw["volumes"] = tuple(
+            BootVolume(v["volume_id"], _source(v["source"])) for v in raw.get("volumes", [])
+        )
+        raw["ephemeral"] = tuple((str(n), int(g)) for n, g in raw.get("ephemeral", []))
         return VmSpec(**raw)
 
     # --- stopping -------------------------------------------------------------------------
@@ -296,8 +345,8 @@ class QemuHypervisor:
             return {}
         return hotplug.plugged(self._dir(instance_id) / "qmp.sock")
 
-    def plug_volume(self, instance_id: str, volume_id: str, nbd_socket: str) -> None:
-        hotplug.plug(self._dir(instance_id) / "qmp.sock", volume_id, nbd_socket)
+    def plug_volume(self, instance_id: str, volume_id: str, source: hotplug.VolumeSource) -> None:
+        hotplug.plug(self._dir(instance_id) / "qmp.sock", volume_id, source)
 
     def unplug_volume(self, instance_id: str, volume_id: str) -> bool:
         if not self._pid(instance_id):
@@ -320,19 +369,26 @@ class QemuHypervisor:
         if not pid:
             return None
         values: dict[str, float] = {}
+        volumes: list[VolumeIo] = []
         with contextlib.suppress(OSError, ValueError, IndexError):
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
             values["cpu_seconds"] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
         with contextlib.suppress(QmpError), Qmp(self._dir(instance_id) / "qmp.sock") as q:
             for dev in q.execute("query-blockstats"):
                 stats = dev.get("stats", {})
+                volume = volume_io(dev)
+                if volume is not None:
+                    volumes.append(volume)
+                    continue
                 for key, name in (("disk_read_bytes", "rd_bytes"), ("disk_write_bytes", "wr_bytes"),
                                   ("disk_read_ops", "rd_operations"),
                                   ("disk_write_ops", "wr_operations")):  # fmt: skip
                     values[key] = values.get(key, 0) + stats.get(name, 0)
         values.update(self._net_counters(instance_id))
         return Counters(
-            cpu_seconds=values.pop("cpu_seconds", 0.0), **{k: int(v) for k, v in values.items()}
+            cpu_seconds=values.pop("cpu_seconds", 0.0),
+            volumes=tuple(volumes),
+            **{k: int(v) for k, v in values.items()},
         )
 
     def _net_counters(self, instance_id: str) -> dict[str, float]:
@@ -363,3 +419,22 @@ class QemuHypervisor:
                 links = {}
             self._links[netns] = (time.monotonic(), links)
             return links
+
+
+def volume_io(dev: dict[str, Any]) -> VolumeIo | None:
+    """One entry of `query-blockstats`, when it is a hot-plugged EBS volume's disk (its qdev is
+    the device `dev-<volume>`), as the volume's counters."""
+    qdev = str(dev.get("qdev") or "")
+    match = _VOLUME_QDEV.search(qdev)
+    if match is None:
+        return None
+    stats: dict[str, Any] = dev.get("stats") or {}
+    return VolumeIo(
+        volume_id=match.group(1),
+        read_bytes=int(stats.get("rd_bytes", 0)),
+        write_bytes=int(stats.get("wr_bytes", 0)),
+        read_ops=int(stats.get("rd_operations", 0)),
+        write_ops=int(stats.get("wr_operations", 0)),
+        read_seconds=int(stats.get("rd_total_time_ns", 0)) / 1e9,
+        write_seconds=int(stats.get("wr_total_time_ns", 0)) / 1e9,
+    )

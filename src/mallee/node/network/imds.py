@@ -64,6 +64,9 @@ class Seen:
     region: str
     root_device: str = "/dev/sda1"
     iam: IamView | None = None
+    # block-device-mapping/: (name, device) pairs as AWS lists them: ami and root (the root
+    # device), ebsN (its other volumes), ephemeralN (its instance-store disks).
+    devices: tuple[tuple[str, str], ...] = ()
 
 
 def hostname(seen: Seen) -> str:
@@ -87,6 +90,12 @@ def _interface(s: Seen) -> Tree:
     )
 
 
+def _block_devices(s: Seen) -> Tree:
+    tree: Tree = {"ami": s.root_device, "root": s.root_device}
+    tree.update(s.devices)
+    return tree
+
+
 def meta_tree(s: Seen) -> Tree:
     """The meta-data tree of instance `s`; absent values are left out, as AWS does."""
     keys: Tree | None = (
@@ -97,7 +106,7 @@ def meta_tree(s: Seen) -> Tree:
         {
             "ami-id": s.image_id,
             "ami-launch-index": str(s.launch_index),
-            "block-device-mapping": {"ami": s.root_device, "root": s.root_device},
+            "block-device-mapping": _block_devices(s),
             "hostname": hostname(s),
             "iam": _iam(s.iam) if s.iam else None,
             "instance-id": s.instance_id,

@@ -47,7 +47,24 @@ PUT_HOP_LIMIT = 1
 LIVE_STATES = ("pending", "running", "stopping", "shutting-down")
 
 
-def seen_of(row: Ec2Instance, region: str, iam: IamView | None = None) -> Seen:
+def block_devices(row: Ec2Instance, volumes: list[str]) -> tuple[tuple[str, str], ...]:
+    """ebsN for the devices of the instance's volumes other than its root (`volumes`, in
+    device order), ephemeralN for its instance-store disks, as AWS lists them."""
+    root = row.root_device_name
+    others = [d for d in volumes if d not in (root, root.rstrip("0123456789"))]
+    found = [(f"ebs{n}", d) for n, d in enumerate(others, start=1)]
+    for m in json.loads(row.block_device_mappings or "[]"):
+        if m.get("VirtualName"):
+            found.append((str(m["VirtualName"]), str(m["DeviceName"])))
+    return tuple(found)
+
+
+def seen_of(
+    row: Ec2Instance,
+    region: str,
+    iam: IamView | None = None,
+    devices: tuple[tuple[str, str], ...] = (),
+) -> Seen:
     groups = tuple(
         str(g.get("GroupName") or g.get("GroupId", "")) for g in json.loads(row.security_groups)
     )
@@ -71,6 +88,7 @@ def seen_of(row: Ec2Instance, region: str, iam: IamView | None = None) -> Seen:
         region=region,
         root_device=row.root_device_name,
         iam=iam,
+        devices=devices,
     )
 
 
@@ -133,6 +151,7 @@ def store_lookup(
 ) -> Callable[[str, str], Seen | None]:
     from sqlalchemy import func, select
 
+    from mallee.store.tables.ebs import Ec2VolumeAttachment
     from mallee.store.tables.ec2 import Ec2Instance
 
     roles = RoleCache(issuer(store, assume))
@@ -149,8 +168,16 @@ def store_lookup(
             if row is None:
                 return None
             s.expunge(row)
+            volumes = list(
+                s.scalars(
+                    select(Ec2VolumeAttachment.device)
+                    .where(Ec2VolumeAttachment.instance_id == row.id)
+                    .order_by(Ec2VolumeAttachment.device)
+                ).all()
+            )
         profile = row.iam_instance_profile_id
-        return seen_of(row, region, roles.view(row.id, profile) if profile else None)
+        iam = roles.view(row.id, profile) if profile else None
+        return seen_of(row, region, iam, block_devices(row, volumes))
 
     return lookup
 

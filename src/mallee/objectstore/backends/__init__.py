@@ -30,9 +30,14 @@ Piece = bytes | memoryview
 class Backend(Protocol):
     name: str
 
-    def put(self, pieces: Iterable[Piece]) -> Blob:
+    def put(self, pieces: Iterable[Piece], kind: str = "") -> Blob:
         """Store the concatenated pieces as a new blob; raises (storing nothing) if the
-        iterable raises, e.g. when the request body fails its signature check."""
+        iterable raises, e.g. when the request body fails its signature check. A `kind`
+        (lowercase letters) prefixes the blob's id (`kind-<hex>`), so `listing` finds it."""
+        ...
+
+    def listing(self, kind: str) -> Iterator[tuple[str, float]]:
+        """(blob id, when it was written, epoch seconds) of every blob put with `kind`."""
         ...
 
     def read(self, blob_id: str, start: int = 0, end: int | None = None) -> Iterator[Piece]:

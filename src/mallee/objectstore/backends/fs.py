@@ -7,6 +7,7 @@ so a blob either exists whole or not at all after a crash.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import mmap
 import os
@@ -21,7 +22,7 @@ from mallee.objectstore.backends import Blob, Piece
 # Downloads go out in pieces of this size, each handed from a worker thread to the event
 # loop: at 1 MiB those hand-offs held a 64 MiB GET to ~60% of a plain file copy.
 PIECE = 4 << 20
-_ID = re.compile(r"[0-9a-f]{32}")
+_ID = re.compile(r"(?:([a-z]+)-)?([0-9a-f]{32})")
 
 
 class FsBackend:
@@ -34,18 +35,27 @@ class FsBackend:
         self.tmp.mkdir(exist_ok=True, mode=0o700)
 
     def _path(self, blob_id: str) -> Path:
-        if not _ID.fullmatch(blob_id):
+        found = _ID.fullmatch(blob_id)
+        if not found:
             raise ValueError(f"not a blob id: {blob_id!r}")
-        return self.root / blob_id[:2] / blob_id[2:4] / blob_id
+        kind, hexed = found.groups()
+        # A kind's blobs in a tree of their own, which `listing` walks alone.
+        base = self.root / f"{kind}-" if kind else self.root
+        return base / hexed[:2] / hexed[2:4] / blob_id
 
-    def put(self, pieces: Iterable[Piece]) -> Blob:
-        return self._write(pieces)
+    def put(self, pieces: Iterable[Piece], kind: str = "") -> Blob:
+        return self._write(pieces, kind)
+
+    def listing(self, kind: str) -> Iterator[tuple[str, float]]:
+        for path in (self.root / f"{kind}-").glob(f"*/*/{kind}-*"):
+            with contextlib.suppress(FileNotFoundError):
+                yield path.name, path.stat().st_mtime
 
     def concat(self, blob_ids: list[str]) -> Blob:
         return self._write(piece for blob_id in blob_ids for piece in self.read(blob_id))
 
-    def _write(self, pieces: Iterable[Piece]) -> Blob:
-        blob_id = secrets.token_hex(16)
+    def _write(self, pieces: Iterable[Piece], kind: str = "") -> Blob:
+        blob_id = f"{kind}-{secrets.token_hex(16)}" if kind else secrets.token_hex(16)
         tmp = self.tmp / f"{blob_id}.part"
         md5 = hashlib.md5(usedforsecurity=False)
         size = 0
@@ -59,7 +69,7 @@ class FsBackend:
                 fh.flush()
                 os.fsync(fh.fileno())
             final = self._path(blob_id)
-            for fan_out in (final.parent.parent, final.parent):
+            for fan_out in (final.parent.parent.parent, final.parent.parent, final.parent):
                 fan_out.mkdir(exist_ok=True, mode=0o700)
             os.replace(tmp, final)
             _fsync_dir(final.parent)

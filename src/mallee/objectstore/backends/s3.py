@@ -37,7 +37,7 @@ MAX_PARTS = 10_000
 PIECE = MIB
 # UploadPartCopy and HeadObject are round trips that cost the store, not us: a few at a time.
 COPY_THREADS = 8
-_ID = re.compile(r"[0-9a-f]{32}")
+_ID = re.compile(r"(?:[a-z]+-)?[0-9a-f]{32}")
 
 
 def make_client(endpoint: str, access_key: str, secret_key: str, region: str = "us-east-1") -> Any:
@@ -109,8 +109,8 @@ class S3Backend:
 
     # --- writes ---------------------------------------------------------------------------------
 
-    def put(self, pieces: Iterable[Piece]) -> Blob:
-        blob_id = secrets.token_hex(16)
+    def put(self, pieces: Iterable[Piece], kind: str = "") -> Blob:
+        blob_id = f"{kind}-{secrets.token_hex(16)}" if kind else secrets.token_hex(16)
         key = self._key(blob_id)
         md5 = hashlib.md5(usedforsecurity=False)
         size = 0
@@ -188,6 +188,12 @@ class S3Backend:
                 raise FileNotFoundError(key) from err
             raise
         return int(head["ContentLength"])
+
+    def listing(self, kind: str) -> Iterator[tuple[str, float]]:
+        pages = self.client.get_paginator("list_objects_v2")
+        for page in pages.paginate(Bucket=self.bucket, Prefix=f"{self.prefix}{kind}-"):
+            for found in page.get("Contents", []):
+                yield found["Key"][len(self.prefix) :], found["LastModified"].timestamp()
 
     def delete(self, blob_id: str) -> None:
         try:

@@ -467,3 +467,39 @@ def other_region(region: str) -> ServiceError:
         f"Value ({region}) for parameter SourceRegion is invalid: snapshots are copied within "
         "this region only."
     )
+
+
+# Image import (conversion tasks and import tasks) -------------------------------------------
+
+
+def task_not_found(task_id: str) -> ServiceError:
+    return ServiceError(
+        "InvalidConversionTaskId.NotFound", f"The conversion task ID '{task_id}' does not exist"
+    )
+
+
+def task_malformed(task_id: str) -> ServiceError:
+    return ServiceError(
+        "InvalidConversionTaskId.Malformed", f"The conversion task ID '{task_id}' is malformed"
+    )
+
+
+def task_not_cancellable(task_id: str, state: str) -> ServiceError:
+    return ServiceError(
+        "IncorrectState", f"The conversion task '{task_id}' is {state} and cannot be cancelled"
+    )
+
+
+# Block device mappings (boot from EBS) ------------------------------------------------------
+
+
+def invalid_block_device_mapping(message: str) -> ServiceError:
+    return ServiceError("InvalidBlockDeviceMapping", message)
+
+
+def root_volume_attached(volume_id: str, instance_id: str) -> ServiceError:
+    return ServiceError(
+        "IncorrectState",
+        f"Unable to detach root volume '{volume_id}' from instance '{instance_id}': stop the "
+        "instance first.",
+    )

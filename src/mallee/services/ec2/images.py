@@ -27,11 +27,10 @@ from mallee.api.context import RequestContext
 from mallee.ids import is_id, new_id
 from mallee.objectstore.backends import Backend, make_backend
 from mallee.services.base import Operations, Params, Result, Runtime
-from mallee.services.ec2 import errors
+from mallee.services.ec2 import block_devices, errors
 from mallee.services.ec2.filters import lookup, matches, parse_filters
 from mallee.services.ec2.image_sources import BLOB_PREFIX, ImageSource, local_file, stored_object
 from mallee.services.ec2.pagination import page
-from mallee.services.ec2.snapshot_access import usable_snapshot
 from mallee.services.ec2.tags import apply_tag_specifications, delete_all_tags, tag_list, tags_for
 from mallee.store import Store
 from mallee.store.prepared import Prepared
@@ -80,6 +79,7 @@ _LAUNCHABLE = Prepared(
         Ec2Image.ramdisk_id,
         Ec2Image.root_device_type,
         Ec2Image.root_device_name,
+        Ec2Image.block_device_mappings,
     ).where(Ec2Image.id == bindparam("id"))
 )
 
@@ -127,9 +127,9 @@ def register_local_image(
         raise ValueError(f"unknown image type {image_type!r}")
     digest, size = _digest(path)
     with store.session() as s:
-        found = _by_name(s, account_id, name)
+        found = by_name(s, account_id, name)
         if found is None:
-            found = _new_row(account_id, name, image_type)
+            found = new_row(account_id, name, image_type)
             s.add(found)
         found.location = f"file:{path.resolve()}"
         found.digest, found.size_bytes = digest, size
@@ -138,7 +138,7 @@ def register_local_image(
         return found.id
 
 
-def _by_name(s: Session, account_id: str, name: str) -> Ec2Image | None:
+def by_name(s: Session, account_id: str, name: str) -> Ec2Image | None:
     return s.scalar(
         select(Ec2Image).where(
             Ec2Image.account_id == account_id,
@@ -148,7 +148,7 @@ def _by_name(s: Session, account_id: str, name: str) -> Ec2Image | None:
     )
 
 
-def _new_row(account_id: str, name: str, image_type: str) -> Ec2Image:
+def new_row(account_id: str, name: str, image_type: str) -> Ec2Image:
     return Ec2Image(
         id=new_id(PREFIX[image_type]),
         account_id=account_id,
@@ -330,7 +330,7 @@ def describe_images(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
 
 
 def register_image(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
-    name = _check_name(params.get("Name"))
+    name = check_name(params.get("Name"))
     source = _source(rt, ctx, str(params.get("ImageLocation") or ""), params)
     kind = image_type_of_head(source.head, name, source.hint)
     arch = str(params.get("Architecture") or "x86_64")
@@ -359,10 +359,10 @@ def _record(
 ) -> Result:
     account = ctx.principal.account_id
     with rt.store.session() as s:
-        same = _by_name(s, account, name)
+        same = by_name(s, account, name)
         if same is not None:
             raise errors.duplicate_image_name(name, same.id)
-        image = _new_row(account, name, kind)
+        image = new_row(account, name, kind)
         if kind == "machine":
             image.kernel_id = aux_image(s, account, params.get("KernelId"), "kernel")
             image.ramdisk_id = aux_image(s, account, params.get("RamdiskId"), "ramdisk")
@@ -386,10 +386,6 @@ def _backend(rt: Runtime) -> Backend:
 
 def _source(rt: Runtime, ctx: RequestContext, location: str, params: Params) -> ImageSource:
     if not location:
-        if params.get("BlockDeviceMappings"):
-            raise errors.unsupported(
-                "Registering EBS-backed images from snapshots is not supported"
-            )
         raise errors.missing("ImageLocation")
     if location.startswith("file:"):
         return local_file(ctx, location)
@@ -404,7 +400,7 @@ def deregister_image(rt: Runtime, ctx: RequestContext, params: Params) -> Result
     return {"Return": True}
 
 
-def _check_name(raw: Any) -> str:
+def check_name(raw: Any) -> str:
     name = str(raw or "")
     if not name:
         raise errors.missing("Name")
@@ -414,21 +410,15 @@ def _check_name(raw: Any) -> str:
 
 
 def _block_devices(s: Session, account: str, params: Params) -> list[dict[str, Any]]:
-    out = []
-    for mapping in params.get("BlockDeviceMappings") or []:
-        if not mapping.get("DeviceName"):
-            raise errors.missing("BlockDeviceMapping.DeviceName")
-        snapshot = (mapping.get("Ebs") or {}).get("SnapshotId")
-        if snapshot:
-            # Only a snapshot the caller may use (InvalidSnapshot.NotFound otherwise), so an
-            # image cannot name, and hold on to, snapshots of accounts that did not share them.
-            usable_snapshot(s, account, str(snapshot))
-        out.append({k: v for k, v in mapping.items() if v is not None})
-    return out
+    # Only snapshots the caller may use (InvalidSnapshot.NotFound otherwise), so an image
+    # cannot name, and hold on to, snapshots of accounts that did not share them.
+    resolved = block_devices.resolve(
+        s, account, block_devices.parse(params.get("BlockDeviceMappings"))
+    )
+    return [m.out() for m in resolved]
 
 
 OPERATIONS: Operations = {
     "DeregisterImage": deregister_image,
     "DescribeImages": describe_images,
-    "RegisterImage": register_image,
 }

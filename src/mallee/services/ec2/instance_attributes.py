@@ -19,6 +19,7 @@ from mallee.services.ec2.instance_types import get_type
 from mallee.services.ec2.instances import owned
 from mallee.services.ec2.launch import user_data, user_data_limit
 from mallee.services.ec2.pagination import page
+from mallee.store.tables.ebs import Ec2VolumeAttachment
 from mallee.store.tables.ec2 import Ec2Image, Ec2Instance
 
 
@@ -64,8 +65,12 @@ def describe_instance_attribute(rt: Runtime, ctx: RequestContext, params: Params
             f"Value ({name}) for parameter attribute is invalid. Unknown attribute."
         )
     key, read = _DESCRIBE[name]
+    account = ctx.principal.account_id
     with rt.store.read() as s:
-        row = owned(s, ctx.principal.account_id, [str(params.get("InstanceId", ""))])[0]
+        row = owned(s, account, [str(params.get("InstanceId", ""))])[0]
+        if name == "blockDeviceMapping":
+            devices = views.devices_of(s, account, [row.id]).get(row.id, ())
+            return {"InstanceId": row.id, key: [views.device_out(d) for d in devices]}
         return {"InstanceId": row.id, key: read(row)}
 
 
@@ -200,6 +205,8 @@ def _requested_changes(params: Params) -> list[tuple[str, Any]]:
         changes.append((str(params["Attribute"]), params.get("Value")))
     if params.get("Groups"):
         changes.append(("groupSet", params["Groups"]))
+    if params.get("BlockDeviceMappings"):
+        changes.append(("blockDeviceMapping", params["BlockDeviceMappings"]))
     if not changes:
         raise errors.no_attributes()
     return changes
@@ -234,6 +241,31 @@ def _set_groups(s: Session, row: Ec2Instance, value: Any) -> None:
     row.security_groups = json.dumps(security_groups.group_refs(groups))
 
 
+def _set_delete_on_termination(s: Session, row: Ec2Instance, value: Any) -> None:
+    """DeleteOnTermination of the instance's volumes, by device (the only part of an EBS
+    mapping that changes after launch)."""
+    if row.state in ("shutting-down", "terminated"):
+        raise errors.incorrect_state(row.id, "modified")
+    for item in value if isinstance(value, list) else [value]:
+        device = str((item or {}).get("DeviceName") or "")
+        ebs = (item or {}).get("Ebs") or {}
+        if not device:
+            raise errors.missing("BlockDeviceMapping.DeviceName")
+        found = s.scalar(
+            select(Ec2VolumeAttachment).where(
+                Ec2VolumeAttachment.instance_id == row.id, Ec2VolumeAttachment.device == device
+            )
+        )
+        if found is None:
+            raise errors.invalid_value(f"No volume is attached to {row.id} at {device}")
+        if ebs.get("VolumeId") and ebs["VolumeId"] != found.volume_id:
+            raise errors.invalid_value(
+                f"Volume {ebs['VolumeId']} is not the one attached to {row.id} at {device}"
+            )
+        if ebs.get("DeleteOnTermination") is not None:
+            found.delete_on_termination = _bool(ebs["DeleteOnTermination"])
+
+
 def _apply(s: Any, row: Ec2Instance, attribute: str, value: Any) -> None:
     if attribute == "disableApiTermination":
         row.disable_api_termination = _bool(value)
@@ -251,6 +283,8 @@ def _apply(s: Any, row: Ec2Instance, attribute: str, value: Any) -> None:
         setattr(row, f"{attribute}_id", str(value) or None)
     elif attribute == "groupSet":
         _set_groups(s, row, value)
+    elif attribute == "blockDeviceMapping":
+        _set_delete_on_termination(s, row, value)
     elif attribute == "sourceDestCheck":
         if not _bool(value):
             # EDGE does not check source/destination, so only the value it has can be set.

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import datetime
 from functools import lru_cache
 from types import SimpleNamespace
 from typing import Any, Protocol, cast
 
 from sqlalchemy import Row, Select, select
+from sqlalchemy.orm import Session
 
 from mallee.api.protocol.frozen import Frozen
 from mallee.services.ec2.tags import tag_list
+from mallee.store.tables.ebs import Ec2Volume, Ec2VolumeAttachment
 from mallee.store.tables.ec2 import Ec2Instance
 
 
@@ -132,15 +134,61 @@ def public_dns(row: InstanceView, region: str) -> str:
     return f"euca-{ip.replace('.', '-')}.{region}.compute.amazonaws.com" if ip else ""
 
 
-def instance_out(row: InstanceView, tags: Mapping[str, str], region: str) -> Frozen:
+# One EBS mapping of an instance: (device, volume id, attachment state, attach time,
+# DeleteOnTermination).
+Device = tuple[str, str, str, datetime, bool]
+
+
+def devices_of(
+    s: Session, account: str, ids: Collection[str] | None = None
+) -> dict[str, tuple[Device, ...]]:
+    """Instance id -> its EBS mappings (its volume attachments), for the account's instances
+    (one query whatever their number) or those of `ids`."""
+    a, v = Ec2VolumeAttachment, Ec2Volume
+    query = (
+        select(
+            a.instance_id, a.device, a.volume_id, a.state, a.attached_at, a.delete_on_termination
+        )
+        .join(v, v.id == a.volume_id)
+        .where(v.account_id == account)
+        .order_by(a.instance_id, a.device)
+    )
+    if ids is not None:
+        query = query.where(a.instance_id.in_(list(ids)))
+    out: dict[str, list[Device]] = {}
+    for instance_id, *device in s.execute(query).all():
+        out.setdefault(instance_id, []).append(cast(Device, tuple(device)))
+    return {k: tuple(found) for k, found in out.items()}
+
+
+def device_out(device: Device) -> dict[str, Any]:
+    """AWS's InstanceBlockDeviceMapping."""
+    name, volume_id, status, attached_at, delete = device
+    return {
+        "DeviceName": name,
+        "Ebs": {
+            "VolumeId": volume_id,
+            "Status": status,
+            "AttachTime": attached_at,
+            "DeleteOnTermination": delete,
+        },
+    }
+
+
+def instance_out(
+    row: InstanceView, tags: Mapping[str, str], region: str, devices: tuple[Device, ...] = ()
+) -> Frozen:
     """The Instance shape; rendered once per distinct set of values (see Frozen)."""
     values = tuple(row) if isinstance(row, Row) else tuple(getattr(row, f) for f in _VIEW_FIELDS)
-    return _instance_out(values, tuple(tags.items()), region)
+    return _instance_out(values, tuple(tags.items()), region, devices)
 
 
 @lru_cache(maxsize=8192)
 def _instance_out(
-    values: tuple[Any, ...], tag_items: tuple[tuple[str, str], ...], region: str
+    values: tuple[Any, ...],
+    tag_items: tuple[tuple[str, str], ...],
+    region: str,
+    devices: tuple[Device, ...] = (),
 ) -> Frozen:
     row = cast(InstanceView, SimpleNamespace(**dict(zip(_VIEW_FIELDS, values, strict=True))))
     out: dict[str, Any] = {
@@ -159,7 +207,7 @@ def _instance_out(
         "Architecture": "x86_64",
         "RootDeviceType": row.root_device_type,
         "RootDeviceName": row.root_device_name,
-        "BlockDeviceMappings": [],
+        "BlockDeviceMappings": [device_out(d) for d in devices],
         "VirtualizationType": "paravirtual",
         "Hypervisor": "xen",
         "ClientToken": row.client_token or "",

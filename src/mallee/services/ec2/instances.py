@@ -79,7 +79,8 @@ def run_instances(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
             rows = launch.create(s, ctx, params, plan, count)
             # New instances carry only the tags their request specified.
             tagged = bool(params.get("TagSpecifications"))
-            return _reservation(rt, s, ctx, rows, with_tags=tagged)
+            volumes = any(m.ebs for m in plan.mappings)
+            return _reservation(rt, s, ctx, rows, with_tags=tagged, with_devices=volumes)
     except IntegrityError:
         # A concurrent request with the same ClientToken won the race: answer with its.
         if token and (earlier := _by_token(rt, ctx, str(token))) is not None:
@@ -107,16 +108,20 @@ def _reservation(
     rows: Sequence[views.InstanceView],
     *,
     with_tags: bool = True,
+    with_devices: bool = True,
 ) -> Result:
     ids = [r.id for r in rows]
     tags = tags_for(s, ctx.principal.account_id, ids) if with_tags else {}
+    devices = views.devices_of(s, ctx.principal.account_id, ids) if with_devices else {}
     region = rt.settings.region
     first = rows[0]
     return {
         "ReservationId": first.reservation_id,
         "OwnerId": first.account_id,
         "Groups": views.groups(first),
-        "Instances": [views.instance_out(r, tags.get(r.id, {}), region) for r in rows],
+        "Instances": [
+            views.instance_out(r, tags.get(r.id, {}), region, devices.get(r.id, ())) for r in rows
+        ],
     }
 
 
@@ -137,6 +142,7 @@ def describe_instances(rt: Runtime, ctx: RequestContext, params: Params) -> Resu
             found = s.connection().execute(views.view_query(account)).all()
             rows = cast(Sequence[views.InstanceView], found)
         tags = tags_for(s, account, [r.id for r in rows], "instance") if rows else {}
+        devices = views.devices_of(s, account, ids or None) if rows else {}
     chosen = [r for r in rows if _wanted(r, filters, lookups, tags.get(r.id, {}))]
     # MaxResults counts instances, as AWS's does: a reservation larger than what is left of a
     # page continues on the next one (grouped by reservation within each page).
@@ -150,7 +156,10 @@ def describe_instances(rt: Runtime, ctx: RequestContext, params: Params) -> Resu
                 "ReservationId": rid,
                 "OwnerId": members[0].account_id,
                 "Groups": views.groups(members[0]),
-                "Instances": [views.instance_out(r, tags.get(r.id, {}), region) for r in members],
+                "Instances": [
+                    views.instance_out(r, tags.get(r.id, {}), region, devices.get(r.id, ()))
+                    for r in members
+                ],
             }
             for rid, members in groups.items()
         ]

@@ -10,7 +10,7 @@ import binascii
 import datetime as dt
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
@@ -22,7 +22,8 @@ from mallee.identity.arns import profile_arn
 from mallee.ids import new_id
 from mallee.placement.usage import free_slots
 from mallee.registry import properties
-from mallee.services.ec2 import errors, security_groups
+from mallee.services.ec2 import block_devices, errors, security_groups
+from mallee.services.ec2.block_devices import Mapping
 from mallee.services.ec2.images import aux_image, launchable_image
 from mallee.services.ec2.instance_profiles import launch_profile
 from mallee.services.ec2.tags import apply_tag_specifications
@@ -56,6 +57,9 @@ class LaunchPlan:
     zone: str
     groups: list[dict[str, str]]
     profile: IamInstanceProfile | None = None
+    # The image's block device mappings with the request's on top, resolved: an Ebs mapping is
+    # a volume made for each instance, an ephemeral one a local disk its node makes.
+    mappings: list[Mapping] = field(default_factory=list)
 
 
 def _counts(params: dict[str, Any]) -> tuple[int, int]:
@@ -180,6 +184,7 @@ def plan(
             f"Invalid value '{behavior}' for InstanceInitiatedShutdownBehavior"
         )
     interface_groups = _interface_groups(params)
+    requested = block_devices.parse(params.get("BlockDeviceMappings"))
     return LaunchPlan(
         image=image,
         kernel_id=aux_image(s, account, params.get("KernelId") or image.kernel_id, "kernel"),
@@ -190,7 +195,27 @@ def plan(
         zone=zone,
         groups=_groups(s, account, params, interface_groups),
         profile=launch_profile(s, account, params.get("IamInstanceProfile")),
+        mappings=launch_mappings(s, account, image, requested),
     )
+
+
+def launch_mappings(
+    s: Session, account: str, image: Any, requested: list[Mapping]
+) -> list[Mapping]:
+    """The mappings an instance of `image` launches with (InvalidBlockDeviceMapping when its
+    EBS root is dropped, or an instance-store root is mapped to a volume)."""
+    merged = block_devices.merge(block_devices.stored(image.block_device_mappings), requested)
+    merged = [m for m in merged if not m.no_device]
+    root = block_devices.root_of(merged, image.root_device_name)
+    if image.root_device_type == "ebs" and root is None:
+        raise block_devices.invalid_mapping(
+            f"The root device {image.root_device_name} of {image.id} cannot be unmapped."
+        )
+    if image.root_device_type != "ebs" and root is not None:
+        raise block_devices.invalid_mapping(
+            f"The root device {image.root_device_name} of {image.id} is its instance store."
+        )
+    return block_devices.resolve(s, account, merged)
 
 
 def how_many(s: Session, params: dict[str, Any], launch: LaunchPlan, timeout: float) -> int:
@@ -233,6 +258,7 @@ def create(
         "shutdown_behavior": params.get("InstanceInitiatedShutdownBehavior", "stop"),
         "root_device_type": launch.image.root_device_type,
         "root_device_name": launch.image.root_device_name,
+        "block_device_mappings": block_devices.to_json([m for m in launch.mappings if not m.ebs]),
         "iam_instance_profile_id": launch.profile.id if launch.profile else None,
         "iam_instance_profile_arn": profile_arn(launch.profile) if launch.profile else None,
         "state": "pending",
@@ -254,8 +280,12 @@ def create(
             for pos, gid in enumerate(group_ids)
         ],
     )
+    volumes = block_devices.create_volumes(
+        s, ctx.principal.account_id, launch.zone, ids, launch.mappings
+    )
+    specs = params.get("TagSpecifications")
     apply_tag_specifications(
-        s, ctx.principal.account_id, params.get("TagSpecifications"), {"instance": ids}
+        s, ctx.principal.account_id, specs, {"instance": ids, "volume": volumes}
     )
     return [SimpleNamespace(**_UNPLACED, **row) for row in rows]
 

@@ -8,9 +8,13 @@ from mallee.api.context import RequestContext
 from mallee.services.base import Operations, Provider, operations_of
 from mallee.services.ec2 import (
     addresses,
+    conversion_tasks,
+    create_image,
+    ebs_images,
     errors,
     image_attributes,
     images,
+    import_tasks,
     instance_attributes,
     instance_types,
     instances,
@@ -31,6 +35,8 @@ class Ec2Provider(Provider):
         instances.OPERATIONS,
         instance_attributes.OPERATIONS,
         images.OPERATIONS,
+        ebs_images.OPERATIONS,
+        create_image.OPERATIONS,
         image_attributes.OPERATIONS,
         keypairs.OPERATIONS,
         security_groups.OPERATIONS,
@@ -41,6 +47,8 @@ class Ec2Provider(Provider):
         volumes.OPERATIONS,
         volume_attachments.OPERATIONS,
         snapshots.OPERATIONS,
+        conversion_tasks.OPERATIONS,
+        import_tasks.OPERATIONS,
     )
     # Eucalyptus: only the cloud administrator edits the instance types.
     admin_operations: ClassVar[frozenset[str]] = frozenset({"ModifyInstanceTypeAttribute"})

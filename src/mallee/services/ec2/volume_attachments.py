@@ -26,6 +26,7 @@ from mallee.services.ec2.volumes import (
 )
 from mallee.store import Store
 from mallee.store.tables.ebs import Ec2Volume, Ec2VolumeAttachment
+from mallee.store.tables.ec2 import Ec2Instance
 
 # AWS's names for data volumes on Linux (sdf-sdp, xvdf-xvdp) and the virtio names the guest
 # really gives them; the guest finds a volume by its serial either way.
@@ -103,6 +104,17 @@ def detach_volume(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
             device and attachment.device != device
         ):
             raise errors.attachment_not_found(volume_id, instance_id or attachment.instance_id)
+        holder = s.get(Ec2Instance, attachment.instance_id)
+        if holder is not None and holder.state != "terminated":
+            if attachment.device == holder.root_device_name and holder.state != "stopped":
+                raise errors.root_volume_attached(volume_id, holder.id)
+            if holder.state == "stopped" or holder.node is None:
+                # No VM holds it (a stopped instance's volumes are not plugged anywhere).
+                s.delete(attachment)
+                volume.state = "available"
+                s.flush()
+                out = attachment_out(attachment)
+                return {**out, "State": "detached"}
         force = bool(params.get("Force"))
         values: dict[str, Any] = {"state": "detaching"}
         if force:

@@ -67,6 +67,25 @@ class InstanceCounters(Base):
     net_out_packets: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
+class VolumeCounters(Base):
+    """Cumulative I/O counters of an attached EBS volume, as its node samples them (QMP
+    query-blockstats of its disk): the figures of CloudWatch's AWS/EBS namespace. They count
+    from the volume's plugging into `instance_id`'s VM, so a new attachment starts them over."""
+
+    __tablename__ = "volume_counters"
+
+    volume_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    instance_id: Mapped[str] = mapped_column(String(32))
+    sampled_at: Mapped[float] = mapped_column(Float)
+    read_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    write_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    read_ops: Mapped[int] = mapped_column(BigInteger, default=0)
+    write_ops: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Time spent on completed reads and writes (VolumeTotalReadTime / VolumeTotalWriteTime).
+    read_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    write_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+
+
 class InstanceConsole(Base):
     """The tail of an instance's serial console, copied up by its node for GetConsoleOutput."""
 

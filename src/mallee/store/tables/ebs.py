@@ -15,6 +15,7 @@ nothing.
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 
 from sqlalchemy import BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, String
@@ -44,6 +45,11 @@ class Ec2Volume(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     # The storage host (its service name) that holds the volume's data; "" until one claims it.
     storage_host: Mapped[str] = mapped_column(String(255), default="")
+    # The backend the volume's data was made on (`<zone>.storage.blockstoragemanager` when its
+    # storage host claimed it: overlay | ceph-rbd), "" until then; later changes of the property
+    # leave it as it is. ceph-rbd: `backend_pool` is the pool of its image (named after it).
+    backend: Mapped[str] = mapped_column(String(16), default="")
+    backend_pool: Mapped[str] = mapped_column(String(128), default="")
     # DescribeVolumeAttribute/ModifyVolumeAttribute autoEnableIO, and whether I/O is enabled
     # (EnableVolumeIO; a volume whose I/O was suspended for an inconsistency would be off).
     auto_enable_io: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -72,6 +78,22 @@ class Ec2VolumeAttachment(Base):
     force: Mapped[bool] = mapped_column(Boolean, default=False)
     # Set by the storage agent once the volume is exported: the node plugs it in only then.
     exported: Mapped[bool] = mapped_column(Boolean, default=False)
+    # New for every attachment, part of its NBD export's name (nbd_export_name): the NBD client
+    # of an earlier attachment (a node gone silent, reconnecting) finds no export of that name
+    # once the volume is exported for another. "" on rows older than the column.
+    export_tag: Mapped[str] = mapped_column(
+        String(16), default=lambda: secrets.token_hex(4), server_default=""
+    )
+
+
+def nbd_export_name(volume_id: str, export_tag: str) -> str:
+    """The NBD export (and its id in the storage daemon) serving one attachment."""
+    return f"{volume_id}.{export_tag}" if export_tag else volume_id
+
+
+def export_volume(export: str) -> str:
+    """The volume an export name serves."""
+    return export.partition(".")[0]
 
 
 class Ec2VolumeModification(Base):
@@ -177,3 +199,31 @@ class Ec2SnapshotPermission(Base):
         String(32), ForeignKey("ec2_snapshots.id", ondelete="CASCADE"), primary_key=True
     )
     account_id: Mapped[str] = mapped_column(String(12), primary_key=True, index=True)
+
+
+class EbsUsage(Base):
+    """What an account's volumes hold (every volume not yet `deleted`): their number and GiB.
+
+    Kept by database triggers on ec2_volumes (migration e1b5b00703ef), never by code, as
+    node_usage is: a quota on volumes reads this one row instead of summing them.
+    """
+
+    __tablename__ = "ebs_usage"
+
+    # No foreign key: the triggers of an account's volumes, deleted with it, still write here.
+    account_id: Mapped[str] = mapped_column(String(12), primary_key=True)
+    volumes: Mapped[int] = mapped_column(Integer, default=0)
+    volume_gib: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class EbsReleasedVolume(Base):
+    """A volume whose row was deleted while it still had a file on its storage host (its
+    account was deleted: the rows cascade away). Written by a trigger on ec2_volumes (migration
+    e1b5b00703ef) in that very transaction; the host's agent deletes the file, then the row.
+    Snapshot chunks cascade away with their account too: their blobs, named by no row any
+    more, go with the storage agents' orphan sweep (mallee.storage.upkeep)."""
+
+    __tablename__ = "ebs_released_volumes"
+
+    volume_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    storage_host: Mapped[str] = mapped_column(String(255), index=True)

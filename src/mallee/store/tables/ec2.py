@@ -98,6 +98,10 @@ class Ec2Instance(Base):
     # Epoch seconds of the last state change; the controller's timeouts read it.
     state_changed_at: Mapped[float] = mapped_column(Float)
     terminated_at: Mapped[float | None] = mapped_column(Float, nullable=True, default=None)
+    # JSON list of the instance-store mappings it was launched with ({"DeviceName",
+    # "VirtualName": "ephemeralN"}): local disks the node makes. Its EBS mappings are its
+    # volume attachments.
+    block_device_mappings: Mapped[str] = mapped_column(Text, default="[]")
 
 
 class Ec2Image(Base):
@@ -129,6 +133,10 @@ class Ec2Image(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     # JSON of the BlockDeviceMappings the image was registered with.
     block_device_mappings: Mapped[str] = mapped_column(Text, default="[]")
+    # CreateImage: the instance whose volumes the image is made of, while it is pending, and
+    # whether that instance was stopped for it (started again once the snapshots complete).
+    source_instance_id: Mapped[str | None] = mapped_column(String(32), nullable=True, default=None)
+    restart_source: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class Ec2LaunchPermission(Base):

@@ -9,7 +9,7 @@ import pytest
 
 from mallee.api.errors import ServiceError
 from mallee.cloud_identity import system_account_id
-from mallee.services.ec2.images import _check_name, image_type_of, register_local_image
+from mallee.services.ec2.images import check_name, image_type_of, register_local_image
 from mallee.services.iam.bootstrap import ensure_system_account
 from mallee.store import Store
 from mallee.store.tables.ec2 import Ec2Image
@@ -51,7 +51,7 @@ def test_names_force_ambiguous_files(tmp_path: Path) -> None:
 
 def test_ami_names() -> None:
     for good in ("abc", "Debian 12 (bookworm) [x86_64] v1.0/2024-01_01 @me's"):
-        assert _check_name(good) == good
+        assert check_name(good) == good
     for bad, code in (
         (None, "MissingParameter"),
         ("ab", "InvalidAMIName.Malformed"),
@@ -59,7 +59,7 @@ def test_ami_names() -> None:
         ("semi;colon", "InvalidAMIName.Malformed"),
     ):
         with pytest.raises(ServiceError) as err:
-            _check_name(bad)
+            check_name(bad)
         assert err.value.code == code
 
 

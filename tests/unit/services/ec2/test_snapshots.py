@@ -301,14 +301,14 @@ def test_another_accounts_image_does_not_keep_the_owner_from_deleting(
     owner's own images hold it (InvalidSnapshot.InUse), never another account's."""
     import json
 
-    from mallee.services.ec2.images import _new_row
+    from mallee.services.ec2.images import new_row
 
     snap = snapshot(rt)
-    theirs = _new_row(other, "pins-it", "machine")
+    theirs = new_row(other, "pins-it", "machine")
     theirs.block_device_mappings = json.dumps(
         [{"DeviceName": "/dev/sdb", "Ebs": {"SnapshotId": snap}}]
     )
-    mine = _new_row(ACCOUNT, "uses-it", "machine")
+    mine = new_row(ACCOUNT, "uses-it", "machine")
     mine.block_device_mappings = theirs.block_device_mappings
     with rt.store.session() as s:
         s.add_all([theirs, mine])

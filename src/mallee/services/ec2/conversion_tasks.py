@@ -1,0 +1,295 @@
+"""Conversion tasks: ImportVolume, DescribeConversionTasks, CancelConversionTask.
+
+ImportVolume reads the caller's import manifest (as the caller: import_sources), checks every
+part it names is readable, and writes the volume `creating` and the task `active` in one
+transaction; the storage agent of the zone converts the parts into the volume
+(mallee.storage.imports). The volume's `storage_host` names the task until then, so no agent
+makes it an empty volume. ImportInstance (phase 2) shares the task rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import secrets
+import string
+import time
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from mallee.api.context import RequestContext
+from mallee.ids import new_id
+from mallee.services.base import Operations, Params, Result, Runtime
+from mallee.services.ec2 import errors
+from mallee.services.ec2.import_sources import (
+    Part,
+    head,
+    image_format,
+    object_location,
+    parse_manifest,
+    parts_json,
+    read_manifest,
+)
+from mallee.services.ec2.volumes import _check_capacity, now, rows_changed, zones
+from mallee.store.tables.ebs import Ec2Volume
+from mallee.store.tables.imports import Ec2ImportTask
+
+# As euca2ools' default manifest expiry: a task not done by then is of no more use.
+EXPIRES = dt.timedelta(days=30)
+MAX_VOLUME_GIB = 1024
+_ALNUM = string.ascii_lowercase + string.digits
+_TASK_ID = re.compile(r"import-(?:i|vol|snap|ami)-(?:[a-z0-9]{8}|[0-9a-f]{17})")
+KINDS = {"import-volume": "import-vol", "import-instance": "import-i"}
+
+
+def new_task_id(prefix: str) -> str:
+    return f"{prefix}-" + "".join(secrets.choice(_ALNUM) for _ in range(8))
+
+
+def check_task_id(task_id: str) -> None:
+    if not _TASK_ID.fullmatch(task_id):
+        raise errors.task_malformed(task_id)
+
+
+def marker(task_id: str) -> str:
+    """The storage_host of what a task makes until it is made: no agent's name."""
+    return f"import:{task_id}"
+
+
+def stamp(when: dt.datetime) -> str:
+    return when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def _int(params: dict[str, Any], container: str, name: str) -> int:
+    raw = params.get(name)
+    if raw is None:
+        raise errors.missing(f"{container}.{name}")
+    try:
+        return int(raw)
+    except (TypeError, ValueError):
+        raise errors.invalid_parameter(f"{container}.{name}", raw) from None
+
+
+def task_out(t: Ec2ImportTask) -> dict[str, Any]:
+    disk: dict[str, Any] = {
+        "BytesConverted": t.bytes_converted,
+        "AvailabilityZone": t.availability_zone,
+        "Description": t.description,
+        "Image": {
+            "Format": t.image_format,
+            "Size": t.image_bytes,
+            "ImportManifestUrl": t.source_url,
+        },
+        "Volume": {"Id": t.volume_id, "Size": t.volume_size_gib},
+    }
+    out: dict[str, Any] = {
+        "ConversionTaskId": t.id,
+        "ExpirationTime": stamp(t.expires_at),
+        "State": t.state,
+    }
+    if t.status_message:
+        out["StatusMessage"] = t.status_message
+    if t.kind == "import-volume":
+        out["ImportVolume"] = disk
+    else:
+        instance: dict[str, Any] = {"Description": t.description, "Volumes": [disk]}
+        if t.instance_id:
+            instance["InstanceId"] = t.instance_id
+        if t.platform:
+            instance["Platform"] = t.platform
+        disk["Status"] = t.state
+        out["ImportInstance"] = instance
+    return out
+
+
+def import_volume(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    image = dict(params.get("Image") or {})
+    fmt = image_format("Image.Format", image.get("Format"))
+    image_bytes = _int(image, "Image", "Bytes")
+    url = str(image.get("ImportManifestUrl") or "")
+    if not url:
+        raise errors.missing("Image.ImportManifestUrl")
+    size = _int(dict(params.get("Volume") or {}), "Volume", "Size")
+    zone = str(params.get("AvailabilityZone") or "")
+    if not zone:
+        raise errors.missing("AvailabilityZone")
+    description = str(params.get("Description") or "")
+    if len(description) > 255:
+        raise errors.invalid_parameter("Description", description[:32] + "...", "At most 255.")
+    if image_bytes <= 0:
+        raise errors.invalid_parameter("Image.Bytes", image_bytes, "It must be positive.")
+    if not 1 <= size <= MAX_VOLUME_GIB:
+        raise errors.bad_volume_size(size, "standard", 1, MAX_VOLUME_GIB)
+    # A raw image is the volume's bytes: it must fit. Other formats' virtual size is known once
+    # the storage agent reads them (it fails the task then).
+    if fmt == "RAW" and image_bytes > size << 30:
+        raise errors.invalid_parameter(
+            "Volume.Size", size, f"The image ({image_bytes} bytes) does not fit in {size} GiB."
+        )
+    with rt.store.read() as s:
+        if zone not in zones(rt, s):
+            raise errors.invalid_zone(zone)
+        _check_capacity(s, zone, size)
+    bucket, key = object_location("Image.ImportManifestUrl", url)
+    data = read_manifest(rt, ctx, "Image.ImportManifestUrl", bucket, key)
+    try:
+        manifest = parse_manifest(data)
+    except ValueError as err:
+        raise errors.invalid_parameter(
+            "Image.ImportManifestUrl", f"{bucket}/{key}", f"Not a valid import manifest: {err}."
+        ) from None
+    if manifest.file_format != fmt:
+        raise errors.invalid_parameter(
+            "Image.Format", fmt, f"The manifest says {manifest.file_format}."
+        )
+    if manifest.size != image_bytes:
+        raise errors.invalid_parameter(
+            "Image.Bytes", image_bytes, f"The manifest says {manifest.size} bytes."
+        )
+    parts = []
+    for start, end, part_key in manifest.parts:
+        etag, length = head(rt, ctx, "Image.ImportManifestUrl", bucket, part_key)
+        if length != end - start + 1:
+            raise errors.invalid_parameter(
+                "Image.ImportManifestUrl",
+                f"{bucket}/{part_key}",
+                f"The part holds {length} bytes, the manifest says {end - start + 1}.",
+            )
+        parts.append(Part(bucket, part_key, etag, start, end))
+    task_id = new_task_id("import-vol")
+    created = now()
+    with rt.store.session() as s:
+        volume = Ec2Volume(
+            id=new_id("vol"),
+            account_id=ctx.principal.account_id,
+            availability_zone=zone,
+            size_gib=size,
+            volume_type="standard",
+            snapshot_id="",
+            state="creating",
+            created_at=created,
+            storage_host=marker(task_id),
+            auto_enable_io=False,
+            io_enabled=True,
+            status_message="",
+        )
+        task = Ec2ImportTask(
+            id=task_id,
+            account_id=ctx.principal.account_id,
+            kind="import-volume",
+            state="active",
+            status_message="Pending",
+            step="",
+            progress=0,
+            bytes_converted=0,
+            description=description,
+            availability_zone=zone,
+            storage_host="",
+            created_at=created,
+            expires_at=created + EXPIRES,
+            client_token="",
+            image_format=fmt,
+            image_bytes=image_bytes,
+            source_url=url,
+            parts=parts_json(parts),
+            volume_id=volume.id,
+            volume_size_gib=size,
+            snapshot_id="",
+            instance_id="",
+            image_id="",
+            platform="",
+            architecture="",
+            details="{}",
+        )
+        s.add_all([volume, task])
+        s.flush()
+        return {"ConversionTask": task_out(task)}
+
+
+def owned_task(s: Session, account: str, task_id: str, kinds: tuple[str, ...]) -> Ec2ImportTask:
+    check_task_id(task_id)
+    row = s.get(Ec2ImportTask, task_id)
+    if row is None or row.account_id != account or row.kind not in kinds:
+        raise errors.task_not_found(task_id)
+    return row
+
+
+def describe_conversion_tasks(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    wanted = [str(i) for i in params.get("ConversionTaskIds") or []]
+    kinds = tuple(KINDS)
+    with rt.store.read() as s:
+        if wanted:
+            rows = [owned_task(s, ctx.principal.account_id, i, kinds) for i in wanted]
+        else:
+            rows = list(
+                s.scalars(
+                    select(Ec2ImportTask)
+                    .where(
+                        Ec2ImportTask.account_id == ctx.principal.account_id,
+                        Ec2ImportTask.kind.in_(kinds),
+                    )
+                    .order_by(Ec2ImportTask.created_at, Ec2ImportTask.id)
+                )
+            )
+        return {"ConversionTasks": [task_out(t) for t in rows]}
+
+
+def cancel(s: Session, task: Ec2ImportTask, reason: str) -> None:
+    """Cancel an active task: at once (and what it made deleted) while no agent holds it,
+    else `cancelling` for its agent to let go. Raises when it is past cancelling."""
+    message = f"User requested: {reason}" if reason else "User requested"
+    t = Ec2ImportTask
+    if task.state in ("cancelling", "cancelled", "completed"):
+        raise errors.task_not_cancellable(task.id, task.state)
+    unclaimed = rows_changed(
+        s.execute(
+            update(t)
+            .where(t.id == task.id, t.state == "active", t.storage_host == "")
+            .values(state="cancelled", status_message=message[:1000])
+        )
+    )
+    if unclaimed:
+        discard_made(s, task)
+        return
+    claimed = rows_changed(
+        s.execute(
+            update(t)
+            .where(t.id == task.id, t.state == "active")
+            .values(state="cancelling", status_message=message[:1000])
+        )
+    )
+    if not claimed:  # it ended meanwhile
+        raise errors.task_not_cancellable(task.id, "completed")
+
+
+def discard_made(s: Session, task: Ec2ImportTask) -> None:
+    """Delete the volume an unclaimed task made (it has no data anywhere)."""
+    if task.volume_id:
+        s.execute(
+            update(Ec2Volume)
+            .where(
+                Ec2Volume.id == task.volume_id,
+                Ec2Volume.storage_host == marker(task.id),
+                Ec2Volume.state.in_(("creating", "deleting")),
+            )
+            .values(state="deleted", storage_host="", deleted_at=time.time())
+        )
+
+
+def cancel_conversion_task(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    task_id = str(params.get("ConversionTaskId") or "")
+    if not task_id:
+        raise errors.missing("ConversionTaskId")
+    with rt.store.session() as s:
+        task = owned_task(s, ctx.principal.account_id, task_id, tuple(KINDS))
+        cancel(s, task, str(params.get("ReasonMessage") or ""))
+    return {}
+
+
+OPERATIONS: Operations = {
+    "ImportVolume": import_volume,
+    "DescribeConversionTasks": describe_conversion_tasks,
+    "CancelConversionTask": cancel_conversion_task,
+}

@@ -1,0 +1,227 @@
+"""Import tasks: ImportSnapshot, DescribeImportSnapshotTasks, CancelImportTask.
+
+ImportSnapshot heads the caller's object (as the caller: import_sources) and writes a snapshot
+`pending` and the task `active` in one transaction; any storage agent converts the object and
+stores the result as the snapshot's chunks, like CreateSnapshot's (mallee.storage.imports).
+ImportImage (phase 2) shares the task rows and CancelImportTask.
+
+The rows keep the conversion tasks' states; an import task shows them as AWS's Status words.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from mallee.api.context import RequestContext
+from mallee.ids import new_id
+from mallee.services.base import Operations, Params, Result, Runtime
+from mallee.services.ec2 import errors
+from mallee.services.ec2.conversion_tasks import EXPIRES, cancel, owned_task
+from mallee.services.ec2.filters import lookup, matches, parse_filters
+from mallee.services.ec2.import_sources import (
+    Part,
+    head,
+    image_format,
+    object_location,
+    parts_json,
+)
+from mallee.services.ec2.pagination import page
+from mallee.services.ec2.tags import delete_all_tags
+from mallee.services.ec2.volumes import now
+from mallee.store.tables.ebs import Ec2Snapshot
+from mallee.store.tables.imports import Ec2ImportTask
+
+STATUS = {
+    "active": "active",
+    "cancelling": "deleting",
+    "cancelled": "deleted",
+    "completed": "completed",
+}
+KINDS = ("import-snapshot", "import-image")
+# AWS's imported snapshots name no volume.
+NO_VOLUME = "vol-ffffffff"
+
+
+def _detail(t: Ec2ImportTask) -> dict[str, Any]:
+    detail: dict[str, Any] = {
+        "Description": t.description,
+        "DiskImageSize": float(t.image_bytes),
+        "Encrypted": False,
+        "Format": t.image_format,
+        "Status": STATUS[t.state],
+    }
+    if t.state == "active":
+        detail["Progress"] = str(t.progress)
+    if t.status_message:
+        detail["StatusMessage"] = t.status_message
+    if t.state == "completed" and t.snapshot_id:
+        detail["SnapshotId"] = t.snapshot_id
+    if t.source_url.startswith("s3://"):
+        bucket, _, key = t.source_url[5:].partition("/")
+        detail["UserBucket"] = {"S3Bucket": bucket, "S3Key": key}
+    else:
+        detail["Url"] = t.source_url
+    return detail
+
+
+def snapshot_task_out(t: Ec2ImportTask) -> dict[str, Any]:
+    return {"ImportTaskId": t.id, "Description": t.description, "SnapshotTaskDetail": _detail(t)}
+
+
+def import_snapshot(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    if params.get("Encrypted"):
+        raise errors.unsupported_operation("Encrypted snapshots are not supported.")
+    account = ctx.principal.account_id
+    token = str(params.get("ClientToken") or "")
+    if token:
+        with rt.store.read() as s:
+            earlier = s.scalar(
+                select(Ec2ImportTask).where(
+                    Ec2ImportTask.account_id == account,
+                    Ec2ImportTask.kind == "import-snapshot",
+                    Ec2ImportTask.client_token == token,
+                )
+            )
+            if earlier is not None:
+                return snapshot_task_out(earlier)
+    disk = dict(params.get("DiskContainer") or {})
+    fmt = image_format("DiskContainer.Format", disk.get("Format") or "RAW")
+    bucket_ref = dict(disk.get("UserBucket") or {})
+    url = str(disk.get("Url") or "")
+    if bucket_ref and url:
+        raise errors.invalid_combination("Give DiskContainer.UserBucket or DiskContainer.Url.")
+    if bucket_ref:
+        bucket, key = str(bucket_ref.get("S3Bucket") or ""), str(bucket_ref.get("S3Key") or "")
+        if not bucket or not key:
+            raise errors.missing("DiskContainer.UserBucket.S3Bucket and S3Key")
+        source = f"s3://{bucket}/{key}"
+    elif url:
+        bucket, key = object_location("DiskContainer.Url", url)
+        source = url
+    else:
+        raise errors.missing("DiskContainer.UserBucket")
+    description = str(params.get("Description") or disk.get("Description") or "")
+    if len(description) > 255:
+        raise errors.invalid_parameter("Description", description[:32] + "...", "At most 255.")
+    etag, size = head(rt, ctx, "DiskContainer", bucket, key)
+    if size <= 0:
+        raise errors.invalid_parameter("DiskContainer", f"{bucket}/{key}", "The object is empty.")
+    task_id = new_id("import-snap")
+    created = now()
+    with rt.store.session() as s:
+        snapshot = Ec2Snapshot(
+            id=new_id("snap"),
+            account_id=account,
+            volume_id=NO_VOLUME,
+            # Until the agent reads the image's virtual size.
+            volume_size_gib=max(1, math.ceil(size / (1 << 30))),
+            description=description,
+            state="pending",
+            progress=0,
+            started_at=created,
+            # No host: no agent takes it as a volume's snapshot, none fails it as a dead
+            # host's; the task's agent fills it.
+            storage_host="",
+            status_message="",
+            is_public=False,
+            data_bytes=0,
+        )
+        task = Ec2ImportTask(
+            id=task_id,
+            account_id=account,
+            kind="import-snapshot",
+            state="active",
+            status_message="pending",
+            step="",
+            progress=0,
+            bytes_converted=0,
+            description=description,
+            availability_zone="",
+            storage_host="",
+            created_at=created,
+            expires_at=created + EXPIRES,
+            client_token=token[:64],
+            image_format=fmt,
+            image_bytes=size,
+            source_url=source,
+            parts=parts_json([Part(bucket, key, etag, 0, size - 1)]),
+            volume_id="",
+            volume_size_gib=0,
+            snapshot_id=snapshot.id,
+            instance_id="",
+            image_id="",
+            platform="",
+            architecture="",
+            details="{}",
+        )
+        s.add_all([snapshot, task])
+        s.flush()
+        return snapshot_task_out(task)
+
+
+_FILTERS: dict[str, Any] = {"task-state": lambda t: STATUS[t.state]}
+
+
+def describe_import_snapshot_tasks(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    filters = parse_filters(params.get("Filters"), _FILTERS)
+    wanted = [str(i) for i in params.get("ImportTaskIds") or []]
+    account = ctx.principal.account_id
+    with rt.store.read() as s:
+        if wanted:
+            rows = [owned_task(s, account, i, ("import-snapshot",)) for i in wanted]
+        else:
+            rows = list(
+                s.scalars(
+                    select(Ec2ImportTask)
+                    .where(
+                        Ec2ImportTask.account_id == account,
+                        Ec2ImportTask.kind == "import-snapshot",
+                    )
+                    .order_by(Ec2ImportTask.id)
+                )
+            )
+    rows = [t for t in rows if matches(filters, lookup(_FILTERS, t), {})]
+    shown, token = page(sorted(rows, key=lambda t: t.id), params, key=lambda t: t.id)
+    out: dict[str, Any] = {"ImportSnapshotTasks": [snapshot_task_out(t) for t in shown]}
+    if token:
+        out["NextToken"] = token
+    return out
+
+
+def discard_snapshot(s: Session, task: Ec2ImportTask) -> None:
+    """Delete the pending snapshot an unclaimed task made (it has no chunks)."""
+    if task.snapshot_id:
+        gone = s.execute(
+            delete(Ec2Snapshot).where(
+                Ec2Snapshot.id == task.snapshot_id,
+                Ec2Snapshot.storage_host == "",
+                Ec2Snapshot.state == "pending",
+            )
+        )
+        if getattr(gone, "rowcount", 0):
+            delete_all_tags(s, [task.snapshot_id])
+
+
+def cancel_import_task(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    task_id = str(params.get("ImportTaskId") or "")
+    if not task_id:
+        raise errors.missing("ImportTaskId")
+    with rt.store.session() as s:
+        task = owned_task(s, ctx.principal.account_id, task_id, KINDS)
+        previous = STATUS[task.state]
+        cancel(s, task, str(params.get("CancelReason") or ""))
+        s.refresh(task)
+        if task.state == "cancelled":
+            discard_snapshot(s, task)
+        return {"ImportTaskId": task.id, "PreviousState": previous, "State": STATUS[task.state]}
+
+
+OPERATIONS: Operations = {
+    "ImportSnapshot": import_snapshot,
+    "DescribeImportSnapshotTasks": describe_import_snapshot_tasks,
+    "CancelImportTask": cancel_import_task,
+}
