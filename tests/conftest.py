@@ -21,6 +21,7 @@ DATAPLANE_MODULES = (
     "vm/test_node_qemu.py",
     "vm/test_default_image.py",
     "vm/test_debian_image.py",
+    "vm/test_debian_import.py",
     "vm/test_network_dataplane.py",
     "vm/test_edge_security.py",
     "vm/test_two_clouds.py",

@@ -7,13 +7,15 @@ Like Eucalyptus' network configuration JSON, with these keys (all optional)::
       "PublicSubnet": "203.0.113.0/24",       # the "outside" network the nodes sit on
       "PublicGateway": "203.0.113.1",         # its router (the public namespace here)
       "PublicIps": ["203.0.113.100-203.0.113.199", "203.0.113.250"],   # the pool
-      "InstanceDnsDomain": "eucalyptus.internal"
+      "InstanceDnsDomain": "eucalyptus.internal",
+      "PrivateNetwork": "10.111.0.0/16"       # holds every node's subnet: the default VPC
     }
 
 Private addresses are per node: each node's subnet (`MALLEE_NODE_SUBNET`), routed flat
-between nodes. Nodes take their own public address from `MALLEE_NODE_PUBLIC_IP`, which must lie
-in PublicSubnet and outside the pool. The default plan uses TEST-NET-3, which no real network
-routes.
+between nodes. PrivateNetwork is the block those subnets are carved from; each account's
+default VPC presents it as its CIDR. Nodes take their own public address from
+`MALLEE_NODE_PUBLIC_IP`, which must lie in PublicSubnet and outside the pool. The default
+plan uses TEST-NET-3, which no real network routes.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from typing import Any
 
 DEFAULT_PUBLIC_SUBNET = "203.0.113.0/24"
 DEFAULT_POOL = ("203.0.113.100-203.0.113.199",)
+DEFAULT_PRIVATE_NETWORK = "10.111.0.0/16"
+_PRIVATE = ipaddress.IPv4Network(DEFAULT_PRIVATE_NETWORK)
 
 
 class BadNetworkConfig(ValueError):
@@ -37,6 +41,7 @@ class NetworkConfig:
     public_gateway: ipaddress.IPv4Address
     public_ips: tuple[ipaddress.IPv4Address, ...]
     dns_domain: str
+    private_network: ipaddress.IPv4Network = _PRIVATE
 
     def pool(self) -> list[str]:
         return [str(a) for a in self.public_ips]
@@ -65,7 +70,13 @@ def parse(text: str | dict[str, Any] | None) -> NetworkConfig:
         raise BadNetworkConfig("PublicIps must be a list of addresses or first-last ranges")
     pool = _expand(entries, subnet, gateway)
     domain = str(raw.get("InstanceDnsDomain", "eucalyptus.internal"))
-    return NetworkConfig(subnet, gateway, tuple(pool), domain)
+    try:
+        private = ipaddress.IPv4Network(str(raw.get("PrivateNetwork", DEFAULT_PRIVATE_NETWORK)))
+    except ValueError as err:
+        raise BadNetworkConfig(f"PrivateNetwork: {err}") from err
+    if private.overlaps(subnet):
+        raise BadNetworkConfig(f"PrivateNetwork {private} overlaps PublicSubnet {subnet}")
+    return NetworkConfig(subnet, gateway, tuple(pool), domain, private)
 
 
 def _expand(

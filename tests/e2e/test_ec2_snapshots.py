@@ -275,3 +275,38 @@ def test_euca_volume_and_snapshot_commands(
     failed = euca.run("euca-delete-snapshot", snapshot_id)
     assert failed.returncode != 0 and "InvalidSnapshot.NotFound" in failed.stderr
     assert re.search(r"InvalidSnapshot\.NotFound", failed.stderr)
+
+
+def test_euca_stop_start_and_reboot_of_an_ebs_instance(ec2: Any, module_cloud: Cloud) -> None:
+    # euca-register -n NAME -s snap-... ; euca-run-instances ; euca-stop-instances ;
+    # euca-start-instances ; euca-reboot-instances (an EBS image made from a volume's snapshot).
+    euca = Euca(module_cloud)
+    volume_id = ec2.create_volume(Size=1, AvailabilityZone=ZONE)["VolumeId"]
+    wait_volume(ec2, volume_id, "available")
+    snap = completed(ec2, volume_id)
+    kernel = ec2.describe_images(Filters=[{"Name": "name", "Values": ["mallee-default-kernel"]}])
+    ramdisk = ec2.describe_images(Filters=[{"Name": "name", "Values": ["mallee-default-ramdisk"]}])
+    (line,) = euca(
+        "euca-register", "-n", f"ebs-{snap}", "-s", snap, "--root-device-name", "/dev/sda",
+        "--kernel", kernel["Images"][0]["ImageId"], "--ramdisk", ramdisk["Images"][0]["ImageId"],
+    )  # fmt: skip
+    image_id = line.split("\t")[1]
+    iid = ec2.run_instances(ImageId=image_id, MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
+
+    def state() -> str:
+        found = ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]
+        return str(found["State"]["Name"])
+
+    try:
+        wait_for(lambda: state() == "running", timeout=60)
+        assert euca("euca-reboot-instances", iid) == []
+        matches(euca("euca-stop-instances", iid), rf"INSTANCE\t{iid}\trunning\tstopping")
+        wait_for(lambda: state() == "stopped", timeout=60)
+        matches(euca("euca-start-instances", iid), rf"INSTANCE\t{iid}\tstopped\tpending")
+        wait_for(lambda: state() == "running", timeout=60)
+        matches(euca("euca-stop-instances", "-f", iid), rf"INSTANCE\t{iid}\trunning\tstopping")
+    finally:
+        ec2.terminate_instances(InstanceIds=[iid])
+    refused = euca.run("euca-stop-instances", "i-0123456789abcdef0")
+    assert refused.returncode == 1
+    assert refused.stderr.startswith("euca-stop-instances: error (InvalidInstanceID.NotFound)")

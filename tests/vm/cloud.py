@@ -49,12 +49,17 @@ class VmCloud:
         if component == "api":
             argv += ["--port", str(self.port)]
         # Owner-only, as everything in a data dir (tests check no one else may read any).
-        log = open(self.data_dir / f"{component}.log", "ab", opener=_private)  # noqa: SIM115
+        path = self.data_dir / f"{component}.log"
+        log = open(path, "ab", opener=_private)  # noqa: SIM115
+        since = log.tell()
         self.procs[component] = subprocess.Popen(
             argv, env=env, stdout=log, stderr=subprocess.STDOUT
         )
         if component == "api":
             wait_healthy(self.endpoint, self.procs[component])
+        if component == "storage":
+            # The api makes volumes only in zones whose storage service is up.
+            _wait_logged(path, since, b" up for zone ", self.procs[component])
 
     def kill(self, component: str) -> None:
         proc = self.procs.pop(component)
@@ -148,6 +153,22 @@ class VmCloud:
         from mallee.node.network.names import public_netns_for
 
         return public_netns_for(self.cloud_id())
+
+
+def _wait_logged(
+    path: Path, since: int, line: bytes, proc: subprocess.Popen[bytes], timeout: float = 60
+) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        with path.open("rb") as f:
+            f.seek(since)
+            if line in f.read():
+                return
+        if proc.poll() is not None:
+            raise RuntimeError(f"{path.name}: the process exited ({proc.returncode})")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{path.name}: no {line!r} within {timeout}s")
+        time.sleep(0.05)
 
 
 def start_vm_cloud(tmp: Path, nodes: int = 1, node: str = "") -> Iterator[VmCloud]:

@@ -3,9 +3,10 @@ registered as an EBS-backed image; an instance of it boots from its root volume 
 keeps what it wrote there across stop and start, shows its volumes in DescribeInstances, its
 metadata and its guest; CreateImage of it boots again with the same data; terminating deletes
 the DeleteOnTermination volumes and keeps the others. Bad mappings get AWS's errors and leave
-nothing behind.
+nothing behind. A stopped instance's root volume is rescued: detached, mended on another
+instance, attached back at its root, and booted with its data.
 
-One cloud for the module and four boots in all (TCG boots take seconds each)."""
+One cloud for the module and seven boots in all (TCG boots take seconds each)."""
 
 from __future__ import annotations
 
@@ -298,3 +299,50 @@ def test_boot_stop_start_create_image_terminate(
 
     wait_until(lambda: gone(root) or None, 120)
     ec2.delete_volume(VolumeId=data)
+
+
+def test_the_rescue_of_a_root_volume(vmcloud: VmCloud, guest: Guest, ebs_image: str) -> None:
+    """AWS's rescue of a root volume: the instance stopped, its root detached, mended on
+    another instance, attached back at its root; it boots with the data and the mend."""
+    ec2 = vmcloud.client("ec2")
+    run = ec2.run_instances(ImageId=ebs_image, MinCount=2, MaxCount=2, KeyName=guest.key_name)
+    iid, helper = (i["InstanceId"] for i in run["Instances"])
+    ip, helper_ip = _reach(vmcloud, guest, iid), _reach(vmcloud, guest, helper)
+    proof = f"written before the rescue {uuid.uuid4().hex}"
+    _run(guest, ip, f"echo '{proof}' > /root/proof.txt && sync")
+    root = {m["DeviceName"]: m["Ebs"] for m in _instance(ec2, iid)["BlockDeviceMappings"]}[
+        "/dev/sda"
+    ]["VolumeId"]
+    ec2.stop_instances(InstanceIds=[iid])
+    wait_until(lambda: _instance(ec2, iid)["State"]["Name"] == "stopped" or None, 120)
+    assert ec2.detach_volume(VolumeId=root)["State"] == "detached"
+    assert _volume_state(ec2, root) == "available"
+    assert _error(ec2.start_instances, InstanceIds=[iid]) == "IncorrectInstanceState"
+
+    ec2.attach_volume(VolumeId=root, InstanceId=helper, Device="/dev/sdf")
+    serial = root.replace("-", "")
+    find = (
+        "D=; for i in $(seq 500); do for s in /sys/block/vd*/serial; do "
+        f'[ "$(cat $s 2>/dev/null)" = "{serial}" ] && D=/dev/$(basename $(dirname $s)); done; '
+        '[ -n "$D" ] && [ -e "${D}1" ] && break; sleep 0.02; done; [ -n "$D" ] || exit 7; '
+    )
+    mend = f"mended on {helper} {uuid.uuid4().hex}"
+    seen = _run(
+        guest, helper_ip,
+        find + "mkdir -p /mnt/r && mount ${D}1 /mnt/r && cat /mnt/r/root/proof.txt && "
+        f"echo '{mend}' > /mnt/r/root/mend.txt && sync && umount /mnt/r",
+    )  # fmt: skip
+    assert proof in seen
+    ec2.detach_volume(VolumeId=root)
+    wait_until(lambda: _volume_state(ec2, root) == "available" or None, 60)
+
+    answer = ec2.attach_volume(VolumeId=root, InstanceId=iid, Device="/dev/sda")
+    assert answer["State"] == "attached"
+    ec2.start_instances(InstanceIds=[iid])
+    ip = _reach(vmcloud, guest, iid)
+    back = _run(guest, ip, "cat /root/proof.txt /root/mend.txt")
+    assert proof in back and mend in back
+    # Attached by AttachVolume, it is no longer deleted with the instance (as AWS).
+    ec2.terminate_instances(InstanceIds=[iid, helper])
+    wait_until(lambda: _volume_state(ec2, root) == "available" or None, 120)
+    ec2.delete_volume(VolumeId=root)

@@ -9,7 +9,7 @@ import time
 import uuid
 
 from mallee.config import Settings
-from mallee.controller import addresses, images, lease, lifecycle, vmstate
+from mallee.controller import addresses, ebs_launches, images, lease, lifecycle, vmstate
 from mallee.controller.scheduler import Scheduler, has_unplaced
 from mallee.registry import components, properties
 from mallee.registry.heartbeat import Heartbeat, interval_for
@@ -52,6 +52,8 @@ class Controller:
         if now - self._slow_at >= SLOW_EVERY:
             self._slow_at = now
             vmstate.purge_terminated(self.store, now=now)
+            # Launches whose volumes are never made (they wait minutes: SLOW_EVERY is no delay).
+            ebs_launches.fail_stuck(self.store, now=now)
         if now - self._lifecycle_at >= lifecycle.INTERVAL:
             self._lifecycle_at = now
             lifecycle.run(self.store, self.settings)

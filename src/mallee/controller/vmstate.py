@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from mallee.registry import components, properties
 from mallee.store import Store
 from mallee.store.tables.compute import InstanceConsole, InstanceCounters
+from mallee.store.tables.ebs import unready_volumes
 from mallee.store.tables.ec2 import Ec2Instance, Ec2Tag
 from mallee.store.tables.network import bump_network
 
@@ -47,17 +48,18 @@ def handle_silent_nodes(store: Store, *, now: float) -> int:
             )
         ).all()
         for row in rows:
-            changed += _settle(row, now, lost_after)
+            changed += _settle(s, row, now, lost_after)
         if changed:
             bump_network(s)
     return changed
 
 
-def _settle(row: Ec2Instance, now: float, lost_after: float) -> int:
+def _settle(s: Session, row: Ec2Instance, now: float, lost_after: float) -> int:
     if row.state == "shutting-down":
         _terminate(row, now)
     elif row.state == "stopping":
         row.state, row.state_changed_at = "stopped", now
+        unready_volumes(s, row.id)
     elif row.state == "pending":
         log.warning("node %s is silent: %s goes back to the scheduler", row.node, row.id)
         row.node = row.mac = row.private_ip = None

@@ -20,6 +20,7 @@ from mallee.euca.commands import (
     snapshots,
     tags,
     volumes,
+    vpcs,
 )
 
 _ALL: tuple[Command, ...] = (
@@ -30,6 +31,9 @@ _ALL: tuple[Command, ...] = (
     instances.RUN_INSTANCES,
     instances.DESCRIBE_INSTANCES,
     instances.TERMINATE_INSTANCES,
+    instances.STOP_INSTANCES,
+    instances.START_INSTANCES,
+    instances.REBOOT_INSTANCES,
     instances.MONITOR_INSTANCES,
     instances.UNMONITOR_INSTANCES,
     instance_attributes.GET_CONSOLE_OUTPUT,
@@ -65,8 +69,10 @@ _ALL: tuple[Command, ...] = (
     snapshots.DESCRIBE_SNAPSHOTS,
     snapshots.DELETE_SNAPSHOT,
     conversion_tasks.IMPORT_VOLUME,
+    conversion_tasks.IMPORT_INSTANCE,
     conversion_tasks.DESCRIBE_CONVERSION_TASKS,
     conversion_tasks.CANCEL_CONVERSION_TASK,
+    *vpcs.COMMANDS,
 )
 
 COMMANDS: dict[str, Command] = {c.name: c for c in _ALL}

@@ -25,7 +25,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from mallee.config import Settings
-from mallee.node.boot_disks import NotReady, boot_disks
+from mallee.node.boot_disks import NoRootVolume, NotReady, boot_disks
 from mallee.node.hypervisor.base import Hypervisor, LaunchError, VmSpec
 from mallee.node.image_cache import ImageCache
 from mallee.node.transitions import Transitions
@@ -345,6 +345,14 @@ class NodeAgent:
             return True
         except NotReady as waiting:
             log.debug("%s waits for its volumes: %s", row.id, waiting)
+            return False
+        except NoRootVolume as err:
+            # Nothing was made for the VM yet; the instance and its volumes are kept, stopped,
+            # for a volume to be attached at its root.
+            log.warning("%s cannot start: %s", row.id, err)
+            code = "Client.InternalError"
+            self._move(row.id, expected, "stopped", state_reason_code=code,
+                       state_reason_message=f"{code}: {err}")  # fmt: skip
             return False
         except SQLAlchemyError:
             raise  # the database, not the instance: try again next tick

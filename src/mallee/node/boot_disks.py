@@ -26,6 +26,11 @@ class NotReady(Exception):
     """A volume of the instance is not made or not exported yet: try again next tick."""
 
 
+class NoRootVolume(LaunchError):
+    """An EBS-backed instance has no volume at its root device (detached while it was
+    stopped): it cannot boot, but it is not lost either."""
+
+
 @dataclass(frozen=True, slots=True)
 class BootDisks:
     root_volume: str
@@ -75,7 +80,7 @@ def boot_disks(
         volumes.append(BootVolume(volume_id, source))
     root = _root(devices, root_device) if ebs_root else ""
     if ebs_root and not root:
-        raise LaunchError(f"no volume is attached at the root device {root_device}")
+        raise NoRootVolume(f"no volume is attached at the root device {root_device}")
     ephemeral = tuple(
         (str(m["VirtualName"]), disk_gb)
         for m in json.loads(mappings or "[]")

@@ -21,6 +21,7 @@ from sqlalchemy import bindparam, update
 from mallee.node.network.desired import NETWORKED_STATES
 from mallee.store import Store
 from mallee.store.prepared import Prepared
+from mallee.store.tables.ebs import unready_volumes
 from mallee.store.tables.ec2 import Ec2Instance
 from mallee.store.tables.network import bump_network
 
@@ -82,6 +83,8 @@ class Transitions:
                     )
                     # Its address leaves every firewall that names it (peer groups, this node's).
                     bump = bump or (change.moved and change.new not in NETWORKED_STATES)
+                    if change.moved and change.new == "stopped":
+                        unready_volumes(s, change.instance_id)
                 if bump:
                     bump_network(s)
         except Exception as err:

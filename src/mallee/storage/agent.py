@@ -121,7 +121,7 @@ class StorageAgent:
             store,
             name=name,
             zone=zone,
-            volumes=backend,
+            backends=self.backends,
             workdir=backend.root / "imports",
             snapshots=self.snapshots,
         )
@@ -138,6 +138,7 @@ class StorageAgent:
     def tick(self, now: float | None = None) -> None:
         now = time.time() if now is None else now
         self.create_volumes()
+        # Starts, cancels and reaps conversions; they run in threads of their own.
         self.imports.run()
         # Before exports: a volume not exported when its snapshot starts stays unexported (no
         # guest writes it) until the copy is done, so reading its file is point-in-time.
@@ -500,8 +501,13 @@ class StorageAgent:
         ready = [vid for name, (vid, done) in wanted.items() if not done and name in have]
         ready += direct
         if ready:
+            # Not for an instance that stopped since the read: its export may be withdrawn by
+            # the next pass, and its node must wait for the one after its start.
+            stopped = exists().where(
+                Ec2Instance.id == a.instance_id, Ec2Instance.state == "stopped"
+            )
             with self.store.session() as s:
-                s.execute(update(a).where(a.volume_id.in_(ready)).values(exported=True))
+                s.execute(update(a).where(a.volume_id.in_(ready), ~stopped).values(exported=True))
 
     # --- what the agent reports ---------------------------------------------------------------
 
@@ -590,6 +596,7 @@ def run_storage(settings: Settings) -> int:
             wait_for_work(stop, TICK, agent.has_work)
     finally:
         # The daemon keeps serving the nodes' volumes: the next agent adopts it.
+        agent.imports.stop()
         beat.stop()
         store.dispose()
     return 0

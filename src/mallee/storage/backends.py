@@ -46,6 +46,11 @@ class VolumeBackend(Protocol):
         """Make the volume, all zeros or what `fill` writes; it exists only once whole, and a
         second call for a volume that exists does nothing."""
 
+    def import_file(self, volume_id: str, size_gib: int, raw: Path) -> Path:
+        """Make the volume of the sparse raw file `raw` (an import's converted image, on the
+        storage host), grown to `size_gib`; as create(), whole or not at all, and kept when it
+        exists. The file that holds the data after (the backend may take `raw` itself)."""
+
     def grow(self, volume_id: str, size_gib: int) -> None: ...
 
     def delete(self, volume_id: str) -> None:

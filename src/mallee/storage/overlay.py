@@ -52,6 +52,19 @@ class OverlayBackend:
         os.replace(tmp, path)
         return path
 
+    def import_file(self, volume_id: str, size_gib: int, raw: Path) -> Path:
+        """The converted image becomes the volume's file: grown to size and renamed into
+        place (the same file system), never copied, so an import needs its data's room once."""
+        path = self.path(volume_id)
+        if path.exists():
+            return path
+        with open(raw, "r+b") as f:
+            if os.fstat(f.fileno()).st_size < size_gib << 30:
+                f.truncate(size_gib << 30)
+            os.fsync(f.fileno())
+        os.replace(raw, path)
+        return path
+
     def grow(self, volume_id: str, size_gib: int) -> None:
         path = self.path(volume_id)
         if path.stat().st_size < size_gib << 30:

@@ -29,6 +29,8 @@ from mallee.storage.snapshots import Extent, VolumeReader
 # `rbd export-diff`/`import-diff` format 1: this header, then tagged records, little-endian.
 DIFF_HEADER = b"rbd diff v1\n"
 TIMEOUT = 120.0
+# An import's image may be large: its copy into the cluster is given as long as its conversion.
+IMPORT_TIMEOUT = 6 * 3600.0
 
 
 class RbdError(OSError):
@@ -151,15 +153,15 @@ class RbdBackend:
     def spec(self, image: str, snapshot: str = "") -> str:
         return f"{self.pool}/{image}" + (f"@{snapshot}" if snapshot else "")
 
-    def _rbd(self, *args: str, missing_ok: bool = False) -> str:
+    def _rbd(self, *args: str, missing_ok: bool = False, timeout: float = TIMEOUT) -> str:
         try:
-            return self._run(self.argv(*args), timeout=TIMEOUT).stdout
+            return self._run(self.argv(*args), timeout=timeout).stdout
         except CommandError as err:
             if missing_ok and err.code == errno.ENOENT:
                 return ""
             raise RbdError(errno.EIO, str(err)) from err
         except subprocess.TimeoutExpired as err:
-            raise RbdError(errno.ETIMEDOUT, f"rbd {args[0]} took over {TIMEOUT:g}s") from err
+            raise RbdError(errno.ETIMEDOUT, f"rbd {args[0]} took over {timeout:g}s") from err
 
     def _info(self, image: str, snapshot: str = "") -> dict[str, Any] | None:
         out = self._rbd("info", "--format", "json", self.spec(image, snapshot), missing_ok=True)
@@ -218,6 +220,22 @@ class RbdBackend:
             raise RbdError(
                 errno.EIO, f"rbd import-diff into {image} exited {proc.returncode}: {said}"
             )
+
+    def import_file(self, volume_id: str, size_gib: int, raw: Path) -> Path:
+        """`rbd import` of the converted image (its zero blocks skipped: the image stays thin)
+        under a temporary name, grown to size, then renamed. The file is left as it was."""
+        if self.exists(volume_id):
+            return raw
+        tmp = f"{volume_id}.tmp"
+        self._remove(tmp)
+        self._rbd("import", "--no-progress", str(raw), self.spec(tmp), timeout=IMPORT_TIMEOUT)
+        info = self._info(tmp)
+        if info is None:
+            raise RbdError(errno.ENOENT, f"{self.spec(tmp)}: not made by rbd import")
+        if int(info["size"]) < size_gib << 30:
+            self._rbd("resize", "--size", f"{size_gib}G", self.spec(tmp))
+        self._rbd("rename", self.spec(tmp), self.spec(volume_id))
+        return raw
 
     def grow(self, volume_id: str, size_gib: int) -> None:
         info = self._info(volume_id)

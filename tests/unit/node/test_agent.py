@@ -356,3 +356,18 @@ def test_an_ebs_instance_whose_volume_failed_does_not_start(
     row = row_of(store, iid)
     assert (row.state, row.state_reason_code) == ("terminated", "Server.InternalError")
     assert "could not be made" in (row.state_reason_message or "")
+
+
+def test_an_ebs_instance_without_a_root_volume_stays_stopped(
+    store: Store, agent: NodeAgent, images: dict[str, str]
+) -> None:
+    # Its root was detached while it was stopped: the start fails, the instance is not lost.
+    iid = instance(store, images, root_device_type="ebs", root_device_name="/dev/sda")
+    data = ebs_volume(store, iid, "/dev/sdf")
+    agent.reconcile_once()
+    row = row_of(store, iid)
+    assert (row.state, row.state_reason_code) == ("stopped", "Client.InternalError")
+    assert "no volume is attached at the root device /dev/sda" in (row.state_reason_message or "")
+    assert iid not in agent.hv.running()
+    with store.read() as s:
+        assert s.get_one(Ec2Volume, data).state == "in-use"

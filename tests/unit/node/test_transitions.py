@@ -93,3 +93,22 @@ def test_upsert_inserts_new_keys_and_overwrites_existing_ones(
     with store.read() as s:
         got = {r.instance_id: (r.output, r.updated_at) for r in s.query(InstanceConsole)}
     assert got == {a: ("two", 2.0), b: ("three", 3.0)}
+
+
+def test_stopping_makes_the_volumes_wait_for_their_next_export(
+    store: Store, images: dict[str, str]
+) -> None:
+    # A quick StartInstances must not find the volumes still marked exported while the storage
+    # agent, which saw the instance stopped, withdraws their exports.
+    from mallee.store.tables.ebs import Ec2VolumeAttachment
+    from tests.unit.node.rows import ebs_volume
+
+    moves = Transitions(store)
+    iid = instance(store, images, state="stopping")
+    volume_id = ebs_volume(store, iid, exported=True)
+    other = instance(store, images, state="running")
+    kept = ebs_volume(store, other, exported=True)
+    assert moves.move(iid, "stopping", "stopped")
+    with store.read() as s:
+        assert s.get(Ec2VolumeAttachment, volume_id).exported is False  # type: ignore[union-attr]
+        assert s.get(Ec2VolumeAttachment, kept).exported is True  # type: ignore[union-attr]

@@ -84,3 +84,25 @@ def test_a_new_attachment_gets_an_export_the_old_client_cannot_reach(
     assert daemon.exports() == set()
     data = path.read_bytes()
     assert data[:4096] == b"\x11" * 4096 and data[4096:8192] == b"\x33" * 4096
+
+
+def test_volumes_are_served_with_io_uring_or_else_the_thread_pool(
+    daemon: StorageDaemon, tmp_path: Path
+) -> None:
+    """The file under an export uses io_uring where this QEMU and kernel allow it; an aio
+    mode the daemon refuses falls back to the thread pool, and the volume is served all the
+    same, its flushes included."""
+    backend = OverlayBackend(tmp_path / "volumes")
+    first = backend.create("vol-0123456789abcdef0", 1)
+    daemon.ensure()
+    daemon.export("vol-0123456789abcdef0", first)
+    assert daemon.aio in ("io_uring", "threads")
+    assert "wrote 4096/4096" in _nbd_io(daemon, "vol-0123456789abcdef0", "write -P 0x5b 0 4096")
+    daemon.aio = "no-such-mode"
+    second = backend.create("vol-0123456789abcdef1", 1)
+    daemon.export("vol-0123456789abcdef1", second)
+    assert daemon.aio == "threads"
+    out = _nbd_io(daemon, "vol-0123456789abcdef1", "write -P 0x7e 0 65536")
+    assert "wrote 65536/65536" in out
+    assert "failed" not in _nbd_io(daemon, "vol-0123456789abcdef1", "flush")
+    assert second.read_bytes()[:65536] == b"\x7e" * 65536

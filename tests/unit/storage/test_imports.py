@@ -15,14 +15,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select
 
 from mallee.ids import new_id
 from mallee.objectstore.backends.fs import FsBackend
+from mallee.storage import import_launch
 from mallee.storage.agent import StorageAgent
 from mallee.storage.imports import ImageRejected, Imports, inspect
 from mallee.storage.overlay import OverlayBackend
 from mallee.store import Store
-from mallee.store.tables.ebs import Ec2Snapshot, Ec2Volume
+from mallee.store.tables.ebs import Ec2Snapshot, Ec2SnapshotChunk, Ec2Volume, Ec2VolumeAttachment
+from mallee.store.tables.ec2 import Ec2Image, Ec2Instance
 from mallee.store.tables.imports import Ec2ImportTask
 from mallee.store.tables.s3 import S3Bucket, S3Object
 from tests.unit.storage.test_agent import FakeExporter, account
@@ -75,6 +78,15 @@ def agent_for(store: Store, tmp_path: Path, objects: FsBackend, name: str = "sc1
     )
 
 
+def settle(agent: StorageAgent) -> None:
+    """Tick until the imports the agent started (in threads of their own) ended and were
+    reaped: what one raised past its own handling is raised here."""
+    agent.tick()
+    while agent.imports.running():
+        agent.imports.join(timeout=120)
+        agent.tick()
+
+
 def put_object(store: Store, objects: FsBackend, account: str, key: str, data: bytes) -> str:
     """An S3 object as the S3 service stores it (a blob, or inline when tiny); its ETag."""
     etag = '"' + hashlib.md5(data).hexdigest() + '"'
@@ -99,13 +111,15 @@ def put_object(store: Store, objects: FsBackend, account: str, key: str, data: b
 
 
 def volume_task(
-    store: Store, objects: FsBackend, account: str, image: bytes, fmt: str, size_gib: int = 1
-) -> tuple[str, str]:
-    """An ImportVolume's rows as the api writes them, the image in two parts."""
+    store: Store, objects: FsBackend, account: str, image: bytes, fmt: str, size_gib: int = 1,
+    name: str = "img",
+) -> tuple[str, str]:  # fmt: skip
+    """An ImportVolume's rows as the api writes them, the image in two parts (objects named
+    after `name`)."""
     half = len(image) // 2
     parts = []
     for i, (start, end) in enumerate(((0, half - 1), (half, len(image) - 1))):
-        key = f"img.part.{i}"
+        key = f"{name}.part.{i}"
         etag = put_object(store, objects, account, key, image[start : end + 1])
         parts.append({"bucket": BUCKET, "key": key, "etag": etag, "start": start, "end": end})
     task_id = f"import-vol-{new_id('x')[2:10]}"
@@ -159,7 +173,7 @@ def test_each_format_becomes_the_volume_bytes(
     task_id, volume_id = volume_task(store, objects, account, image, api_format)
     agent = agent_for(store, tmp_path, objects)
     assert agent.has_work()
-    agent.tick()
+    settle(agent)
     task = task_row(store, task_id)
     assert (task.state, task.storage_host, task.bytes_converted) == (
         "completed",
@@ -186,7 +200,7 @@ def test_a_corrupt_image_cancels_the_task_and_deletes_the_volume(
     # The L1 table's offset pointing far outside the file.
     qcow2[40:48] = (1 << 40).to_bytes(8, "big")
     task_id, volume_id = volume_task(store, objects, account, bytes(qcow2), "QCOW2")
-    agent_for(store, tmp_path, objects).tick()
+    settle(agent_for(store, tmp_path, objects))
     task = task_row(store, task_id)
     assert task.state == "cancelled"
     assert "QCOW2" in task.status_message
@@ -198,7 +212,7 @@ def test_raw_bytes_claiming_to_be_qcow2_are_refused(
     store: Store, account: str, tmp_path: Path, objects: FsBackend
 ) -> None:
     task_id, volume_id = volume_task(store, objects, account, pattern(), "QCOW2")
-    agent_for(store, tmp_path, objects).tick()
+    settle(agent_for(store, tmp_path, objects))
     task = task_row(store, task_id)
     assert (task.state, volume_row(store, volume_id).state) == ("cancelled", "deleted")
     assert task.status_message.startswith("not a valid QCOW2 image")
@@ -209,7 +223,7 @@ def test_a_truncated_image_fails(
 ) -> None:
     vmdk = made(tmp_path, "vmdk", pattern()).read_bytes()
     task_id, volume_id = volume_task(store, objects, account, vmdk[: len(vmdk) // 3], "VMDK")
-    agent_for(store, tmp_path, objects).tick()
+    settle(agent_for(store, tmp_path, objects))
     assert task_row(store, task_id).state == "cancelled"
     assert task_row(store, task_id).status_message
     assert volume_row(store, volume_id).state == "deleted"
@@ -250,7 +264,7 @@ def test_an_image_larger_than_its_volume_fails(
         ["qemu-img", "create", "-f", "qcow2", str(big), "2G"], check=True, capture_output=True
     )
     task_id, volume_id = volume_task(store, objects, account, big.read_bytes(), "QCOW2")
-    agent_for(store, tmp_path, objects).tick()
+    settle(agent_for(store, tmp_path, objects))
     task = task_row(store, task_id)
     assert task.state == "cancelled"
     assert "larger than the volume" in task.status_message
@@ -262,7 +276,7 @@ def test_a_source_changed_since_the_import_began_fails(
 ) -> None:
     task_id, volume_id = volume_task(store, objects, account, pattern(), "RAW")
     put_object(store, objects, account, "img.part.1", b"other bytes" * 200)
-    agent_for(store, tmp_path, objects).tick()
+    settle(agent_for(store, tmp_path, objects))
     task = task_row(store, task_id)
     assert task.state == "cancelled"
     assert "changed" in task.status_message
@@ -276,7 +290,7 @@ def test_a_cancelled_claimed_task_is_let_go(
     with store.session() as s:
         task = s.get_one(Ec2ImportTask, task_id)
         task.storage_host, task.state, task.status_message = "sc1", "cancelling", "User requested"
-    agent_for(store, tmp_path, objects).tick()
+    settle(agent_for(store, tmp_path, objects))
     task = task_row(store, task_id)
     assert (task.state, task.status_message) == ("cancelled", "User requested")
     assert volume_row(store, volume_id).state == "deleted"
@@ -296,7 +310,7 @@ def test_cancelled_midway_the_volume_is_never_made(
         fetch(task, dest)
 
     agent.imports._fetch = cancel_while_fetching  # type: ignore[method-assign]
-    agent.tick()
+    settle(agent)
     assert task_row(store, task_id).state == "cancelled"
     assert volume_row(store, volume_id).state == "deleted"
     assert not (tmp_path / "volumes" / f"{volume_id}.raw").exists()
@@ -326,7 +340,7 @@ def test_an_agent_killed_midway_starts_the_task_over(
     work = tmp_path / "volumes" / "imports" / task_id
     work.mkdir(parents=True)
     (work / "image").write_bytes(b"half")
-    agent_for(store, tmp_path, objects).tick()
+    settle(agent_for(store, tmp_path, objects))
     assert task_row(store, task_id).state == "completed"
     assert volume_row(store, volume_id).state == "available"
     with open(tmp_path / "volumes" / f"{volume_id}.raw", "rb") as f:
@@ -354,7 +368,7 @@ def test_import_snapshot_stores_the_converted_bytes_as_chunks(
         s.add(_task(task_id, account, "import-snapshot", "QCOW2", len(image), [part], now,
                     snapshot_id=snapshot_id))  # fmt: skip
     agent = agent_for(store, tmp_path, objects)
-    agent.tick()
+    settle(agent)
     assert task_row(store, task_id).state == "completed"
     with store.read() as s:
         snap = s.get_one(Ec2Snapshot, snapshot_id)
@@ -384,6 +398,247 @@ def test_a_snapshot_deleted_midway_cancels_its_task(
     with store.session() as s:
         s.add(_task(task_id, account, "import-snapshot", "RAW", len(image), [part], now,
                     snapshot_id=snapshot_id))  # fmt: skip
-    agent_for(store, tmp_path, objects).tick()
+    settle(agent_for(store, tmp_path, objects))
     task = task_row(store, task_id)
     assert (task.state, task.status_message) == ("cancelled", "The snapshot was deleted")
+
+
+# --- ImportInstance and ImportImage: their later steps ---------------------------------------
+
+
+def image_columns(account: str, image_id: str, snapshot_id: str, name: str) -> dict[str, Any]:
+    """An EBS-backed image's columns, as the EC2 service keeps them in a task's details."""
+    mapping = {"DeviceName": "/dev/sda", "Ebs": {"SnapshotId": snapshot_id, "VolumeSize": 1,
+                                                 "DeleteOnTermination": True}}  # fmt: skip
+    return {
+        "id": image_id, "account_id": account, "name": name, "description": "", "image_type":
+        "machine", "state": "available", "architecture": "x86_64", "virtualization_type":
+        "paravirtual", "root_device_type": "ebs", "root_device_name": "/dev/sda", "kernel_id":
+        None, "ramdisk_id": None, "location": "", "is_public": False, "platform": "linux",
+        "block_device_mappings": json.dumps([mapping]),
+    }  # fmt: skip
+
+
+def instance_task(
+    store: Store, objects: FsBackend, account: str, image: bytes, fmt: str
+) -> dict[str, str]:
+    """An ImportInstance's rows as the api writes them: the task (its details the image's and
+    the instance's columns), the volume `creating` it names and the snapshot `pending`."""
+    etag = put_object(store, objects, account, "inst.img", image)
+    part = {"bucket": BUCKET, "key": "inst.img", "etag": etag, "start": 0, "end": len(image) - 1}
+    ids = {
+        "task": f"import-i-{new_id('x')[2:10]}", "volume": new_id("vol"),
+        "snapshot": new_id("snap"), "image": new_id("emi"), "instance": new_id("i"),
+    }  # fmt: skip
+    instance = {
+        "id": ids["instance"], "account_id": account, "reservation_id": new_id("r"),
+        "image_id": ids["image"], "instance_type": "m1.small", "cores": 1, "memory_mb": 256,
+        "disk_gb": 5, "availability_zone": "one", "root_device_type": "ebs",
+        "root_device_name": "/dev/sda", "state": "stopped",
+        "security_groups": json.dumps([{"GroupName": "gone", "GroupId": "sg-00000000"}]),
+    }  # fmt: skip
+    details = {
+        "image": image_columns(account, ids["image"], ids["snapshot"], ids["task"]),
+        "instance": instance, "group_ids": ["sg-00000000"], "device": "/dev/sda",
+        "delete_on_termination": False,
+    }  # fmt: skip
+    now = dt.datetime.now(dt.UTC)
+    with store.session() as s:
+        s.add(
+            Ec2Volume(
+                id=ids["volume"], account_id=account, availability_zone="one", size_gib=1,
+                state="creating", created_at=now, storage_host=f"import:{ids['task']}",
+            )
+        )  # fmt: skip
+        s.add(
+            Ec2Snapshot(
+                id=ids["snapshot"], account_id=account, volume_id=ids["volume"],
+                volume_size_gib=1, state="pending", started_at=now, storage_host="",
+            )
+        )  # fmt: skip
+        s.flush()
+        s.add(
+            _task(
+                ids["task"], account, "import-instance", fmt, len(image), [part], now,
+                volume_id=ids["volume"], volume_size_gib=1, snapshot_id=ids["snapshot"],
+                availability_zone="one", details=json.dumps(details),
+            )
+        )  # fmt: skip
+    return ids
+
+
+def counts(store: Store, account: str) -> tuple[int, int, int]:
+    """The account's images, instances and attachments."""
+    with store.read() as s:
+        images = s.scalar(
+            select(func.count())
+            .select_from(Ec2Image)
+            .where(Ec2Image.account_id == account, Ec2Image.image_type == "machine")
+        )
+        instances = s.scalar(
+            select(func.count()).select_from(Ec2Instance).where(Ec2Instance.account_id == account)
+        )
+        attachments = s.scalar(select(func.count()).select_from(Ec2VolumeAttachment))
+    return int(images or 0), int(instances or 0), int(attachments or 0)  # fmt: skip
+
+
+def test_import_instance_makes_the_volume_snapshot_image_and_stopped_instance(
+    store: Store, account: str, tmp_path: Path, objects: FsBackend
+) -> None:
+    raw = pattern()
+    ids = instance_task(store, objects, account, made(tmp_path, "qcow2", raw).read_bytes(), "QCOW2")
+    agent = agent_for(store, tmp_path, objects)
+    settle(agent)
+    task = task_row(store, ids["task"])
+    assert (task.state, task.step, task.progress) == ("completed", "", 100)
+    assert (task.instance_id, task.image_id) == (ids["instance"], ids["image"])
+    assert volume_row(store, ids["volume"]).state == "in-use"
+    assert volume_row(store, ids["volume"]).storage_host == "sc1"
+    with open(tmp_path / "volumes" / f"{ids['volume']}.raw", "rb") as f:
+        assert f.read(len(raw)) == raw
+    with store.read() as s:
+        assert s.get_one(Ec2Snapshot, ids["snapshot"]).state == "completed"
+        image = s.get_one(Ec2Image, ids["image"])
+        assert (image.root_device_type, image.name, image.state) == (
+            "ebs",
+            ids["task"],
+            "available",
+        )
+        instance = s.get_one(Ec2Instance, ids["instance"])
+        assert (instance.state, instance.node, instance.image_id) == ("stopped", None, ids["image"])
+        # The group deleted since the request is not one of the instance's.
+        assert json.loads(instance.security_groups) == []
+        attachment = s.get_one(Ec2VolumeAttachment, ids["volume"])
+        assert (attachment.instance_id, attachment.device, attachment.state) == (
+            ids["instance"], "/dev/sda", "attached",
+        )  # fmt: skip
+        assert (attachment.delete_on_termination, attachment.exported) == (False, False)
+    # A volume made from the snapshot holds the disk's bytes.
+    copy = new_id("vol")
+    with store.session() as s:
+        s.add(Ec2Volume(id=copy, account_id=account, availability_zone="one", size_gib=1,
+                        state="creating", created_at=dt.datetime.now(dt.UTC),
+                        snapshot_id=ids["snapshot"]))  # fmt: skip
+    agent.tick()
+    with open(tmp_path / "volumes" / f"{copy}.raw", "rb") as f:
+        assert f.read(len(raw)) == raw
+
+
+@pytest.mark.parametrize("step", ["converting", "snapshotting", "registering"])
+def test_import_instance_cancelled_at_each_step_leaves_nothing(
+    store: Store, account: str, tmp_path: Path, objects: FsBackend, step: str
+) -> None:
+    ids = instance_task(store, objects, account, pattern(), "RAW")
+    agent = agent_for(store, tmp_path, objects)
+    progress = agent.imports._progress
+
+    def cancel_at(task_id: str, **values: Any) -> None:
+        progress(task_id, **values)
+        if values.get("step") == step:
+            # The caller's CancelConversionTask of the claimed task, as the step begins.
+            with store.session() as s:
+                s.get_one(Ec2ImportTask, task_id).state = "cancelling"
+
+    agent.imports._progress = cancel_at  # type: ignore[method-assign]
+    settle(agent)
+    assert task_row(store, ids["task"]).state == "cancelled"
+    assert volume_row(store, ids["volume"]).state == "deleted"
+    assert not (tmp_path / "volumes" / f"{ids['volume']}.raw").exists()
+    with store.read() as s:
+        assert s.get(Ec2Snapshot, ids["snapshot"]) is None
+        assert s.scalar(select(func.count()).select_from(Ec2SnapshotChunk)) == 0
+    assert counts(store, account) == (0, 0, 0)
+
+
+class Killed(BaseException):
+    """kill -9: nothing after it runs, not even the task's own failure handling."""
+
+
+def test_import_instance_agent_killed_before_its_last_step_repeats_nothing(
+    store: Store, account: str, tmp_path: Path, objects: FsBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    raw = pattern()
+    ids = instance_task(store, objects, account, raw, "RAW")
+    real = import_launch.write_instance
+
+    def killed(*args: Any) -> str:
+        real(*args)  # written in the transaction the kill rolls back
+        raise Killed
+
+    monkeypatch.setattr(import_launch, "write_instance", killed)
+    with pytest.raises(Killed):
+        settle(agent_for(store, tmp_path, objects))
+    assert task_row(store, ids["task"]).state == "active"
+    assert task_row(store, ids["task"]).step == "registering"
+    assert counts(store, account) == (0, 0, 0)
+    monkeypatch.setattr(import_launch, "write_instance", real)
+    # The agent started again (a new process: the same name) finishes it, once.
+    agent = agent_for(store, tmp_path, objects)
+    settle(agent)
+    assert task_row(store, ids["task"]).state == "completed"
+    assert counts(store, account) == (1, 1, 1)
+    with open(tmp_path / "volumes" / f"{ids['volume']}.raw", "rb") as f:
+        assert f.read(len(raw)) == raw
+
+
+def image_task(store: Store, objects: FsBackend, account: str, image: bytes, fmt: str) -> dict[
+    str, str
+]:  # fmt: skip
+    etag = put_object(store, objects, account, "ami.img", image)
+    part = {"bucket": BUCKET, "key": "ami.img", "etag": etag, "start": 0, "end": len(image) - 1}
+    ids = {"task": new_id("import-ami"), "snapshot": new_id("snap"), "image": new_id("emi")}
+    details = {"image": image_columns(account, ids["image"], ids["snapshot"], ids["task"])}
+    now = dt.datetime.now(dt.UTC)
+    with store.session() as s:
+        s.add(
+            Ec2Snapshot(
+                id=ids["snapshot"], account_id=account, volume_id="vol-ffffffff",
+                volume_size_gib=7, state="pending", started_at=now, storage_host="",
+            )
+        )  # fmt: skip
+        s.flush()
+        s.add(_task(ids["task"], account, "import-image", fmt, len(image), [part], now,
+                    snapshot_id=ids["snapshot"], details=json.dumps(details)))  # fmt: skip
+    return ids
+
+
+def test_import_image_registers_the_image_of_its_snapshot(
+    store: Store, account: str, tmp_path: Path, objects: FsBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    raw = pattern()
+    ids = image_task(store, objects, account, made(tmp_path, "vpc", raw).read_bytes(), "VHD")
+    real = import_launch.write_image
+
+    def killed(*args: Any) -> str:
+        real(*args)
+        raise Killed
+
+    monkeypatch.setattr(import_launch, "write_image", killed)
+    with pytest.raises(Killed):
+        settle(agent_for(store, tmp_path, objects))
+    assert counts(store, account) == (0, 0, 0)
+    monkeypatch.setattr(import_launch, "write_image", real)
+    settle(agent_for(store, tmp_path, objects))
+    task = task_row(store, ids["task"])
+    assert (task.state, task.image_id) == ("completed", ids["image"])
+    assert counts(store, account) == (1, 0, 0)
+    with store.read() as s:
+        snap = s.get_one(Ec2Snapshot, ids["snapshot"])
+        assert (snap.state, snap.volume_size_gib) == ("completed", 1)
+        image = s.get_one(Ec2Image, ids["image"])
+        # The root mapping's size is the image's virtual size, known once it was read.
+        [mapping] = json.loads(image.block_device_mappings)
+        assert mapping["Ebs"] == {"SnapshotId": ids["snapshot"], "VolumeSize": 1,
+                                  "DeleteOnTermination": True}  # fmt: skip
+
+
+def test_a_corrupt_import_image_leaves_no_snapshot_or_image(
+    store: Store, account: str, tmp_path: Path, objects: FsBackend
+) -> None:
+    ids = image_task(store, objects, account, b"QFI\xfb" + bytes(4096), "QCOW2")
+    settle(agent_for(store, tmp_path, objects))
+    task = task_row(store, ids["task"])
+    assert task.state == "cancelled" and "QCOW2" in task.status_message
+    with store.read() as s:
+        assert s.get(Ec2Snapshot, ids["snapshot"]) is None
+    assert counts(store, account) == (0, 0, 0)

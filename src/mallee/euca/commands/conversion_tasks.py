@@ -1,13 +1,18 @@
-"""Image import: euca-import-volume, euca-describe-conversion-tasks, euca-cancel-conversion-task.
+"""Image import: euca-import-volume, euca-import-instance, euca-describe-conversion-tasks,
+euca-cancel-conversion-task.
 
-euca-import-volume uploads the image to a bucket as parts plus an import manifest
-(mallee.euca.import_manifest), then asks ImportVolume to convert it into a new volume. Its
-lines are euca2ools': `TaskType IMPORTVOLUME TaskId ... Status ...`, then a `DISKIMAGE` line.
+euca-import-volume and euca-import-instance upload the image to a bucket as parts plus an
+import manifest (mallee.euca.import_manifest), then ask ImportVolume (ImportInstance) to
+convert it into a new volume (and an image and a stopped instance). euca2ools' import-instance
+asks first and uploads after (euca-resume-import); here the upload comes first for both, as the
+service reads the manifest when asked. Their lines are euca2ools': `TaskType IMPORTVOLUME
+TaskId ... Status ...` (IMPORTINSTANCE), then a `DISKIMAGE` line per disk.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import math
 import uuid
 from collections.abc import Iterator
@@ -72,14 +77,15 @@ def _disk_line(disk: dict[str, Any]) -> list[object]:
     return bits
 
 
-def _import_arguments(p: argparse.ArgumentParser) -> None:
+def _import_arguments(p: argparse.ArgumentParser, *, zone_required: bool = True) -> None:
     p.add_argument("image", metavar="FILE", help="file holding the disk image to import")
     p.add_argument(
         "-f", "--format", required=True, choices=FORMATS, type=str.lower, help="the image's format"
     )
     p.add_argument(
-        "-z", "--availability-zone", required=True, metavar="ZONE", help="zone of the new volume"
-    )
+        "-z", "--availability-zone", required=zone_required, metavar="ZONE",
+        help="zone of the new volume",
+    )  # fmt: skip
     p.add_argument("-b", "--bucket", required=True, help="bucket to upload the image to")
     p.add_argument("-o", "--owner-akid", metavar="KEY-ID", help="access key of the bucket's owner")
     p.add_argument("-w", "--owner-sak", metavar="KEY", help="secret key of the bucket's owner")
@@ -102,7 +108,7 @@ def _s3(ctx: Context, args: argparse.Namespace) -> Any:
     return make_client("s3", ctx.url("s3"), env.region(ctx.environ, ctx.args.region), keys)
 
 
-def _import(ctx: Context, args: argparse.Namespace) -> Iterator[Line]:
+def _image_file(args: argparse.Namespace) -> tuple[Path, int]:
     path = Path(args.image)
     if not path.is_file():
         raise CommandError(f"argument FILE: no such file: {args.image}", status=2)
@@ -111,7 +117,12 @@ def _import(ctx: Context, args: argparse.Namespace) -> Iterator[Line]:
     size = path.stat().st_size
     if size == 0:
         raise CommandError(f"{args.image} is empty", status=2)
-    volume_size = args.size or max(1, math.ceil(size / (1 << 30)))
+    return path, size
+
+
+def upload(ctx: Context, args: argparse.Namespace, path: Path, size: int, volume_size: int) -> str:
+    """The image uploaded to the bucket as parts plus an import manifest, as euca2ools does;
+    the manifest's presigned GET URL (signed by the bucket owner's keys when given)."""
     s3 = _s3(ctx, args)
     try:
         s3.head_bucket(Bucket=args.bucket)
@@ -137,11 +148,17 @@ def _import(ctx: Context, args: argparse.Namespace) -> Iterator[Line]:
     manifest_key = f"{prefix}{path.name}.manifest.xml"
     manifest = build(args.format, size, volume_size, parts, manifest_key, presign)
     s3.put_object(Bucket=args.bucket, Key=manifest_key, Body=manifest)
+    return presign("GET", manifest_key)
+
+
+def _import(ctx: Context, args: argparse.Namespace) -> Iterator[Line]:
+    path, size = _image_file(args)
+    volume_size = args.size or max(1, math.ceil(size / (1 << 30)))
     params: dict[str, Any] = {
         "Image": {
             "Format": args.format.upper(),
             "Bytes": size,
-            "ImportManifestUrl": presign("GET", manifest_key),
+            "ImportManifestUrl": upload(ctx, args, path, size, volume_size),
         },
         "Volume": {"Size": volume_size},
         "AvailabilityZone": args.availability_zone,
@@ -149,6 +166,74 @@ def _import(ctx: Context, args: argparse.Namespace) -> Iterator[Line]:
     if args.description:
         params["Description"] = args.description
     yield from task_lines(ctx.client().import_volume(**params)["ConversionTask"])
+
+
+def _instance_arguments(p: argparse.ArgumentParser) -> None:
+    _import_arguments(p, zone_required=False)
+    p.add_argument(
+        "-t", "--instance-type", metavar="INSTANCETYPE",
+        help="the type of instance to import to (default m1.small)",
+    )  # fmt: skip
+    p.add_argument(
+        "-a", "--architecture", required=True, metavar="ARCH",
+        help="the instance's processor architecture",
+    )  # fmt: skip
+    p.add_argument(
+        "-p", "--platform", default="Linux", choices=("Windows", "Linux"),
+        help="the instance's operating system",
+    )  # fmt: skip
+    p.add_argument("-g", "--group", metavar="GROUP", help="security group of the instance")
+    data = p.add_mutually_exclusive_group()
+    data.add_argument("--user-data", metavar="DATA", help="user data for the instance")
+    data.add_argument("--user-data-file", metavar="FILE", help="file of user data")
+    p.add_argument("--monitor", action="store_true", help="enable detailed monitoring")
+    p.add_argument(
+        "--instance-initiated-shutdown-behavior", choices=("stop", "terminate"),
+        help='whether to "stop" (default) or terminate the instance when it shuts down',
+    )  # fmt: skip
+    p.add_argument("--key", metavar="KEYPAIR", help="[Eucalyptus] key pair of the instance")
+
+
+def _import_instance(ctx: Context, args: argparse.Namespace) -> Iterator[Line]:
+    path, size = _image_file(args)
+    volume_size = args.size or max(1, math.ceil(size / (1 << 30)))
+    spec: dict[str, Any] = {"Architecture": args.architecture}
+    if args.instance_type:
+        spec["InstanceType"] = args.instance_type
+    if args.group:
+        spec["GroupNames"] = [args.group]
+    if args.availability_zone:
+        spec["Placement"] = {"AvailabilityZone": args.availability_zone}
+    data: bytes | None = None
+    if args.user_data is not None:
+        data = args.user_data.encode()
+    elif args.user_data_file:
+        data = Path(args.user_data_file).read_bytes()
+    if data is not None:
+        spec["UserData"] = {"Data": base64.b64encode(data).decode()}
+    if args.monitor:
+        spec["Monitoring"] = True
+    if args.instance_initiated_shutdown_behavior:
+        spec["InstanceInitiatedShutdownBehavior"] = args.instance_initiated_shutdown_behavior
+    if args.key:
+        spec["KeyName"] = args.key
+    params: dict[str, Any] = {
+        "Platform": args.platform,
+        "LaunchSpecification": spec,
+        "DiskImages": [
+            {
+                "Image": {
+                    "Format": args.format.upper(),
+                    "Bytes": size,
+                    "ImportManifestUrl": upload(ctx, args, path, size, volume_size),
+                },
+                "Volume": {"Size": volume_size},
+            }
+        ],
+    }
+    if args.description:
+        params["Description"] = args.description
+    yield from task_lines(ctx.client().import_instance(**params)["ConversionTask"])
 
 
 def _describe_arguments(p: argparse.ArgumentParser) -> None:
@@ -170,6 +255,13 @@ def _cancel(ctx: Context, args: argparse.Namespace) -> Iterator[Line]:
     return iter(())
 
 
+IMPORT_INSTANCE = Command(
+    "euca-import-instance",
+    "Import an instance into the cloud",
+    "ec2",
+    _instance_arguments,
+    _import_instance,
+)
 IMPORT_VOLUME = Command(
     "euca-import-volume",
     "Import a file to a volume in the cloud",

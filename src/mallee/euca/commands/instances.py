@@ -151,12 +151,38 @@ def _ids_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("instance", nargs="+", metavar="INSTANCE", help="instance ID(s)")
 
 
-def _terminate(ctx: Context, args: argparse.Namespace) -> Iterator[Line]:
-    out = ctx.client().terminate_instances(InstanceIds=args.instance)
-    for change in out.get("TerminatingInstances") or []:
+def _state_changes(changes: list[dict[str, Any]]) -> Iterator[Line]:
+    for change in changes:
         previous = (change.get("PreviousState") or {}).get("Name")
         current = (change.get("CurrentState") or {}).get("Name")
         yield ["INSTANCE", change.get("InstanceId"), previous, current]
+
+
+def _terminate(ctx: Context, args: argparse.Namespace) -> Iterator[Line]:
+    out = ctx.client().terminate_instances(InstanceIds=args.instance)
+    return _state_changes(out.get("TerminatingInstances") or [])
+
+
+def _stop_arguments(p: argparse.ArgumentParser) -> None:
+    _ids_arguments(p)
+    p.add_argument(
+        "-f", "--force", action="store_true", help="stop without waiting for the guest to shut down"
+    )
+
+
+def _stop(ctx: Context, args: argparse.Namespace) -> Iterator[Line]:
+    out = ctx.client().stop_instances(InstanceIds=args.instance, Force=args.force)
+    return _state_changes(out.get("StoppingInstances") or [])
+
+
+def _start(ctx: Context, args: argparse.Namespace) -> Iterator[Line]:
+    out = ctx.client().start_instances(InstanceIds=args.instance)
+    return _state_changes(out.get("StartingInstances") or [])
+
+
+def _reboot(ctx: Context, args: argparse.Namespace) -> Iterator[Line]:
+    ctx.client().reboot_instances(InstanceIds=args.instance)
+    return iter(())
 
 
 def _monitoring(ctx: Context, args: argparse.Namespace, enable: bool) -> Iterator[Line]:
@@ -187,6 +213,15 @@ DESCRIBE_INSTANCES = Command(
 )
 TERMINATE_INSTANCES = Command(
     "euca-terminate-instances", "Terminate instances", "ec2", _ids_arguments, _terminate
+)
+STOP_INSTANCES = Command(
+    "euca-stop-instances", "Stop EBS-backed instances", "ec2", _stop_arguments, _stop
+)
+START_INSTANCES = Command(
+    "euca-start-instances", "Start stopped EBS-backed instances", "ec2", _ids_arguments, _start
+)
+REBOOT_INSTANCES = Command(
+    "euca-reboot-instances", "Reboot instances", "ec2", _ids_arguments, _reboot
 )
 MONITOR_INSTANCES = Command(
     "euca-monitor-instances", "Enable detailed monitoring", "ec2", _ids_arguments, _monitor

@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mallee.api.errors import ServiceError
@@ -170,11 +171,23 @@ def merge(base: list[Mapping], overrides: list[Mapping]) -> list[Mapping]:
     return list(by_device.values())
 
 
-def resolve(s: Session, account: str, mappings: list[Mapping]) -> list[Mapping]:
+def resolve(
+    s: Session,
+    account: str,
+    mappings: list[Mapping],
+    *,
+    checked_as: dict[str, str] | None = None,
+    owned_only: bool = False,
+) -> list[Mapping]:
     """Every Ebs mapping made whole: its snapshot one the account may use (locked until the
     transaction ends, so it cannot be deleted meanwhile) and completed, its size the
     snapshot's unless given (never smaller), within its type's range; DeleteOnTermination true
-    and the default volume type unless given. NoDevice mappings are left out."""
+    and the default volume type unless given. NoDevice mappings are left out.
+
+    `checked_as` names snapshots checked as another account: an image's own snapshots are its
+    owner's to use (as AWS, the image's launch permission is enough to launch it). With
+    `owned_only` a snapshot must be the account's own: an image names only its owner's
+    snapshots, or sharing it would hand on snapshots only shared with that owner."""
     out: list[Mapping] = []
     for m in mappings:
         if m.no_device:
@@ -184,7 +197,10 @@ def resolve(s: Session, account: str, mappings: list[Mapping]) -> list[Mapping]:
             continue
         size = m.size
         if m.snapshot_id:
-            snapshot = usable_snapshot(s, account, m.snapshot_id, lock=True)
+            user = (checked_as or {}).get(m.snapshot_id, account)
+            snapshot = usable_snapshot(s, user, m.snapshot_id, lock=True)
+            if owned_only and snapshot.account_id != account:
+                raise errors.auth_failure(f"Not authorized for snapshot:{snapshot.id}")
             if snapshot.state != "completed":
                 raise errors.snapshot_not_completed(snapshot.id, snapshot.state)
             if size is None:
@@ -211,9 +227,23 @@ def root_of(mappings: list[Mapping], root_device: str) -> Mapping | None:
     """The Ebs mapping of the root device, if there is one (the kernel's /dev/sda1 root of an
     instance-store image is also found by its disk's name, /dev/sda)."""
     for m in mappings:
-        if m.ebs and m.device in (root_device, root_device.rstrip("0123456789")):
+        if m.ebs and at_root(m.device, root_device):
             return m
     return None
+
+
+def at_root(device: str, root_device: str) -> bool:
+    """Whether `device` is the root device (a /dev/sda1 root is also /dev/sda's disk)."""
+    return device in (root_device, root_device.rstrip("0123456789"))
+
+
+def root_attached(s: Session, instance_id: str, root_device: str) -> bool:
+    """Whether a volume is attached (and not leaving) at the instance's root device."""
+    a = Ec2VolumeAttachment
+    devices = s.scalars(
+        select(a.device).where(a.instance_id == instance_id, a.state != "detaching")
+    ).all()
+    return any(at_root(d, root_device) for d in devices)
 
 
 def create_volumes(

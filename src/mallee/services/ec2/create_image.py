@@ -25,7 +25,7 @@ from mallee.services.ec2.block_devices import Mapping
 from mallee.services.ec2.ebs_images import register_ebs_image
 from mallee.services.ec2.instances import move, owned
 from mallee.services.ec2.tags import apply_tag_specifications
-from mallee.services.ec2.volumes import now
+from mallee.services.ec2.volumes import _check_capacity, now
 from mallee.store.tables.ebs import Ec2Snapshot, Ec2Volume, Ec2VolumeAttachment
 
 
@@ -97,6 +97,9 @@ def create_image(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
             )
         own += block_devices.stored(row.block_device_mappings)
         mappings = _with_overrides(s, account, own, overrides)
+        if any(m.ebs for m in overrides):
+            # Its launches make all of them at once: refused now if no launch could.
+            _check_capacity(s, row.availability_zone, sum(m.size or 0 for m in mappings if m.ebs))
         image = register_ebs_image(
             s,
             account,
@@ -132,11 +135,18 @@ def _with_overrides(
 ) -> list[Mapping]:
     """The instance's mappings with the request's: NoDevice leaves a volume out, an Ebs
     mapping of a device the instance has changes its size or DeleteOnTermination, a new one
-    (from a snapshot or a size) is added as RunInstances would make it."""
+    (from a snapshot or a size) is added as RunInstances would make it. Every mapping the
+    request gives a snapshot (or turns into an Ebs one) is checked as RegisterImage checks it:
+    the account's own snapshot, completed, no larger than its volume."""
     devices = {m.device: m for m in own}
     merged = [m for m in block_devices.merge(own, overrides) if not m.no_device]
-    new = [m for m in merged if m.device not in devices]
-    resolved = {m.device: m for m in block_devices.resolve(s, account, new)}
+    given = {o.device for o in overrides if o.ebs and o.snapshot_id}
+    new = [
+        m
+        for m in merged
+        if m.device not in devices or (m.ebs and (m.device in given or not devices[m.device].ebs))
+    ]
+    resolved = {m.device: m for m in block_devices.resolve(s, account, new, owned_only=True)}
     out: list[Mapping] = []
     for m in merged:
         if m.device in resolved:

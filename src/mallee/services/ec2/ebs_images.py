@@ -60,6 +60,42 @@ def register_ebs_image(
     """Write an EBS-backed machine image of `mappings` (as `resolve` made them, or, for a
     pending CreateImage, Ebs mappings whose snapshots are still to be taken). Checks the name
     (InvalidAMIName.*), the root mapping and the kernel/ramdisk; adds the row to `s`."""
+    image = ebs_image_row(
+        s,
+        account,
+        name=name,
+        mappings=mappings,
+        root_device_name=root_device_name,
+        description=description,
+        kernel_id=kernel_id,
+        ramdisk_id=ramdisk_id,
+        architecture=architecture,
+        state=state,
+        source_instance_id=source_instance_id,
+        restart_source=restart_source,
+    )
+    s.add(image)
+    s.flush()
+    return image
+
+
+def ebs_image_row(
+    s: Session,
+    account: str,
+    *,
+    name: str,
+    mappings: list[Mapping],
+    root_device_name: str = ROOT_DEVICE,
+    description: str = "",
+    kernel_id: str | None = None,
+    ramdisk_id: str | None = None,
+    architecture: str = "x86_64",
+    state: str = "available",
+    source_instance_id: str | None = None,
+    restart_source: bool = False,
+) -> Ec2Image:
+    """The row `register_ebs_image` writes, checked, not added to `s` (an import's storage
+    agent writes it once the snapshot is made)."""
     images.check_name(name)
     same = images.by_name(s, account, name)
     if same is not None:
@@ -89,8 +125,6 @@ def register_ebs_image(
     image.block_device_mappings = block_devices.to_json(mappings)
     image.source_instance_id = source_instance_id
     image.restart_source = restart_source
-    s.add(image)
-    s.flush()
     return image
 
 
@@ -115,7 +149,8 @@ def register_image(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
     parsed = block_devices.parse(params.get("BlockDeviceMappings"))
     account = ctx.principal.account_id
     with rt.store.session() as s:
-        mappings = block_devices.resolve(s, account, parsed)
+        # As AWS: only the account's own snapshots (a shared one is copied first).
+        mappings = block_devices.resolve(s, account, parsed, owned_only=True)
         image = register_ebs_image(
             s,
             account,

@@ -421,6 +421,25 @@ def beyond_capacity(size: int, zone: str, capacity: int) -> ServiceError:
     )
 
 
+def insufficient_volume_capacity(zone: str) -> ServiceError:
+    # AWS's answer when a zone cannot make a volume now: a server fault, to try again later.
+    return ServiceError(
+        "InsufficientVolumeCapacity",
+        f"There is not enough capacity to fulfill your EBS volume provision request in {zone}: "
+        "no storage service of the zone is running. Try again later.",
+        500,
+        sender_fault=False,
+    )
+
+
+def import_task_limit(limit: int) -> ServiceError:
+    return ServiceError(
+        "ResourceCountLimitExceeded",
+        f"You have reached the limit of {limit} active import tasks. Wait for some of them to "
+        "complete, or cancel them, and try again.",
+    )
+
+
 def volume_too_small(volume_id: str, size: int, current: int) -> ServiceError:
     return invalid_value(
         f"New size ({size} GiB) for volume {volume_id} is smaller than its current size "
@@ -497,9 +516,167 @@ def invalid_block_device_mapping(message: str) -> ServiceError:
     return ServiceError("InvalidBlockDeviceMapping", message)
 
 
+def no_root_volume(instance_id: str, device: str) -> ServiceError:
+    return ServiceError(
+        "IncorrectInstanceState",
+        f"The instance '{instance_id}' does not have a volume attached at root ({device})",
+    )
+
+
 def root_volume_attached(volume_id: str, instance_id: str) -> ServiceError:
     return ServiceError(
         "IncorrectState",
         f"Unable to detach root volume '{volume_id}' from instance '{instance_id}': stop the "
         "instance first.",
+    )
+
+
+# VPCs (vpcs, subnets, gateways, route tables, ACLs, DHCP options, NAT gateways) ------------
+
+# id prefix -> (NotFound code, how its message names it, Malformed code)
+_VPC_KINDS: dict[str, tuple[str, str, str]] = {
+    "vpc": ("InvalidVpcID.NotFound", "vpc ID", "InvalidVpcID.Malformed"),
+    "subnet": ("InvalidSubnetID.NotFound", "subnet ID", "InvalidSubnetID.Malformed"),
+    "igw": (
+        "InvalidInternetGatewayID.NotFound",
+        "internetGateway ID",
+        "InvalidInternetGatewayId.Malformed",
+    ),
+    "rtb": ("InvalidRouteTableID.NotFound", "routeTable ID", "InvalidRouteTableId.Malformed"),
+    "acl": ("InvalidNetworkAclID.NotFound", "networkAcl ID", "InvalidNetworkAclId.Malformed"),
+    "dopt": ("InvalidDhcpOptionID.NotFound", "dhcpOption ID", "InvalidDhcpOptionsId.Malformed"),
+    "rtbassoc": (
+        "InvalidAssociationID.NotFound",
+        "association ID",
+        "InvalidAssociationID.Malformed",
+    ),
+    "aclassoc": (
+        "InvalidAssociationID.NotFound",
+        "association ID",
+        "InvalidAssociationID.Malformed",
+    ),
+    "nat": ("NatGatewayNotFound", "Nat Gateway", "NatGatewayMalformed"),
+}
+
+
+def vpc_resource_not_found(prefix: str, resource_id: str) -> ServiceError:
+    code, noun, _ = _VPC_KINDS[prefix]
+    if prefix == "nat":
+        return ServiceError(code, f"The {noun} {resource_id} was not found")
+    return ServiceError(code, f"The {noun} '{resource_id}' does not exist")
+
+
+def vpc_resource_malformed(prefix: str, resource_id: str) -> ServiceError:
+    _, _, code = _VPC_KINDS[prefix]
+    return ServiceError(code, f'Invalid id: "{resource_id}" (expecting "{prefix}-...")')
+
+
+def vpc_range(cidr: object) -> ServiceError:
+    return ServiceError("InvalidVpc.Range", f"The CIDR '{cidr}' is invalid.")
+
+
+def subnet_range(cidr: object) -> ServiceError:
+    return ServiceError("InvalidSubnet.Range", f"The CIDR '{cidr}' is invalid.")
+
+
+def subnet_conflict(cidr: object) -> ServiceError:
+    return ServiceError(
+        "InvalidSubnet.Conflict", f"The CIDR '{cidr}' conflicts with another subnet"
+    )
+
+
+def has_dependencies(noun: str, resource_id: str) -> ServiceError:
+    """AWS's DependencyViolation for a VPC resource ("vpc", "subnet", "internetGateway", ...)."""
+    return ServiceError(
+        "DependencyViolation",
+        f"The {noun} '{resource_id}' has dependencies and cannot be deleted.",
+    )
+
+
+def default_vpc_exists() -> ServiceError:
+    return ServiceError(
+        "DefaultVpcAlreadyExists", "A Default VPC already exists for this account in this region."
+    )
+
+
+def gateway_already_attached(gateway_id: str, vpc_id: str) -> ServiceError:
+    return ServiceError(
+        "Resource.AlreadyAssociated",
+        f"resource {gateway_id} is already attached to network {vpc_id}",
+    )
+
+
+def vpc_has_gateway(vpc_id: str, gateway_id: str) -> ServiceError:
+    return ServiceError(
+        "Resource.AlreadyAssociated",
+        f"network {vpc_id} already has an internet gateway attached ({gateway_id})",
+    )
+
+
+def gateway_not_attached(gateway_id: str, vpc_id: str) -> ServiceError:
+    return ServiceError(
+        "Gateway.NotAttached", f"resource {gateway_id} is not attached to network {vpc_id}"
+    )
+
+
+def subnet_already_associated(subnet_id: str, table_id: str) -> ServiceError:
+    return ServiceError(
+        "Resource.AlreadyAssociated",
+        f"the specified association for route table {table_id} conflicts with an existing "
+        f"association ({subnet_id})",
+    )
+
+
+def route_exists(destination: str) -> ServiceError:
+    return ServiceError(
+        "RouteAlreadyExists", f"The route identified by {destination} already exists."
+    )
+
+
+def route_not_found(destination: str, table_id: str) -> ServiceError:
+    return ServiceError(
+        "InvalidRoute.NotFound",
+        f"no route with destination-cidr-block {destination} in route table {table_id}",
+    )
+
+
+def different_networks(table_id: str, target_id: str) -> ServiceError:
+    return invalid_value(
+        f"route table {table_id} and network gateway {target_id} belong to different networks"
+    )
+
+
+def acl_entry_exists(rule_number: int) -> ServiceError:
+    return ServiceError(
+        "NetworkAclEntryAlreadyExists",
+        f"The network acl entry identified by {rule_number} already exists.",
+    )
+
+
+def acl_entry_not_found(rule_number: int, egress: bool, acl_id: str) -> ServiceError:
+    way = "egress" if egress else "ingress"
+    return ServiceError(
+        "InvalidNetworkAclEntry.NotFound",
+        f"No {way} rule with number {rule_number} found in network acl {acl_id}",
+    )
+
+
+def default_acl_undeletable(acl_id: str) -> ServiceError:
+    return invalid_value(f"cannot delete default network ACL {acl_id}")
+
+
+def main_table_undeletable(table_id: str) -> ServiceError:
+    return has_dependencies("routeTable", table_id)
+
+
+def address_taken(allocation_id: str) -> ServiceError:
+    return ServiceError(
+        "Resource.AlreadyAssociated", f"Elastic IP address {allocation_id} is already associated"
+    )
+
+
+def nat_not_deletable(nat_id: str, state: str) -> ServiceError:
+    return ServiceError(
+        "InvalidParameter",
+        f"The NAT gateway {nat_id} is in the {state} state and cannot be deleted",
     )

@@ -410,10 +410,10 @@ def check_name(raw: Any) -> str:
 
 
 def _block_devices(s: Session, account: str, params: Params) -> list[dict[str, Any]]:
-    # Only snapshots the caller may use (InvalidSnapshot.NotFound otherwise), so an image
-    # cannot name, and hold on to, snapshots of accounts that did not share them.
+    # Only the caller's own snapshots (InvalidSnapshot.NotFound, AuthFailure for a shared
+    # one), so an image cannot name, hold on to and pass on snapshots of other accounts.
     resolved = block_devices.resolve(
-        s, account, block_devices.parse(params.get("BlockDeviceMappings"))
+        s, account, block_devices.parse(params.get("BlockDeviceMappings")), owned_only=True
     )
     return [m.out() for m in resolved]
 

@@ -13,14 +13,19 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
+from sqlalchemy import select
 
 from mallee.api.context import RequestContext
 from mallee.ids import new_id
 from mallee.services.base import Operations, Params, Result, Runtime
 from mallee.services.ec2 import errors
-from mallee.services.ec2.conversion_tasks import EXPIRES, cancel, owned_task
+from mallee.services.ec2.conversion_tasks import (
+    EXPIRES,
+    cancel,
+    check_any_storage,
+    check_import_room,
+    owned_task,
+)
 from mallee.services.ec2.filters import lookup, matches, parse_filters
 from mallee.services.ec2.import_sources import (
     Part,
@@ -30,7 +35,6 @@ from mallee.services.ec2.import_sources import (
     parts_json,
 )
 from mallee.services.ec2.pagination import page
-from mallee.services.ec2.tags import delete_all_tags
 from mallee.services.ec2.volumes import now
 from mallee.store.tables.ebs import Ec2Snapshot
 from mallee.store.tables.imports import Ec2ImportTask
@@ -46,7 +50,7 @@ KINDS = ("import-snapshot", "import-image")
 NO_VOLUME = "vol-ffffffff"
 
 
-def _detail(t: Ec2ImportTask) -> dict[str, Any]:
+def detail(t: Ec2ImportTask) -> dict[str, Any]:
     detail: dict[str, Any] = {
         "Description": t.description,
         "DiskImageSize": float(t.image_bytes),
@@ -69,7 +73,35 @@ def _detail(t: Ec2ImportTask) -> dict[str, Any]:
 
 
 def snapshot_task_out(t: Ec2ImportTask) -> dict[str, Any]:
-    return {"ImportTaskId": t.id, "Description": t.description, "SnapshotTaskDetail": _detail(t)}
+    return {"ImportTaskId": t.id, "Description": t.description, "SnapshotTaskDetail": detail(t)}
+
+
+def disk_source(disk: dict[str, Any], name: str) -> tuple[str, str, str, str]:
+    """A disk container's (format, bucket, key, source URL as given)."""
+    fmt = image_format(f"{name}.Format", disk.get("Format") or "RAW")
+    bucket_ref = dict(disk.get("UserBucket") or {})
+    url = str(disk.get("Url") or "")
+    if bucket_ref and url:
+        raise errors.invalid_combination(f"Give {name}.UserBucket or {name}.Url.")
+    if bucket_ref:
+        bucket, key = str(bucket_ref.get("S3Bucket") or ""), str(bucket_ref.get("S3Key") or "")
+        if not bucket or not key:
+            raise errors.missing(f"{name}.UserBucket.S3Bucket and S3Key")
+        return fmt, bucket, key, f"s3://{bucket}/{key}"
+    if url:
+        bucket, key = object_location(f"{name}.Url", url)
+        return fmt, bucket, key, url
+    raise errors.missing(f"{name}.UserBucket")
+
+
+def head_source(
+    rt: Runtime, ctx: RequestContext, name: str, bucket: str, key: str
+) -> tuple[str, int]:
+    """The object's (ETag, size) when the caller may read it and it is not empty."""
+    etag, size = head(rt, ctx, name, bucket, key)
+    if size <= 0:
+        raise errors.invalid_parameter(name, f"{bucket}/{key}", "The object is empty.")
+    return etag, size
 
 
 def import_snapshot(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
@@ -89,30 +121,19 @@ def import_snapshot(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
             if earlier is not None:
                 return snapshot_task_out(earlier)
     disk = dict(params.get("DiskContainer") or {})
-    fmt = image_format("DiskContainer.Format", disk.get("Format") or "RAW")
-    bucket_ref = dict(disk.get("UserBucket") or {})
-    url = str(disk.get("Url") or "")
-    if bucket_ref and url:
-        raise errors.invalid_combination("Give DiskContainer.UserBucket or DiskContainer.Url.")
-    if bucket_ref:
-        bucket, key = str(bucket_ref.get("S3Bucket") or ""), str(bucket_ref.get("S3Key") or "")
-        if not bucket or not key:
-            raise errors.missing("DiskContainer.UserBucket.S3Bucket and S3Key")
-        source = f"s3://{bucket}/{key}"
-    elif url:
-        bucket, key = object_location("DiskContainer.Url", url)
-        source = url
-    else:
-        raise errors.missing("DiskContainer.UserBucket")
+    fmt, bucket, key, source = disk_source(disk, "DiskContainer")
     description = str(params.get("Description") or disk.get("Description") or "")
     if len(description) > 255:
         raise errors.invalid_parameter("Description", description[:32] + "...", "At most 255.")
-    etag, size = head(rt, ctx, "DiskContainer", bucket, key)
-    if size <= 0:
-        raise errors.invalid_parameter("DiskContainer", f"{bucket}/{key}", "The object is empty.")
+    with rt.store.read() as s:
+        # As CreateVolume: a task no live storage agent would convert is not taken.
+        check_any_storage(s, rt.settings.heartbeat_timeout)
+        check_import_room(s, account)
+    etag, size = head_source(rt, ctx, "DiskContainer", bucket, key)
     task_id = new_id("import-snap")
     created = now()
     with rt.store.session() as s:
+        check_import_room(s, account)
         snapshot = Ec2Snapshot(
             id=new_id("snap"),
             account_id=account,
@@ -192,20 +213,6 @@ def describe_import_snapshot_tasks(rt: Runtime, ctx: RequestContext, params: Par
     return out
 
 
-def discard_snapshot(s: Session, task: Ec2ImportTask) -> None:
-    """Delete the pending snapshot an unclaimed task made (it has no chunks)."""
-    if task.snapshot_id:
-        gone = s.execute(
-            delete(Ec2Snapshot).where(
-                Ec2Snapshot.id == task.snapshot_id,
-                Ec2Snapshot.storage_host == "",
-                Ec2Snapshot.state == "pending",
-            )
-        )
-        if getattr(gone, "rowcount", 0):
-            delete_all_tags(s, [task.snapshot_id])
-
-
 def cancel_import_task(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
     task_id = str(params.get("ImportTaskId") or "")
     if not task_id:
@@ -215,8 +222,6 @@ def cancel_import_task(rt: Runtime, ctx: RequestContext, params: Params) -> Resu
         previous = STATUS[task.state]
         cancel(s, task, str(params.get("CancelReason") or ""))
         s.refresh(task)
-        if task.state == "cancelled":
-            discard_snapshot(s, task)
         return {"ImportTaskId": task.id, "PreviousState": previous, "State": STATUS[task.state]}
 
 

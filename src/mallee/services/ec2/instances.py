@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from mallee.api.context import RequestContext
 from mallee.ids import is_id
 from mallee.services.base import Operations, Params, Result, Runtime
-from mallee.services.ec2 import errors, launch
+from mallee.services.ec2 import block_devices, errors, launch
 from mallee.services.ec2 import instance_views as views
 from mallee.services.ec2.filters import lookup, matches, parse_filters
 from mallee.services.ec2.instance_profiles import authorize_pass_role
@@ -228,6 +228,13 @@ def start_instances(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
         for row in rows:
             if row.state not in ("stopped", "pending", "running"):
                 raise errors.incorrect_state(row.id, "started")
+            # Its root volume may have been detached while it was stopped: nothing to boot.
+            if (
+                row.state == "stopped"
+                and row.root_device_type == "ebs"
+                and not block_devices.root_attached(s, row.id, row.root_device_name)
+            ):
+                raise errors.no_root_volume(row.id, row.root_device_name)
         for row in rows:
             before = row.state
             if before == "stopped":

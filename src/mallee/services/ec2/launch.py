@@ -27,6 +27,7 @@ from mallee.services.ec2.block_devices import Mapping
 from mallee.services.ec2.images import aux_image, launchable_image
 from mallee.services.ec2.instance_profiles import launch_profile
 from mallee.services.ec2.tags import apply_tag_specifications
+from mallee.services.ec2.volumes import capacity_gib, check_storage
 from mallee.store import Store
 from mallee.store.prepared import InsertMany, Prepared
 from mallee.store.tables.ec2 import Ec2Instance, Ec2InstanceType, Ec2KeyPair
@@ -203,8 +204,12 @@ def launch_mappings(
     s: Session, account: str, image: Any, requested: list[Mapping]
 ) -> list[Mapping]:
     """The mappings an instance of `image` launches with (InvalidBlockDeviceMapping when its
-    EBS root is dropped, or an instance-store root is mapped to a volume)."""
-    merged = block_devices.merge(block_devices.stored(image.block_device_mappings), requested)
+    EBS root is dropped, or an instance-store root is mapped to a volume). The image's own
+    snapshots are checked as its owner's (the caller may launch the image: that is enough, as
+    AWS), the snapshots the request names as the caller's."""
+    own = block_devices.stored(image.block_device_mappings)
+    image_snapshots = {m.snapshot_id: image.account_id for m in own if m.snapshot_id}
+    merged = block_devices.merge(own, requested)
     merged = [m for m in merged if not m.no_device]
     root = block_devices.root_of(merged, image.root_device_name)
     if image.root_device_type == "ebs" and root is None:
@@ -215,18 +220,29 @@ def launch_mappings(
         raise block_devices.invalid_mapping(
             f"The root device {image.root_device_name} of {image.id} is its instance store."
         )
-    return block_devices.resolve(s, account, merged)
+    return block_devices.resolve(s, account, merged, checked_as=image_snapshots)
 
 
 def how_many(s: Session, params: dict[str, Any], launch: LaunchPlan, timeout: float) -> int:
-    """MaxCount if the zone has room for it, else as many as fit but at least MinCount."""
+    """MaxCount if the zone has room for it, else as many as fit but at least MinCount. The
+    volumes of its Ebs mappings too: a storage service of the zone must be alive to make
+    them, and together they must fit the zone's storage, as CreateVolume checks one."""
     low, high = _counts(params)
     t = launch.itype
     size = (t.cores, t.memory_mb, t.disk_gb)
     free = free_slots(s, launch.zone, size, now=time.time(), heartbeat_timeout=timeout)
     if free < low:
         raise errors.insufficient_capacity(low, launch.itype.name, launch.zone, free)
-    return min(high, free)
+    count = min(high, free)
+    volume_gib = sum(m.size or 0 for m in launch.mappings if m.ebs)
+    if volume_gib:
+        check_storage(s, launch.zone, timeout)
+        capacity = capacity_gib(s, launch.zone)
+        if capacity is not None:
+            count = min(count, capacity // volume_gib)
+            if count < low:
+                raise errors.beyond_capacity(volume_gib * low, launch.zone, capacity)
+    return count
 
 
 def create(

@@ -7,24 +7,37 @@ from typing import ClassVar
 from mallee.api.context import RequestContext
 from mallee.services.base import Operations, Provider, operations_of
 from mallee.services.ec2 import (
+    account_attributes,
     addresses,
+    block_device_arns,
     conversion_tasks,
     create_image,
+    default_vpc,
+    dhcp_options,
     ebs_images,
     errors,
     image_attributes,
     images,
+    import_images,
+    import_instances,
     import_tasks,
     instance_attributes,
     instance_types,
     instances,
+    internet_gateways,
     keypairs,
+    nat_gateways,
+    network_acls,
     regions,
+    route_tables,
     security_groups,
     snapshots,
+    subnets,
     tags,
     volume_attachments,
     volumes,
+    vpc_arns,
+    vpcs,
 )
 
 
@@ -49,14 +62,34 @@ class Ec2Provider(Provider):
         snapshots.OPERATIONS,
         conversion_tasks.OPERATIONS,
         import_tasks.OPERATIONS,
+        import_instances.OPERATIONS,
+        import_images.OPERATIONS,
+        vpcs.OPERATIONS,
+        default_vpc.OPERATIONS,
+        subnets.OPERATIONS,
+        internet_gateways.OPERATIONS,
+        route_tables.OPERATIONS,
+        network_acls.OPERATIONS,
+        dhcp_options.OPERATIONS,
+        nat_gateways.OPERATIONS,
+        account_attributes.OPERATIONS,
     )
     # Eucalyptus: only the cloud administrator edits the instance types.
     admin_operations: ClassVar[frozenset[str]] = frozenset({"ModifyInstanceTypeAttribute"})
+    # Reads that make the account's default VPC (or a new zone's default subnet) on first need.
+    writing_reads: ClassVar[frozenset[str]] = default_vpc.MAKES_DEFAULT_VPC
 
     def resources(self, ctx: RequestContext) -> list[str]:
         # Volume and snapshot operations are authorized on the volumes, snapshots (and
-        # instances) they name, as AWS's resource-level permissions; the others on "*".
-        return snapshots.resources(ctx) or volume_attachments.resources(self.store, ctx) or ["*"]
+        # instances) they name, as AWS's resource-level permissions, and so are launches and
+        # image registrations on the snapshots they use; the others on "*".
+        return (
+            snapshots.resources(ctx)
+            or volume_attachments.resources(self.store, ctx)
+            or block_device_arns.resources(self.store, ctx)
+            or vpc_arns.resources(ctx)
+            or ["*"]
+        )
 
     def prepare(self, ctx: RequestContext) -> None:
         # EC2's DryRun: the caller is authorized (the chain checked), so say so and stop.

@@ -2,7 +2,8 @@
 
 AttachVolume moves the volume available -> in-use and writes its attachment `attaching` in one
 transaction (the conditional UPDATE makes a second, racing attach fail); the storage agent then
-exports the volume and the instance's node plugs it in (`attached`). DetachVolume marks the
+exports the volume and the instance's node plugs it in (`attached`); a stopped instance's is
+`attached` at once and plugged at its start, and may be its root. DetachVolume marks the
 attachment `detaching`; the node unplugs it, removes the row and makes the volume available.
 """
 
@@ -16,6 +17,7 @@ from sqlalchemy import select, update
 from mallee.api.context import RequestContext
 from mallee.services.base import Operations, Params, Result, Runtime
 from mallee.services.ec2 import errors
+from mallee.services.ec2.block_devices import at_root
 from mallee.services.ec2.instances import owned
 from mallee.services.ec2.volumes import (
     attachment_out,
@@ -47,7 +49,10 @@ def attach_volume(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
         if not instance_id:
             raise errors.missing("InstanceId")
         instance = owned(s, account, [instance_id])[0]
-        if not _DEVICE.fullmatch(device):
+        # An EBS instance's root device takes a volume again (AWS's rescue of a root volume:
+        # detached while stopped, mended elsewhere, attached back before the start).
+        ebs_root = instance.root_device_type == "ebs" and device == instance.root_device_name
+        if not (_DEVICE.fullmatch(device) or ebs_root):
             raise errors.bad_device(device)
         if volume.state == "in-use":
             raise errors.volume_in_use(volume_id)
@@ -55,12 +60,17 @@ def attach_volume(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
             raise errors.volume_not_available(volume_id, volume.state)
         if volume.availability_zone != instance.availability_zone:
             raise errors.zone_mismatch(volume_id, instance_id)
-        if instance.state != "running":
+        if instance.state not in ("running", "stopped"):
             raise errors.not_attachable(instance_id)
         others = s.scalars(
             select(Ec2VolumeAttachment).where(Ec2VolumeAttachment.instance_id == instance_id)
         ).all()
-        if any(a.device == device for a in others) or device == instance.root_device_name:
+        root_taken = instance.root_device_type != "ebs" or any(
+            at_root(a.device, instance.root_device_name) for a in others
+        )
+        if any(a.device == device for a in others) or (
+            at_root(device, instance.root_device_name) and root_taken
+        ):
             raise errors.device_in_use(device)
         if len(others) >= MAX_ATTACHMENTS:
             raise errors.attachment_limit(instance_id, MAX_ATTACHMENTS)
@@ -77,7 +87,9 @@ def attach_volume(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
             volume_id=volume_id,
             instance_id=instance_id,
             device=device,
-            state="attaching",
+            # A stopped instance has no VM to plug it into: attached now, plugged at its start
+            # (the storage agent exports a stopped instance's volumes only then).
+            state="attached" if instance.state == "stopped" else "attaching",
             delete_on_termination=False,
             attached_at=now(),
             force=False,

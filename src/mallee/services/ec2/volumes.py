@@ -8,6 +8,7 @@ volume_attachments.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable, Sequence
 from typing import Any, cast
 
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from mallee.api.context import RequestContext
 from mallee.ids import is_id, new_id
+from mallee.registry.components import derive_state
 from mallee.services.base import Operations, Params, Result, Runtime
 from mallee.services.ec2 import errors
 from mallee.services.ec2.filters import lookup, matches, parse_filters
@@ -35,6 +37,7 @@ from mallee.store.tables.ebs import (
     Ec2VolumeModification,
     StorageHost,
 )
+from mallee.store.tables.registry import ServiceRow
 
 # Largest volume per type (GiB), as AWS.
 MAX_SIZE = {"standard": 1024, "gp2": 16384, "gp3": 16384}
@@ -88,14 +91,31 @@ def _check_size(size: int, volume_type: str) -> None:
         raise errors.bad_volume_size(size, volume_type, 1, high)
 
 
-def _check_capacity(s: Session, zone: str, size: int) -> None:
-    """A volume larger than every storage host of its zone could ever hold (data is sparse:
-    what is free now is no limit, the file system's whole size is)."""
+def capacity_gib(s: Session, zone: str) -> int | None:
+    """The most a storage host of the zone could ever hold (data is sparse: what is free now
+    is no limit, the file system's whole size is); None while no host reported one."""
     capacity = s.scalar(
         select(func.max(StorageHost.capacity_bytes)).where(StorageHost.zone == zone)
     )
-    if capacity and size << 30 > capacity:
-        raise errors.beyond_capacity(size, zone, capacity >> 30)
+    return int(capacity) >> 30 if capacity else None
+
+
+def _check_capacity(s: Session, zone: str, size: int) -> None:
+    """A volume larger than every storage host of its zone could ever hold."""
+    capacity = capacity_gib(s, zone)
+    if capacity is not None and size > capacity:
+        raise errors.beyond_capacity(size, zone, capacity)
+
+
+def check_storage(s: Session, zone: str, timeout: float) -> None:
+    """InsufficientVolumeCapacity unless a storage service of the zone is enabled and alive:
+    a volume written now would otherwise wait `creating` until one is."""
+    found = s.scalars(
+        select(ServiceRow).where(ServiceRow.type == "storage", ServiceRow.partition == zone)
+    ).all()
+    now = time.time()
+    if not any(derive_state(row, now, timeout)[0] == "ENABLED" for row in found):
+        raise errors.insufficient_volume_capacity(zone)
 
 
 def _int(params: Params, name: str) -> int | None:
@@ -145,6 +165,7 @@ def create_volume(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
         if size is None:  # neither given: rejected above, said again for the type checker
             raise errors.missing("size")
         _check_capacity(s, zone, size)
+        check_storage(s, zone, rt.settings.heartbeat_timeout)
         row = Ec2Volume(
             id=volume_id,
             account_id=account,

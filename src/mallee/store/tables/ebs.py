@@ -18,8 +18,18 @@ from __future__ import annotations
 import secrets
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    update,
+)
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from mallee.store.db import Base
 
@@ -94,6 +104,18 @@ def nbd_export_name(volume_id: str, export_tag: str) -> str:
 def export_volume(export: str) -> str:
     """The volume an export name serves."""
     return export.partition(".")[0]
+
+
+def unready_volumes(s: Session, instance_id: str) -> None:
+    """The instance stopped: its volumes are not ready for a VM until the storage agent
+    serves them again for its next start. Cleared in the transaction that stops it, so a
+    quick StartInstances never finds a stale `exported` while the agent, having seen it
+    stopped, withdraws the export."""
+    s.execute(
+        update(Ec2VolumeAttachment)
+        .where(Ec2VolumeAttachment.instance_id == instance_id)
+        .values(exported=False)
+    )
 
 
 class Ec2VolumeModification(Base):

@@ -170,6 +170,7 @@ def _image(rt: Runtime, image_id: str) -> Any:
         image = s.get_one(Ec2Image, image_id)
         return SimpleNamespace(
             id=image.id,
+            account_id=image.account_id,
             root_device_type=image.root_device_type,
             root_device_name=image.root_device_name,
             block_device_mappings=image.block_device_mappings,

@@ -14,6 +14,7 @@ from mallee.api.errors import ServiceError
 from mallee.api.http import HttpRequest
 from mallee.config import Settings
 from mallee.ids import new_id
+from mallee.registry import components
 from mallee.services.base import Runtime
 from mallee.services.ec2 import volume_attachments, volumes
 from mallee.store.tables.ebs import Ec2Volume, Ec2VolumeAttachment, StorageHost
@@ -30,6 +31,11 @@ def rt(store: Any, tmp_path: Path) -> Runtime:
         s.add(IamAccount(id=ACCOUNT, name="acct", created_at=dt.datetime.now(dt.UTC)))
         s.add(StorageHost(name="sc-two", zone="two", host="h", reported_at=time.time(),
                           capacity_bytes=100 << 30))  # fmt: skip
+    # Volumes are made only in zones whose storage service is alive.
+    for zone in ("one", "two"):
+        components.register_self(
+            store, type="storage", name=f"sc-{zone}", host="h", port=8773, partition=zone
+        )
     return Runtime(Settings(data_dir=tmp_path), store)
 
 
@@ -123,8 +129,9 @@ def test_attach_refusals(rt: Runtime) -> None:
     assert error(rt, volume_attachments.attach_volume, VolumeId=vid,
                  InstanceId="i-0123456789abcdef0", Device="/dev/sdf") == (
         "InvalidInstanceID.NotFound")  # fmt: skip
-    stopped = instance(rt, state="stopped")
-    assert error(rt, volume_attachments.attach_volume, VolumeId=vid, InstanceId=stopped,
+    # A stopped instance takes volumes (as AWS); one on its way there does not.
+    stopping = instance(rt, state="stopping")
+    assert error(rt, volume_attachments.attach_volume, VolumeId=vid, InstanceId=stopping,
                  Device="/dev/sdf") == "IncorrectInstanceState"  # fmt: skip
     assert error(rt, volume_attachments.attach_volume, VolumeId="vol-nothex",
                  InstanceId=iid, Device="/dev/sdf") == "InvalidVolume.Malformed"  # fmt: skip
