@@ -25,6 +25,7 @@ from mallee.ids import new_id
 from mallee.registry.components import derive_state
 from mallee.services.base import Operations, Params, Result, Runtime
 from mallee.services.ec2 import errors
+from mallee.services.ec2.import_rows import converting_volume, marker, new_task
 from mallee.services.ec2.import_sources import (
     Part,
     head,
@@ -40,8 +41,6 @@ from mallee.store.tables.ebs import Ec2Snapshot, Ec2Volume
 from mallee.store.tables.imports import Ec2ImportTask
 from mallee.store.tables.registry import ServiceRow
 
-# As euca2ools' default manifest expiry: a task not done by then is of no more use.
-EXPIRES = dt.timedelta(days=30)
 MAX_VOLUME_GIB = 1024
 _ALNUM = string.ascii_lowercase + string.digits
 _TASK_ID = re.compile(r"import-(?:i|vol|snap|ami)-(?:[a-z0-9]{8}|[0-9a-f]{17})")
@@ -79,11 +78,6 @@ def check_any_storage(s: Session, timeout: float) -> None:
 def check_task_id(task_id: str) -> None:
     if not _TASK_ID.fullmatch(task_id):
         raise errors.task_malformed(task_id)
-
-
-def marker(task_id: str) -> str:
-    """The storage_host of what a task makes until it is made: no agent's name."""
-    return f"import:{task_id}"
 
 
 def stamp(when: dt.datetime) -> str:
@@ -237,47 +231,22 @@ def import_volume(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
     created = now()
     with rt.store.session() as s:
         check_import_room(s, ctx.principal.account_id)
-        volume = Ec2Volume(
-            id=new_id("vol"),
-            account_id=ctx.principal.account_id,
-            availability_zone=zone,
-            size_gib=size,
-            volume_type="standard",
-            snapshot_id="",
-            state="creating",
-            created_at=created,
-            storage_host=marker(task_id),
-            auto_enable_io=False,
-            io_enabled=True,
-            status_message="",
+        volume = converting_volume(
+            new_id("vol"), ctx.principal.account_id, zone, size, task_id, created
         )
-        task = Ec2ImportTask(
-            id=task_id,
-            account_id=ctx.principal.account_id,
-            kind="import-volume",
-            state="active",
-            status_message="Pending",
-            step="",
-            progress=0,
-            bytes_converted=0,
-            description=description,
-            availability_zone=zone,
-            storage_host="",
-            created_at=created,
-            expires_at=created + EXPIRES,
-            client_token="",
+        task = new_task(
+            task_id,
+            ctx.principal.account_id,
+            "import-volume",
+            created=created,
             image_format=fmt,
             image_bytes=image_bytes,
             source_url=url,
             parts=parts_json(parts),
+            description=description,
+            availability_zone=zone,
             volume_id=volume.id,
             volume_size_gib=size,
-            snapshot_id="",
-            instance_id="",
-            image_id="",
-            platform="",
-            architecture="",
-            details="{}",
         )
         s.add_all([volume, task])
         s.flush()

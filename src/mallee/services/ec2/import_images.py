@@ -22,7 +22,6 @@ from mallee.services.base import Operations, Params, Result, Runtime
 from mallee.services.ec2 import errors, images
 from mallee.services.ec2.block_devices import Mapping
 from mallee.services.ec2.conversion_tasks import (
-    EXPIRES,
     check_any_storage,
     check_import_room,
     owned_task,
@@ -30,11 +29,11 @@ from mallee.services.ec2.conversion_tasks import (
 from mallee.services.ec2.ebs_images import ROOT_DEVICE, ebs_image_row
 from mallee.services.ec2.filters import lookup, matches, parse_filters
 from mallee.services.ec2.import_instances import image_columns
+from mallee.services.ec2.import_rows import converting_snapshot, new_task
 from mallee.services.ec2.import_sources import Part, parts_json
 from mallee.services.ec2.import_tasks import NO_VOLUME, STATUS, detail, disk_source, head_source
 from mallee.services.ec2.pagination import page
 from mallee.services.ec2.volumes import now
-from mallee.store.tables.ebs import Ec2Snapshot
 from mallee.store.tables.imports import Ec2ImportTask
 
 GIB = 1 << 30
@@ -109,21 +108,14 @@ def import_image(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
     gib = max(1, math.ceil(size / GIB))
     with rt.store.session() as s:
         check_import_room(s, account)
-        snapshot = Ec2Snapshot(
-            id=new_id("snap"),
-            account_id=account,
+        snapshot = converting_snapshot(
+            new_id("snap"),
+            account,
             volume_id=NO_VOLUME,
             # Until the agent reads the image's virtual size.
-            volume_size_gib=gib,
+            size_gib=gib,
             description=f"Created by {task_id}",
-            state="pending",
-            progress=0,
-            started_at=created,
-            # No host: as an ImportSnapshot's, only the task's agent fills it.
-            storage_host="",
-            status_message="",
-            is_public=False,
-            data_bytes=0,
+            created=created,
         )
         root = Mapping(
             device=ROOT_DEVICE, ebs=True, snapshot_id=snapshot.id, size=gib,
@@ -133,30 +125,19 @@ def import_image(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
             s, account, name=task_id, mappings=[root], description=description, architecture=arch
         )
         image.platform = platform.lower()
-        task = Ec2ImportTask(
-            id=task_id,
-            account_id=account,
-            kind="import-image",
-            state="active",
-            status_message="pending",
-            step="",
-            progress=0,
-            bytes_converted=0,
-            description=description,
-            availability_zone="",
-            storage_host="",
-            created_at=created,
-            expires_at=created + EXPIRES,
-            client_token=token[:64],
+        task = new_task(
+            task_id,
+            account,
+            "import-image",
+            created=created,
             image_format=fmt,
             image_bytes=size,
             source_url=source,
             parts=parts_json([Part(bucket, key, etag, 0, size - 1)]),
-            volume_id="",
-            volume_size_gib=0,
+            status_message="pending",
+            description=description,
+            client_token=token[:64],
             snapshot_id=snapshot.id,
-            instance_id="",
-            image_id="",
             platform=platform,
             architecture=arch,
             details=json.dumps({"image": image_columns(image)}),

@@ -30,22 +30,18 @@ from mallee.services.base import Operations, Params, Result, Runtime
 from mallee.services.ec2 import errors, images, security_groups
 from mallee.services.ec2.block_devices import Mapping
 from mallee.services.ec2.conversion_tasks import (
-    EXPIRES,
-    DiskImage,
     check_import_room,
     description_of,
     disk_image,
-    marker,
     new_task_id,
     task_out,
 )
 from mallee.services.ec2.ebs_images import ROOT_DEVICE, ebs_image_row
+from mallee.services.ec2.import_rows import converting_snapshot, converting_volume, new_task
 from mallee.services.ec2.import_sources import parts_json
 from mallee.services.ec2.launch import DEFAULT_TYPE, user_data, user_data_limit
 from mallee.services.ec2.volumes import now
-from mallee.store.tables.ebs import Ec2Snapshot, Ec2Volume
 from mallee.store.tables.ec2 import Ec2Image, Ec2InstanceType, Ec2KeyPair
-from mallee.store.tables.imports import Ec2ImportTask
 
 PLATFORMS = ("Linux",)
 _SPEC = "LaunchSpecification"
@@ -182,34 +178,33 @@ def import_instance(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
         }
         s.add_all(
             [
-                _volume(account, spec["Zone"], disk, volume_id, task_id, created),
-                _snapshot(account, snapshot_id, volume_id, disk.size_gib, task_id, created),
+                converting_volume(
+                    volume_id, account, spec["Zone"], disk.size_gib, task_id, created
+                ),
+                converting_snapshot(
+                    snapshot_id,
+                    account,
+                    volume_id=volume_id,
+                    size_gib=disk.size_gib,
+                    description=f"Created by {task_id}",
+                    created=created,
+                ),
             ]
         )
-        task = Ec2ImportTask(
-            id=task_id,
-            account_id=account,
-            kind="import-instance",
-            state="active",
-            status_message="Pending",
-            step="",
-            progress=0,
-            bytes_converted=0,
-            description=description,
-            availability_zone=spec["Zone"],
-            storage_host="",
-            created_at=created,
-            expires_at=created + EXPIRES,
-            client_token="",
+        task = new_task(
+            task_id,
+            account,
+            "import-instance",
+            created=created,
             image_format=disk.image_format,
             image_bytes=disk.image_bytes,
             source_url=disk.url,
             parts=parts_json(disk.parts),
+            description=description,
+            availability_zone=spec["Zone"],
             volume_id=volume_id,
             volume_size_gib=disk.size_gib,
             snapshot_id=snapshot_id,
-            instance_id="",
-            image_id="",
             platform=platform,
             architecture=spec["Architecture"],
             details=json.dumps(details),
@@ -217,46 +212,6 @@ def import_instance(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
         s.add(task)
         s.flush()
         return {"ConversionTask": task_out(task)}
-
-
-def _volume(
-    account: str, zone: str, disk: DiskImage, volume_id: str, task_id: str, created: dt.datetime
-) -> Ec2Volume:
-    return Ec2Volume(
-        id=volume_id,
-        account_id=account,
-        availability_zone=zone,
-        size_gib=disk.size_gib,
-        volume_type="standard",
-        snapshot_id="",
-        state="creating",
-        created_at=created,
-        storage_host=marker(task_id),
-        auto_enable_io=False,
-        io_enabled=True,
-        status_message="",
-    )
-
-
-def _snapshot(
-    account: str, snapshot_id: str, volume_id: str, size: int, task_id: str, created: dt.datetime
-) -> Ec2Snapshot:
-    # No host: no agent takes it as an attached volume's snapshot, none fails it as a dead
-    # host's; the task's agent fills it.
-    return Ec2Snapshot(
-        id=snapshot_id,
-        account_id=account,
-        volume_id=volume_id,
-        volume_size_gib=size,
-        description=f"Created by {task_id}",
-        state="pending",
-        progress=0,
-        started_at=created,
-        storage_host="",
-        status_message="",
-        is_public=False,
-        data_bytes=0,
-    )
 
 
 OPERATIONS: Operations = {"ImportInstance": import_instance}

@@ -20,13 +20,13 @@ from mallee.ids import new_id
 from mallee.services.base import Operations, Params, Result, Runtime
 from mallee.services.ec2 import errors
 from mallee.services.ec2.conversion_tasks import (
-    EXPIRES,
     cancel,
     check_any_storage,
     check_import_room,
     owned_task,
 )
 from mallee.services.ec2.filters import lookup, matches, parse_filters
+from mallee.services.ec2.import_rows import converting_snapshot, new_task
 from mallee.services.ec2.import_sources import (
     Part,
     head,
@@ -36,7 +36,6 @@ from mallee.services.ec2.import_sources import (
 )
 from mallee.services.ec2.pagination import page
 from mallee.services.ec2.volumes import now
-from mallee.store.tables.ebs import Ec2Snapshot
 from mallee.store.tables.imports import Ec2ImportTask
 
 STATUS = {
@@ -134,50 +133,28 @@ def import_snapshot(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
     created = now()
     with rt.store.session() as s:
         check_import_room(s, account)
-        snapshot = Ec2Snapshot(
-            id=new_id("snap"),
-            account_id=account,
+        snapshot = converting_snapshot(
+            new_id("snap"),
+            account,
             volume_id=NO_VOLUME,
             # Until the agent reads the image's virtual size.
-            volume_size_gib=max(1, math.ceil(size / (1 << 30))),
+            size_gib=max(1, math.ceil(size / (1 << 30))),
             description=description,
-            state="pending",
-            progress=0,
-            started_at=created,
-            # No host: no agent takes it as a volume's snapshot, none fails it as a dead
-            # host's; the task's agent fills it.
-            storage_host="",
-            status_message="",
-            is_public=False,
-            data_bytes=0,
+            created=created,
         )
-        task = Ec2ImportTask(
-            id=task_id,
-            account_id=account,
-            kind="import-snapshot",
-            state="active",
-            status_message="pending",
-            step="",
-            progress=0,
-            bytes_converted=0,
-            description=description,
-            availability_zone="",
-            storage_host="",
-            created_at=created,
-            expires_at=created + EXPIRES,
-            client_token=token[:64],
+        task = new_task(
+            task_id,
+            account,
+            "import-snapshot",
+            created=created,
             image_format=fmt,
             image_bytes=size,
             source_url=source,
             parts=parts_json([Part(bucket, key, etag, 0, size - 1)]),
-            volume_id="",
-            volume_size_gib=0,
+            status_message="pending",
+            description=description,
+            client_token=token[:64],
             snapshot_id=snapshot.id,
-            instance_id="",
-            image_id="",
-            platform="",
-            architecture="",
-            details="{}",
         )
         s.add_all([snapshot, task])
         s.flush()
