@@ -127,7 +127,7 @@ def test_allocate_associate_move_disassociate_release(user: Any) -> None:
     assert all(autos.values())
     out = user.allocate_address(Domain="vpc")
     eip, alloc = out["PublicIp"], out["AllocationId"]
-    assert alloc.startswith("eipalloc-") and out["Domain"] == "standard"
+    assert alloc.startswith("eipalloc-") and out["Domain"] == "vpc"
     (listed,) = user.describe_addresses()["Addresses"]
     assert listed["PublicIp"] == eip and listed["AllocationId"] == alloc
     assert "InstanceId" not in listed and "AssociationId" not in listed
@@ -388,7 +388,7 @@ def test_aws_cli(cloud: Cloud, tmp_path: Path) -> None:
     assert out["AllocationId"].startswith("eipalloc-") and out["PublicIp"]
     listed = cli("describe-addresses", "--public-ips", out["PublicIp"])
     (address,) = json.loads(listed.stdout)["Addresses"]
-    assert address["AllocationId"] == out["AllocationId"] and address["Domain"] == "standard"
+    assert address["AllocationId"] == out["AllocationId"] and address["Domain"] == "vpc"
     missing = cli("describe-addresses", "--public-ips", UNKNOWN_IP, check=False)
     assert missing.returncode != 0 and "InvalidAddress.NotFound" in missing.stderr
     cli("release-address", "--allocation-id", out["AllocationId"])

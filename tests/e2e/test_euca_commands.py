@@ -279,7 +279,8 @@ def test_security_groups(euca: Euca) -> None:
             rf"PERMISSION\t{name}\tALLOWS\ticmp\t-1\t-1\tFROM\tCIDR\t0\.0\.0\.0/0",
         )
         lines = euca("euca-describe-groups", name)
-        assert re.fullmatch(rf"GROUP\tsg-{ID}\t{ACCOUNT}\t{name}\tweb servers\t", lines[0])
+        # The group is the default VPC's (issue #18): euca2ools prints its VPC last.
+        assert re.fullmatch(rf"GROUP\tsg-{ID}\t{ACCOUNT}\t{name}\tweb servers\tvpc-{ID}", lines[0])
         owner = lines[0].split("\t")[2]
         assert sorted(lines[1:]) == sorted(
             [

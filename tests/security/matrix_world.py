@@ -462,6 +462,7 @@ def _ec2_resources(world: World) -> tuple[dict[str, Any], set[str]]:
     # A's snapshot of it: no other account may see, use, share, copy or delete it.
     snapshot = ec2.create_snapshot(VolumeId=volume, Description="matrix")["SnapshotId"]
     _wait_snapshot(ec2, snapshot)
+    vpc = _vpc_resources(ec2)
     named = {
         "InstanceId": instance,
         "InstanceIds": [instance],
@@ -492,6 +493,8 @@ def _ec2_resources(world: World) -> tuple[dict[str, Any], set[str]]:
         "SnapshotId": snapshot,
         "SnapshotIds": [snapshot],
         "SourceSnapshotId": snapshot,
+        **{name: value for name, value in vpc.items()},
+        **{f"{name}s": [value] for name, value in vpc.items()},
     }
     tokens = {
         instance,
@@ -504,8 +507,33 @@ def _ec2_resources(world: World) -> tuple[dict[str, Any], set[str]]:
         volume,
         snapshot,
         *rule_ids,
+        *vpc.values(),
     }
     return named, tokens
+
+
+def _vpc_resources(ec2: Any) -> dict[str, str]:
+    """A's VPC with a subnet, an attached gateway, a route table, an ACL, DHCP options and a
+    network interface (request member -> id)."""
+    vpc = ec2.create_vpc(CidrBlock="10.60.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.60.1.0/24")["Subnet"]["SubnetId"]
+    igw = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+    ec2.attach_internet_gateway(InternetGatewayId=igw, VpcId=vpc)
+    table = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
+    acl = ec2.create_network_acl(VpcId=vpc)["NetworkAcl"]["NetworkAclId"]
+    dopt = ec2.create_dhcp_options(
+        DhcpConfigurations=[{"Key": "domain-name", "Values": ["matrix.internal"]}]
+    )["DhcpOptions"]["DhcpOptionsId"]
+    eni = ec2.create_network_interface(SubnetId=subnet)["NetworkInterface"]
+    return {
+        "VpcId": vpc,
+        "SubnetId": subnet,
+        "InternetGatewayId": igw,
+        "RouteTableId": table,
+        "NetworkAclId": acl,
+        "DhcpOptionsId": dopt,
+        "NetworkInterfaceId": eni["NetworkInterfaceId"],
+    }
 
 
 def _wait_snapshot(ec2: Any, snapshot_id: str) -> None:

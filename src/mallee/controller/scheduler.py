@@ -24,6 +24,7 @@ from mallee.placement.usage import NodeInfo, NodeUsage, fits, usable_nodes
 from mallee.store import Store
 from mallee.store.prepared import InsertMany, Prepared
 from mallee.store.tables.ec2 import Ec2Instance
+from mallee.store.tables.interfaces import Ec2NetworkInterface, held_addresses
 from mallee.store.tables.network import Ec2Address, bump_network
 
 log = logging.getLogger(__name__)
@@ -83,7 +84,9 @@ class Scheduler:
                     _no_capacity(conn, row)
                     continue
                 # An instance rescheduled after its node went silent keeps its public IP.
-                public_ip = row.public_ip or public.next_free()
+                public_ip = row.public_ip or (
+                    public.next_free() if row.public_ip_on_launch else None
+                )
                 moved = _PLACE.run(
                     conn,
                     id=row.id,
@@ -94,6 +97,8 @@ class Scheduler:
                 )
                 if not moved:  # changed since the read (another controller, a termination)
                     continue
+                # Its primary interface shows the same addresses, written in this transaction.
+                _PLACE_INTERFACE.run(conn, id=row.id, mac=mac_for(row.id), private_ip=address)
                 target.take(row.cores, row.memory_mb, row.disk_gb)
                 if public_ip and not row.public_ip:
                     public.give(row, public_ip)
@@ -130,6 +135,7 @@ _PENDING = Prepared(
         Ec2Instance.instance_type,
         Ec2Instance.availability_zone,
         Ec2Instance.public_ip,
+        Ec2Instance.public_ip_on_launch,
     )
     .where(*_UNPLACED_IN_ZONE)
     .order_by(Ec2Instance.launch_time, Ec2Instance.reservation_id, Ec2Instance.id)
@@ -146,6 +152,13 @@ _PLACE = Prepared(
         private_ip=bindparam("private_ip"),
         public_ip=bindparam("public_ip"),
     )
+)
+_PLACE_INTERFACE = Prepared(
+    update(Ec2NetworkInterface)
+    .where(
+        Ec2NetworkInterface.instance_id == bindparam("id"), Ec2NetworkInterface.device_index == 0
+    )
+    .values(mac=bindparam("mac"), private_ip=bindparam("private_ip"))
 )
 _TERMINATE = Prepared(
     update(Ec2Instance)
@@ -230,6 +243,8 @@ class _PrivateAddresses:
     def __init__(self, s: Session) -> None:
         self._s = s
         self._free: dict[str, Iterator[str]] = {}
+        # Addresses of the default VPC's other interfaces and NAT gateways: not an instance's.
+        self._held = held_addresses(s)
 
     def _scan(self, node: NodeInfo) -> Iterator[str]:
         held = self._s.scalars(
@@ -239,7 +254,7 @@ class _PrivateAddresses:
                 Ec2Instance.private_ip.is_not(None),
             )
         ).all()
-        taken = {ip for ip in held if ip}
+        taken = {ip for ip in held if ip} | self._held
         hosts = ipaddress.ip_network(node.subnet, strict=False).hosts()
         next(hosts)
         return (text for text in map(str, hosts) if text not in taken)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from mallee.registry import components, properties
@@ -18,6 +18,7 @@ from mallee.store import Store
 from mallee.store.tables.compute import InstanceConsole, InstanceCounters
 from mallee.store.tables.ebs import unready_volumes
 from mallee.store.tables.ec2 import Ec2Instance, Ec2Tag
+from mallee.store.tables.interfaces import Ec2NetworkInterface
 from mallee.store.tables.network import bump_network
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,12 @@ def _settle(s: Session, row: Ec2Instance, now: float, lost_after: float) -> int:
     elif row.state == "pending":
         log.warning("node %s is silent: %s goes back to the scheduler", row.node, row.id)
         row.node = row.mac = row.private_ip = None
+        # Its primary interface loses the addresses with it, in this transaction.
+        s.execute(
+            update(Ec2NetworkInterface)
+            .where(Ec2NetworkInterface.instance_id == row.id, Ec2NetworkInterface.device_index == 0)
+            .values(mac=None, private_ip=None)
+        )
     elif now - row.state_changed_at > lost_after:
         _terminate(row, now)
         row.state_reason_code = NODE_LOST
@@ -97,4 +104,8 @@ def _forget(s: Session, ids: list[str]) -> None:
     s.execute(delete(Ec2Tag).where(Ec2Tag.resource_id.in_(ids)))
     s.execute(delete(InstanceConsole).where(InstanceConsole.instance_id.in_(ids)))
     s.execute(delete(InstanceCounters).where(InstanceCounters.instance_id.in_(ids)))
+    # Their interfaces went with them (DeleteOnTermination); the rows go now.
+    enis = select(Ec2NetworkInterface.id).where(Ec2NetworkInterface.instance_id.in_(ids))
+    s.execute(delete(Ec2Tag).where(Ec2Tag.resource_id.in_(enis)))
+    s.execute(delete(Ec2NetworkInterface).where(Ec2NetworkInterface.instance_id.in_(ids)))
     s.execute(delete(Ec2Instance).where(Ec2Instance.id.in_(ids)))

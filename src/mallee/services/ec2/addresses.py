@@ -1,12 +1,13 @@
 """EC2 elastic IPs: AllocateAddress, AssociateAddress, DisassociateAddress, ReleaseAddress,
 DescribeAddresses, over the EDGE public address pool.
 
-Eucalyptus EDGE addresses are EC2-Classic ("standard") addresses; boto3 users address them by
-AllocationId and AssociationId, so both are kept. With no domain stored per address, the
-way a call names the address chooses the rules it follows: by PublicIp, EC2-Classic's (an
-associated address moves on AssociateAddress, and is disassociated first on ReleaseAddress);
-by AllocationId, VPC's (moving needs AllowReassociation, releasing an associated address is
-InvalidIPAddress.InUse).
+Each address has its Domain (AllocateAddress's, `standard` by default as Eucalyptus' EDGE
+addresses are); both kinds have an AllocationId and AssociationId. The way a call names the
+address chooses the rules it follows: by PublicIp, EC2-Classic's (an associated address moves
+on AssociateAddress, and is disassociated first on ReleaseAddress); by AllocationId, VPC's
+(moving needs AllowReassociation, releasing an associated address is InvalidIPAddress.InUse).
+An address is associated with an instance (its primary interface) or with a network interface
+and one of its private IPs; one a live NAT gateway holds cannot be associated.
 
 An instance has at most one public address. Associating an elastic IP returns the instance's
 auto-assigned one to the pool; disassociating gives it a new auto-assigned one when
@@ -30,6 +31,9 @@ from mallee.services.base import Operations, Params, Result, Runtime
 from mallee.services.ec2 import errors
 from mallee.services.ec2.filters import lookup, matches, parse_filters
 from mallee.services.ec2.instances import owned
+from mallee.services.ec2.nat_gateways import LIVE as NAT_LIVE
+from mallee.services.ec2.network_interfaces import checked_eni_id
+from mallee.services.ec2.network_interfaces import owned as owned_interface
 from mallee.services.ec2.tags import (
     apply_tag_specifications,
     delete_all_tags,
@@ -39,7 +43,9 @@ from mallee.services.ec2.tags import (
 )
 from mallee.store.tables.ec2 import Ec2Instance
 from mallee.store.tables.iam import IamAccount
+from mallee.store.tables.interfaces import Ec2NetworkInterface, Ec2NetworkInterfaceAddress
 from mallee.store.tables.network import Ec2Address, bump_network
+from mallee.store.tables.vpc import Ec2NatGateway
 
 T = TypeVar("T")
 DOMAIN = "standard"
@@ -113,10 +119,11 @@ def _target(s: Session, account: str, instance_id: str) -> Ec2Instance:
     return row
 
 
-def _check_domain(params: Params) -> None:
+def _check_domain(params: Params) -> str:
     domain = params.get("Domain")
     if domain is not None and domain not in _DOMAINS:
         raise errors.invalid_parameter("Domain", domain)
+    return str(domain or DOMAIN)
 
 
 def _allocate(
@@ -152,6 +159,7 @@ def _detach(rt: Runtime, s: Session, address: Ec2Address, redynamic: bool) -> No
         else None
     )
     address.instance_id = address.association_id = None
+    address.network_interface_id = address.private_ip = None
     bump_network(s)
     if instance is None:
         return
@@ -177,12 +185,63 @@ def _attach(rt: Runtime, s: Session, address: Ec2Address, instance: Ec2Instance)
         _detach(rt, s, address, redynamic=True)
     address.instance_id = instance.id
     address.association_id = new_id("eipassoc")
+    # An instance's association is its primary interface's, read from it on Describe.
+    address.network_interface_id = address.private_ip = None
     instance.public_ip = address.public_ip
     bump_network(s)
 
 
+def _primary_interfaces(s: Session, instance_ids: list[str]) -> dict[str, str]:
+    if not instance_ids:
+        return {}
+    found = s.execute(
+        select(Ec2NetworkInterface.instance_id, Ec2NetworkInterface.id).where(
+            Ec2NetworkInterface.instance_id.in_(instance_ids),
+            Ec2NetworkInterface.device_index == 0,
+        )
+    ).all()
+    return {iid: eni for iid, eni in found if iid}
+
+
+def _attach_interface(
+    s: Session, address: Ec2Address, eni: Ec2NetworkInterface, private_ip: str
+) -> None:
+    """Map an address to an interface that no instance has (it holds its own addresses)."""
+    held = s.scalars(
+        select(Ec2Address)
+        .where(
+            Ec2Address.network_interface_id == eni.id,
+            Ec2Address.private_ip == private_ip,
+            Ec2Address.public_ip != address.public_ip,
+        )
+        .with_for_update()
+    ).all()
+    for other in held:
+        other.network_interface_id = other.private_ip = other.association_id = None
+    address.instance_id = None
+    address.network_interface_id = eni.id
+    address.private_ip = private_ip
+    address.association_id = new_id("eipassoc")
+    bump_network(s)
+
+
+def _held_by_nat(s: Session, address: Ec2Address) -> None:
+    """An elastic IP a live NAT gateway holds is that gateway's (step 1's CreateNatGateway
+    refuses an associated one, this the other way round)."""
+    nat = s.scalar(
+        select(Ec2NatGateway.id)
+        .where(
+            Ec2NatGateway.allocation_id == address.allocation_id,
+            Ec2NatGateway.state.in_(NAT_LIVE),
+        )
+        .limit(1)
+    )
+    if nat is not None:
+        raise errors.address_taken(address.allocation_id)
+
+
 def allocate_address(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
-    _check_domain(params)
+    domain = _check_domain(params)
     account = ctx.principal.account_id
     limit = properties.get_int(rt.store, "cloud.addresses.maxpublicaddresses")
     wanted = params.get("Address")
@@ -194,37 +253,90 @@ def allocate_address(rt: Runtime, ctx: RequestContext, params: Params) -> Result
     def work() -> Result:
         with rt.store.session() as s:
             row = _allocate(s, account, candidates, limit=limit, wanted=wanted)
+            row.domain = domain
             specs = params.get("TagSpecifications")
             apply_tag_specifications(s, account, specs, {"elastic-ip": [row.allocation_id]})
             return {
                 "PublicIp": row.public_ip,
                 "AllocationId": row.allocation_id,
-                "Domain": DOMAIN,
+                "Domain": row.domain,
             }
 
     return _retrying(work)
 
 
 def associate_address(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
-    if params.get("NetworkInterfaceId"):
-        raise errors.unsupported("Network interfaces are not supported in EDGE mode.")
-    instance_id = params.get("InstanceId")
-    if not instance_id:
+    instance_id, eni_id = params.get("InstanceId"), params.get("NetworkInterfaceId")
+    if instance_id and eni_id:
+        raise errors.invalid_combination(
+            "The parameter instanceId cannot be used with the parameter networkInterfaceId"
+        )
+    if not instance_id and not eni_id:
         raise errors.missing("InstanceId")
     account = ctx.principal.account_id
 
     def work() -> Result:
         with rt.store.session() as s:
-            instance = _target(s, account, str(instance_id))
+            instance, eni, private_ip = _association_target(s, account, params)
             address, vpc_style = _named(s, account, params)
-            if address.instance_id == instance.id and address.association_id:
+            _held_by_nat(s, address)
+            same = (
+                address.instance_id == instance.id
+                if instance is not None
+                else address.network_interface_id == (eni.id if eni else None)
+                and address.private_ip == private_ip
+            )
+            if same and address.association_id:
                 return {"AssociationId": address.association_id}
-            if vpc_style and address.instance_id and not params.get("AllowReassociation"):
+            associated = address.instance_id or address.network_interface_id
+            if vpc_style and associated and not params.get("AllowReassociation"):
                 raise errors.already_associated(address.allocation_id, address.association_id)
-            _attach(rt, s, address, instance)
+            if instance is not None:
+                _attach(rt, s, address, instance)
+            elif eni is not None:
+                if address.instance_id:
+                    _detach(rt, s, address, redynamic=True)
+                _attach_interface(s, address, eni, private_ip or "")
             return {"AssociationId": address.association_id}
 
     return _retrying(work)
+
+
+def _association_target(
+    s: Session, account: str, params: Params
+) -> tuple[Ec2Instance | None, Ec2NetworkInterface | None, str | None]:
+    """The instance (named, or the one the named interface is the primary of), or the
+    interface no instance has, and the private IP the address maps to."""
+    wanted = params.get("PrivateIpAddress")
+    if params.get("InstanceId"):
+        instance = _target(s, account, str(params["InstanceId"]))
+        if wanted and str(wanted) != instance.private_ip:
+            raise errors.invalid_parameter(
+                "PrivateIpAddress", wanted, f"It is not an address of {instance.id}."
+            )
+        return instance, None, instance.private_ip
+    eni = owned_interface(s, account, checked_eni_id(params["NetworkInterfaceId"]))
+    if eni.instance_id is not None:
+        instance = _target(s, account, eni.instance_id)
+        if wanted and str(wanted) != instance.private_ip:
+            raise errors.invalid_parameter(
+                "PrivateIpAddress", wanted, f"It is not an address of {eni.id}."
+            )
+        return instance, eni, instance.private_ip
+    mine = {
+        eni.private_ip,
+        *s.scalars(
+            select(Ec2NetworkInterfaceAddress.private_ip).where(
+                Ec2NetworkInterfaceAddress.interface_id == eni.id
+            )
+        ),
+    }
+    private_ip = str(wanted) if wanted else eni.private_ip
+    if private_ip not in mine or private_ip is None:
+        raise errors.invalid_parameter(
+            "PrivateIpAddress", wanted, f"It is not an address of {eni.id}."
+        )
+    return None, eni, private_ip
 
 
 def disassociate_address(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
@@ -250,7 +362,7 @@ def disassociate_address(rt: Runtime, ctx: RequestContext, params: Params) -> Re
             else:
                 address = _by_ip(s, account, str(ip))
             # EC2-Classic: disassociating an unassociated address is a no-op.
-            if address.instance_id:
+            if address.instance_id or address.network_interface_id:
                 _detach(rt, s, address, redynamic=True)
             return {}
 
@@ -263,7 +375,7 @@ def release_address(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
     def work() -> Result:
         with rt.store.session() as s:
             address, vpc_style = _named(s, account, params)
-            if address.instance_id:
+            if address.instance_id or address.network_interface_id:
                 if vpc_style:
                     raise errors.address_in_use(address.public_ip)
                 _detach(rt, s, address, redynamic=True)
@@ -288,8 +400,18 @@ def describe_addresses(rt: Runtime, ctx: RequestContext, params: Params) -> Resu
             .order_by(Ec2Address.allocated_at, Ec2Address.public_ip)
         ).all()
         private = _private_ips(s, [r.instance_id for r in rows if r.instance_id])
+        primary = _primary_interfaces(
+            s, [r.instance_id for r in rows if r.instance_id and r.domain == "vpc"]
+        )
         tags = tags_for(s, account, [r.allocation_id for r in rows])
-    views = [_AddressView(r, private.get(r.instance_id or "")) for r in rows]
+    views = [
+        _AddressView(
+            r,
+            r.private_ip or private.get(r.instance_id or ""),
+            r.network_interface_id or primary.get(r.instance_id or ""),
+        )
+        for r in rows
+    ]
     _check_named(views, ips, allocation_ids)
     chosen = [
         v
@@ -302,24 +424,33 @@ def describe_addresses(rt: Runtime, ctx: RequestContext, params: Params) -> Resu
 
 
 class _AddressView:
-    __slots__ = ("private_ip", "row")
+    """An address as Describe shows it: a `vpc` one associated with an instance names the
+    instance's primary interface, as AWS; a `standard` one (EC2-Classic) none."""
 
-    def __init__(self, row: Ec2Address, private_ip: str | None) -> None:
+    __slots__ = ("interface_id", "private_ip", "row")
+
+    def __init__(self, row: Ec2Address, private_ip: str | None, interface_id: str | None) -> None:
         self.row = row
-        self.private_ip = private_ip if row.instance_id else None
+        self.interface_id = interface_id
+        associated = row.instance_id or row.network_interface_id
+        self.private_ip = private_ip if associated else None
 
     def out(self, tags: dict[str, str]) -> dict[str, Any]:
         item: dict[str, Any] = {
             "PublicIp": self.row.public_ip,
             "AllocationId": self.row.allocation_id,
-            "Domain": DOMAIN,
+            "Domain": self.row.domain,
             "Tags": tag_list(tags),
         }
         if self.row.instance_id:
             item["InstanceId"] = self.row.instance_id
+        if self.row.instance_id or self.row.network_interface_id:
             item["AssociationId"] = self.row.association_id
             if self.private_ip:
                 item["PrivateIpAddress"] = self.private_ip
+        if self.interface_id:
+            item["NetworkInterfaceId"] = self.interface_id
+            item["NetworkInterfaceOwnerId"] = self.row.account_id
         return item
 
 
@@ -328,7 +459,9 @@ _FILTERS: dict[str, Callable[[_AddressView], Any]] = {
     "allocation-id": lambda v: v.row.allocation_id,
     "association-id": lambda v: v.row.association_id,
     "instance-id": lambda v: v.row.instance_id,
-    "domain": lambda v: DOMAIN,
+    "domain": lambda v: v.row.domain,
+    "network-interface-id": lambda v: v.interface_id,
+    "network-interface-owner-id": lambda v: v.row.account_id if v.interface_id else None,
     "private-ip-address": lambda v: v.private_ip,
 }
 

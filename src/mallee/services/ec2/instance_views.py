@@ -13,6 +13,8 @@ from sqlalchemy import Row, Select, select
 from sqlalchemy.orm import Session
 
 from mallee.api.protocol.frozen import Frozen
+from mallee.services.ec2.interface_views import FILTERS as INTERFACE_FILTERS
+from mallee.services.ec2.interface_views import INSTANCE_FILTERS, Interface, instance_interface_out
 from mallee.services.ec2.tags import tag_list
 from mallee.store.tables.ebs import Ec2Volume, Ec2VolumeAttachment
 from mallee.store.tables.ec2 import Ec2Instance
@@ -71,6 +73,10 @@ class InstanceView(Protocol):
     def iam_instance_profile_arn(self) -> str | None: ...
     @property
     def iam_instance_profile_id(self) -> str | None: ...
+    @property
+    def vpc_id(self) -> str | None: ...
+    @property
+    def subnet_id(self) -> str | None: ...
 
 
 _VIEW_FIELDS = [name for name in vars(InstanceView) if not name.startswith("_")]
@@ -176,11 +182,15 @@ def device_out(device: Device) -> dict[str, Any]:
 
 
 def instance_out(
-    row: InstanceView, tags: Mapping[str, str], region: str, devices: tuple[Device, ...] = ()
+    row: InstanceView,
+    tags: Mapping[str, str],
+    region: str,
+    devices: tuple[Device, ...] = (),
+    interfaces: tuple[Interface, ...] = (),
 ) -> Frozen:
     """The Instance shape; rendered once per distinct set of values (see Frozen)."""
     values = tuple(row) if isinstance(row, Row) else tuple(getattr(row, f) for f in _VIEW_FIELDS)
-    return _instance_out(values, tuple(tags.items()), region, devices)
+    return _instance_out(values, tuple(tags.items()), region, devices, interfaces)
 
 
 @lru_cache(maxsize=8192)
@@ -189,6 +199,7 @@ def _instance_out(
     tag_items: tuple[tuple[str, str], ...],
     region: str,
     devices: tuple[Device, ...] = (),
+    interfaces: tuple[Interface, ...] = (),
 ) -> Frozen:
     row = cast(InstanceView, SimpleNamespace(**dict(zip(_VIEW_FIELDS, values, strict=True))))
     out: dict[str, Any] = {
@@ -222,6 +233,9 @@ def _instance_out(
         "KeyName": row.key_name,
         "PrivateIpAddress": private_ip(row),
         "PublicIpAddress": public_ip(row),
+        # A terminated instance has left its subnet (its interface went with it).
+        "VpcId": row.vpc_id if row.state != "terminated" else None,
+        "SubnetId": row.subnet_id if row.state != "terminated" else None,
     }
     out.update({k: v for k, v in optional.items() if v})
     if row.iam_instance_profile_arn:
@@ -234,6 +248,8 @@ def _instance_out(
             "Code": row.state_reason_code,
             "Message": row.state_reason_message or row.state_reason_code,
         }
+    if row.vpc_id and row.state != "terminated":
+        out["NetworkInterfaces"] = [instance_interface_out(e, region) for e in interfaces]
     if tag_items:
         out["Tags"] = tag_list(dict(tag_items))
     return Frozen(out)
@@ -275,6 +291,8 @@ FILTERS: dict[str, Callable[[InstanceView], Any]] = {
     "instance.group-id": lambda r: _group_values(r, "GroupId"),
     "instance.group-name": lambda r: _group_values(r, "GroupName"),
     "tenancy": lambda r: "default",
+    "vpc-id": lambda r: r.vpc_id if r.state != "terminated" else None,
+    "subnet-id": lambda r: r.subnet_id if r.state != "terminated" else None,
     "iam-instance-profile.arn": lambda r: r.iam_instance_profile_arn,
     "iam-instance-profile.id": lambda r: r.iam_instance_profile_id,
 }
@@ -285,3 +303,18 @@ def dns_filters(region: str) -> dict[str, Callable[[InstanceView], Any]]:
         "dns-name": lambda r: public_dns(r, region),
         "private-dns-name": lambda r: private_dns(r, region),
     }
+
+
+def interface_filters(
+    interfaces: Mapping[str, tuple[Interface, ...]],
+) -> dict[str, Callable[[InstanceView], Any]]:
+    """DescribeInstances' network-interface.* filters: the values of the instance's
+    interfaces (`interfaces`: instance id -> its interfaces)."""
+
+    def on_interfaces(name: str) -> Callable[[InstanceView], Any]:
+        if not name:  # network-interface.addresses.primary: each has a primary address
+            return lambda r: ["true"] if interfaces.get(r.id) else []
+        fn = INTERFACE_FILTERS[name]
+        return lambda r: [fn(e) for e in interfaces.get(r.id, ())]
+
+    return {key: on_interfaces(name) for key, name in INSTANCE_FILTERS.items()}

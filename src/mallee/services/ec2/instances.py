@@ -21,8 +21,10 @@ from mallee.ids import is_id
 from mallee.services.base import Operations, Params, Result, Runtime
 from mallee.services.ec2 import block_devices, errors, launch
 from mallee.services.ec2 import instance_views as views
+from mallee.services.ec2.default_vpc import default_vpc_ready
 from mallee.services.ec2.filters import lookup, matches, parse_filters
 from mallee.services.ec2.instance_profiles import authorize_pass_role
+from mallee.services.ec2.interface_views import Interface, of_instances
 from mallee.services.ec2.pagination import page
 from mallee.services.ec2.tags import tags_for
 from mallee.store.tables.compute import InstanceConsole
@@ -72,6 +74,8 @@ def run_instances(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
             return earlier
     # Before the launch's write transaction: authorizing reads (and may note a key's use).
     authorize_pass_role(rt, ctx, params.get("IamInstanceProfile"))
+    # The launch goes into the account's default VPC unless it names a subnet.
+    default_vpc_ready(rt, ctx.principal.account_id)
     try:
         with rt.store.session() as s:
             plan = launch.plan(s, ctx, params, rt.settings.zone, launch.user_data_limit(rt.store))
@@ -113,6 +117,7 @@ def _reservation(
     ids = [r.id for r in rows]
     tags = tags_for(s, ctx.principal.account_id, ids) if with_tags else {}
     devices = views.devices_of(s, ctx.principal.account_id, ids) if with_devices else {}
+    interfaces = of_instances(s, ctx.principal.account_id, ids)
     region = rt.settings.region
     first = rows[0]
     return {
@@ -120,7 +125,10 @@ def _reservation(
         "OwnerId": first.account_id,
         "Groups": views.groups(first),
         "Instances": [
-            views.instance_out(r, tags.get(r.id, {}), region, devices.get(r.id, ())) for r in rows
+            views.instance_out(
+                r, tags.get(r.id, {}), region, devices.get(r.id, ()), interfaces.get(r.id, ())
+            )
+            for r in rows
         ],
     }
 
@@ -132,7 +140,12 @@ def describe_instances(rt: Runtime, ctx: RequestContext, params: Params) -> Resu
             "The parameter instancesSet cannot be used with the parameter maxResults"
         )
     region = rt.settings.region
-    lookups = {**views.FILTERS, **views.dns_filters(region)}
+    interfaces: dict[str, tuple[Interface, ...]] = {}
+    lookups = {
+        **views.FILTERS,
+        **views.dns_filters(region),
+        **views.interface_filters(interfaces),
+    }
     filters = parse_filters(params.get("Filters"), lookups)
     account = ctx.principal.account_id
     with rt.store.read() as s:
@@ -143,6 +156,7 @@ def describe_instances(rt: Runtime, ctx: RequestContext, params: Params) -> Resu
             rows = cast(Sequence[views.InstanceView], found)
         tags = tags_for(s, account, [r.id for r in rows], "instance") if rows else {}
         devices = views.devices_of(s, account, ids or None) if rows else {}
+        interfaces.update(of_instances(s, account, ids or None) if rows else {})
     chosen = [r for r in rows if _wanted(r, filters, lookups, tags.get(r.id, {}))]
     # MaxResults counts instances, as AWS's does: a reservation larger than what is left of a
     # page continues on the next one (grouped by reservation within each page).
@@ -157,7 +171,13 @@ def describe_instances(rt: Runtime, ctx: RequestContext, params: Params) -> Resu
                 "OwnerId": members[0].account_id,
                 "Groups": views.groups(members[0]),
                 "Instances": [
-                    views.instance_out(r, tags.get(r.id, {}), region, devices.get(r.id, ()))
+                    views.instance_out(
+                        r,
+                        tags.get(r.id, {}),
+                        region,
+                        devices.get(r.id, ()),
+                        interfaces.get(r.id, ()),
+                    )
                     for r in members
                 ],
             }

@@ -22,7 +22,7 @@ from mallee.identity.arns import profile_arn
 from mallee.ids import new_id
 from mallee.placement.usage import free_slots
 from mallee.registry import properties
-from mallee.services.ec2 import block_devices, errors, security_groups
+from mallee.services.ec2 import block_devices, errors, launch_network, security_groups
 from mallee.services.ec2.block_devices import Mapping
 from mallee.services.ec2.images import aux_image, launchable_image
 from mallee.services.ec2.instance_profiles import launch_profile
@@ -58,6 +58,7 @@ class LaunchPlan:
     zone: str
     groups: list[dict[str, str]]
     profile: IamInstanceProfile | None = None
+    network: launch_network.LaunchNetwork | None = None
     # The image's block device mappings with the request's on top, resolved: an Ebs mapping is
     # a volume made for each instance, an ephemeral one a local disk its node makes.
     mappings: list[Mapping] = field(default_factory=list)
@@ -106,6 +107,7 @@ _DEFAULT_GROUP = Prepared(
     select(Ec2SecurityGroup.id, Ec2SecurityGroup.name).where(
         Ec2SecurityGroup.account_id == bindparam("account"),
         Ec2SecurityGroup.name == security_groups.DEFAULT,
+        Ec2SecurityGroup.vpc_id == "",
     )
 )
 
@@ -126,46 +128,20 @@ def _size(s: Session, name: str) -> Size:
     return Size(name, *found)
 
 
-def _interface_groups(params: dict[str, Any]) -> list[str]:
-    """The groups of the one interface an EDGE instance has, when the request describes it.
-
-    There are no subnets or network interfaces to name yet (no VPC): naming one is NotFound,
-    as for any id that does not exist, never silently ignored.
-    """
-    if params.get("SubnetId"):
-        raise errors.not_found("subnet", str(params["SubnetId"]))
-    interfaces = params.get("NetworkInterfaces") or []
-    groups: list[str] = []
-    for interface in interfaces:
-        if interface.get("SubnetId"):
-            raise errors.not_found("subnet", str(interface["SubnetId"]))
-        if interface.get("NetworkInterfaceId"):
-            raise errors.not_found("network-interface", str(interface["NetworkInterfaceId"]))
-        if int(interface.get("DeviceIndex", 0)) != 0 or len(interfaces) > 1:
-            raise errors.invalid_value(
-                "Only one network interface, at device index 0, is supported"
-            )
-        groups = list(interface.get("Groups") or [])
-    if groups and (params.get("SecurityGroups") or params.get("SecurityGroupIds")):
-        raise errors.invalid_combination(
-            "Network interfaces and an instance-level security groups may not be specified on "
-            "the same request"
-        )
-    return groups
-
-
 def _groups(
-    s: Session, account: str, params: dict[str, Any], interface_groups: list[str]
+    s: Session, account: str, params: dict[str, Any], network: launch_network.LaunchNetwork
 ) -> list[dict[str, str]]:
     """The caller's groups the request names (NotFound/Malformed as EC2), else `default`."""
     names = params.get("SecurityGroups") or []
-    ids = params.get("SecurityGroupIds") or interface_groups
+    ids = params.get("SecurityGroupIds") or network.group_ids
     if not (names or ids):
         # Most launches name no group: one plain read of the default group, once it exists.
         found = _DEFAULT_GROUP.first(s.connection(), account=account)
         if found is not None:
             return [{"GroupName": found.name, "GroupId": found.id}]
-    return security_groups.group_refs(security_groups.launch_groups(s, account, names, ids))
+    found = security_groups.launch_groups(s, account, names, ids)
+    launch_network.check_groups(network, found)
+    return security_groups.group_refs(found)
 
 
 def plan(
@@ -184,7 +160,7 @@ def plan(
         raise errors.invalid_value(
             f"Invalid value '{behavior}' for InstanceInitiatedShutdownBehavior"
         )
-    interface_groups = _interface_groups(params)
+    network = launch_network.resolve(s, account, params, zone)
     requested = block_devices.parse(params.get("BlockDeviceMappings"))
     return LaunchPlan(
         image=image,
@@ -194,9 +170,10 @@ def plan(
         key=_key(s, account, params.get("KeyName")),
         user_data=user_data(params.get("UserData"), user_data_limit),
         zone=zone,
-        groups=_groups(s, account, params, interface_groups),
+        groups=_groups(s, account, params, network),
         profile=launch_profile(s, account, params.get("IamInstanceProfile")),
         mappings=launch_mappings(s, account, image, requested),
+        network=network,
     )
 
 
@@ -280,6 +257,9 @@ def create(
         "state": "pending",
         "launch_time": now,
         "state_changed_at": time.time(),
+        "vpc_id": launch.network.vpc_id if launch.network else None,
+        "subnet_id": launch.network.subnet_id if launch.network else None,
+        "public_ip_on_launch": launch.network.public_ip if launch.network else True,
     }
     rows = [{**common, "id": new_id("i"), "launch_index": i} for i in range(count)]
     # Plain inserts: a launch builds no ORM objects it would only read back.
@@ -296,6 +276,11 @@ def create(
             for pos, gid in enumerate(group_ids)
         ],
     )
+    if launch.network is not None:
+        launch_network.INSERT_INTERFACES.run(
+            s.connection(),
+            launch_network.primary_interfaces(ctx.principal.account_id, launch.network, ids, now),
+        )
     volumes = block_devices.create_volumes(
         s, ctx.principal.account_id, launch.zone, ids, launch.mappings
     )

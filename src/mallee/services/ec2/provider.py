@@ -28,6 +28,7 @@ from mallee.services.ec2 import (
     keypairs,
     nat_gateways,
     network_acls,
+    network_interfaces,
     regions,
     route_tables,
     security_groups,
@@ -73,6 +74,7 @@ class Ec2Provider(Provider):
         dhcp_options.OPERATIONS,
         nat_gateways.OPERATIONS,
         account_attributes.OPERATIONS,
+        network_interfaces.OPERATIONS,
     )
     # Eucalyptus: only the cloud administrator edits the instance types.
     admin_operations: ClassVar[frozenset[str]] = frozenset({"ModifyInstanceTypeAttribute"})

@@ -18,6 +18,7 @@ from mallee.services.base import Operations, Params, Result, Runtime
 from mallee.services.ec2 import cidrs, errors
 from mallee.services.ec2.default_vpc import default_vpc_ready
 from mallee.services.ec2.filters import lookup, matches, parse_filters
+from mallee.services.ec2.interface_views import live_query
 from mallee.services.ec2.pagination import page
 from mallee.services.ec2.tags import (
     apply_tag_specifications,
@@ -36,6 +37,7 @@ from mallee.services.ec2.vpc_rows import (
 )
 from mallee.services.ec2.vpc_views import table_out
 from mallee.store.tables.ec2 import Ec2Instance
+from mallee.store.tables.interfaces import Ec2NetworkInterface
 from mallee.store.tables.network import bump_network
 from mallee.store.tables.vpc import (
     Ec2InternetGateway,
@@ -257,13 +259,18 @@ def _target(s: Session, account: str, table: Ec2RouteTable, params: Params) -> t
         instance = s.get(Ec2Instance, target_id)
         if instance is None or instance.account_id != account or instance.state == "terminated":
             raise errors.not_found("instance", target_id)
-        # Every instance is in the default VPC until instances can be launched into others.
-        if vpc is None or not vpc.is_default:
+        # Instances from before VPCs have none recorded: they are the default VPC's.
+        in_vpc = instance.vpc_id or (vpc.id if vpc is not None and vpc.is_default else None)
+        if in_vpc != table.vpc_id:
             raise errors.different_networks(table.id, target_id)
     else:
         if not is_id(target_id, prefix):
             raise errors.malformed("network-interface", target_id)
-        raise errors.not_found("network-interface", target_id)
+        eni = s.execute(live_query(account).where(Ec2NetworkInterface.id == target_id)).first()
+        if eni is None:
+            raise errors.not_found("network-interface", target_id)
+        if eni.vpc_id != table.vpc_id:
+            raise errors.different_networks(table.id, target_id)
     return kind, target_id
 
 

@@ -14,6 +14,7 @@ from mallee.services.base import Result
 from mallee.services.ec2 import security_group_rules as rules
 from mallee.services.ec2.tags import tag_list
 from mallee.store.tables.network import Ec2SecurityGroup, Ec2SecurityGroupRule
+from mallee.store.tables.vpc import Ec2AccountVpc
 
 
 def peer_names(s: Session, rows: Iterable[rules.RuleLike]) -> rules.GroupNames:
@@ -70,6 +71,9 @@ class GroupView:
     ingress: list[Ec2SecurityGroupRule]
     egress: list[Ec2SecurityGroupRule]
     names: rules.GroupNames
+    # The VPC shown: the group's, or for EDGE's groups the account's default VPC (None once
+    # the user deleted it).
+    vpc_id: str | None = None
 
 
 def _rule_filters(
@@ -98,7 +102,7 @@ FILTERS: dict[str, Callable[[GroupView], Any]] = {
     "group-id": lambda v: v.group.id,
     "description": lambda v: v.group.description,
     "owner-id": lambda v: v.group.account_id,
-    "vpc-id": lambda v: None,
+    "vpc-id": lambda v: v.vpc_id,
     **_rule_filters("ip-permission", lambda v: v.ingress),
     **_rule_filters("egress.ip-permission", lambda v: v.egress),
 }
@@ -116,7 +120,11 @@ def group_views(s: Session, account: str) -> list[GroupView]:
         .where(Ec2SecurityGroup.account_id == account)
     ).all()
     names = peer_names(s, found)
-    by_group: dict[str, GroupView] = {g.id: GroupView(g, [], [], names) for g in groups}
+    marker = s.get(Ec2AccountVpc, account)
+    default_vpc = marker.default_vpc_id if marker is not None else None
+    by_group: dict[str, GroupView] = {
+        g.id: GroupView(g, [], [], names, g.vpc_id or default_vpc) for g in groups
+    }
     for r in found:
         view = by_group[r.group_id]
         (view.egress if r.egress else view.ingress).append(r)
@@ -134,4 +142,5 @@ def group_out(v: GroupView, tags: dict[str, str], region: str) -> Result:
         "IpPermissions": rules.ip_permissions(v.ingress, v.names),
         "IpPermissionsEgress": rules.ip_permissions(v.egress, v.names),
         "Tags": tag_list(tags),
+        **({"VpcId": v.vpc_id} if v.vpc_id else {}),
     }

@@ -44,14 +44,17 @@ from mallee.services.ec2.tags import (
     tag_list,
     tags_for,
 )
+from mallee.services.ec2.vpc_rows import owned as owned_vpc
 from mallee.store.tables.ec2 import Ec2Instance
 from mallee.store.tables.iam import IamAccount
+from mallee.store.tables.interfaces import Ec2NetworkInterfaceGroup
 from mallee.store.tables.network import (
     Ec2InstanceGroup,
     Ec2SecurityGroup,
     Ec2SecurityGroupRule,
     bump_network,
 )
+from mallee.store.tables.vpc import Ec2Vpc
 
 DEFAULT = "default"
 DEFAULT_DESCRIPTION = "default group"
@@ -62,10 +65,13 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(microsecond=0)
 
 
-def _named(s: Session, account: str, name: str) -> Ec2SecurityGroup | None:
+def _named(s: Session, account: str, name: str, vpc_key: str = "") -> Ec2SecurityGroup | None:
+    """A group by name: EDGE's (the default VPC's, `vpc_key` "") unless a VPC is given."""
     return s.scalar(
         select(Ec2SecurityGroup).where(
-            Ec2SecurityGroup.account_id == account, Ec2SecurityGroup.name == name
+            Ec2SecurityGroup.account_id == account,
+            Ec2SecurityGroup.vpc_id == vpc_key,
+            Ec2SecurityGroup.name == name,
         )
     )
 
@@ -85,9 +91,16 @@ def _rule_row(group_id: str, egress: bool, r: rules.Rule) -> Ec2SecurityGroupRul
     )
 
 
-def _new_group(s: Session, account: str, name: str, description: str) -> Ec2SecurityGroup:
+def _new_group(
+    s: Session, account: str, name: str, description: str, vpc_key: str = ""
+) -> Ec2SecurityGroup:
     group = Ec2SecurityGroup(
-        id=new_id("sg"), account_id=account, name=name, description=description, created_at=_now()
+        id=new_id("sg"),
+        account_id=account,
+        vpc_id=vpc_key,
+        name=name,
+        description=description,
+        created_at=_now(),
     )
     s.add(group)
     s.flush()
@@ -116,6 +129,38 @@ def ensure_default(s: Session, account: str) -> Ec2SecurityGroup:
         return found
     bump_network(s)
     return group
+
+
+def default_in(s: Session, account: str, vpc_key: str) -> Ec2SecurityGroup:
+    """The `default` group of a VPC: EDGE's for "" (made on first need), a user VPC's
+    (made with it)."""
+    if not vpc_key:
+        return ensure_default(s, account)
+    found = _named(s, account, DEFAULT, vpc_key)
+    if found is None:
+        raise errors.not_found("security-group", DEFAULT)
+    return found
+
+
+def add_vpc_default(s: Session, account: str, vpc_id: str) -> Ec2SecurityGroup:
+    """A new VPC's `default` group (CreateVpc, in its transaction)."""
+    group = _new_group(s, account, DEFAULT, "default VPC security group", vpc_id)
+    bump_network(s)
+    return group
+
+
+def drop_vpc_groups(s: Session, vpc_id: str) -> None:
+    """DeleteVpc: its default group goes with it; any other group is a DependencyViolation."""
+    groups = s.scalars(select(Ec2SecurityGroup).where(Ec2SecurityGroup.vpc_id == vpc_id)).all()
+    for group in groups:
+        if group.name != DEFAULT:
+            raise errors.has_dependencies("vpc", vpc_id)
+    for group in groups:
+        s.execute(delete(Ec2SecurityGroupRule).where(Ec2SecurityGroupRule.group_id == group.id))
+        delete_all_tags(s, [group.id])
+        s.delete(group)
+    if groups:
+        bump_network(s)
 
 
 def own_by_id(s: Session, account: str, group_id: str) -> Ec2SecurityGroup:
@@ -236,9 +281,17 @@ def _check_new(params: Params) -> tuple[str, str]:
         )
     if name.lower() == DEFAULT:
         raise errors.group_reserved(name)
-    if params.get("VpcId"):
-        raise errors.vpc_not_found(params["VpcId"])
     return name, description
+
+
+def _vpc_key(s: Session, account: str, params: Params) -> str:
+    """CreateSecurityGroup's VpcId: "" for the default VPC (EDGE's groups), else the
+    caller's VPC."""
+    vpc_id = params.get("VpcId")
+    if not vpc_id:
+        return ""
+    vpc = owned_vpc(s, Ec2Vpc, account, str(vpc_id), "vpc")
+    return "" if vpc.is_default else vpc.id
 
 
 def _target(s: Session, account: str, params: Params, egress: bool) -> Ec2SecurityGroup:
@@ -274,13 +327,15 @@ def _chosen(
     for gid in ids:
         if not is_id(gid, "sg"):
             raise errors.malformed_group_id(gid)
-    have_names, have_ids = {v.group.name for v in views}, {v.group.id for v in views}
+    # GroupNames name the default VPC's groups (EDGE's), as AWS: a user VPC's need ids.
+    have_names = {v.group.name for v in views if not v.group.vpc_id}
+    have_ids = {v.group.id for v in views}
     for ref in (*[n for n in names if n not in have_names], *[i for i in ids if i not in have_ids]):
         raise errors.not_found("security-group", ref)
     return [
         v
         for v in views
-        if (not names or v.group.name in names)
+        if (not names or (v.group.name in names and not v.group.vpc_id))
         and (not ids or v.group.id in ids)
         and matches(filters, lookup(FILTERS, v), tags.get(v.group.id, {}))
     ]
@@ -303,7 +358,12 @@ def _check_deletable(s: Session, group: Ec2SecurityGroup) -> None:
         )
         .limit(1)
     )
-    if member is not None or referenced is not None:
+    interface = s.scalar(
+        select(Ec2NetworkInterfaceGroup.interface_id)
+        .where(Ec2NetworkInterfaceGroup.group_id == group.id)
+        .limit(1)
+    )
+    if member is not None or referenced is not None or interface is not None:
         raise errors.dependency_violation(group.id)
 
 
@@ -320,10 +380,13 @@ def create_security_group(rt: Runtime, ctx: RequestContext, params: Params) -> R
     account = ctx.principal.account_id
     with rt.store.session() as s:
         ensure_default(s, account)
-        # Names are case-insensitive in EC2; the table's unique key only catches exact ones.
+        vpc_key = _vpc_key(s, account, params)
+        # Names are case-insensitive in EC2 and unique per VPC; the table's unique key only
+        # catches exact ones.
         taken = s.scalar(
             select(Ec2SecurityGroup.id).where(
                 Ec2SecurityGroup.account_id == account,
+                Ec2SecurityGroup.vpc_id == vpc_key,
                 func.lower(Ec2SecurityGroup.name) == name.lower(),
             )
         )
@@ -331,7 +394,7 @@ def create_security_group(rt: Runtime, ctx: RequestContext, params: Params) -> R
             raise errors.duplicate_group(name)
         try:
             with s.begin_nested():
-                group = _new_group(s, account, name, description)
+                group = _new_group(s, account, name, description, vpc_key)
         except IntegrityError as err:
             raise errors.duplicate_group(name) from err
         specs = params.get("TagSpecifications")

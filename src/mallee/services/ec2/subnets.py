@@ -15,6 +15,7 @@ from mallee.services.base import Operations, Params, Result, Runtime
 from mallee.services.ec2 import cidrs, errors
 from mallee.services.ec2.default_vpc import default_vpc_ready
 from mallee.services.ec2.filters import lookup, matches, parse_filters
+from mallee.services.ec2.interface_views import live_query
 from mallee.services.ec2.pagination import page
 from mallee.services.ec2.tags import (
     apply_tag_specifications,
@@ -37,6 +38,7 @@ from mallee.services.ec2.vpc_rows import (
     zones,
 )
 from mallee.store.tables.ec2 import Ec2Instance
+from mallee.store.tables.interfaces import Ec2NetworkInterface
 from mallee.store.tables.network import bump_network
 from mallee.store.tables.vpc import Ec2NatGateway, Ec2NetworkAclAssociation, Ec2Subnet, Ec2Vpc
 
@@ -160,8 +162,7 @@ def subnet_out(
         "AssignIpv6AddressOnCreation": False,
         "Ipv6CidrBlockAssociationSet": [],
     }
-    if tags:
-        out["Tags"] = tag_list(tags)
+    out["Tags"] = tag_list(tags)
     return out
 
 
@@ -250,7 +251,11 @@ def delete_subnet(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
             if subnet.default_for_az
             else None
         )
-        if nat is not None or instance is not None:
+        # Interfaces (an instance's primary one, or one a user made) live in their subnet.
+        interface = s.execute(
+            live_query().where(Ec2NetworkInterface.subnet_id == subnet.id).limit(1)
+        ).first()
+        if nat is not None or instance is not None or interface is not None:
             raise errors.has_dependencies("subnet", subnet.id)
         delete_all_tags(s, [subnet.id])
         s.delete(subnet)

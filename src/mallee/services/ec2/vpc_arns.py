@@ -34,6 +34,13 @@ _NAMED: dict[str, tuple[str, ...]] = {
     "AssociateDhcpOptions": ("DhcpOptionsId", "VpcId"),
     "CreateNatGateway": ("SubnetId",),
     "DeleteNatGateway": ("NatGatewayId",),
+    "CreateNetworkInterface": ("SubnetId",),
+    "DeleteNetworkInterface": ("NetworkInterfaceId",),
+    "ModifyNetworkInterfaceAttribute": ("NetworkInterfaceId",),
+    "DescribeNetworkInterfaceAttribute": ("NetworkInterfaceId",),
+    "AttachNetworkInterface": ("NetworkInterfaceId", "InstanceId"),
+    "AssignPrivateIpAddresses": ("NetworkInterfaceId",),
+    "UnassignPrivateIpAddresses": ("NetworkInterfaceId",),
 }
 # Operation -> the id prefix of what it creates (authorized on that type's "*").
 _CREATES = {
@@ -45,6 +52,7 @@ _CREATES = {
     "CreateNetworkAcl": "acl",
     "CreateDhcpOptions": "dopt",
     "CreateNatGateway": "nat",
+    "CreateNetworkInterface": "eni",
 }
 
 

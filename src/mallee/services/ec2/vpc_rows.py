@@ -49,6 +49,8 @@ ARN_TYPES = {
     "acl": "network-acl",
     "dopt": "dhcp-options",
     "nat": "natgateway",
+    "eni": "network-interface",
+    "i": "instance",
 }
 
 

@@ -24,8 +24,8 @@ _PROTOCOLS_WITH_PORTS = ("6", "17")
 
 
 def _tagged(out: dict[str, Any], tags: Mapping[str, str]) -> dict[str, Any]:
-    if tags:
-        out["Tags"] = tag_list(tags)
+    # Always there, empty or not, as AWS answers (Ansible's ec2_vpc_igw reads it).
+    out["Tags"] = tag_list(tags)
     return out
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from mallee.api.context import RequestContext
 from mallee.ids import new_id
 from mallee.services.base import Operations, Params, Result, Runtime
-from mallee.services.ec2 import cidrs, errors
+from mallee.services.ec2 import cidrs, errors, security_groups
 from mallee.services.ec2.default_vpc import default_vpc_ready, ensure_default_vpc
 from mallee.services.ec2.filters import lookup, matches, parse_filters
 from mallee.services.ec2.pagination import page
@@ -115,6 +115,7 @@ def create_vpc(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
         s.add(vpc)
         s.flush()
         add_base_rows(s, vpc)
+        security_groups.add_vpc_default(s, account, vpc.id)
         apply_tag_specifications(s, account, params.get("TagSpecifications"), {"vpc": [vpc.id]})
         tags = tags_for(s, account, [vpc.id]).get(vpc.id, {})
         bump_network(s)
@@ -145,6 +146,8 @@ def delete_vpc(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
         )
         if blocked:
             raise errors.has_dependencies("vpc", vpc.id)
+        # Its default group goes with it (EDGE's groups, the default VPC's, are not its rows).
+        security_groups.drop_vpc_groups(s, vpc.id)
         base = [
             *s.scalars(select(Ec2RouteTable.id).where(Ec2RouteTable.vpc_id == vpc.id)),
             *s.scalars(select(Ec2NetworkAcl.id).where(Ec2NetworkAcl.vpc_id == vpc.id)),

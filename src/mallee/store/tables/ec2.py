@@ -83,6 +83,12 @@ class Ec2Instance(Base):
     mac: Mapped[str | None] = mapped_column(String(17), nullable=True, default=None)
     private_ip: Mapped[str | None] = mapped_column(String(45), nullable=True, default=None)
     public_ip: Mapped[str | None] = mapped_column(String(45), nullable=True, default=None)
+    # Its VPC and subnet (the account's default ones for an EDGE instance), fixed at launch.
+    vpc_id: Mapped[str | None] = mapped_column(String(32), nullable=True, default=None)
+    subnet_id: Mapped[str | None] = mapped_column(String(32), nullable=True, default=None)
+    # Whether placement gives it a public IP (RunInstances' AssociatePublicIpAddress, else its
+    # subnet's MapPublicIpOnLaunch), when the cloud's pool gives them at all.
+    public_ip_on_launch: Mapped[bool] = mapped_column(Boolean, default=True)
     # The instance profile given at launch (its role's credentials reach the instance through
     # the metadata service).
     iam_instance_profile_id: Mapped[str | None] = mapped_column(

@@ -53,10 +53,16 @@ def network_generation(s: Session) -> int:
 
 class Ec2SecurityGroup(Base):
     __tablename__ = "ec2_security_groups"
-    __table_args__ = (UniqueConstraint("account_id", "name", name="uq_ec2_sg_account_name"),)
+    # Names are unique per VPC.
+    __table_args__ = (
+        UniqueConstraint("account_id", "vpc_id", "name", name="uq_ec2_sg_account_vpc_name"),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)  # sg-xxxxxxxxxxxxxxxxx
     account_id: Mapped[str] = mapped_column(String(12), ForeignKey(_ACCOUNT, ondelete="CASCADE"))
+    # "" for EDGE's groups, which are the account's default VPC's (shown with its id); a user
+    # VPC's id for that VPC's groups.
+    vpc_id: Mapped[str] = mapped_column(String(32), default="")
     name: Mapped[str] = mapped_column(String(255))
     description: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -115,4 +121,11 @@ class Ec2Address(Base):
     elastic: Mapped[bool] = mapped_column(default=True)
     instance_id: Mapped[str | None] = mapped_column(String(32), nullable=True, default=None)
     association_id: Mapped[str | None] = mapped_column(String(32), nullable=True, default=None)
+    domain: Mapped[str] = mapped_column(String(8), default="standard")  # standard | vpc
+    # The interface and private IP it is associated with (VPC style); the primary interface's
+    # when associated by InstanceId.
+    network_interface_id: Mapped[str | None] = mapped_column(
+        String(32), nullable=True, default=None
+    )
+    private_ip: Mapped[str | None] = mapped_column(String(45), nullable=True, default=None)
     allocated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
