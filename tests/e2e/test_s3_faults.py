@@ -281,10 +281,11 @@ def test_truncated_upload_stores_nothing(api: ApiServer) -> None:
 # --- memory stays flat ---------------------------------------------------------------------------
 
 LARGE = 512 * MIB
-# The api at rest after the warm-up is ~144 MiB here (2026-12-07: +2 MiB from the locked
-# dependency set's move to today's releases, +3 MiB from the security round's modules); what
-# this test guards is that a 512 MiB object adds only GROWTH_LIMIT_KIB to it.
-RSS_LIMIT_KIB = 160 * 1024
+# The api at rest after the warm-up is ~148-153 MiB here (2026-12-07: +2 MiB from the locked
+# dependency set's move to today's releases, +3 MiB from the security round's modules, +5-9 MiB
+# from EBS, image import and VPC in EC2); what this test guards is that a 512 MiB object adds
+# only GROWTH_LIMIT_KIB to it, and the limit leaves the at-rest figure ~20 MiB of room.
+RSS_LIMIT_KIB = 172 * 1024
 # PostgreSQL's driver and its connection pool (SQLite's module is part of Python).
 POSTGRES_KIB = 10 * 1024
 # The s3 backend's botocore client for the store (models, endpoint rules) costs ~15-20 MiB once.
