@@ -24,6 +24,7 @@ DATAPLANE_MODULES = (
     "vm/test_debian_import.py",
     "vm/test_network_dataplane.py",
     "vm/test_edge_security.py",
+    "vm/test_vpc_dataplane.py",
     "vm/test_two_clouds.py",
     "vm/test_volumes_rbd.py",
 )

@@ -538,6 +538,8 @@ def run_node(settings: Settings) -> int:
         from mallee.node.network.edge import EdgeReconciler
         from mallee.node.network.identity import cloud_id
         from mallee.node.network.names import public_netns_for
+        from mallee.node.network.vpc_edge import VpcReconciler
+        from mallee.node.network.vpc_servers import VpcServers
 
         try:
             cloud = cloud_id(store)
@@ -566,6 +568,11 @@ def run_node(settings: Settings) -> int:
         )
         edge = threading.Thread(target=reconciler.run, args=(stop,), name="edge", daemon=True)
         edge.start()
+        servers = VpcServers(plane.run_dir / "vpc", node_name=name, db_url=settings.database_url,
+                             region=settings.region)  # fmt: skip
+        vpcs = VpcReconciler(store, cloud_id=cloud, node_name=name, netns=plane.netns,
+                             public_ip=settings.node_public_ip, servers=servers)  # fmt: skip
+        threading.Thread(target=vpcs.run, args=(stop,), name="vpc", daemon=True).start()
     agent = NodeAgent(store, settings, hv, plane, name)
     # 8775: the Eucalyptus NC port (the agent listens on none; the registry wants one).
     service_id = components.register_self(

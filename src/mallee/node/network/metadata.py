@@ -147,8 +147,10 @@ class Directory:
 
 
 def store_lookup(
-    store: Store, node: str, region: str, assume: Assume
+    store: Store, node: str, region: str, assume: Assume, vpc: str = ""
 ) -> Callable[[str, str], Seen | None]:
+    """`vpc` set: a server in that VPC's namespace, where addresses are the VPC's own (CIDRs
+    overlap between VPCs), so only that VPC's instances are answered."""
     from sqlalchemy import func, select
 
     from mallee.store.tables.ebs import Ec2VolumeAttachment
@@ -163,6 +165,8 @@ def store_lookup(
             Ec2Instance.state.in_(LIVE_STATES),
             func.lower(Ec2Instance.mac) == mac,
         )
+        if vpc:
+            query = query.where(Ec2Instance.vpc_id == vpc)
         with store.read() as s:
             row = s.scalars(query).first()
             if row is None:
@@ -264,6 +268,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--port", type=int, default=8775)
     p.add_argument("--pidfile", type=Path, required=True)
     p.add_argument("--log", type=Path, default=None)
+    p.add_argument("--vpc", default="", help="serve only this VPC's instances (its namespace)")
     args = p.parse_args(argv)
     if not args.db_url:
         p.error("--db-url or MALLEE_DB_URL is required")
@@ -282,7 +287,7 @@ def serve(argv: list[str] | None, assumer: Callable[[Store, str], Assume]) -> in
     inode = procs.netns_inode(args.netns) if args.netns else None
     neighbours = Neighbours(open_in(args.netns, "/proc/thread-self/net/arp"))
     store = Store(args.db_url)
-    lookup = store_lookup(store, args.node, args.region, assumer(store, args.region))
+    lookup = store_lookup(store, args.node, args.region, assumer(store, args.region), args.vpc)
     handler = handler_for(Directory(lookup, neighbours.mac), Tokens())
     server = ThreadingHTTPServer((args.listen, args.port), handler, bind_and_activate=False)
     server.socket.close()

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from mallee.api.errors import ServiceError
 from mallee.ids import is_id, new_id
 from mallee.network_config import BadNetworkConfig, parse
 from mallee.registry import properties
@@ -37,8 +38,9 @@ R = TypeVar("R", bound=Base)
 ANYWHERE = "0.0.0.0/0"
 # Every ACL ends with this rule: deny what no other rule allowed.
 LAST_RULE = 32767
-# VXLAN network identifiers of user VPCs (24 bits; the low ones left for other uses).
-_VNI_LOW, _VNI_HIGH = 4096, (1 << 24) - 1
+# A user VPC's VNI is a block of 4096 (24 bits: 4095 blocks, block 0 left for other uses):
+# its subnet at /28 offset k has VNI vni + k (node.network.vpc_names.subnet_vni).
+_VNI_BLOCK, _VNI_BLOCKS = 1 << 12, (1 << 12) - 1
 
 # ARN resource type of each id prefix.
 ARN_TYPES = {
@@ -97,11 +99,13 @@ def missing_ids(asked: Sequence[str], found: set[str], prefix: str) -> None:
 
 
 def new_vni(s: Session) -> int:
-    """A VNI no committed VPC has. Random, so two concurrent creators pick the same one once
-    in about 16 million; the unique key then refuses the second rather than share it."""
+    """A VNI block no committed VPC has. Random, so two concurrent creators rarely pick the
+    same one (once in 4095); the unique key then refuses the second rather than share it."""
     taken = set(s.scalars(select(Ec2Vpc.vni).where(Ec2Vpc.vni.is_not(None))).all())
+    if len(taken) >= _VNI_BLOCKS:
+        raise ServiceError("VpcLimitExceeded", "The maximum number of VPCs has been reached.")
     while True:
-        vni = _VNI_LOW + secrets.randbelow(_VNI_HIGH - _VNI_LOW)
+        vni = (1 + secrets.randbelow(_VNI_BLOCKS)) * _VNI_BLOCK
         if vni not in taken:
             return vni
 

@@ -1,0 +1,139 @@
+"""The node's VPC reconciler: the same loop as EDGE's (edge.py), for user VPCs.
+
+It polls the network generation; when it moves (or every REFRESH seconds) it reads the desired
+state (vpc_desired), computes every VPC namespace's plan (vpc_rules, pure) and applies the plans
+that differ from what it applied last (vpc_apply, idempotent); namespaces of VPCs no longer on
+this node, and their NAT gateways, are deleted. Every VERIFY seconds it checks that each
+applied namespace still exists, and every FULL seconds it applies everything again, which
+repairs any drift inside them. A restart converges from any state in its first pass.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+
+from mallee.node.network import links
+from mallee.node.network.names import check_cloud_id
+from mallee.node.network.vpc_apply import apply_nat, apply_vpc, set_proxies
+from mallee.node.network.vpc_desired import load
+from mallee.node.network.vpc_names import nat_prefix, vpc_prefix
+from mallee.node.network.vpc_rules import VpcPlan, node_plans
+from mallee.node.network.vpc_servers import VpcServers
+from mallee.store.db import Store
+from mallee.store.tables.network import network_generation
+
+log = logging.getLogger(__name__)
+
+POLL = 0.2
+REFRESH = 5.0
+VERIFY = 2.0
+FULL = 30.0
+
+
+class VpcReconciler:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        cloud_id: str,
+        node_name: str,
+        netns: str,
+        public_ip: str,
+        servers: VpcServers | None = None,
+    ) -> None:
+        self.store = store
+        self.cloud_id = check_cloud_id(cloud_id)
+        self.node_name = node_name
+        self.netns = netns
+        self.public_ip = public_ip
+        # DHCP and metadata in each VPC namespace (None: plumbing and rules only, for benches).
+        self.servers = servers
+        self.generation = -1
+        self.applied: dict[str, VpcPlan] = {}
+        self._checked = self._verified = 0.0
+        self._full = -FULL
+
+    def due(self, now: float) -> bool:
+        if now - self._checked >= REFRESH:
+            return True
+        with self.store.read() as s:
+            return network_generation(s) != self.generation
+
+    def reconcile(self, *, force: bool = False) -> bool:
+        """One pass; True if anything was applied."""
+        now = time.monotonic()
+        if not links.exists(self.netns):
+            return False  # the node agent builds it again first
+        if now - self._full >= FULL:
+            force, self._full = True, now
+        if not force and now - self._verified >= VERIFY:
+            self._verified = now
+            force = any(not self._intact(p) for p in self.applied.values())
+        if not force and not self.due(now):
+            return False
+        self._checked = now
+        with self.store.read() as s:
+            state = load(s, self.node_name)
+        return self.apply(node_plans(state, self.cloud_id), state.generation, force=force)
+
+    def apply(self, plans: dict[str, VpcPlan], generation: int, *, force: bool = False) -> bool:
+        started = time.monotonic()
+        changed = [ns for ns, p in plans.items() if force or self.applied.get(ns) != p]
+        for ns in changed:
+            plan, previous = plans[ns], None if force else self.applied.get(ns)
+            apply_vpc(plan, self.netns, self.public_ip, previous)
+            if previous is None or previous.nats != plan.nats:
+                for nat in plan.nats:
+                    apply_nat(nat, ns, self.netns)
+            if self.servers is not None:
+                self.servers.ensure(plan)
+        wanted_nats = {n.netns for p in plans.values() for n in p.nats}
+        gone = self._stale(set(plans), wanted_nats)
+        if changed or gone:
+            public = {pub for p in plans.values() for pub, _ in p.public}
+            public |= {n.public_ip for p in plans.values() for n in p.nats}
+            set_proxies(self.netns, public)
+        self.applied = plans
+        self.generation = generation
+        if changed or gone:
+            log.info("VPC generation %d applied in %.3f s (%d namespaces, %d removed)",
+                     generation, time.monotonic() - started, len(changed), len(gone))  # fmt: skip
+        return bool(changed or gone)
+
+    def _stale(self, vpcs: set[str], nats: set[str]) -> list[str]:
+        """This cloud's VPC and NAT namespaces on the host that no plan wants, deleted (a
+        VPC namespace's veths and VXLAN devices go with it)."""
+        prefixes = (
+            vpc_prefix(self.cloud_id, self.node_name),
+            nat_prefix(self.cloud_id, self.node_name),
+        )
+        run_dir = Path("/run/netns")
+        found = [p.name for p in run_dir.iterdir()] if run_dir.exists() else []
+        gone = sorted(n for n in found if n.startswith(prefixes) and n not in vpcs | nats)
+        for ns in gone:
+            if self.servers is not None:
+                self.servers.stop(ns)
+            links.delete_netns(ns)
+        return gone
+
+    def _intact(self, plan: VpcPlan) -> bool:
+        """Its namespace is there, and so are its servers."""
+        if not links.exists(plan.netns):
+            return False
+        return self.servers is None or self.servers.alive(plan)
+
+    def teardown(self) -> None:
+        self._stale(set(), set())
+        self.applied = {}
+
+    def run(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                self.reconcile()
+            except Exception:
+                log.exception("VPC reconcile failed")
+                self.applied = {}
+            stop.wait(POLL)
