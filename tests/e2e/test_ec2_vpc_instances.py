@@ -265,6 +265,21 @@ def test_security_groups_belong_to_vpcs(ec2: Any) -> None:
     assert {g["GroupId"] for g in by_vpc["SecurityGroups"]} == {own_default["GroupId"], in_vpc}
     listed = ec2.describe_security_groups(GroupIds=[in_default])["SecurityGroups"][0]
     assert listed["VpcId"] == default
+
+    # A rule names only a group of the same network: no peer of another VPC or of EDGE.
+    def allow_from(group: str, peer: str) -> Any:
+        pair = {"GroupId": peer}
+        perms = [{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "UserIdGroupPairs": [pair]}]
+        return ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=perms)
+
+    fails("InvalidGroup.NotFound", allow_from, group=in_vpc, peer=in_default)
+    fails("InvalidGroup.NotFound", allow_from, group=in_default, peer=in_vpc)
+    assert allow_from(in_vpc, own_default["GroupId"])["Return"]
+    ec2.revoke_security_group_ingress(
+        GroupId=in_vpc,
+        IpPermissions=[{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22,
+                        "UserIdGroupPairs": [{"GroupId": own_default["GroupId"]}]}],
+    )  # fmt: skip
     # A VPC with a group of its own is not deletable; its default group goes with it.
     fails("DependencyViolation", ec2.delete_vpc, VpcId=vpc)
     ec2.delete_security_group(GroupId=in_vpc)

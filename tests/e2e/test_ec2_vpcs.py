@@ -271,6 +271,17 @@ def test_internet_gateways_and_routes(ec2: Any) -> None:
         GatewayId=igw_id,
     )
     subnet_id = ec2.create_subnet(VpcId=vpc_id, CidrBlock="10.5.1.0/24")["Subnet"]["SubnetId"]
+    # Inside the VPC's CIDR only a whole subnet may be routed, and only to an appliance.
+    eni = ec2.create_network_interface(SubnetId=subnet_id)["NetworkInterface"]
+    eni_id = eni["NetworkInterfaceId"]
+    inside = {"RouteTableId": table_id, "DestinationCidrBlock": "10.5.1.0/24"}
+    fails("InvalidParameterValue", ec2.create_route, **inside, GatewayId=igw_id)
+    part = {**inside, "DestinationCidrBlock": "10.5.1.128/25"}
+    fails("InvalidParameterValue", ec2.create_route, **part, NetworkInterfaceId=eni_id)
+    ec2.create_route(**inside, NetworkInterfaceId=eni_id)
+    fails("InvalidParameterValue", ec2.replace_route, **inside, GatewayId=igw_id)
+    ec2.delete_route(**inside)
+    ec2.delete_network_interface(NetworkInterfaceId=eni_id)
     assoc = ec2.associate_route_table(RouteTableId=table_id, SubnetId=subnet_id)
     assert assoc["AssociationState"] == {"State": "associated"}
     fails(
@@ -357,6 +368,15 @@ def test_network_acls(ec2: Any) -> None:
         Egress=False,
     )
     ec2.delete_network_acl_entry(NetworkAclId=acl_id, RuleNumber=110, Egress=False)
+    # What iptables could not take (and would stop the VPC's data path) is refused.
+    icmp = {k: v for k, v in entry.items() if k != "PortRange"} | {"Protocol": "1"}
+    for bad in ({"Type": 256, "Code": 0}, {"Type": 8, "Code": 300}, {"Type": -2, "Code": 0}):
+        fails(
+            "InvalidParameterValue", ec2.create_network_acl_entry, **{**icmp, "IcmpTypeCode": bad}
+        )
+    fails("InvalidParameterValue", ec2.create_network_acl_entry, **{**entry, "Protocol": "0"})
+    ec2.create_network_acl_entry(**{**icmp, "IcmpTypeCode": {"Type": -1, "Code": -1}})
+    ec2.delete_network_acl_entry(NetworkAclId=acl_id, RuleNumber=110, Egress=False)
 
     subnet_id = ec2.create_subnet(VpcId=vpc_id, CidrBlock="10.6.1.0/24")["Subnet"]["SubnetId"]
     (default,) = ec2.describe_network_acls(
@@ -400,12 +420,18 @@ def test_dhcp_options(ec2: Any) -> None:
 def test_nat_gateways(ec2: Any) -> None:
     vpc_id = new_vpc(ec2, "10.8.0.0/16")
     subnet_id = ec2.create_subnet(VpcId=vpc_id, CidrBlock="10.8.0.0/24")["Subnet"]["SubnetId"]
-    allocation = ec2.allocate_address(Domain="vpc")["AllocationId"]
+    eni = ec2.create_network_interface(SubnetId=subnet_id)["NetworkInterface"]
+    assert eni["PrivateIpAddress"] == "10.8.0.4"
+    address = ec2.allocate_address(Domain="vpc")
+    allocation = address["AllocationId"]
     nat = ec2.create_nat_gateway(SubnetId=subnet_id, AllocationId=allocation)["NatGateway"]
     nat_id = nat["NatGatewayId"]
     # Pending until the VPC data path brings it up.
     assert nat["State"] == "pending" and nat["VpcId"] == vpc_id
-    assert nat["NatGatewayAddresses"][0]["PrivateIp"] == "10.8.0.4"
+    assert nat["NatGatewayAddresses"][0]["PrivateIp"] == "10.8.0.5"  # the interface has .4
+    # The gateway's elastic IP is its own until it is deleted.
+    fails("InvalidIPAddress.InUse", ec2.release_address, AllocationId=allocation)
+    fails("InvalidIPAddress.InUse", ec2.release_address, PublicIp=address["PublicIp"])
     fails(
         "Resource.AlreadyAssociated",
         ec2.create_nat_gateway,
@@ -423,6 +449,8 @@ def test_nat_gateways(ec2: Any) -> None:
     (t,) = ec2.describe_route_tables(RouteTableIds=[table])["RouteTables"]
     assert {r["DestinationCidrBlock"]: r["State"] for r in t["Routes"]}["0.0.0.0/0"] == "blackhole"
     fails("NatGatewayNotFound", ec2.delete_nat_gateway, NatGatewayId="nat-0123456789abcdef0")
+    ec2.release_address(AllocationId=allocation)
+    ec2.delete_network_interface(NetworkInterfaceId=eni["NetworkInterfaceId"])
     ec2.delete_subnet(SubnetId=subnet_id)
 
 
@@ -508,6 +536,63 @@ def test_iam_deny_on_a_vpc_arn(module_cloud: Cloud, ec2: Any) -> None:
     assert made["VpcId"] == vpc_id
     assert [v["VpcId"] for v in ec2.describe_vpcs(VpcIds=[denied])["Vpcs"]] == [denied]
     assert ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [denied]}])["Subnets"] == []
+
+
+def test_iam_covers_targets_associations_and_addresses(module_cloud: Cloud, ec2: Any) -> None:
+    """What an operation reaches through a route target, an association id or an elastic IP is
+    authorized too, so a Deny on it holds there."""
+    vpc_id = new_vpc(ec2, "10.12.0.0/16")
+    denied = ec2.create_subnet(VpcId=vpc_id, CidrBlock="10.12.1.0/24")["Subnet"]["SubnetId"]
+    allowed = ec2.create_subnet(VpcId=vpc_id, CidrBlock="10.12.2.0/24")["Subnet"]["SubnetId"]
+    igw = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+    ec2.attach_internet_gateway(InternetGatewayId=igw, VpcId=vpc_id)
+    table = ec2.create_route_table(VpcId=vpc_id)["RouteTable"]["RouteTableId"]
+    other_table = ec2.create_route_table(VpcId=vpc_id)["RouteTable"]["RouteTableId"]
+    assoc = ec2.associate_route_table(RouteTableId=table, SubnetId=denied)["AssociationId"]
+    mine_assoc = ec2.associate_route_table(RouteTableId=table, SubnetId=allowed)["AssociationId"]
+    acl = ec2.create_network_acl(VpcId=vpc_id)["NetworkAcl"]["NetworkAclId"]
+    (default_acl,) = ec2.describe_network_acls(
+        Filters=[{"Name": "association.subnet-id", "Values": [denied]}]
+    )["NetworkAcls"]
+    acl_assoc = next(
+        a["NetworkAclAssociationId"] for a in default_acl["Associations"] if a["SubnetId"] == denied
+    )
+    allocation = ec2.allocate_address(Domain="vpc")["AllocationId"]
+    eni = ec2.create_network_interface(SubnetId=allowed)["NetworkInterface"]["NetworkInterfaceId"]
+    account = module_cloud.client("sts").get_caller_identity()["Account"]
+    arns = [f"subnet/{denied}", f"internet-gateway/{igw}", f"elastic-ip/{allocation}"]
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": "ec2:*", "Resource": "*"},
+            {
+                "Effect": "Deny",
+                "Action": "ec2:*",
+                "Resource": [f"arn:aws:ec2:*:{account}:{a}" for a in arns],
+            },
+        ],
+    }
+    iam = module_cloud.client("iam")
+    user = f"vpc-{uuid.uuid4().hex[:8]}"
+    iam.create_user(UserName=user)
+    iam.put_user_policy(UserName=user, PolicyName="p", PolicyDocument=json.dumps(policy))
+    key = iam.create_access_key(UserName=user)["AccessKey"]
+    mine = module_cloud.client(
+        "ec2", access_key=key["AccessKeyId"], secret_key=key["SecretAccessKey"]
+    )
+    no = "UnauthorizedOperation"
+    route = {"RouteTableId": table, "DestinationCidrBlock": "0.0.0.0/0"}
+    fails(no, mine.create_route, **route, GatewayId=igw)
+    fails(no, mine.disassociate_route_table, AssociationId=assoc)
+    fails(no, mine.replace_route_table_association, AssociationId=assoc, RouteTableId=other_table)
+    fails(no, mine.replace_network_acl_association, AssociationId=acl_assoc, NetworkAclId=acl)
+    fails(no, mine.create_nat_gateway, SubnetId=allowed, AllocationId=allocation)
+    fails(no, mine.associate_address, AllocationId=allocation, NetworkInterfaceId=eni)
+    fails(no, mine.release_address, AllocationId=allocation)
+    # What the Deny does not name goes through.
+    mine.replace_route_table_association(AssociationId=mine_assoc, RouteTableId=other_table)
+    ec2.create_route(**route, GatewayId=igw)
+    ec2.release_address(AllocationId=allocation)
 
 
 def test_aws_cli(module_cloud: Cloud) -> None:

@@ -275,6 +275,15 @@ def test_subnet_spans_nodes_and_same_cidr_vpcs_stay_apart(cloud: Cloud, tmp_path
     ping = ["busybox", "ping", "-c", "1", "-W", "2", "10.0.1.1"]
     assert run(in_netns(ga, ping), check=False).returncode == 0  # its node's router
     assert a and d
+    # The VXLAN port takes only the other node: a host on the public network is dropped.
+    node = cloud.vpcs[n1].netns
+    send = "import socket, sys; socket.socket(2, 2).sendto(b'x' * 16, (sys.argv[1], 4789))"
+    argv = [sys.executable, "-c", send, cloud.public_ips[n1]]
+    run(in_netns(cloud.public_netns, argv))
+    listing = run(in_netns(node, ["iptables", "-w", "-nvxL", "MV_VXIN"])).stdout.splitlines()
+    assert any(cloud.public_ips[n2] in line and "RETURN" in line for line in listing)
+    assert int(listing[-1].split()[0]) >= 1 and "DROP" in listing[-1]  # the packets counter
+    assert get(ga, "http://10.0.1.11/") == b  # and the peer still gets through
 
 
 def test_acl_deny_blocks_what_a_group_allows(cloud: Cloud, tmp_path: Path) -> None:

@@ -28,6 +28,7 @@ from mallee.node.network.vpc_rules import (
     VPC_FWD,
     VPC_SNAT,
     VX_GUARD,
+    VX_INPUT,
     NatPlan,
     SubnetPlan,
     VpcPlan,
@@ -181,6 +182,14 @@ def set_proxies(node_netns: str, public_ips: set[str]) -> None:
         links.ns(node_netns, "ip", "neigh", "replace", "proxy", ip, "dev", PUBLIC_DEVICE)
         run(in_netns(node_netns, ["arping", "-q", "-U", "-c", "1", "-I", PUBLIC_DEVICE,
                                   "-s", ip, ip]), check=False)  # fmt: skip
+
+
+def set_vxlan_input(node_netns: str, rules: list[list[str]]) -> None:
+    """The VXLAN port's guard in the node namespace (vpc_rules.vxlan_input_rules); the chain
+    is filled before the jump so the port is never open while it is being made."""
+    iptables.set_chain(node_netns, "filter", VX_INPUT, rules)
+    match = ["-p", "udp", "-m", "udp", "--dport", str(VXLAN_PORT)]
+    iptables.ensure_jump(node_netns, "filter", "INPUT", VX_INPUT, match)
 
 
 def _set_chains(plan: VpcPlan) -> None:

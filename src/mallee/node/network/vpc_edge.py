@@ -17,10 +17,10 @@ from pathlib import Path
 
 from mallee.node.network import links
 from mallee.node.network.names import check_cloud_id
-from mallee.node.network.vpc_apply import apply_nat, apply_vpc, set_proxies
+from mallee.node.network.vpc_apply import apply_nat, apply_vpc, set_proxies, set_vxlan_input
 from mallee.node.network.vpc_desired import load
 from mallee.node.network.vpc_names import nat_prefix, vpc_prefix
-from mallee.node.network.vpc_rules import VpcPlan, node_plans
+from mallee.node.network.vpc_rules import VpcPlan, node_plans, vxlan_input_rules
 from mallee.node.network.vpc_servers import VpcServers
 from mallee.store.db import Store
 from mallee.store.tables.network import network_generation
@@ -77,31 +77,43 @@ class VpcReconciler:
         self._checked = now
         with self.store.read() as s:
             state = load(s, self.node_name)
+        # Rebuilt from the nodes every pass: a node added or gone changes who may send.
+        set_vxlan_input(self.netns, vxlan_input_rules(state.nodes, self.public_ip))
         return self.apply(node_plans(state, self.cloud_id), state.generation, force=force)
 
     def apply(self, plans: dict[str, VpcPlan], generation: int, *, force: bool = False) -> bool:
         started = time.monotonic()
         changed = [ns for ns, p in plans.items() if force or self.applied.get(ns) != p]
-        for ns in changed:
-            plan, previous = plans[ns], None if force else self.applied.get(ns)
-            apply_vpc(plan, self.netns, self.public_ip, previous)
-            if previous is None or previous.nats != plan.nats:
-                for nat in plan.nats:
-                    apply_nat(nat, ns, self.netns)
-            if self.servers is not None:
-                self.servers.ensure(plan)
+        failed = {ns for ns in changed if not self._apply_one(plans[ns], force)}
         wanted_nats = {n.netns for p in plans.values() for n in p.nats}
         gone = self._stale(set(plans), wanted_nats)
         if changed or gone:
             public = {pub for p in plans.values() for pub, _ in p.public}
             public |= {n.public_ip for p in plans.values() for n in p.nats}
             set_proxies(self.netns, public)
-        self.applied = plans
+        # A namespace that failed is left out: its next pass applies it from scratch.
+        self.applied = {ns: p for ns, p in plans.items() if ns not in failed}
         self.generation = generation
         if changed or gone:
             log.info("VPC generation %d applied in %.3f s (%d namespaces, %d removed)",
                      generation, time.monotonic() - started, len(changed), len(gone))  # fmt: skip
         return bool(changed or gone)
+
+    def _apply_one(self, plan: VpcPlan, force: bool) -> bool:
+        """Apply one VPC namespace, its NAT gateways and servers; False if any part failed.
+        One tenant's rows that the kernel refuses must not stop every other VPC on the node."""
+        previous = None if force else self.applied.get(plan.netns)
+        try:
+            apply_vpc(plan, self.netns, self.public_ip, previous)
+            if previous is None or previous.nats != plan.nats:
+                for nat in plan.nats:
+                    apply_nat(nat, plan.netns, self.netns)
+            if self.servers is not None:
+                self.servers.ensure(plan)
+        except Exception:
+            log.exception("VPC %s (%s) failed to apply; retried next pass", plan.vpc_id, plan.netns)
+            return False
+        return True
 
     def _stale(self, vpcs: set[str], nats: set[str]) -> list[str]:
         """This cloud's VPC and NAT namespaces on the host that no plan wants, deleted (a

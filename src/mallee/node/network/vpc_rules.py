@@ -21,7 +21,13 @@ from dataclasses import dataclass, replace
 
 from mallee.node.network.desired import EdgeState, LocalInstance, Rule
 from mallee.node.network.names import tap_for
-from mallee.node.network.rules import Chains, antispoof_rules, filter_chains, protocol_match
+from mallee.node.network.rules import (
+    PUBLIC_DEVICE,
+    Chains,
+    antispoof_rules,
+    filter_chains,
+    protocol_match,
+)
 from mallee.node.network.vpc_desired import AclEntry, Subnet, Vpc, VpcState
 from mallee.node.network.vpc_names import (
     IGW_DEVICE,
@@ -45,6 +51,7 @@ IGW_GUARD = "MV_IGW"
 VPC_DNAT = "MV_DNAT"
 VPC_SNAT = "MV_SNAT"
 VX_GUARD = "MV_VX"
+VX_INPUT = "MV_VXIN"
 ACL_PREFIXES = ("NI-", "NO-")
 FLOOD = "00:00:00:00:00:00"
 
@@ -108,12 +115,21 @@ def acl_match(entry: AclEntry) -> list[str]:
     return protocol_match(Rule(False, entry.protocol, None, None, None, None))
 
 
+def _usable(entry: AclEntry) -> bool:
+    """False for rows the API refuses today but older rows may hold: protocol 0 (iptables reads
+    it as every protocol) and ICMP fields iptables cannot parse."""
+    if entry.protocol == "0":
+        return False
+    fields = (entry.icmp_type, entry.icmp_code) if entry.protocol == "1" else ()
+    return all(f is None or -1 <= f <= 255 for f in fields)
+
+
 def acl_chain(entries: tuple[AclEntry, ...], egress: bool) -> list[list[str]]:
     """Stateless, first match wins: an allow returns (the groups decide next), a deny drops,
     and what no entry matches drops (AWS's `*` rule; the rows hold it as 32767)."""
     out = []
     for e in sorted(entries, key=lambda e: e.rule_number):
-        if e.egress != egress:
+        if e.egress != egress or not _usable(e):
             continue
         peer = ["-d", e.cidr] if egress else ["-s", e.cidr]
         out.append([*peer, *acl_match(e), "-j", "RETURN" if e.allow else "DROP"])
@@ -121,26 +137,33 @@ def acl_chain(entries: tuple[AclEntry, ...], egress: bool) -> list[list[str]]:
     return out
 
 
+_APPLIANCES = ("instance", "network-interface", "nat-gateway")
+
+
 def _route_args(vpc: Vpc, subnets: dict[str, SubnetPlan], sub: Subnet) -> tuple[str, ...]:
     """The subnet's table: every subnet of the VPC on its bridge (the local route), then the
-    route table's other routes resolved to next hops; what cannot be reached is a blackhole."""
-    out = [f"{p.cidr} dev {p.bridge}" for p in subnets.values()]
+    route table's other routes resolved to next hops; what cannot be reached is a blackhole.
+    One route per destination (a second `ip route add` of one prefix fails with "File exists"
+    and would take the namespace with it): a route to a subnet's CIDR replaces that subnet's
+    local route only when it resolves to an appliance (AWS's more specific routing)."""
+    out = {p.cidr: f"{p.cidr} dev {p.bridge}" for p in subnets.values()}
     ips = {n.instance_id: n.ip for n in vpc.nics} | dict(vpc.interfaces)
     nats = {n.id: n.private_ip for n in vpc.nats}
     for route in sub.routes:
         dest = str(ipaddress.IPv4Network(route.destination))
-        if route.kind == "local":
-            out.append(f"blackhole {dest}")  # inside the VPC but in no subnet
-            continue
         hop = ""
-        if route.active and route.kind == "gateway" and vpc.igw:
+        if route.kind == "local":
+            hop = f"blackhole {dest}"  # inside the VPC but in no subnet
+        elif route.active and route.kind == "gateway" and vpc.igw:
             hop = f"{dest} via {LINK_NODE} dev {IGW_DEVICE} onlink"
         elif route.active and route.kind == "nat-gateway" and route.target in nats:
             hop = _via(dest, nats[route.target], subnets)
         elif route.active and route.kind in ("instance", "network-interface"):
             hop = _via(dest, ips.get(route.target, ""), subnets)
-        out.append(hop or f"blackhole {dest}")
-    return tuple(out)
+        if dest in out and (route.kind not in _APPLIANCES or not hop):
+            continue  # a subnet's local route stays
+        out[dest] = hop or f"blackhole {dest}"
+    return tuple(out.values())
 
 
 def _via(dest: str, ip: str, subnets: dict[str, SubnetPlan]) -> str:
@@ -318,6 +341,18 @@ def _vx_guard(subnets: dict[str, SubnetPlan]) -> list[list[str]]:
             ["-p", "ARP", "--arp-ip-dst", ip, "-j", "DROP"],
             ["-p", "ARP", "--arp-ip-src", ip, "-j", "DROP"],
         ]
+    return out
+
+
+def vxlan_input_rules(nodes: dict[str, str], public_ip: str) -> list[list[str]]:
+    """The node namespace's filter for the VXLAN port: only the other nodes' public addresses,
+    arriving on the public device (a guest, an internet gateway or a NAT gateway leg spoofing
+    one arrives elsewhere), may inject frames into VPC subnets. Sources can still be spoofed
+    by whoever shares the public L2: the underlay must be a trusted network."""
+    peers = sorted({ip for ip in nodes.values() if ip and ip != public_ip})
+    # In `iptables -S` order, so set_chain sees an unchanged chain as unchanged.
+    out = [["-s", f"{ip}/32", "-i", PUBLIC_DEVICE, "-j", "RETURN"] for ip in peers]
+    out.append(["-j", "DROP"])
     return out
 
 

@@ -139,6 +139,13 @@ def _allocate(
     )
     if (held or 0) >= limit:
         raise errors.address_limit_exceeded()
+    # A live NAT gateway's public IP stays its own even if its row left the pool (released
+    # before ReleaseAddress checked NAT gateways): handing it out would route two tenants' NAT.
+    nat_ips = set(
+        s.scalars(select(Ec2NatGateway.public_ip).where(Ec2NatGateway.state.in_(NAT_LIVE)))
+    )
+    if nat_ips:
+        candidates = [ip for ip in candidates if ip not in nat_ips]
     row = address_pool.take(s, candidates, account_id=account, elastic=True)
     if row is None:
         if wanted is not None:
@@ -225,9 +232,10 @@ def _attach_interface(
     bump_network(s)
 
 
-def _held_by_nat(s: Session, address: Ec2Address) -> None:
+def _held_by_nat(s: Session, address: Ec2Address, *, releasing: bool = False) -> None:
     """An elastic IP a live NAT gateway holds is that gateway's (step 1's CreateNatGateway
-    refuses an associated one, this the other way round)."""
+    refuses an associated one, this the other way round); releasing it is AWS's
+    InvalidIPAddress.InUse."""
     nat = s.scalar(
         select(Ec2NatGateway.id)
         .where(
@@ -236,6 +244,8 @@ def _held_by_nat(s: Session, address: Ec2Address) -> None:
         )
         .limit(1)
     )
+    if nat is not None and releasing:
+        raise errors.address_in_use(address.public_ip)
     if nat is not None:
         raise errors.address_taken(address.allocation_id)
 
@@ -375,6 +385,7 @@ def release_address(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
     def work() -> Result:
         with rt.store.session() as s:
             address, vpc_style = _named(s, account, params)
+            _held_by_nat(s, address, releasing=True)
             if address.instance_id or address.network_interface_id:
                 if vpc_style:
                     raise errors.address_in_use(address.public_ip)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -51,6 +53,37 @@ def _check_dopt(s: Session, account: str, dopt_id: str) -> None:
 register_resource_check("dhcp-options", _check_dopt)
 
 
+_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
+
+
+def _domain(text: str) -> bool:
+    names = text.split(" ")
+    return len(text) <= 255 and all(
+        name and all(_LABEL.fullmatch(label) for label in name.removesuffix(".").split("."))
+        for name in names
+    )
+
+
+def _ipv4(text: str) -> bool:
+    try:
+        ipaddress.IPv4Address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _valid(key: str, value: str) -> bool:
+    """What each option may hold (AWS's rules): rows reach dnsmasq's command line, so
+    nothing else is stored."""
+    if key == "domain-name":
+        return _domain(value)  # several, space-separated, as AWS takes them
+    if key == "domain-name-servers":
+        return value == "AmazonProvidedDNS" or _ipv4(value)
+    if key == "netbios-node-type":
+        return value in ("1", "2", "4", "8")
+    return _ipv4(value)
+
+
 def _options(raw: Any) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for item in raw or []:
@@ -64,6 +97,9 @@ def _options(raw: Any) -> dict[str, list[str]]:
             raise errors.invalid_parameter("dhcpConfiguration.Value", ",".join(values))
         if key in out:
             raise errors.invalid_parameter("dhcpConfiguration.Key", key, "Duplicate key.")
+        for value in values:
+            if not _valid(key, value):
+                raise errors.invalid_parameter("dhcpConfiguration.Value", value)
         out[key] = values
     if not out:
         raise errors.missing("DhcpConfiguration")

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from mallee.api.context import RequestContext
 from mallee.ids import is_id, new_id
 from mallee.services.base import Operations, Params, Result, Runtime
-from mallee.services.ec2 import cidrs, errors
+from mallee.services.ec2 import cidrs, errors, interface_addresses
 from mallee.services.ec2.filters import lookup, matches, parse_filters
 from mallee.services.ec2.pagination import page
 from mallee.services.ec2.tags import (
@@ -23,7 +23,6 @@ from mallee.services.ec2.tags import (
 )
 from mallee.services.ec2.vpc_rows import checked_id, now, owned, plan, subnet_cidr
 from mallee.services.ec2.vpc_views import nat_out
-from mallee.store.tables.ec2 import Ec2Instance
 from mallee.store.tables.network import Ec2Address, bump_network
 from mallee.store.tables.vpc import Ec2NatGateway, Ec2Subnet
 from mallee.store.tables.vpc import Ec2Route as VpcRoute
@@ -62,28 +61,10 @@ def _address(s: Session, account: str, allocation_id: str) -> Ec2Address:
     return address
 
 
-def _private_ip(s: Session, subnet: Ec2Subnet, block: cidrs.Net) -> str:
-    taken = set(
-        s.scalars(
-            select(Ec2NatGateway.private_ip).where(
-                Ec2NatGateway.subnet_id == subnet.id, Ec2NatGateway.state.in_(LIVE)
-            )
-        ).all()
-    )
-    if subnet.default_for_az:
-        taken |= {
-            ip
-            for ip in s.scalars(
-                select(Ec2Instance.private_ip).where(
-                    Ec2Instance.availability_zone == subnet.zone,
-                    Ec2Instance.state != "terminated",
-                )
-            ).all()
-            if ip
-        }
-    found = cidrs.first_free(block, taken)
-    if found is None:
-        raise errors.invalid_value(f"Subnet {subnet.id} has insufficient free addresses")
+def _private_ip(rt: Runtime, s: Session, subnet: Ec2Subnet) -> str:
+    """The subnet's first address no interface, instance or NAT gateway holds: the same
+    taken set network interfaces are given addresses from."""
+    (found,) = interface_addresses.pick(rt, s, subnet, 1, set())
     return found
 
 
@@ -108,7 +89,7 @@ def create_nat_gateway(rt: Runtime, ctx: RequestContext, params: Params) -> Resu
             subnet_id=subnet.id,
             allocation_id=allocation_id,
             public_ip=address.public_ip,
-            private_ip=_private_ip(s, subnet, block),
+            private_ip=_private_ip(rt, s, subnet),
             network_interface_id=new_id("eni"),
             state="pending",
             created_at=now(),

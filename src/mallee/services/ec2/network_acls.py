@@ -174,9 +174,23 @@ def _rule_number(params: Params) -> int:
 def _protocol(raw: Any) -> str:
     text = str(raw if raw is not None else "").lower()
     text = _NAMED_PROTOCOLS.get(text, text)
-    if text != "-1" and not (text.isdigit() and 0 <= int(text) <= 255):
+    # "0" (HOPOPT) is refused: an iptables `-p 0` matches every protocol, so an entry meant for
+    # one odd protocol would allow or deny all of them.
+    if text != "-1" and not (text.isdigit() and 1 <= int(text) <= 255):
         raise errors.invalid_parameter("protocol", raw)
     return text
+
+
+def _icmp_field(icmp: dict[str, Any], key: str) -> int:
+    """-1 (any) or an ICMP type/code byte; anything else would reach iptables and fail there."""
+    raw = icmp.get(key)
+    try:
+        value = int(raw)  # type: ignore[arg-type]
+    except (TypeError, ValueError) as err:
+        raise errors.invalid_parameter(f"icmpTypeCode.{key.lower()}", raw) from err
+    if not -1 <= value <= 255:
+        raise errors.invalid_parameter(f"icmpTypeCode.{key.lower()}", raw)
+    return value
 
 
 def _entry(acl_id: str, params: Params) -> Ec2NetworkAclEntry:
@@ -212,7 +226,7 @@ def _entry(acl_id: str, params: Params) -> Ec2NetworkAclEntry:
         icmp = params.get("IcmpTypeCode") or {}
         if icmp.get("Type") is None or icmp.get("Code") is None:
             raise errors.missing("icmpTypeCode")
-        entry.icmp_type, entry.icmp_code = int(icmp["Type"]), int(icmp["Code"])
+        entry.icmp_type, entry.icmp_code = _icmp_field(icmp, "Type"), _icmp_field(icmp, "Code")
     return entry
 
 

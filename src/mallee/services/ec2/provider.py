@@ -89,7 +89,7 @@ class Ec2Provider(Provider):
             snapshots.resources(ctx)
             or volume_attachments.resources(self.store, ctx)
             or block_device_arns.resources(self.store, ctx)
-            or vpc_arns.resources(ctx)
+            or vpc_arns.resources(self.store, ctx)
             or ["*"]
         )
 

@@ -3,6 +3,7 @@ main association)."""
 
 from __future__ import annotations
 
+import ipaddress
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from mallee.services.ec2.vpc_rows import (
     now,
     owned,
     plan,
+    subnet_cidr,
     vpc_cidr,
 )
 from mallee.services.ec2.vpc_views import table_out
@@ -285,6 +287,32 @@ def _local_destination(s: Session, rt: Runtime, table: Ec2RouteTable) -> str:
     return vpc_cidr(vpc, plan(rt, s)) if vpc is not None else ""
 
 
+_INSIDE_TARGETS = ("instance", "network-interface", "nat-gateway")
+
+
+def _check_inside(
+    s: Session, rt: Runtime, table: Ec2RouteTable, destination: str, kind: str
+) -> None:
+    """A destination within the VPC's CIDR (more specific than the local route) must be a
+    whole subnet's CIDR sent to an appliance, as AWS's more specific routing: anything else
+    would take traffic between subnets, or a part of a subnet, away from the local route."""
+    local = _local_destination(s, rt, table)
+    if not local:
+        return
+    dest, vpc_net = ipaddress.IPv4Network(destination), ipaddress.IPv4Network(local)
+    if not dest.subnet_of(vpc_net) or dest == vpc_net:
+        return
+    p = plan(rt, s)
+    subnets = s.scalars(select(Ec2Subnet).where(Ec2Subnet.vpc_id == table.vpc_id)).all()
+    if kind in _INSIDE_TARGETS and destination in {subnet_cidr(x, p) for x in subnets}:
+        return
+    raise errors.invalid_value(
+        f"The destination CIDR block {destination} is equal to or more specific than one of "
+        "this VPC's CIDR blocks. This route can target only an interface or an instance, "
+        "for a destination equal to a subnet's CIDR block."
+    )
+
+
 def create_route(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
     table_id = checked_id(params.get("RouteTableId"), "rtb", "RouteTableId")
     destination = _destination(params)
@@ -296,6 +324,7 @@ def create_route(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
             s, rt, table
         ):
             raise errors.route_exists(destination)
+        _check_inside(s, rt, table, destination, kind)
         route = Ec2Route(
             table_id=table.id,
             destination=destination,
@@ -344,6 +373,7 @@ def replace_route(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
         table = owned(s, Ec2RouteTable, account, table_id, "rtb")
         route = _existing_route(s, rt, table, destination)
         route.target_kind, route.target_id = _target(s, account, table, params)
+        _check_inside(s, rt, table, destination, route.target_kind)
         route.state = "active"
         route.origin = "ReplaceRoute"
         bump_network(s)

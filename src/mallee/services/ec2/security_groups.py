@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from mallee.api.context import RequestContext
+from mallee.api.errors import ServiceError
 from mallee.ids import is_id, new_id
 from mallee.services.base import Operations, Params, Result, Runtime
 from mallee.services.ec2 import errors
@@ -252,6 +253,20 @@ def resolve(s: Session, account: str, specs: Iterable[rules.PermissionSpec]) -> 
     return out
 
 
+def _same_network(s: Session, group: Ec2SecurityGroup, wanted: list[rules.Rule]) -> None:
+    """A rule may name only a group of its own group's network (one VPC, or EDGE's): a group
+    of another VPC or account would let its members' addresses in where they cannot route
+    (AWS's answer, without VPC peering). Revoking stays open, to remove what older rows hold."""
+    for r in wanted:
+        peer = s.get(Ec2SecurityGroup, r.peer_group_id) if r.peer_group_id else None
+        if peer is None or peer.vpc_id == group.vpc_id:
+            continue
+        raise ServiceError(
+            "InvalidGroup.NotFound",
+            "You have specified two resources that belong to different networks.",
+        )
+
+
 def _check_group(s: Session, account_id: str, resource_id: str) -> None:
     group = s.get(Ec2SecurityGroup, resource_id)
     if group is None or group.account_id != account_id:
@@ -473,6 +488,7 @@ def _authorize(rt: Runtime, ctx: RequestContext, params: Params, *, egress: bool
         ensure_default(s, account)
         group = _target(s, account, params, egress)
         wanted = resolve(s, account, specs)
+        _same_network(s, group, wanted)
         seen = {rules.rule_key(r) for r in _rules_of(s, group.id, egress)}
         for r in wanted:
             if r.key() in seen:

@@ -53,6 +53,7 @@ ARN_TYPES = {
     "nat": "natgateway",
     "eni": "network-interface",
     "i": "instance",
+    "eipalloc": "elastic-ip",
 }
 
 

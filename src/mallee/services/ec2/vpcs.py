@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from mallee.api.context import RequestContext
@@ -82,9 +84,33 @@ def _new_block(params: Params) -> str:
     block = cidrs.parse(str(raw))
     if block is None:
         raise errors.invalid_parameter("cidrBlock", raw)
-    if not cidrs.sized(block):
+    if not cidrs.sized(block) or cidrs.overlaps(block, _UNROUTABLE):
         raise errors.vpc_range(raw)
     return str(block)
+
+
+# This network, loopback, link-local (the metadata and gateway link addresses live there) and
+# multicast/reserved: a VPC there would shadow the node's own routes.
+_UNROUTABLE = tuple(
+    ipaddress.IPv4Network(n) for n in ("0.0.0.0/8", "127.0.0.0/8", "169.254.0.0/16", "224.0.0.0/3")
+)
+_VNI_ATTEMPTS = 5
+
+
+def _insert_with_vni(s: Session, vpc: Ec2Vpc) -> None:
+    """Insert the VPC with a VNI block no other has; a concurrent creator that committed the
+    same block first makes the unique key refuse this one, so pick again (a savepoint keeps
+    the rest of the transaction)."""
+    for attempt in range(_VNI_ATTEMPTS):
+        vpc.vni = new_vni(s)
+        try:
+            with s.begin_nested():
+                s.add(vpc)
+                s.flush()
+            return
+        except IntegrityError:
+            if attempt == _VNI_ATTEMPTS - 1:
+                raise
 
 
 def create_vpc(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
@@ -109,11 +135,9 @@ def create_vpc(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
             enable_dns_support=True,
             enable_dns_hostnames=False,
             instance_tenancy=tenancy,
-            vni=new_vni(s),
             created_at=now(),
         )
-        s.add(vpc)
-        s.flush()
+        _insert_with_vni(s, vpc)
         add_base_rows(s, vpc)
         security_groups.add_vpc_default(s, account, vpc.id)
         apply_tag_specifications(s, account, params.get("TagSpecifications"), {"vpc": [vpc.id]})

@@ -25,7 +25,14 @@ from mallee.node.network.vpc_names import (
     vpc_netns,
     vpc_prefix,
 )
-from mallee.node.network.vpc_rules import FLOOD, IGW_GUARD, acl_chain, node_plans, vpc_plan
+from mallee.node.network.vpc_rules import (
+    FLOOD,
+    IGW_GUARD,
+    acl_chain,
+    node_plans,
+    vpc_plan,
+    vxlan_input_rules,
+)
 
 CLOUD = "0123abcd"
 VNI = 7 << 12
@@ -157,3 +164,49 @@ def test_dhcp_serves_every_subnet_with_the_vpc_options_and_nothing_else() -> Non
         ("02:00:00:00:00:0a", "10.0.1.10", "i-a"),
         ("02:00:00:00:00:0c", "10.0.2.11", "i-c"),
     )
+
+
+def test_a_route_to_a_subnet_cidr_is_one_route() -> None:
+    """A second `ip route add` of one prefix fails ("File exists") and stops the namespace."""
+    state = _state()
+    vpc = state.vpcs[0]
+    a, b = vpc.subnets
+    routes = (
+        *b.routes,
+        RouteEntry("10.0.1.0/24", "instance", "i-c"),  # an appliance for subnet a's traffic
+        RouteEntry("10.0.2.0/24", "gateway", "igw-1"),  # never resolvable: the local route stays
+    )
+    vpc = dataclasses.replace(vpc, subnets=(a, dataclasses.replace(b, routes=routes)))
+    plan = vpc_plan(state, vpc, CLOUD)
+    table = plan.subnets[1].routes
+    dests = [r.removeprefix("blackhole ").split(" ")[0] for r in table]
+    assert len(dests) == len(set(dests))
+    assert "10.0.1.0/24 via 10.0.2.11 dev br-020" in table
+    assert "10.0.2.0/24 dev br-020" in table
+    # A VPC with a single subnet as large as itself: the local route is the subnet's.
+    whole = dataclasses.replace(
+        vpc, cidr="10.0.1.0/24", subnets=(dataclasses.replace(a, cidr="10.0.1.0/24"),), nats=()
+    )
+    assert vpc_plan(state, whole, CLOUD).subnets[0].routes[0] == "10.0.1.0/24 dev br-000"
+
+
+def test_acl_rows_iptables_cannot_take_are_left_out() -> None:
+    entries = (
+        AclEntry(90, False, "0", True, "0.0.0.0/0"),  # iptables' `-p 0` is every protocol
+        AclEntry(95, False, "1", True, "0.0.0.0/0", icmp_type=256, icmp_code=0),
+        AclEntry(100, False, "1", True, "0.0.0.0/0", icmp_type=8, icmp_code=-1),
+    )
+    assert acl_chain(entries, False) == [
+        ["-s", "0.0.0.0/0", "-p", "icmp", "-m", "icmp", "--icmp-type", "8", "-j", "RETURN"],
+        ["-j", "DROP"],
+    ]
+
+
+def test_vxlan_port_takes_only_the_other_nodes_on_the_public_device() -> None:
+    nodes = {"n1": "198.51.100.1", "n2": "198.51.100.2", "n3": "198.51.100.3", "n4": ""}
+    assert vxlan_input_rules(nodes, "198.51.100.1") == [
+        ["-s", "198.51.100.2/32", "-i", "pub0", "-j", "RETURN"],
+        ["-s", "198.51.100.3/32", "-i", "pub0", "-j", "RETURN"],
+        ["-j", "DROP"],
+    ]
+    assert vxlan_input_rules({"n1": "198.51.100.1"}, "198.51.100.1") == [["-j", "DROP"]]
