@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from selenium.common.exceptions import StaleElementReferenceException
 
 from tests.browser.conftest import Login
 from tests.e2e.conftest import Cloud
@@ -97,7 +98,11 @@ class Console:
     def wait(self, until: Callable[[], Any], timeout: float = 60) -> Any:
         deadline = time.monotonic() + timeout
         while True:
-            found = until()
+            try:
+                found = until()
+            except StaleElementReferenceException:
+                # htmx swapped the rows between finding an element and reading it.
+                found = None
             if found:
                 return found
             if time.monotonic() > deadline:
