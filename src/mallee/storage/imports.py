@@ -492,9 +492,10 @@ class Imports:
         elif blob_id:
             yield from self.snapshots.objects.read(blob_id)
 
-    def _snapshot_limit(self) -> tuple[int, str]:
-        """The largest virtual size a snapshot's image may have, and why."""
-        limit, why = MAX_SNAPSHOT_GIB * GIB, f"the {MAX_SNAPSHOT_GIB} GiB an EBS volume may hold"
+    def _snapshot_limit(self) -> list[tuple[int, str]]:
+        """The bounds a snapshot's image must fit, checked in this order (the first one it
+        exceeds is the reason given): AWS's EBS maximum, then what the zone could hold."""
+        bounds = [(MAX_SNAPSHOT_GIB * GIB, f"the {MAX_SNAPSHOT_GIB} GiB an EBS volume may hold")]
         with self.store.read() as s:
             capacity = s.scalar(
                 select(StorageHost.capacity_bytes)
@@ -502,16 +503,16 @@ class Imports:
                 .order_by(StorageHost.capacity_bytes.desc())
                 .limit(1)
             )
-        if capacity and int(capacity) < limit:
+        if capacity:
             gib = int(capacity) >> 30
-            limit, why = gib * GIB, f"what availability zone {self.zone} could hold ({gib} GiB)"
-        return limit, why
+            bounds.append((gib * GIB, f"what availability zone {self.zone} could hold ({gib} GiB)"))
+        return bounds
 
     def _prepare(
         self,
         task: _Task,
         work: Path,
-        limit: tuple[int, str],
+        bounds: list[tuple[int, str]],
         started: list[subprocess.Popen[bytes]],
     ) -> tuple[Path, int]:
         """Fetch, check, bound and convert: the raw file and the image's virtual size."""
@@ -520,17 +521,19 @@ class Imports:
         self._fetch(task, src)
         self._progress(task.id, status_message="Converting")
         virtual = inspect(src, task.image_format)
-        most, why = limit
-        if virtual > most:
-            raise ImageRejected(f"the image's virtual size ({virtual} bytes) is larger than {why}")
+        for most, why in bounds:
+            if virtual > most:
+                raise ImageRejected(
+                    f"the image's virtual size ({virtual} bytes) is larger than {why}"
+                )
         self._reserve(task.id, data_bytes(src, task.image_format), "convert")
         raw = work / "converted.raw"
         convert(src, task.image_format, raw, started)
         src.unlink()
         return raw, virtual
 
-    def _volume_limit(self, task: _Task) -> tuple[int, str]:
-        return task.volume_size_gib * GIB, f"the volume ({task.volume_size_gib} GiB)"
+    def _volume_limit(self, task: _Task) -> list[tuple[int, str]]:
+        return [(task.volume_size_gib * GIB, f"the volume ({task.volume_size_gib} GiB)")]
 
     def _volume_backend(self, task: _Task) -> VolumeBackend:
         """The backend of the task's volume: the zone's choice, recorded on the volume's row
