@@ -24,15 +24,19 @@ from mallee.services.ec2.block_devices import Mapping
 from mallee.services.ec2.conversion_tasks import (
     check_any_storage,
     check_import_room,
-    owned_task,
 )
 from mallee.services.ec2.ebs_images import ROOT_DEVICE, ebs_image_row
-from mallee.services.ec2.filters import lookup, matches, parse_filters
 from mallee.services.ec2.import_instances import image_columns
 from mallee.services.ec2.import_rows import converting_snapshot, new_task
 from mallee.services.ec2.import_sources import Part, parts_json
-from mallee.services.ec2.import_tasks import NO_VOLUME, STATUS, detail, disk_source, head_source
-from mallee.services.ec2.pagination import page
+from mallee.services.ec2.import_tasks import (
+    NO_VOLUME,
+    STATUS,
+    describe_tasks,
+    detail,
+    disk_source,
+    head_source,
+)
 from mallee.services.ec2.volumes import now
 from mallee.store.tables.imports import Ec2ImportTask
 
@@ -147,31 +151,8 @@ def import_image(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
         return image_task_out(task)
 
 
-_FILTERS: dict[str, Any] = {"task-state": lambda t: STATUS[t.state]}
-
-
 def describe_import_image_tasks(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
-    filters = parse_filters(params.get("Filters"), _FILTERS)
-    wanted = [str(i) for i in params.get("ImportTaskIds") or []]
-    account = ctx.principal.account_id
-    with rt.store.read() as s:
-        if wanted:
-            rows = [owned_task(s, account, i, ("import-image",)) for i in wanted]
-        else:
-            rows = list(
-                s.scalars(
-                    select(Ec2ImportTask).where(
-                        Ec2ImportTask.account_id == account,
-                        Ec2ImportTask.kind == "import-image",
-                    )
-                )
-            )
-    rows = [t for t in rows if matches(filters, lookup(_FILTERS, t), {})]
-    shown, next_token = page(sorted(rows, key=lambda t: t.id), params, key=lambda t: t.id)
-    out: dict[str, Any] = {"ImportImageTasks": [image_task_out(t) for t in shown]}
-    if next_token:
-        out["NextToken"] = next_token
-    return out
+    return describe_tasks(rt, ctx, params, "import-image", ("ImportImageTasks", image_task_out))
 
 
 OPERATIONS: Operations = {

@@ -11,6 +11,7 @@ The rows keep the conversion tasks' states; an import task shows them as AWS's S
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select
@@ -164,30 +165,37 @@ def import_snapshot(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
 _FILTERS: dict[str, Any] = {"task-state": lambda t: STATUS[t.state]}
 
 
-def describe_import_snapshot_tasks(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+def describe_tasks(
+    rt: Runtime,
+    ctx: RequestContext,
+    params: Params,
+    kind: str,
+    shown_as: tuple[str, Callable[[Ec2ImportTask], dict[str, Any]]],
+) -> Result:
+    """DescribeImport{Snapshot,Image}Tasks: the caller's tasks of `kind`, by id or all,
+    filtered by task-state and paged; `shown_as` is the answer's list key and each task's shape."""
     filters = parse_filters(params.get("Filters"), _FILTERS)
     wanted = [str(i) for i in params.get("ImportTaskIds") or []]
     account = ctx.principal.account_id
     with rt.store.read() as s:
         if wanted:
-            rows = [owned_task(s, account, i, ("import-snapshot",)) for i in wanted]
+            rows = [owned_task(s, account, i, (kind,)) for i in wanted]
         else:
-            rows = list(
-                s.scalars(
-                    select(Ec2ImportTask)
-                    .where(
-                        Ec2ImportTask.account_id == account,
-                        Ec2ImportTask.kind == "import-snapshot",
-                    )
-                    .order_by(Ec2ImportTask.id)
-                )
-            )
+            t = Ec2ImportTask
+            rows = list(s.scalars(select(t).where(t.account_id == account, t.kind == kind)))
     rows = [t for t in rows if matches(filters, lookup(_FILTERS, t), {})]
     shown, token = page(sorted(rows, key=lambda t: t.id), params, key=lambda t: t.id)
-    out: dict[str, Any] = {"ImportSnapshotTasks": [snapshot_task_out(t) for t in shown]}
+    key, out_of = shown_as
+    out: dict[str, Any] = {key: [out_of(t) for t in shown]}
     if token:
         out["NextToken"] = token
     return out
+
+
+def describe_import_snapshot_tasks(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    return describe_tasks(
+        rt, ctx, params, "import-snapshot", ("ImportSnapshotTasks", snapshot_task_out)
+    )
 
 
 def cancel_import_task(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
