@@ -27,6 +27,7 @@ NAV = (
     ("/keypairs", "Key pairs"),
     ("/security-groups", "Security groups"),
     ("/addresses", "Elastic IPs"),
+    ("/vpcs", "VPCs"),
     ("/buckets", "Buckets"),
 )
 IAM_NAV = (("/iam/users", "IAM"),)

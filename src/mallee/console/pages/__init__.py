@@ -16,6 +16,9 @@ from mallee.console.pages import (
     security_groups,
     snapshots,
     volumes,
+    vpc_detail,
+    vpc_parts,
+    vpcs,
 )
 
 ROUTES: list[Route] = [
@@ -28,6 +31,9 @@ ROUTES: list[Route] = [
     *keypairs.ROUTES,
     *security_groups.ROUTES,
     *addresses.ROUTES,
+    *vpcs.ROUTES,
+    *vpc_detail.ROUTES,
+    *vpc_parts.ROUTES,
     *buckets.ROUTES,
     *iam.ROUTES,
     *admin.ROUTES,

@@ -41,6 +41,8 @@ COLUMNS = (
     Column("image", "Image"),
     Column("private_ip", "Private IP"),
     Column("public_ip", "Public IP"),
+    Column("vpc", "VPC"),
+    Column("subnet", "Subnet"),
     Column("key", "Key"),
     Column("launched", "Launched"),
 )
@@ -54,6 +56,8 @@ FILTERS = (
     ("key-name", "Key"),
     ("private-ip-address", "Private IP"),
     ("ip-address", "Public IP"),
+    ("vpc-id", "VPC"),
+    ("subnet-id", "Subnet"),
 )
 
 
@@ -67,6 +71,9 @@ def _row(i: dict[str, Any]) -> dict[str, Any]:
         "image": i.get("ImageId", ""),
         "private_ip": i.get("PrivateIpAddress", ""),
         "public_ip": i.get("PublicIpAddress", ""),
+        # None once terminated: it no longer holds an address there.
+        "vpc": i.get("VpcId") or "",
+        "subnet": i.get("SubnetId") or "",
         "key": i.get("KeyName", ""),
         "launched": i.get("LaunchTime", ""),
         "actions": _OFFERED.get(state, ()),
@@ -201,6 +208,8 @@ def detail(ctx: Ctx) -> Response:
         ("Zone", instance.get("Placement", {}).get("AvailabilityZone", "")),
         ("Private IP", row["private_ip"]),
         ("Public IP", row["public_ip"]),
+        ("VPC", row["vpc"]),
+        ("Subnet", row["subnet"]),
         ("Key pair", row["key"]),
         ("Security groups", groups),
         ("Launched", row["launched"]),
