@@ -1,7 +1,8 @@
-"""Instances, network interfaces, security groups and elastic IPs in VPCs (issue #18 step 2),
+"""Instances, network interfaces, security groups and elastic IPs in VPCs (issue #18),
 through boto3 against a live cloud with the fake hypervisor: the default VPC is EDGE, so an
-instance has one interface (its node's address) in the default subnet of its zone; a user VPC
-has no data path yet, so launching into it is refused and leaves nothing behind."""
+instance has one interface (its node's address) in the default subnet of its zone; an instance
+launched into a user VPC's subnet has the subnet's address from the start, the VPC's groups,
+and keeps them when placed. (tests/vm/test_vpc_instances.py boots them for real.)"""
 
 from __future__ import annotations
 
@@ -217,7 +218,6 @@ def test_launch_options_and_refusals(ec2: Any) -> None:
     before = count_instances(ec2)
     base = {"ImageId": image(ec2), "MinCount": 1, "MaxCount": 1}
     for params, code in [
-        ({"SubnetId": own}, "Unsupported"),
         ({"SubnetId": own, "SecurityGroups": [name]}, "InvalidParameterCombination"),
         (
             {"SubnetId": subnet["SubnetId"], "NetworkInterfaces": [{"DeviceIndex": 0}]},
@@ -226,10 +226,7 @@ def test_launch_options_and_refusals(ec2: Any) -> None:
         ({"SubnetId": "subnet-0123abcd"}, "InvalidSubnetID.NotFound"),
         ({"SubnetId": "bogus"}, "InvalidSubnetID.Malformed"),
         ({"SubnetId": subnet["SubnetId"], "SecurityGroupIds": [vpc_group]}, "InvalidParameter"),
-        (
-            {"NetworkInterfaces": [{"DeviceIndex": 0, "SubnetId": own, "Groups": [vpc_group]}]},
-            "Unsupported",
-        ),
+        ({"SubnetId": own, "SecurityGroupIds": [group]}, "InvalidParameter"),
         ({"PrivateIpAddress": "10.111.1.50"}, "Unsupported"),
     ]:
         fails(code, ec2.run_instances, **base, **params)
@@ -238,6 +235,57 @@ def test_launch_options_and_refusals(ec2: Any) -> None:
     terminated(ec2, iid)
     ec2.delete_security_group(GroupId=vpc_group)
     ec2.delete_subnet(SubnetId=own)
+    ec2.delete_vpc(VpcId=vpc)
+
+
+def test_launch_into_a_user_subnet(ec2: Any) -> None:
+    vpc = ec2.create_vpc(CidrBlock="10.32.0.0/16")["Vpc"]["VpcId"]
+    # A /28: 11 usable addresses, .4 to .14 (AWS keeps the first four and the last).
+    small = ec2.create_subnet(VpcId=vpc, CidrBlock="10.32.1.0/28")["Subnet"]
+    sid = small["SubnetId"]
+    (vpc_default,) = ec2.describe_security_groups(
+        Filters=[{"Name": "vpc-id", "Values": [vpc]}, {"Name": "group-name", "Values": ["default"]}]
+    )["SecurityGroups"]
+    base = {"ImageId": image(ec2), "SubnetId": sid}
+    first = ec2.run_instances(**base, MinCount=1, MaxCount=1)["Instances"][0]
+    # The address and the VPC's default group are there at once, before placement.
+    assert first["PrivateIpAddress"] == "10.32.1.4"
+    assert first["VpcId"] == vpc and first["SubnetId"] == sid
+    assert [g["GroupId"] for g in first["SecurityGroups"]] == [vpc_default["GroupId"]]
+    (eni,) = first["NetworkInterfaces"]
+    assert eni["PrivateIpAddress"] == "10.32.1.4" and eni["MacAddress"]
+    chosen = ec2.run_instances(**base, MinCount=1, MaxCount=1, PrivateIpAddress="10.32.1.9")
+    second = chosen["Instances"][0]
+    assert second["PrivateIpAddress"] == "10.32.1.9"
+    fails("InvalidIPAddress.InUse", ec2.run_instances, **base, MinCount=1, MaxCount=1,
+          PrivateIpAddress="10.32.1.9")  # fmt: skip
+    fails("InvalidParameterValue", ec2.run_instances, **base, MinCount=1, MaxCount=1,
+          PrivateIpAddress="10.32.2.9")  # fmt: skip
+    # Placement keeps the subnet's address and MAC.
+    placed = running(ec2, first["InstanceId"])
+    assert placed["PrivateIpAddress"] == "10.32.1.4"
+    assert placed["NetworkInterfaces"][0]["MacAddress"] == eni["MacAddress"]
+    # 9 left: MinCount above that is refused whole, MaxCount above it gets what is free.
+    before = count_instances(ec2)
+    fails("InsufficientFreeAddressesInSubnet", ec2.run_instances, **base, MinCount=10,
+          MaxCount=10)  # fmt: skip
+    assert count_instances(ec2) == before, "nothing half-made"
+    subnet_after = ec2.describe_subnets(SubnetIds=[sid])["Subnets"][0]
+    assert subnet_after["AvailableIpAddressCount"] == 9
+    many = ec2.run_instances(**base, MinCount=2, MaxCount=12)["Instances"]
+    ips = sorted(i["PrivateIpAddress"] for i in many)
+    assert len(many) == 9 and "10.32.1.9" not in ips and "10.32.1.4" not in ips
+    # A terminated instance's address is free again.
+    ec2.terminate_instances(InstanceIds=[first["InstanceId"]])
+    terminated(ec2, first["InstanceId"])
+    again = ec2.run_instances(**base, MinCount=1, MaxCount=1)["Instances"][0]
+    assert again["PrivateIpAddress"] == "10.32.1.4"
+    rest = [again["InstanceId"], second["InstanceId"], *(i["InstanceId"] for i in many)]
+    fails("DependencyViolation", ec2.delete_subnet, SubnetId=sid)
+    ec2.terminate_instances(InstanceIds=rest)
+    for iid in rest:
+        terminated(ec2, iid)
+    ec2.delete_subnet(SubnetId=sid)
     ec2.delete_vpc(VpcId=vpc)
 
 

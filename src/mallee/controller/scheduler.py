@@ -2,7 +2,8 @@
 
 A placement is one conditional update of the instance row (node, mac, private ip), made only
 while the row is still pending and unplaced, so a controller that dies mid-way and a standby
-that takes over never place the same instance twice.
+that takes over never place the same instance twice. An instance of a user VPC came with its
+subnet's address and MAC from RunInstances: it keeps them wherever it goes.
 """
 
 from __future__ import annotations
@@ -79,10 +80,13 @@ class Scheduler:
             placed = 0
             for row in pending:
                 target = self.pick(nodes, row)
-                address = private.next_free(target.node) if target else None
+                address = row.private_ip
+                if target is not None and address is None:
+                    address = private.next_free(target.node)
                 if target is None or address is None:
                     _no_capacity(conn, row)
                     continue
+                mac = row.mac or mac_for(row.id)
                 # An instance rescheduled after its node went silent keeps its public IP.
                 public_ip = row.public_ip or (
                     public.next_free() if row.public_ip_on_launch else None
@@ -91,14 +95,14 @@ class Scheduler:
                     conn,
                     id=row.id,
                     node=target.node.name,
-                    mac=mac_for(row.id),
+                    mac=mac,
                     private_ip=address,
                     public_ip=public_ip,
                 )
                 if not moved:  # changed since the read (another controller, a termination)
                     continue
                 # Its primary interface shows the same addresses, written in this transaction.
-                _PLACE_INTERFACE.run(conn, id=row.id, mac=mac_for(row.id), private_ip=address)
+                _PLACE_INTERFACE.run(conn, id=row.id, mac=mac, private_ip=address)
                 target.take(row.cores, row.memory_mb, row.disk_gb)
                 if public_ip and not row.public_ip:
                     public.give(row, public_ip)
@@ -136,6 +140,8 @@ _PENDING = Prepared(
         Ec2Instance.availability_zone,
         Ec2Instance.public_ip,
         Ec2Instance.public_ip_on_launch,
+        Ec2Instance.private_ip,
+        Ec2Instance.mac,
     )
     .where(*_UNPLACED_IN_ZONE)
     .order_by(Ec2Instance.launch_time, Ec2Instance.reservation_id, Ec2Instance.id)

@@ -20,6 +20,7 @@ from mallee.store.tables.ebs import unready_volumes
 from mallee.store.tables.ec2 import Ec2Instance, Ec2Tag
 from mallee.store.tables.interfaces import Ec2NetworkInterface
 from mallee.store.tables.network import bump_network
+from mallee.store.tables.vpc import in_user_vpc
 
 log = logging.getLogger(__name__)
 
@@ -63,13 +64,19 @@ def _settle(s: Session, row: Ec2Instance, now: float, lost_after: float) -> int:
         unready_volumes(s, row.id)
     elif row.state == "pending":
         log.warning("node %s is silent: %s goes back to the scheduler", row.node, row.id)
-        row.node = row.mac = row.private_ip = None
-        # Its primary interface loses the addresses with it, in this transaction.
-        s.execute(
-            update(Ec2NetworkInterface)
-            .where(Ec2NetworkInterface.instance_id == row.id, Ec2NetworkInterface.device_index == 0)
-            .values(mac=None, private_ip=None)
-        )
+        row.node = None
+        if not in_user_vpc(s, row.vpc_id):
+            # EDGE's address is its node's: it goes, and its primary interface's with it. A
+            # user VPC's instance keeps its subnet's address wherever it is placed next.
+            row.mac = row.private_ip = None
+            s.execute(
+                update(Ec2NetworkInterface)
+                .where(
+                    Ec2NetworkInterface.instance_id == row.id,
+                    Ec2NetworkInterface.device_index == 0,
+                )
+                .values(mac=None, private_ip=None)
+            )
     elif now - row.state_changed_at > lost_after:
         _terminate(row, now)
         row.state_reason_code = NODE_LOST

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from mallee.store.tables.compute import NodeRow
@@ -21,6 +21,7 @@ from mallee.store.tables.network import (
     Ec2SecurityGroupRule,
     network_generation,
 )
+from mallee.store.tables.vpc import user_vpcs
 
 # States in which an instance has an address on its node and must be reachable as allowed.
 NETWORKED_STATES = ("pending", "running", "stopping", "shutting-down")
@@ -60,6 +61,10 @@ class EdgeState:
     routes: dict[str, str] = field(default_factory=dict)
 
 
+# Instances of users' own VPCs are on their VPC's data path (vpc_desired), not EDGE's.
+_ON_EDGE = or_(Ec2Instance.vpc_id.is_(None), Ec2Instance.vpc_id.not_in(user_vpcs()))
+
+
 def load(s: Session, node: str) -> EdgeState:
     generation = network_generation(s)
     local_rows = s.execute(
@@ -67,6 +72,7 @@ def load(s: Session, node: str) -> EdgeState:
             Ec2Instance.node == node,
             Ec2Instance.state.in_(NETWORKED_STATES),
             Ec2Instance.private_ip.is_not(None),
+            _ON_EDGE,
         )
     ).all()
     ips = {iid: str(ip) for iid, ip, _ in local_rows}
@@ -132,6 +138,7 @@ def _nat(s: Session, node: str) -> dict[str, str]:
             Ec2Instance.node == node,
             Ec2Instance.state.in_(NETWORKED_STATES),
             Ec2Instance.private_ip.is_not(None),
+            _ON_EDGE,
         )
     )
     return {str(public): str(private) for public, private in rows}

@@ -17,6 +17,7 @@ from mallee.store.tables.interfaces import (
     Ec2NetworkInterface,
     Ec2NetworkInterfaceAddress,
     Ec2NetworkInterfaceGroup,
+    live_interfaces,
 )
 from mallee.store.tables.network import Ec2Address, Ec2InstanceGroup, Ec2SecurityGroup
 
@@ -82,12 +83,7 @@ def live_query(account: str | None = None) -> Any:
     """The interfaces that exist: one whose instance was terminated went with it (its row
     stays until the instance's is purged)."""
     i = Ec2NetworkInterface
-    query = (
-        select(*_columns())
-        .outerjoin(Ec2Instance, Ec2Instance.id == i.instance_id)
-        .where((Ec2Instance.id.is_(None)) | (Ec2Instance.state != "terminated"))
-        .order_by(i.id)
-    )
+    query = live_interfaces(select(*_columns())).order_by(i.id)
     if account is not None:
         query = query.where(i.account_id == account)
     return query

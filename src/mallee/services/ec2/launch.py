@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from mallee.api.context import RequestContext
 from mallee.identity.arns import profile_arn
 from mallee.ids import new_id
+from mallee.placement.macs import mac_for
 from mallee.placement.usage import free_slots
 from mallee.registry import properties
 from mallee.services.ec2 import block_devices, errors, launch_network, security_groups
@@ -134,6 +135,8 @@ def _groups(
     """The caller's groups the request names (NotFound/Malformed as EC2), else `default`."""
     names = params.get("SecurityGroups") or []
     ids = params.get("SecurityGroupIds") or network.group_ids
+    if not (names or ids) and network.user_vpc:
+        return security_groups.group_refs([security_groups.default_in(s, account, network.vpc_id)])
     if not (names or ids):
         # Most launches name no group: one plain read of the default group, once it exists.
         found = _DEFAULT_GROUP.first(s.connection(), account=account)
@@ -261,7 +264,14 @@ def create(
         "subnet_id": launch.network.subnet_id if launch.network else None,
         "public_ip_on_launch": launch.network.public_ip if launch.network else True,
     }
+    # A user subnet's addresses are chosen now (EDGE's at placement), and may be fewer.
+    network = launch.network
+    ips = launch_network.addresses(s, network, _counts(params)[0], count) if network else None
+    if ips is not None:
+        count = len(ips)
     rows = [{**common, "id": new_id("i"), "launch_index": i} for i in range(count)]
+    for row, ip in zip(rows, ips or (), strict=False):
+        row.update(private_ip=ip, mac=mac_for(row["id"]))
     # Plain inserts: a launch builds no ORM objects it would only read back.
     _INSERT_INSTANCES.run(s.connection(), rows)
     ids = [r["id"] for r in rows]
@@ -279,7 +289,9 @@ def create(
     if launch.network is not None:
         launch_network.INSERT_INTERFACES.run(
             s.connection(),
-            launch_network.primary_interfaces(ctx.principal.account_id, launch.network, ids, now),
+            launch_network.primary_interfaces(
+                ctx.principal.account_id, launch.network, ids, now, ips
+            ),
         )
     volumes = block_devices.create_volumes(
         s, ctx.principal.account_id, launch.zone, ids, launch.mappings
@@ -288,7 +300,7 @@ def create(
     apply_tag_specifications(
         s, ctx.principal.account_id, specs, {"instance": ids, "volume": volumes}
     )
-    return [SimpleNamespace(**_UNPLACED, **row) for row in rows]
+    return [SimpleNamespace(**{**_UNPLACED, **row}) for row in rows]
 
 
 _INSERT_INSTANCES = InsertMany(Ec2Instance.__table__)

@@ -2,8 +2,10 @@
 whether it gets a public IP, and the primary interfaces it writes with the instance rows.
 
 The default VPC is EDGE: its default subnets are the node subnets, so an instance launched
-into one gets its node's address at placement, as before. A user VPC's subnet has no data
-path until step 3 of issue #18, so launching into one is an honest Unsupported.
+into one gets its node's address at placement, as before. An instance launched into a user
+VPC's subnet gets its address from the subnet here, at launch (the one asked for, or the
+first free ones), and its MAC with it: placement then only chooses its node, and the VPC's
+data path (node/network/vpc_*) carries it on whichever node that is.
 """
 
 from __future__ import annotations
@@ -18,13 +20,12 @@ from sqlalchemy.orm import Session
 
 from mallee.api.errors import ServiceError
 from mallee.ids import is_id, new_id
-from mallee.services.ec2 import errors
+from mallee.placement.macs import mac_for
+from mallee.services.ec2 import errors, interface_addresses
 from mallee.store.prepared import InsertMany
 from mallee.store.tables.interfaces import Ec2NetworkInterface
 from mallee.store.tables.network import Ec2SecurityGroup
 from mallee.store.tables.vpc import Ec2AccountVpc, Ec2Subnet, Ec2Vpc
-
-NOT_YET = "launching into a non-default VPC needs the VPC data path"
 
 
 @dataclass(slots=True)
@@ -38,6 +39,12 @@ class LaunchNetwork:
     public_ip: bool = True
     description: str = ""
     delete_on_termination: bool = True
+    # A user VPC's subnet (addresses chosen at launch), not one of EDGE's default subnets.
+    user_vpc: bool = False
+    # The subnet, kept for the addresses `addresses` picks in the launch's transaction.
+    subnet: Ec2Subnet | None = None
+    # The address asked for (PrivateIpAddress); only in a user VPC's subnet.
+    private_ip: str | None = None
 
 
 def no_default_vpc() -> ServiceError:
@@ -133,14 +140,14 @@ def resolve(s: Session, account: str, params: dict[str, Any], zone: str) -> Laun
         )
     source = interface if interface is not None else params
     subnet_id = source.get("SubnetId")
+    user_vpc = False
     if subnet_id:
         subnet = named_subnet(s, account, str(subnet_id))
-        if not is_edge_subnet(s, subnet):
-            if params.get("SecurityGroups"):
-                raise errors.invalid_combination(
-                    "The parameter groupName cannot be used with the parameter subnet"
-                )
-            raise errors.unsupported(f"{NOT_YET}: {subnet.id} is in {subnet.vpc_id}")
+        user_vpc = not is_edge_subnet(s, subnet)
+        if user_vpc and params.get("SecurityGroups"):
+            raise errors.invalid_combination(
+                "The parameter groupName cannot be used with the parameter subnet"
+            )
         if subnet.zone != zone:
             raise errors.invalid_zone(subnet.zone)
         wanted = (params.get("Placement") or {}).get("AvailabilityZone")
@@ -152,11 +159,14 @@ def resolve(s: Session, account: str, params: dict[str, Any], zone: str) -> Laun
             )
     else:
         subnet = default_subnet(s, account, zone)
-    if (interface or {}).get("PrivateIpAddress") or params.get("PrivateIpAddress"):
+    wanted_ip = (interface or {}).get("PrivateIpAddress") or params.get("PrivateIpAddress")
+    if wanted_ip and not user_vpc:
         raise errors.unsupported(
             "PrivateIpAddress cannot be chosen in the default VPC: EDGE gives an instance its "
             "node's next free address when it is placed"
         )
+    if wanted_ip:
+        _check_wanted(s, subnet, str(wanted_ip), params)
     public = _flag((interface or {}).get("AssociatePublicIpAddress"))
     dot = _flag((interface or {}).get("DeleteOnTermination"))
     group_ids = [str(g) for g in (interface or {}).get("Groups") or []]
@@ -168,22 +178,62 @@ def resolve(s: Session, account: str, params: dict[str, Any], zone: str) -> Laun
         public_ip=subnet.map_public_ip_on_launch if public is None else public,
         description=str((interface or {}).get("Description") or ""),
         delete_on_termination=True if dot is None else dot,
+        user_vpc=user_vpc,
+        subnet=subnet if user_vpc else None,
+        private_ip=str(wanted_ip) if wanted_ip else None,
     )
 
 
+def _check_wanted(s: Session, subnet: Ec2Subnet, address: str, params: dict[str, Any]) -> None:
+    """PrivateIpAddress: one instance only, in the subnet's usable range, free."""
+    if int(params.get("MaxCount", 1) or 1) > 1:
+        raise errors.invalid_combination(
+            "Network interfaces with a specified private IP address cannot be launched on "
+            "more than one instance"
+        )
+    if not interface_addresses.in_user_subnet(subnet, address):
+        raise errors.invalid_parameter(
+            "PrivateIpAddress", address, "Address does not fall within the subnet's address range"
+        )
+    if address in interface_addresses.taken(s, subnet):
+        raise errors.address_in_use(address)
+
+
+def addresses(s: Session, network: LaunchNetwork, low: int, high: int) -> list[str] | None:
+    """The private addresses of a launch into a user subnet (None for EDGE's, whose instances
+    get theirs at placement): the one asked for, or the subnet's first free ones, `high` if it
+    has them and at least `low` (InsufficientFreeAddressesInSubnet)."""
+    if not network.user_vpc or network.subnet is None:
+        return None
+    if network.private_ip:
+        return [network.private_ip]
+    return interface_addresses.pick_for_launch(s, network.subnet, low, high)
+
+
+def group_vpc(network: LaunchNetwork) -> str:
+    """The `vpc_id` of the groups an instance of `network` may be in ("" is EDGE's)."""
+    return network.vpc_id if network.user_vpc else ""
+
+
 def check_groups(network: LaunchNetwork, groups: Sequence[Ec2SecurityGroup]) -> None:
-    """Every group of an instance in the default VPC is one of EDGE's (vpc_id "")."""
+    """Every group of an instance is of its VPC (EDGE's, vpc_id "", in the default VPC)."""
     for group in groups:
-        if group.vpc_id:
+        if group.vpc_id != group_vpc(network):
             raise different_networks(group.id, network.subnet_id)
 
 
 def primary_interfaces(
-    account: str, network: LaunchNetwork, instance_ids: Sequence[str], now: dt.datetime
+    account: str,
+    network: LaunchNetwork,
+    instance_ids: Sequence[str],
+    now: dt.datetime,
+    private_ips: Sequence[str] | None = None,
 ) -> list[dict[str, Any]]:
     return [
         {
             "id": new_id("eni"),
+            "private_ip": private_ips[n] if private_ips else None,
+            "mac": mac_for(iid) if private_ips else None,
             "account_id": account,
             "vpc_id": network.vpc_id,
             "subnet_id": network.subnet_id,
@@ -201,7 +251,7 @@ def primary_interfaces(
             "attachment_status": "attached",
             "created_at": now,
         }
-        for iid in instance_ids
+        for n, iid in enumerate(instance_ids)
     ]
 
 

@@ -157,6 +157,8 @@ def drop_vpc_groups(s: Session, vpc_id: str) -> None:
         if group.name != DEFAULT:
             raise errors.has_dependencies("vpc", vpc_id)
     for group in groups:
+        # Its subnets are gone, so its members are terminated instances, kept a while.
+        s.execute(delete(Ec2InstanceGroup).where(Ec2InstanceGroup.group_id == group.id))
         s.execute(delete(Ec2SecurityGroupRule).where(Ec2SecurityGroupRule.group_id == group.id))
         delete_all_tags(s, [group.id])
         s.delete(group)

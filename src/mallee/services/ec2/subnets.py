@@ -38,7 +38,11 @@ from mallee.services.ec2.vpc_rows import (
     zones,
 )
 from mallee.store.tables.ec2 import Ec2Instance
-from mallee.store.tables.interfaces import Ec2NetworkInterface
+from mallee.store.tables.interfaces import (
+    Ec2NetworkInterface,
+    Ec2NetworkInterfaceAddress,
+    live_interfaces,
+)
 from mallee.store.tables.network import bump_network
 from mallee.store.tables.vpc import Ec2NatGateway, Ec2NetworkAclAssociation, Ec2Subnet, Ec2Vpc
 
@@ -118,9 +122,29 @@ def _filters(p: Plan) -> dict[str, Callable[[SubnetFields], Any]]:
     }
 
 
+def _interface_addresses(s: Session, account: str) -> list[tuple[str, int]]:
+    """Per user subnet of the account, the addresses its interfaces hold (an instance's
+    primary one among them, until it goes with its terminated instance)."""
+    i, a = Ec2NetworkInterface, Ec2NetworkInterfaceAddress
+    live = (
+        live_interfaces(select(i.subnet_id, i.id))
+        .where(i.account_id == account, i.private_ip.is_not(None))
+        .subquery()
+    )
+    primary = select(live.c.subnet_id, func.count()).group_by(live.c.subnet_id)
+    secondary = (
+        select(live.c.subnet_id, func.count())
+        .join(a, a.interface_id == live.c.id)
+        .group_by(live.c.subnet_id)
+    )
+    rows = [*s.execute(primary), *s.execute(secondary)]
+    return [(str(sub), int(n)) for sub, n in rows]
+
+
 def used_addresses(s: Session, account: str, subnets: Sequence[SubnetFields]) -> dict[str, int]:
-    """Addresses in use per subnet: NAT gateways, and in a default subnet every instance of
-    its zone (EDGE gives them addresses of the zone's node subnets, whatever their account)."""
+    """Addresses in use per subnet: NAT gateways, a user subnet's interfaces, and in a default
+    subnet every instance of its zone (EDGE gives them addresses of the zone's node subnets,
+    whatever their account)."""
     # One grouped query over the account's few gateways beats IN lists of many subnets.
     out: dict[str, int] = {
         subnet_id: int(count)
@@ -130,6 +154,9 @@ def used_addresses(s: Session, account: str, subnets: Sequence[SubnetFields]) ->
             .group_by(Ec2NatGateway.subnet_id)
         )
     }
+    if any(not n.default_for_az for n in subnets):
+        for subnet_id, count in _interface_addresses(s, account):
+            out[subnet_id] = out.get(subnet_id, 0) + int(count)
     if any(n.default_for_az for n in subnets):
         per_zone = dict(
             s.execute(

@@ -14,11 +14,23 @@ interfaces that are not an instance's primary one.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TypeVar
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, Text, select
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    Select,
+    String,
+    Text,
+    select,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from mallee.store.db import Base
+from mallee.store.tables.ec2 import Ec2Instance
 from mallee.store.tables.vpc import Ec2NatGateway
 
 _CASCADE = "CASCADE"
@@ -88,6 +100,18 @@ class Ec2NetworkInterfaceGroup(Base):
         String(32), ForeignKey("ec2_security_groups.id", ondelete=_CASCADE), primary_key=True
     )
     position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+_Query = TypeVar("_Query", bound=Select)  # type: ignore[type-arg]
+
+
+def live_interfaces(query: _Query) -> _Query:
+    """`query` over Ec2NetworkInterface narrowed to the interfaces that exist: one whose
+    instance was terminated went with it (its row stays until the instance's is purged)."""
+    i = Ec2NetworkInterface
+    return query.outerjoin(Ec2Instance, Ec2Instance.id == i.instance_id).where(
+        (Ec2Instance.id.is_(None)) | (Ec2Instance.state != "terminated")
+    )
 
 
 def held_addresses(s: Session) -> set[str]:

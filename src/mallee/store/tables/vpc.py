@@ -19,11 +19,13 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    Select,
     String,
     Text,
     UniqueConstraint,
+    select,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from mallee.store.db import Base
 
@@ -217,3 +219,15 @@ class Ec2NatGateway(Base):
     deleted_at: Mapped[datetime | None] = mapped_column(
         DateTime(timezone=True), nullable=True, default=None
     )
+
+
+def user_vpcs() -> Select[str]:
+    """The ids of VPCs of users' own: instances in them are on the VPC data path, not EDGE's."""
+    return select(Ec2Vpc.id).where(Ec2Vpc.is_default.is_(False))
+
+
+def in_user_vpc(s: Session, vpc_id: str | None) -> bool:
+    if not vpc_id:
+        return False
+    vpc = s.get(Ec2Vpc, vpc_id)
+    return vpc is not None and not vpc.is_default

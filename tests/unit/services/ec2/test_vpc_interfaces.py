@@ -88,7 +88,8 @@ def user_subnet(rt: Runtime) -> str:
 
 
 def resolve(rt: Runtime, **params: Any) -> launch_network.LaunchNetwork:
-    with rt.store.read() as s:
+    # A session, as RunInstances': a named address is checked under the subnet's lock.
+    with rt.store.session() as s:
         return launch_network.resolve(s, ACCOUNT, params, "one")
 
 
@@ -115,8 +116,13 @@ def test_a_launch_goes_to_the_default_subnet_of_its_zone(rt: Runtime) -> None:
 @pytest.mark.parametrize(
     ("params", "expected"),
     [
-        ({"SubnetId": "OWN"}, "Unsupported"),
         ({"SubnetId": "OWN", "SecurityGroups": ["web"]}, "InvalidParameterCombination"),
+        (
+            {"SubnetId": "OWN", "PrivateIpAddress": "10.5.0.9", "MaxCount": 2},
+            "InvalidParameterCombination",
+        ),
+        ({"SubnetId": "OWN", "PrivateIpAddress": "10.5.0.2"}, "InvalidParameterValue"),
+        ({"SubnetId": "OWN", "PrivateIpAddress": "10.5.2.9"}, "InvalidParameterValue"),
         (
             {"SubnetId": "DEFAULT", "NetworkInterfaces": [{"DeviceIndex": 0}]},
             "InvalidParameterCombination",
