@@ -1,8 +1,9 @@
 """Ansible's amazon.aws collection, unchanged, against a live cloud, as issue #18 asks: an
 instance launched with `ec2_instance` into the default subnet (wait, tags), found again with
 `ec2_instance_info` by filters, and a VPC of the user's own built with `ec2_vpc_net`,
-`ec2_vpc_subnet`, `ec2_vpc_igw` and `ec2_vpc_route_table`. Each flow runs twice: the second
-run changes nothing (the modules' idempotence is how their authors judge an API)."""
+`ec2_vpc_subnet`, `ec2_vpc_igw` and `ec2_vpc_route_table`, with an instance launched into its
+subnet. Each flow runs twice: the second run changes nothing (the modules' idempotence is how
+their authors judge an API)."""
 
 from __future__ import annotations
 
@@ -106,8 +107,23 @@ VPC_TASKS = """
         tags:
           Name: "{{ prefix }}-public"
       register: table
+    - name: web
+      amazon.aws.ec2_instance:
+        name: "{{ prefix }}-web"
+        image_id: "{{ image }}"
+        instance_type: m1.small
+        vpc_subnet_id: "{{ subnet.subnet.id }}"
+        wait: true
+        state: running
+        tags:
+          env: "{{ prefix }}"
+      register: web
     - ansible.builtin.assert:
         that:
+          - web.instances[0].subnet_id == subnet.subnet.id
+          - web.instances[0].vpc_id == vpc.vpc.id
+          - web.instances[0].private_ip_address.startswith("10.40.1.")
+          - web.instances[0].security_groups[0].group_name == "default"
           - vpc.vpc.cidr_block == "10.40.0.0/16"
           - subnet.subnet.vpc_id == vpc.vpc.id
           - subnet.subnet.map_public_ip_on_launch
@@ -116,7 +132,9 @@ VPC_TASKS = """
           - table.route_table.associations[0].subnet_id == subnet.subnet.id
 """
 
-VPC_CLEANUP = """
+VPC_CLEANUP = (
+    INSTANCE_CLEANUP
+    + """
     - amazon.aws.ec2_vpc_route_table_info:
         filters:
           vpc-id: "{{ vpc_id }}"
@@ -139,6 +157,7 @@ VPC_CLEANUP = """
         vpc_id: "{{ vpc_id }}"
         state: absent
 """
+)
 
 
 def test_ec2_instance_in_the_default_subnet(module_cloud: Cloud, tmp_path: Path) -> None:
@@ -162,16 +181,19 @@ def test_ec2_instance_in_the_default_subnet(module_cloud: Cloud, tmp_path: Path)
 
 def test_vpc_subnet_gateway_route_table(module_cloud: Cloud, tmp_path: Path) -> None:
     prefix = f"an{uuid.uuid4().hex[:6]}"
-    first = play(module_cloud, tmp_path, VPC_TASKS, prefix=prefix)
-    assert changed(first) >= 4
-    vpc_id = results(first, "vpc")["vpc"]["id"]
     ec2 = module_cloud.client("ec2")
+    images = ec2.describe_images(Filters=[{"Name": "name", "Values": ["mallee-default"]}])
+    image = images["Images"][0]["ImageId"]
+    first = play(module_cloud, tmp_path, VPC_TASKS, prefix=prefix, image=image)
+    assert changed(first) >= 5
+    vpc_id = results(first, "vpc")["vpc"]["id"]
     (table,) = ec2.describe_route_tables(
         Filters=[{"Name": "tag:Name", "Values": [f"{prefix}-public"]}]
     )["RouteTables"]
     routes = {r["DestinationCidrBlock"]: r["GatewayId"] for r in table["Routes"]}
     assert routes["0.0.0.0/0"].startswith("igw-") and routes["10.40.0.0/16"] == "local"
-    again = play(module_cloud, tmp_path, VPC_TASKS, prefix=prefix)
+    again = play(module_cloud, tmp_path, VPC_TASKS, prefix=prefix, image=image)
     assert changed(again) == 0, "a second run changes nothing"
+    assert results(again, "web")["instance_ids"] == results(first, "web")["instance_ids"]
     play(module_cloud, tmp_path, VPC_CLEANUP, prefix=prefix, vpc_id=vpc_id)
     assert ec2.describe_vpcs(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["Vpcs"] == []
