@@ -54,9 +54,10 @@ STOP_TIMEOUT = 30.0
 TERMINATE_TIMEOUT = 5.0
 TICK = 0.25
 REPORT_EVERY = 5.0
+SAMPLE_REFRESH = 30.0
 REPORT_BATCH = 200
-# How often the data plane's real state is checked and repaired (DataPlane.heal): the agent
-# keeps dnsmasq, the metadata server and its VMs' taps.
+# How often the data plane's real state is checked and repaired (the plane's heal): the agent
+# keeps dnsmasq, the metadata server and its VMs' taps, EDGE's and those in VPC namespaces.
 HEAL_EVERY = 2.0
 # A guest that keeps crashing is relaunched ever more slowly (seconds between attempts).
 CRASH_WINDOW = 300.0
@@ -75,15 +76,30 @@ _WAITING = Prepared(
 _INSTANCE = Prepared(select(*Ec2Instance.__table__.c).where(Ec2Instance.id == bindparam("id")))
 
 
+class PluggedNic(Protocol):
+    """Where a VM's network port is: QEMU starts in `netns` and opens `tap` there."""
+
+    @property
+    def netns(self) -> str: ...
+
+    @property
+    def tap(self) -> str: ...
+
+    @property
+    def mtu(self) -> int: ...
+
+
 class NicPlane(Protocol):
-    """The parts of mallee.node.network.DataPlane the agent uses."""
+    """What the agent asks of the node's network (mallee.node.network.ports.Ports): it puts
+    each instance's port where its network is, EDGE's node namespace or its VPC's, so the
+    agent never needs to know which."""
 
     @property
     def netns(self) -> str: ...
 
     def heal(self, running: Collection[str]) -> set[str]: ...
 
-    def plug(self, instance_id: str, mac: str, ip: str) -> Any: ...
+    def plug(self, instance_id: str, mac: str, ip: str) -> PluggedNic: ...
 
     def unplug(self, instance_id: str) -> None: ...
 
@@ -261,6 +277,8 @@ class NodeAgent:
         elif row.state == "stopping":
             self.hv.stop(row.id, STOP_TIMEOUT)
             self._save_console(row.id)
+            if self.plane:
+                self.plane.unplug(row.id)  # a stopped VM holds no port; a start plugs anew
             self._move(row.id, "stopping", "stopped")
         elif row.state == "stopped" and alive:
             self.hv.stop(row.id, STOP_TIMEOUT)
@@ -344,7 +362,7 @@ class NodeAgent:
             self.hv.launch(spec)
             return True
         except NotReady as waiting:
-            log.debug("%s waits for its volumes: %s", row.id, waiting)
+            log.debug("%s waits: %s", row.id, waiting)
             return False
         except NoRootVolume as err:
             # Nothing was made for the VM yet; the instance and its volumes are kept, stopped,
@@ -394,6 +412,7 @@ class NodeAgent:
             cmdline=CMDLINE,
             netns=nic.netns if nic else "",
             tap=nic.tap if nic else "",
+            mtu=nic.mtu if nic else 0,
             mac=row.mac or "",
             reboots=reboots,
             disk_gb=row.disk_gb,
@@ -459,15 +478,19 @@ class NodeAgent:
         values = sample.values() if sample else {}
         plugged = sample.volumes if sample else ()
         # The console is a fixed-size tail once it is long: compare content, not length.
+        # The counters are rewritten at least every SAMPLE_REFRESH, even unchanged: a fresh
+        # `sampled_at` says the VM is alive (CloudWatch's StatusCheckFailed_Instance reads it).
         seen = (
             hash(console),
             tuple(float(v) for v in values.values())
-            + tuple(float(v) for io in plugged for v in io.values().values()),
+            + tuple(float(v) for io in plugged for v in io.values().values())
+            + (now // SAMPLE_REFRESH,),
         )
-        if self._written.get(instance_id) == seen:
+        before = self._written.get(instance_id)
+        if before == seen:
             return
         self._written[instance_id] = seen
-        if console:
+        if console and (before is None or before[0] != seen[0]):
             consoles.append({"instance_id": instance_id, "output": console, "updated_at": now})
         if sample:
             counters.append({"instance_id": instance_id, "sampled_at": now, **values})
@@ -529,7 +552,7 @@ def run_node(settings: Settings) -> int:
     host = socket.gethostname()
     name = node_name(settings)
     hv = _hypervisor(settings, name)
-    plane: NicPlane | None = None
+    ports: NicPlane | None = None
     edge: threading.Thread | None = None
     stop = stop_on_signals()
     if hv.kind != "fake":
@@ -538,7 +561,9 @@ def run_node(settings: Settings) -> int:
         from mallee.node.network.edge import EdgeReconciler
         from mallee.node.network.identity import cloud_id
         from mallee.node.network.names import public_netns_for
+        from mallee.node.network.ports import Ports
         from mallee.node.network.vpc_edge import VpcReconciler
+        from mallee.node.network.vpc_ports import VpcPorts
         from mallee.node.network.vpc_servers import VpcServers
 
         try:
@@ -573,7 +598,8 @@ def run_node(settings: Settings) -> int:
         vpcs = VpcReconciler(store, cloud_id=cloud, node_name=name, netns=plane.netns,
                              public_ip=settings.node_public_ip, servers=servers)  # fmt: skip
         threading.Thread(target=vpcs.run, args=(stop,), name="vpc", daemon=True).start()
-    agent = NodeAgent(store, settings, hv, plane, name)
+        ports = Ports(plane, VpcPorts(store, cloud_id=cloud, node_name=name))
+    agent = NodeAgent(store, settings, hv, ports, name)
     # 8775: the Eucalyptus NC port (the agent listens on none; the registry wants one).
     service_id = components.register_self(
         store, type="node", name=name, host=host, port=8775, partition=settings.zone

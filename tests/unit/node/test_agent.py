@@ -26,6 +26,7 @@ class Nic:
     tap: str
     mac: str
     ip: str
+    mtu: int = 0
 
 
 class Plane:

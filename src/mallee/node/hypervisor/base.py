@@ -35,6 +35,8 @@ class VmSpec:
     netns: str = ""
     tap: str = ""
     mac: str = ""
+    # The MTU the guest's NIC reports (0: virtio-net's default, 1500).
+    mtu: int = 0
     # How many of the instance's reboot requests this VM has applied (survives agent restarts,
     # so a reboot interrupted by a crash is neither lost nor done twice).
     reboots: int = 0
@@ -88,6 +90,8 @@ class Counters:
     net_out_bytes: int = 0
     net_in_packets: int = 0
     net_out_packets: int = 0
+    # When the VM process started (epoch seconds; 0 unknown): a new one restarts the counters.
+    booted_at: float = 0.0
     # Read from the same query as the disks' figures (one per VM and sample).
     volumes: tuple[VolumeIo, ...] = ()
 

@@ -14,6 +14,7 @@ system_reset) makes QEMU exit with no shutdown request traced; a guest power-off
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -192,9 +193,10 @@ class QemuHypervisor:
         if spec.ramdisk is not None:
             argv += ["-initrd", str(spec.ramdisk)]
         if spec.tap:
+            mtu = f",host_mtu={spec.mtu}" if spec.mtu else ""
             argv += [
                 "-netdev", f"tap,id=net0,ifname={spec.tap},script=no,downscript=no",
-                "-device", f"virtio-net-pci,netdev=net0,mac={spec.mac},romfile=",
+                "-device", f"virtio-net-pci,netdev=net0,mac={spec.mac},romfile={mtu}",
             ]  # fmt: skip
         return argv
 
@@ -372,7 +374,9 @@ class QemuHypervisor:
         volumes: list[VolumeIo] = []
         with contextlib.suppress(OSError, ValueError, IndexError):
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            values["cpu_seconds"] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            tick = os.sysconf("SC_CLK_TCK")
+            values["cpu_seconds"] = (int(fields[11]) + int(fields[12])) / tick
+            values["booted_at"] = _boot_time() + int(fields[19]) / tick
         with contextlib.suppress(QmpError), Qmp(self._dir(instance_id) / "qmp.sock") as q:
             for dev in q.execute("query-blockstats"):
                 stats = dev.get("stats", {})
@@ -387,6 +391,7 @@ class QemuHypervisor:
         values.update(self._net_counters(instance_id))
         return Counters(
             cpu_seconds=values.pop("cpu_seconds", 0.0),
+            booted_at=values.pop("booted_at", 0.0),
             volumes=tuple(volumes),
             **{k: int(v) for k, v in values.items()},
         )
@@ -419,6 +424,15 @@ class QemuHypervisor:
                 links = {}
             self._links[netns] = (time.monotonic(), links)
             return links
+
+
+@functools.cache
+def _boot_time() -> float:
+    """The host's boot (epoch seconds): /proc/<pid>/stat gives a process's start after it."""
+    for line in Path("/proc/stat").read_text().splitlines():
+        if line.startswith("btime "):
+            return float(line.split()[1])
+    return 0.0
 
 
 def volume_io(dev: dict[str, Any]) -> VolumeIo | None:

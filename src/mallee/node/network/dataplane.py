@@ -64,6 +64,8 @@ class Nic:
     tap: str  # -netdev tap,ifname=<tap>,script=no,downscript=no
     mac: str
     ip: str
+    # The MTU the guest is told to use (virtio-net host_mtu); 0: the default 1500.
+    mtu: int = 0
 
 
 class DataPlane:

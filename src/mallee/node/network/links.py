@@ -17,6 +17,13 @@ def exists(netns: str) -> bool:
     return not netns or Path(f"/run/netns/{netns}").exists()
 
 
+def namespaces(prefix: str) -> list[str]:
+    """The named namespaces whose names start with `prefix`, sorted."""
+    run_dir = Path("/run/netns")
+    found = [p.name for p in run_dir.iterdir()] if run_dir.exists() else []
+    return sorted(n for n in found if n.startswith(prefix))
+
+
 def ensure_netns(netns: str) -> None:
     if not exists(netns):
         run(["ip", "netns", "add", netns])

@@ -37,7 +37,7 @@ from mallee.store.tables.vpc import (
 )
 
 # NAT gateways the data path carries: `pending` ones too, since building them is what makes
-# them `available` (the state is step 3b's to write).
+# them `available` (vpc_edge writes it once its node applied one).
 LIVE_NAT_STATES = ("pending", "available")
 
 
@@ -90,6 +90,7 @@ class NatGateway:
     private_ip: str
     public_ip: str
     node: str
+    state: str = "available"  # or `pending`, until its node has applied it
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,9 @@ class VpcState:
     # group id -> rules, for every group a local instance is in; members of peer groups.
     rules: dict[str, tuple[Rule, ...]] = field(default_factory=dict)
     members: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # NAT gateways being deleted (`deleting`) that run on this node: once their namespace is
+    # gone, this node makes them `deleted`.
+    deleting: tuple[str, ...] = ()
 
 
 def nat_node(nat_id: str, nodes: list[str]) -> str:
@@ -145,14 +149,24 @@ def load(s: Session, node: str) -> VpcState:
     vpc_ids = [str(r[0]) for r in vpc_rows]
     nics = _nics(s, vpc_ids)
     nats = [
-        NatGateway(str(i), str(sub), str(priv), str(pub), nat_node(str(i), list(nodes)))
-        for i, sub, priv, pub in s.execute(
+        NatGateway(str(i), str(sub), str(priv), str(pub), nat_node(str(i), list(nodes)),
+                   str(st))
+        for i, sub, priv, pub, st in s.execute(
             select(Ec2NatGateway.id, Ec2NatGateway.subnet_id, Ec2NatGateway.private_ip,
-                   Ec2NatGateway.public_ip)
+                   Ec2NatGateway.public_ip, Ec2NatGateway.state)
             .where(Ec2NatGateway.vpc_id.in_(vpc_ids), Ec2NatGateway.state.in_(LIVE_NAT_STATES))
             .order_by(Ec2NatGateway.id)
         )
     ]  # fmt: skip
+    deleting = tuple(
+        str(i)
+        for i in s.scalars(
+            select(Ec2NatGateway.id)
+            .where(Ec2NatGateway.state == "deleting")
+            .order_by(Ec2NatGateway.id)
+        )
+        if nat_node(str(i), list(nodes)) == node
+    )
     nat_vpc = {
         str(i): str(v)
         for i, v in s.execute(
@@ -188,7 +202,8 @@ def load(s: Session, node: str) -> VpcState:
     local_groups = sorted({g for v in vpcs for n in v.nics if n.node == node for g in n.groups})
     rules = desired._rules(s, local_groups)  # EDGE's reading of groups, not a second one
     peers = sorted({r.peer_group for rs in rules.values() for r in rs if r.peer_group})
-    return VpcState(generation, node, vpcs, nodes, rules, desired._members(s, peers))
+    members = desired._members(s, peers)
+    return VpcState(generation, node, vpcs, nodes, rules, members, deleting)
 
 
 def _nics(s: Session, vpc_ids: list[str]) -> dict[str, list[Nic]]:

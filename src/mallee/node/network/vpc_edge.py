@@ -6,24 +6,34 @@ that differ from what it applied last (vpc_apply, idempotent); namespaces of VPC
 this node, and their NAT gateways, are deleted. Every VERIFY seconds it checks that each
 applied namespace still exists, and every FULL seconds it applies everything again, which
 repairs any drift inside them. A restart converges from any state in its first pass.
+
+It also moves the states of the NAT gateways it runs (services/ec2/nat_gateways.py): `pending`
+becomes `available` once its VPC's namespace and the gateway were applied, and `deleting`
+becomes `deleted` once its namespace is gone. Both are conditional UPDATEs from the state
+read, so the api deleting a gateway meanwhile wins, and a pass repeated after a crash finds
+nothing left to move.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
 import time
 from pathlib import Path
 
+from sqlalchemy import update
+
 from mallee.node.network import links
 from mallee.node.network.names import check_cloud_id
 from mallee.node.network.vpc_apply import apply_nat, apply_vpc, set_proxies, set_vxlan_input
-from mallee.node.network.vpc_desired import load
-from mallee.node.network.vpc_names import nat_prefix, vpc_prefix
+from mallee.node.network.vpc_desired import VpcState, load
+from mallee.node.network.vpc_names import nat_netns, nat_prefix, vpc_netns, vpc_prefix
 from mallee.node.network.vpc_rules import VpcPlan, node_plans, vxlan_input_rules
 from mallee.node.network.vpc_servers import VpcServers
 from mallee.store.db import Store
 from mallee.store.tables.network import network_generation
+from mallee.store.tables.vpc import Ec2NatGateway
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +89,48 @@ class VpcReconciler:
             state = load(s, self.node_name)
         # Rebuilt from the nodes every pass: a node added or gone changes who may send.
         set_vxlan_input(self.netns, vxlan_input_rules(state.nodes, self.public_ip))
-        return self.apply(node_plans(state, self.cloud_id), state.generation, force=force)
+        changed = self.apply(node_plans(state, self.cloud_id), state.generation, force=force)
+        self.nat_states(state)
+        return changed
+
+    def nat_states(self, state: VpcState) -> None:
+        """This node's NAT gateways that came up `available`, the deleted ones `deleted`."""
+        up = [
+            nat.id
+            for vpc in state.vpcs
+            for nat in vpc.nats
+            if nat.node == self.node_name
+            and nat.state == "pending"
+            and vpc_netns(self.cloud_id, self.node_name, vpc.vni) in self.applied
+            and links.exists(nat_netns(self.cloud_id, self.node_name, nat.id))
+        ]
+        down = [
+            nat_id
+            for nat_id in state.deleting
+            if not links.exists(nat_netns(self.cloud_id, self.node_name, nat_id))
+        ]
+        if not up and not down:
+            return
+        g = Ec2NatGateway
+        with self.store.session() as s:
+            if up:
+                s.execute(
+                    update(g)
+                    .where(g.id.in_(up), g.state == "pending")
+                    .values(state="available")
+                    .execution_options(synchronize_session=False)
+                )
+            if down:
+                s.execute(
+                    update(g)
+                    .where(g.id.in_(down), g.state == "deleting")
+                    .values(
+                        state="deleted", deleted_at=dt.datetime.now(dt.UTC).replace(microsecond=0)
+                    )
+                    .execution_options(synchronize_session=False)
+                )
+        log.info("NAT gateways available: %s; deleted: %s", ", ".join(up) or "none",
+                 ", ".join(down) or "none")  # fmt: skip
 
     def apply(self, plans: dict[str, VpcPlan], generation: int, *, force: bool = False) -> bool:
         started = time.monotonic()

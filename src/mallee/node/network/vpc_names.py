@@ -24,6 +24,9 @@ LINK_NODE = "169.254.255.1"
 LINK_INNER = "169.254.255.2"
 METADATA_ADDRESS = "169.254.169.254"
 VXLAN_PORT = 4789
+# A subnet's frames cross nodes in VXLAN over a 1500-byte underlay: 50 bytes go to the headers,
+# so guests are told this MTU (virtio-net host_mtu), as AWS tells its guests theirs by DHCP.
+GUEST_MTU = 1450
 
 
 def vpc_netns(cloud_id: str, node_name: str, vni: int) -> str:
