@@ -323,6 +323,15 @@ def test_security_groups_belong_to_vpcs(ec2: Any) -> None:
     fails("InvalidGroup.NotFound", allow_from, group=in_vpc, peer=in_default)
     fails("InvalidGroup.NotFound", allow_from, group=in_default, peer=in_vpc)
     assert allow_from(in_vpc, own_default["GroupId"])["Return"]
+    # A peer named by GroupName is looked for in the rule's own group's VPC: `name` is both
+    # an EDGE group and one of this VPC, and the VPC's is the one meant.
+    by_name = [{"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80,
+                "UserIdGroupPairs": [{"GroupName": name}]}]  # fmt: skip
+    ec2.authorize_security_group_ingress(GroupId=own_default["GroupId"], IpPermissions=by_name)
+    (shown,) = ec2.describe_security_groups(GroupIds=[own_default["GroupId"]])["SecurityGroups"]
+    (web,) = [p for p in shown["IpPermissions"] if p.get("FromPort") == 80]
+    assert [g["GroupId"] for g in web["UserIdGroupPairs"]] == [in_vpc]
+    ec2.revoke_security_group_ingress(GroupId=own_default["GroupId"], IpPermissions=by_name)
     ec2.revoke_security_group_ingress(
         GroupId=in_vpc,
         IpPermissions=[{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22,

@@ -215,7 +215,9 @@ def set_membership(s: Session, instance_id: str, group_ids: Sequence[str]) -> No
     add_members(s, [instance_id], group_ids)
 
 
-def _peer_group(s: Session, account: str, peer: rules.Peer) -> Ec2SecurityGroup:
+def _peer_group(s: Session, account: str, peer: rules.Peer, vpc_key: str) -> Ec2SecurityGroup:
+    """A rule's peer group: by id, or by name among the groups of the rule's own group's VPC
+    (`vpc_key`, "" for EDGE's), as AWS looks names up."""
     if peer.group_id:
         if not is_id(peer.group_id, "sg"):
             raise errors.malformed_group_id(peer.group_id)
@@ -226,16 +228,19 @@ def _peer_group(s: Session, account: str, peer: rules.Peer) -> Ec2SecurityGroup:
             raise errors.not_found("security-group", peer.group_id)
         return group
     owner, name = peer.user_id or account, str(peer.group_name)
-    group = _named(s, owner, name)
-    if group is None and name == DEFAULT and s.get(IamAccount, owner) is not None:
+    group = _named(s, owner, name, vpc_key)
+    if group is None and name == DEFAULT and not vpc_key and s.get(IamAccount, owner) is not None:
         group = ensure_default(s, owner)
     if group is None:
         raise errors.not_found("security-group", name)
     return group
 
 
-def resolve(s: Session, account: str, specs: Iterable[rules.PermissionSpec]) -> list[rules.Rule]:
-    """One Rule per (permission, peer), peer groups looked up (NotFound when absent)."""
+def resolve(
+    s: Session, account: str, specs: Iterable[rules.PermissionSpec], vpc_key: str = ""
+) -> list[rules.Rule]:
+    """One Rule per (permission, peer), peer groups looked up (NotFound when absent), names
+    within the VPC `vpc_key` of the group the rules are for."""
     out = []
     for spec in specs:
         for peer in spec.peers:
@@ -243,7 +248,7 @@ def resolve(s: Session, account: str, specs: Iterable[rules.PermissionSpec]) -> 
             if peer.cidr:
                 out.append(rules.Rule(*ports, cidr=peer.cidr, description=peer.description))
                 continue
-            g = _peer_group(s, account, peer)
+            g = _peer_group(s, account, peer, vpc_key)
             out.append(
                 rules.Rule(
                     *ports,
@@ -489,7 +494,7 @@ def _authorize(rt: Runtime, ctx: RequestContext, params: Params, *, egress: bool
     with rt.store.session() as s:
         ensure_default(s, account)
         group = _target(s, account, params, egress)
-        wanted = resolve(s, account, specs)
+        wanted = resolve(s, account, specs, group.vpc_id)
         _same_network(s, group, wanted)
         seen = {rules.rule_key(r) for r in _rules_of(s, group.id, egress)}
         for r in wanted:
@@ -524,7 +529,7 @@ def _revoke(rt: Runtime, ctx: RequestContext, params: Params, *, egress: bool) -
         if by_id:
             gone = _pick_by_id(existing, by_id)
         else:
-            gone, unknown = _pick(existing, resolve(s, account, specs))
+            gone, unknown = _pick(existing, resolve(s, account, specs, group.vpc_id))
         for row in gone:
             s.delete(row)
         delete_all_tags(s, [r.id for r in gone])
