@@ -47,10 +47,16 @@ register_resource_check("natgateway", _check_nat)
 def _address(s: Session, account: str, allocation_id: str) -> Ec2Address:
     if not is_id(allocation_id, "eipalloc"):
         raise errors.malformed("elastic-ip", allocation_id, "eipalloc")
-    address = s.scalar(select(Ec2Address).where(Ec2Address.allocation_id == allocation_id))
+    # Locked as read: a concurrent ReleaseAddress either waits for this gateway or has
+    # deleted the row when the lock is granted, and then it is not found.
+    address = s.scalar(
+        select(Ec2Address)
+        .where(Ec2Address.allocation_id == allocation_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
     if address is None or address.account_id != account or not address.elastic:
         raise errors.not_found("elastic-ip", allocation_id)
-    s.refresh(address, with_for_update=True)
     in_use = s.scalar(
         select(Ec2NatGateway.id)
         .where(Ec2NatGateway.allocation_id == allocation_id, Ec2NatGateway.state.in_(LIVE))

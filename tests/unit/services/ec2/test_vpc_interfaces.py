@@ -6,11 +6,13 @@ DescribeNetworkInterfaces share."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from mallee.api.context import Principal, RequestContext
 from mallee.api.errors import ServiceError
@@ -21,9 +23,11 @@ from mallee.controller.vmstate import purge_terminated
 from mallee.registry import components
 from mallee.services.base import Runtime
 from mallee.services.ec2 import (
+    addresses,
     default_vpc,
     interface_addresses,
     launch_network,
+    nat_gateways,
     network_interfaces,
     subnets,
     vpcs,
@@ -33,6 +37,7 @@ from mallee.store.tables.compute import NodeRow
 from mallee.store.tables.ec2 import Ec2Instance
 from mallee.store.tables.iam import IamAccount
 from mallee.store.tables.interfaces import Ec2NetworkInterface, held_addresses
+from mallee.store.tables.network import Ec2Address
 from mallee.store.tables.vpc import Ec2Subnet
 
 ACCOUNT = "123456789012"
@@ -289,3 +294,30 @@ def test_filters_read_every_address_and_group() -> None:
     spare = _interface(attachment_id=None, instance_id=None, device_index=None)
     assert FILTERS["attachment.device-index"](spare) is None
     assert FILTERS["attachment.instance-owner-id"](spare) is None
+
+
+def test_nat_gateway_on_an_address_released_meanwhile_is_not_found(rt: Runtime) -> None:
+    """ReleaseAddress holds the address row's lock while CreateNatGateway waits for it: when
+    the release commits, the gateway's lookup answers NotFound, not a server error."""
+    subnet = user_subnet(rt)
+    allocation = call(rt, addresses.allocate_address, Domain="vpc")["AllocationId"]
+    outcome: list[str] = []
+    with rt.store.session() as s:
+        held = s.scalar(
+            select(Ec2Address).where(Ec2Address.allocation_id == allocation).with_for_update()
+        )
+        s.delete(held)
+        s.flush()
+
+        def create() -> None:
+            try:
+                call(rt, nat_gateways.create_nat_gateway, SubnetId=subnet, AllocationId=allocation)
+                outcome.append("created")
+            except ServiceError as err:
+                outcome.append(err.code)
+
+        worker = threading.Thread(target=create)
+        worker.start()
+        worker.join(0.5)  # it waits on the row (PostgreSQL) or the write lock (SQLite)
+    worker.join(30)
+    assert outcome == ["InvalidAllocationID.NotFound"]
