@@ -55,9 +55,14 @@ def cmd_api(args: argparse.Namespace) -> int:
 
 
 def cmd_controller(args: argparse.Namespace) -> int:
+    from mallee.cli.alarm_calls import alarm_calls
     from mallee.controller.main import run_controller
+    from mallee.store import Store
 
-    return run_controller(_settings(args))
+    settings = _settings(args)
+    # The alarm engine's way to the services (actions, metric math), through the gateway.
+    calls, math = alarm_calls(settings, Store(settings.database_url))
+    return run_controller(settings, calls, math)
 
 
 def cmd_node(args: argparse.Namespace) -> int:

@@ -10,7 +10,11 @@ import uuid
 
 from mallee.config import Settings
 from mallee.controller import addresses, ebs_launches, images, lease, lifecycle, vmstate
+from mallee.controller.alarm_actions import AccountCalls
+from mallee.controller.alarms import AlarmEngine, MathReader
+from mallee.controller.metrics_publisher import MetricsPublisher
 from mallee.controller.scheduler import Scheduler, has_unplaced
+from mallee.metrics import store as metrics_store
 from mallee.registry import components, properties
 from mallee.registry.heartbeat import Heartbeat, interval_for
 from mallee.runloop import stop_on_signals, wait_for_work
@@ -28,12 +32,14 @@ SLOW_EVERY = 10.0
 class Controller:
     """One tick places pending instances and settles those of silent nodes."""
 
-    def __init__(self, store: Store, settings: Settings) -> None:
+    def __init__(self, store: Store, settings: Settings, alarms: AlarmEngine | None = None) -> None:
         self.store = store
         self.settings = settings
         self.scheduler = Scheduler()
         self._slow_at = 0.0
         self._lifecycle_at = 0.0
+        self.metrics = MetricsPublisher()
+        self.alarms = alarms or AlarmEngine(store, metrics_store.statistics, region=settings.region)
 
     def tick(self, now: float | None = None) -> int:
         """One pass; returns how many instances it placed."""
@@ -54,13 +60,30 @@ class Controller:
             vmstate.purge_terminated(self.store, now=now)
             # Launches whose volumes are never made (they wait minutes: SLOW_EVERY is no delay).
             ebs_launches.fail_stuck(self.store, now=now)
+            self.metrics.forget_gone(self.store)
+            # Datapoints past their tier's retention (3 hours of 1-second data, ...).
+            with self.store.session() as s:
+                metrics_store.purge(s, now=now)
         if now - self._lifecycle_at >= lifecycle.INTERVAL:
             self._lifecycle_at = now
             lifecycle.run(self.store, self.settings)
+        # AWS/EC2 and AWS/EBS datapoints of the periods that closed since the last pass.
+        if self.metrics.due(now):
+            silent = vmstate.silent_nodes(self.store, now=now)
+            self.metrics.run(self.store, now=now, silent_nodes=silent)
+        # After the datapoints above: alarms due, their transitions and the actions they owe.
+        self.alarms.tick(now)
         return placed
 
 
-def run_controller(settings: Settings) -> int:
+def run_controller(
+    settings: Settings,
+    calls: AccountCalls | None = None,
+    math_reader: MathReader | None = None,
+) -> int:
+    """`calls` (alarm actions) and `math_reader` (metric math alarms) reach the services
+    through the gateway's internal call; the cli builds them, as the controller imports no
+    service."""
     store = Store(settings.database_url)
     store.migrate()
     host = socket.gethostname()
@@ -72,7 +95,15 @@ def run_controller(settings: Settings) -> int:
     beat.start()
     holder = f"{name}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     stop = stop_on_signals()
-    controller = Controller(store, settings)
+    engine = AlarmEngine(
+        store,
+        metrics_store.statistics,
+        calls,
+        math_reader=math_reader,
+        region=settings.region,
+        batch_reads=True,
+    )
+    controller = Controller(store, settings, engine)
     active = False
     try:
         while not stop.is_set():

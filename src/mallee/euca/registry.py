@@ -6,6 +6,7 @@ from __future__ import annotations
 from mallee.euca.command import Command
 from mallee.euca.commands import (
     addresses,
+    alarms,
     conversion_tasks,
     create_image,
     euca_conf,
@@ -15,6 +16,7 @@ from mallee.euca.commands import (
     instance_types,
     instances,
     keypairs,
+    monitoring,
     properties,
     services,
     snapshots,
@@ -73,6 +75,8 @@ _ALL: tuple[Command, ...] = (
     conversion_tasks.DESCRIBE_CONVERSION_TASKS,
     conversion_tasks.CANCEL_CONVERSION_TASK,
     *vpcs.COMMANDS,
+    *monitoring.COMMANDS,
+    *alarms.COMMANDS,
 )
 
 COMMANDS: dict[str, Command] = {c.name: c for c in _ALL}

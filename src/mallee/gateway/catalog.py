@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from mallee.api.auth.errors import Style
 from mallee.api.models import load_service_model
 from mallee.services.base import Provider
+from mallee.services.cloudwatch.provider import CloudWatchProvider
 from mallee.services.ec2.provider import Ec2Provider
 from mallee.services.empyrean.provider import EmpyreanProvider
 from mallee.services.iam.provider import IamProvider
@@ -56,6 +57,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ),
     ServiceSpec("iam", ("Euare",), ("iam",), "query", IamProvider),
     ServiceSpec("sts", ("Tokens",), ("sts",), "query", StsProvider),
+    ServiceSpec("cloudwatch", ("CloudWatch",), ("monitoring",), "query", CloudWatchProvider),
     ServiceSpec(
         "s3",
         ("objectstorage", "Walrus"),

@@ -15,6 +15,7 @@ from sqlalchemy.exc import DBAPIError
 
 from mallee.api import auth
 from mallee.api.auth.common import PayloadReader
+from mallee.api.content_encoding import decode_body
 from mallee.api.context import RequestContext
 from mallee.api.errors import ServiceError, internal_error
 from mallee.api.http import HttpRequest, HttpResponse
@@ -182,6 +183,8 @@ class Chain:
             request.path = f"/{bucket}{request.path}"
         if request.stream is not None:
             self._prepare_body(request, model, authn.payload if authn else None)
+        if not spec.streaming:
+            decode_body(request, self.settings.max_body)
         parsed = parser_for(protocol).parse(request, model)
         ctx = RequestContext(
             request_id=request_id,
@@ -257,6 +260,8 @@ def _operation_name(request: HttpRequest) -> str | None:
     target = request.headers.get("x-amz-target")
     if target is not None:
         return target.rpartition(".")[2]
+    if "smithy-protocol" in request.headers:  # rpc-v2-cbor: .../service/S/operation/O
+        return request.path.rpartition("/operation/")[2] or None
     try:
         return request.form_params().get("Action")
     except UnicodeDecodeError:  # not a form any operation reads; the chain says so

@@ -272,7 +272,7 @@ def test_route_raises_unknown_service_for_what_no_rule_claims() -> None:
 # The catalog ----------------------------------------------------------------------------------
 def test_the_catalog_names_each_service_once() -> None:
     names = [spec.name for spec in catalog.SERVICES]
-    assert sorted(names) == ["ec2", "empyrean", "iam", "s3", "sts"]
+    assert sorted(names) == ["cloudwatch", "ec2", "empyrean", "iam", "s3", "sts"]
     assert catalog.by_name() == {spec.name: spec for spec in catalog.SERVICES}
 
 
@@ -302,6 +302,7 @@ def test_host_prefixes() -> None:
         "empyrean": "empyrean",
         "properties": "empyrean",
         "bootstrap": "empyrean",
+        "monitoring": "cloudwatch",
     }
 
 

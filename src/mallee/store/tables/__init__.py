@@ -1,12 +1,15 @@
 """Every table module, imported so Base.metadata knows them all (Alembic autogenerate reads it)."""
 
 from mallee.store.tables import (
+    alarms,
     compute,
     ebs,
     ec2,
     iam,
     imports,
     interfaces,
+    metric_sources,
+    metrics,
     network,
     registry,
     s3,
@@ -14,12 +17,15 @@ from mallee.store.tables import (
 )
 
 __all__ = [
+    "alarms",
     "compute",
     "ebs",
     "ec2",
     "iam",
     "imports",
     "interfaces",
+    "metric_sources",
+    "metrics",
     "network",
     "registry",
     "s3",

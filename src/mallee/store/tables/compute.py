@@ -65,6 +65,9 @@ class InstanceCounters(Base):
     net_out_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
     net_in_packets: Mapped[int] = mapped_column(BigInteger, default=0)
     net_out_packets: Mapped[int] = mapped_column(BigInteger, default=0)
+    # When the VM process started (epoch seconds; 0 unknown): the counters count from then,
+    # so a new value means they started over (a reboot, a stop and start, a relaunch).
+    booted_at: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
 
 
 class VolumeCounters(Base):

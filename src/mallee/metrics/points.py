@@ -1,0 +1,56 @@
+"""What a datapoint is once validated, and what a period's aggregate of them is."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from mallee.metrics import histogram
+
+
+@dataclass(frozen=True, slots=True)
+class Datum:
+    """One datapoint (or statistic set) as validated."""
+
+    account_id: str
+    namespace: str
+    name: str
+    # Sorted by name.
+    dimensions: tuple[tuple[str, str], ...]
+    # Epoch seconds.
+    timestamp: float
+    # AWS unit name, "None" when none.
+    unit: str
+    count: float
+    sum: float
+    minimum: float
+    maximum: float
+    # (value, count) pairs, for percentiles. Empty for a statistic set: its percentiles are
+    # known only when all its samples are one value (minimum == maximum), as AWS says.
+    values: tuple[tuple[float, float], ...] = ()
+    # StorageResolution: 1 (kept at one second for three hours) or 60.
+    resolution: int = 60
+
+
+@dataclass(frozen=True, slots=True)
+class Bucket:
+    """One period's aggregate."""
+
+    timestamp: float
+    count: float
+    sum: float
+    minimum: float
+    maximum: float
+    unit: str
+    # The histogram of its raw values; None when some samples came without them (a statistic
+    # set of several values), so its percentiles are unknown.
+    bins: histogram.Bins | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def average(self) -> float:
+        return self.sum / self.count if self.count else 0.0
+
+    def percentile(self, p: float) -> float | None:
+        """The pNN statistic (p in 0..100), or None when the bucket cannot answer it."""
+        if self.bins is None or not self.count:
+            return None
+        return histogram.percentile(self.bins, p, self.minimum, self.maximum)

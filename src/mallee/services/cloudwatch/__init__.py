@@ -1,0 +1,1 @@
+"""CloudWatch: metrics (PutMetricData, GetMetricStatistics, GetMetricData, ListMetrics)."""

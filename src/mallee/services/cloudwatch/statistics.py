@@ -1,0 +1,83 @@
+"""GetMetricStatistics: one metric's statistics per period, read from the roll-up tiers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mallee.api.context import RequestContext
+from mallee.metrics import store as metrics
+from mallee.metrics.points import Bucket
+from mallee.services.base import Operations, Params, Result, Runtime
+from mallee.services.cloudwatch import fields
+from mallee.services.cloudwatch.errors import invalid_combination, invalid_value
+
+MAX_DATAPOINTS = 1440
+
+
+def time_range(params: Params) -> tuple[float, float]:
+    start = fields.epoch(params["StartTime"])
+    end = fields.epoch(params["EndTime"])
+    if start >= end:
+        raise invalid_value("The parameter StartTime must be less than the parameter EndTime.")
+    return start, end
+
+
+def statistic(bucket: Bucket, name: str) -> float | None:
+    """One named statistic of a bucket (Average, ..., pNN), None when it has none."""
+    if name == "SampleCount":
+        return bucket.count
+    if name == "Sum":
+        return bucket.sum
+    if name == "Average":
+        return bucket.average
+    if name == "Minimum":
+        return bucket.minimum
+    if name == "Maximum":
+        return bucket.maximum
+    p = fields.percentile(name)
+    return None if p is None else bucket.percentile(p)
+
+
+def _datapoint(bucket: Bucket, names: list[str], extended: list[str]) -> dict[str, Any]:
+    point: dict[str, Any] = {"Timestamp": bucket.timestamp, "Unit": bucket.unit}
+    for name in names:
+        point[name] = statistic(bucket, name)
+    if extended:
+        found = {name: statistic(bucket, name) for name in extended}
+        point["ExtendedStatistics"] = {k: v for k, v in found.items() if v is not None}
+    return point
+
+
+def get_metric_statistics(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
+    name = str(params["MetricName"])
+    dims = fields.dimensions(params.get("Dimensions"), "Dimensions")
+    start, end = time_range(params)
+    period = fields.period(params["Period"])
+    names = list(params.get("Statistics") or [])
+    extended = list(params.get("ExtendedStatistics") or [])
+    fields.statistic_values(names, extended)
+    unit = fields.unit(params.get("Unit"))
+    asked = int((end - start) // period)
+    if asked > MAX_DATAPOINTS:
+        raise invalid_combination(
+            f"You have requested up to {asked:,} datapoints, which exceeds the limit of "
+            f"{MAX_DATAPOINTS:,}. You may reduce the datapoints requested by increasing "
+            "Period, or decreasing the time range."
+        )
+    with rt.store.read() as s:
+        buckets = metrics.statistics(
+            s,
+            ctx.principal.account_id,
+            str(params["Namespace"]),
+            name,
+            dims,
+            start,
+            end,
+            period,
+            unit,
+            with_bins=bool(extended),
+        )
+    return {"Label": name, "Datapoints": [_datapoint(b, names, extended) for b in buckets]}
+
+
+OPERATIONS: Operations = {"GetMetricStatistics": get_metric_statistics}
