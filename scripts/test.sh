@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up everything and run the whole test suite: lint, types, unit, e2e and VM tests,
-# on SQLite and again on PostgreSQL.  Extra arguments go to pytest.
+# on SQLite and again on PostgreSQL (see README: the whole run uses two lanes).  Extra arguments
+# go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -19,14 +20,42 @@ port=$(python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pri
 MALLEE_TEST_PG_URL=$(scripts/pg.sh start "$pgdir/data" "$port")
 export MALLEE_TEST_PG_URL
 
-echo "== tests on SQLite"
-MALLEE_TEST_DB=sqlite python -m pytest -q -p no:cacheprovider "$@"
-echo "== tests on PostgreSQL"
-MALLEE_TEST_DB=postgres python -m pytest -q -p no:cacheprovider -m "not nodb and not dataplane" "$@"
-# Once more, only the S3 e2e tests, with object data in an independent S3 server (moto_server)
-# through the s3 backend; only when the run was not narrowed to other tests by arguments.
-if [ $# -eq 0 ]; then
-  echo "== S3 tests through the s3 backend"
-  MALLEE_TEST_DB=sqlite MALLEE_TEST_S3_BACKEND=1 python -m pytest -q -p no:cacheprovider \
-    -m e2e tests/e2e/test_s3_*.py
+PYTEST=(python -m pytest -q -p no:cacheprovider)
+PG_MARKS="not nodb and not dataplane"
+# The Debian VM modules boot a full Debian under TCG: a third of the SQLite pass on one core.
+DEBIAN=(tests/vm/test_debian_image.py tests/vm/test_debian_import.py)
+
+if [ $# -gt 0 ]; then
+  # A narrowed run: the arguments, on SQLite, then on PostgreSQL.
+  echo "== tests on SQLite"
+  MALLEE_TEST_DB=sqlite "${PYTEST[@]}" "$@"
+  echo "== tests on PostgreSQL"
+  MALLEE_TEST_DB=postgres "${PYTEST[@]}" -m "$PG_MARKS" "$@"
+  exit 0
 fi
+
+# The whole run, in two lanes on the two cores (each cloud a test starts has its own data
+# dir, namespaces and ports, so the lanes never meet): the Debian VM tests and then the
+# PostgreSQL pass in the background; the rest of the SQLite pass and then the S3 pass here.
+lanes=$(mktemp -d /tmp/mallee-lanes.XXXXXX)
+(
+  set +e
+  echo "== Debian VM tests on SQLite"
+  MALLEE_TEST_DB=sqlite "${PYTEST[@]}" --basetemp="$lanes/debian" "${DEBIAN[@]}" || exit 1
+  echo "== tests on PostgreSQL"
+  MALLEE_TEST_DB=postgres "${PYTEST[@]}" --basetemp="$lanes/pg" -m "$PG_MARKS" || exit 1
+) > "$lanes/b.log" 2>&1 &
+lane_b=$!
+status=0
+echo "== tests on SQLite (the Debian VM tests in the other lane)"
+MALLEE_TEST_DB=sqlite "${PYTEST[@]}" --basetemp="$lanes/sqlite" \
+  --ignore="${DEBIAN[0]}" --ignore="${DEBIAN[1]}" || status=1
+# Once more, only the S3 e2e tests, with object data in an independent S3 server (moto_server)
+# through the s3 backend.
+echo "== S3 tests through the s3 backend"
+MALLEE_TEST_DB=sqlite MALLEE_TEST_S3_BACKEND=1 "${PYTEST[@]}" --basetemp="$lanes/s3" \
+  -m e2e tests/e2e/test_s3_*.py || status=1
+wait "$lane_b" || status=1
+cat "$lanes/b.log"
+rm -rf "$lanes"
+exit "$status"
