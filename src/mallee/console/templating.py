@@ -29,6 +29,8 @@ NAV = (
     ("/addresses", "Elastic IPs"),
     ("/vpcs", "VPCs"),
     ("/buckets", "Buckets"),
+    ("/alarms", "Alarms"),
+    ("/dashboards", "Dashboards"),
 )
 IAM_NAV = (("/iam/users", "IAM"),)
 ADMIN_NAV = (

@@ -165,6 +165,8 @@ def launch(ctx: Ctx) -> Response:
     user_data = ctx.form.get("user_data", "")
     if user_data:
         params["UserData"] = user_data
+    if ctx.arg("monitoring"):
+        params["Monitoring"] = {"Enabled": True}
     if ctx.arg("name"):
         tags = [{"Key": "Name", "Value": ctx.arg("name")}]
         params["TagSpecifications"] = [{"ResourceType": "instance", "Tags": tags}]
