@@ -68,6 +68,9 @@ def wrk(url: str, script: Path, conns: int, seconds: int) -> Result:
             f"-c{conns}",
             f"-d{seconds}s",
             "--latency",
+            # A slow peer (moto listing 1,000 entries) is measured, not cut off at 2 s.
+            "--timeout",
+            "30s",
             "-s",
             str(script),
             url + "/",
