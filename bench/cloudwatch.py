@@ -2,29 +2,37 @@
 
     .venv/bin/python bench/cloudwatch.py [--seconds 5]
 
-Both servers on CPU 0, this client on CPU 1. Every call is the query protocol (as euca2ools
-and the AWS CLI v1 send it), signed once and replayed over one keep-alive connection, so the
-figures are the servers', not botocore's:
+Both servers on CPU 0, the load generator on CPU 1. Every call is the query protocol (as
+euca2ools and the AWS CLI v1 send it), signed once and replayed by wrk over keep-alive
+connections, so the figures are the servers', not botocore's:
 
-- PutMetricData with 20 datapoints of one metric a call: calls per second;
+- PutMetricData with 20 datapoints of one metric a call: calls per second at 1 connection and
+  at 8 (concurrent puts may share a commit), and the server's CPU per call;
 - GetMetricStatistics over 14 days of one-minute data of one metric (20,160 points, loaded
   first in calls of 1000): the five statistics at a 15-minute period (1344 datapoints, under
-  the 1440 a call may ask), median time of 21 calls; mallee also with p50/p99.
+  the 1440 a call may ask), wrk's median latency at 1 connection; mallee also with p50/p99.
+
+The client's ceiling: the same wrk against a canned server (asyncio, CPU 0) answering every
+request at once with a body of the size mallee answered: what wrk and the loopback take.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import datetime as dt
 import http.client
 import os
-import statistics
+import re
+import socket
+import subprocess
+import sys
 import tempfile
 import time
 import urllib.parse
 from pathlib import Path
 
-from servers import Server, signed, start_mallee_api, start_moto, stop
+from servers import Server, free_port, signed, start_mallee_api, start_moto, stop
 
 NAMESPACE = "Bench"
 DAY = 86400
@@ -84,20 +92,41 @@ def cpu_seconds(pid: int) -> float:
     return total
 
 
-def put_rate(server: Server, seconds: float) -> tuple[float, float]:
-    now = time.time()
-    body = put_body("Load", [(now - 600 + i * 30, float(i)) for i in range(20)])
+def wrk_script(server: Server, body: str, path: Path) -> Path:
+    """A wrk Lua script replaying one SigV4-signed request (valid for 15 minutes)."""
     req = signed(server, "monitoring", body, region_of(server))
-    headers = dict(req.headers.items())
-    r = Replayer(server)
-    calls = 0
+    lines = ['wrk.method = "POST"', f'wrk.body = "{body}"']
+    lines += [f'wrk.headers["{k}"] = "{v}"' for k, v in req.headers.items()]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def wrk(url: str, script: Path, conns: int, seconds: float) -> tuple[float, float, int]:
+    """(requests/s, median latency in s, requests) of wrk on CPU 1."""
+    out = subprocess.run(
+        ["taskset", "-c", "1", "wrk", "-t1", f"-c{conns}", f"-d{max(1, round(seconds))}s",
+         "--latency", "-s", str(script), url + "/"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    if "Non-2xx" in out:
+        raise SystemExit(f"non-2xx answers from {url}:\n{out}")
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    done = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    m = re.search(r"\s50%\s+([\d.]+)(us|ms|s)", out)
+    assert m, out
+    p50 = float(m.group(1)) * {"us": 1e-6, "ms": 1e-3, "s": 1.0}[m.group(2)]
+    return rps, p50, done
+
+
+def put_rate(server: Server, seconds: float, conns: int, tmp: Path) -> tuple[float, float]:
+    """(calls/s, server CPU seconds per call)."""
+    now = time.time()
+    body = put_body(f"Load{conns}", [(now - 600 + i * 30, float(i)) for i in range(20)])
+    script = wrk_script(server, body, tmp / f"{server.name}-put.lua")
+    wrk(server.url, script, conns, 1)  # warm-up: the model's first load, the first rows
     cpu = cpu_seconds(server.proc.pid)
-    start = time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        r.replay(req.body, headers)
-        calls += 1
-    used = cpu_seconds(server.proc.pid) - cpu
-    return calls / (time.perf_counter() - start), used / calls
+    rps, _, done = wrk(server.url, script, conns, seconds)
+    return rps, (cpu_seconds(server.proc.pid) - cpu) / done
 
 
 def load_two_weeks(server: Server) -> float:
@@ -111,7 +140,7 @@ def load_two_weeks(server: Server) -> float:
     return first
 
 
-def stats_time(server: Server, first: float, extended: bool = False) -> tuple[float, int]:
+def stats_form(first: float, extended: bool) -> str:
     start = first - first % 900
     form = {
         "Action": "GetMetricStatistics",
@@ -130,49 +159,121 @@ def stats_time(server: Server, first: float, extended: bool = False) -> tuple[fl
     else:
         for i, name in enumerate(("SampleCount", "Average", "Sum", "Minimum", "Maximum"), 1):
             form[f"Statistics.member.{i}"] = name
-    req = signed(server, "monitoring", urllib.parse.urlencode(form), region_of(server))
-    headers = dict(req.headers.items())
-    r = Replayer(server)
-    times = []
-    data = b""
-    for _ in range(21):
-        data, took = r.replay(req.body, headers)
-        times.append(took)
-    return statistics.median(times), data.count(b"<Timestamp>")
+    return urllib.parse.urlencode(form)
+
+
+def stats_time(
+    server: Server, first: float, seconds: float, tmp: Path, extended: bool = False
+) -> tuple[float, int, int]:
+    """(median seconds at 1 connection, datapoints, answer's bytes)."""
+    body = stats_form(first, extended)
+    data, _ = Replayer(server).send(body)
+    script = wrk_script(server, body, tmp / f"{server.name}-stats.lua")
+    wrk(server.url, script, 1, 1)  # warm-up
+    _, p50, _ = wrk(server.url, script, 1, seconds)
+    return p50, data.count(b"<Timestamp>"), len(data)
+
+
+def canned(port: int, size: int) -> None:
+    """A server answering each request at once with `size` bytes (the client's ceiling)."""
+    head = f"HTTP/1.1 200 OK\r\ncontent-length: {size}\r\n\r\n".encode()
+    answer = head + b"x" * size
+
+    class Answer(asyncio.Protocol):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            self.transport = transport
+            self.buffer = b""
+
+        def data_received(self, data: bytes) -> None:
+            self.buffer += data
+            while b"\r\n\r\n" in self.buffer:
+                head, _, rest = self.buffer.partition(b"\r\n\r\n")
+                length = re.search(rb"(?i)content-length:\s*(\d+)", head)
+                need = int(length.group(1)) if length else 0
+                if len(rest) < need:
+                    return
+                self.buffer = rest[need:]
+                self.transport.write(answer)  # type: ignore[attr-defined]
+
+    async def serve() -> None:
+        server = await asyncio.get_running_loop().create_server(Answer, "127.0.0.1", port)
+        await server.serve_forever()
+
+    asyncio.run(serve())
+
+
+def ceiling(body: str, size: int, conns: int, seconds: float, tmp: Path) -> tuple[float, float]:
+    """(requests/s, median latency) of wrk against the canned server."""
+    port = free_port()
+    proc = subprocess.Popen(
+        ["taskset", "-c", "0", sys.executable, __file__, "--canned", f"{port}:{size}"]
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        fake = Server("canned", proc, url, "AKIAIOSFODNN7EXAMPLE", "x" * 40)
+        rps, p50, _ = wrk(url, wrk_script(fake, body, tmp / "canned.lua"), conns, seconds)
+        return rps, p50
+    finally:
+        proc.terminate()
+        proc.wait()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--canned", default="")
     args = parser.parse_args()
+    if args.canned:
+        port, size = args.canned.split(":")
+        canned(int(port), int(size))
+        return
     os.sched_setaffinity(0, {1})
     results: dict[str, dict[str, float]] = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        for make in (lambda: start_mallee_api(Path(tmp)), start_moto):
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        for make in (lambda: start_mallee_api(tmp), start_moto):
             server = make()
             try:
-                rate, cpu = put_rate(server, args.seconds)
+                row: dict[str, float] = {}
+                row["put1"], row["cpu1"] = put_rate(server, args.seconds, 1, tmp)
+                row["put8"], row["cpu8"] = put_rate(server, args.seconds, 8, tmp)
                 first = load_two_weeks(server)
-                took, points = stats_time(server, first)
-                row = {"put": rate, "cpu": cpu, "stats": took, "points": points}
+                row["stats"], points, size = stats_time(server, first, args.seconds, tmp)
+                row["points"], row["bytes"] = points, size
                 if server.name == "mallee":
-                    row["pct"], _ = stats_time(server, first, extended=True)
+                    row["pct"], _, _ = stats_time(server, first, args.seconds, tmp, True)
                 results[server.name] = row
             finally:
                 stop(server)
-    m, o = results["mallee"], results["moto"]
-    print(f"{'':44}{'mallee':>12}{'moto':>12}{'ratio':>8}")
-    print(
-        f"{'PutMetricData (20 points) calls/s':44}{m['put']:12.0f}{o['put']:12.0f}"
-        f"{m['put'] / o['put']:7.1f}x"
-    )
-    print(f"{'  server CPU per call, ms':44}{m['cpu'] * 1000:12.2f}{o['cpu'] * 1000:12.2f}")
-    print(
-        f"{'GetMetricStatistics 14 d of 1-min data, ms':44}{m['stats'] * 1000:12.1f}"
-        f"{o['stats'] * 1000:12.1f}{o['stats'] / m['stats']:7.1f}x"
-    )
-    print(f"{'  datapoints returned':44}{m['points']:12.0f}{o['points']:12.0f}")
-    print(f"{'  the same with p50,p99 (mallee), ms':44}{m['pct'] * 1000:12.1f}")
+        m, o = results["mallee"], results["moto"]
+        put = put_body("Load", [(time.time() - 600 + i * 30, float(i)) for i in range(20)])
+        c_put1 = ceiling(put, 0, 1, args.seconds, tmp)
+        c_put8 = ceiling(put, 0, 8, args.seconds, tmp)
+        c_stats = ceiling(stats_form(time.time() - 14 * DAY, False), int(m["bytes"]), 1, 2, tmp)
+    print(f"{'':46}{'mallee':>10}{'moto':>10}{'ratio':>8}{'client':>10}")
+
+    def line(label: str, a: float, b: float, ratio: float, ceil: float, fmt: str) -> None:
+        print(f"{label:46}{a:10{fmt}}{b:10{fmt}}{ratio:7.1f}x{ceil:10{fmt}}")
+
+    for n in (1, 8):
+        c = c_put1 if n == 1 else c_put8
+        line(f"PutMetricData (20 points) calls/s, {n} conn", m[f"put{n}"], o[f"put{n}"],
+             m[f"put{n}"] / o[f"put{n}"], c[0], ".0f")  # fmt: skip
+        cpu_m, cpu_o = m[f"cpu{n}"] * 1e3, o[f"cpu{n}"] * 1e3
+        print(f"{'  server CPU per call, ms':46}{cpu_m:10.2f}{cpu_o:10.2f}")
+    line("GetMetricStatistics 14 d of 1-min data, ms", m["stats"] * 1e3, o["stats"] * 1e3,
+         o["stats"] / m["stats"], c_stats[1] * 1e3, ".1f")  # fmt: skip
+    print(f"{'  datapoints returned':46}{m['points']:10.0f}{o['points']:10.0f}")
+    print(f"{'  answer, KiB':46}{m['bytes'] / 1024:10.0f}{o['bytes'] / 1024:10.0f}")
+    print(f"{'  the same with p50,p99 (mallee), ms':46}{m['pct'] * 1e3:10.1f}")
+    print("(client: wrk against a canned server answering at once, the figures' ceiling)")
 
 
 if __name__ == "__main__":

@@ -8,7 +8,10 @@ seconds and wall seconds:
 - a quiet pass (every 5 s: no period closed, nothing to store), the common case;
 - the pass after a minute boundary (every detailed instance's 1-minute datapoints, each under
   its id, image, type, group and the all-instances aggregate, plus the status checks);
-- the pass after a 5-minute boundary (every instance's).
+- the pass after a 5-minute boundary (every instance's);
+- a minute-boundary pass on a thread (as the controller runs it) while the main thread commits
+  one-row writes back to back, as placement does: the longest such write, which is what the
+  pass makes placement wait (the write lock its transactions hold, and the GIL).
 No peer: moto publishes no metrics of its own. The burn-to-visible latency of a real guest is
 measured by tests/vm/test_cloudwatch_instance.py (it prints it).
 """
@@ -19,7 +22,10 @@ import argparse
 import datetime as dt
 import math
 import tempfile
+import threading
 import time
+
+from sqlalchemy import update
 
 from mallee.cloud_identity import system_account_id
 from mallee.controller.metrics_publisher import MetricsPublisher
@@ -87,6 +93,32 @@ def timed(label: str, pub: MetricsPublisher, store: Store, now: float) -> None:
     print(f"{label:<34} {stored:>7} datapoints  {cpu * 1000:8.1f} ms CPU  {wall * 1000:8.1f} ms")
 
 
+def beside(pub: MetricsPublisher, store: Store, iid: str, now: float) -> None:
+    done = threading.Event()
+    stored = [0]
+
+    def work() -> None:
+        stored[0] = pub.run(store, now=now, silent_nodes=set())
+        done.set()
+
+    worker = threading.Thread(target=work)
+    wall = time.perf_counter()
+    worker.start()
+    longest, writes = 0.0, 0
+    while not done.is_set():
+        start = time.perf_counter()
+        with store.session() as s:
+            s.execute(update(Ec2Instance).where(Ec2Instance.id == iid).values(cores=1))
+        longest = max(longest, time.perf_counter() - start)
+        writes += 1
+    worker.join()
+    wall = time.perf_counter() - wall
+    print(
+        f"{'minute pass on a thread':<34} {stored[0]:>7} datapoints  {wall * 1000:8.1f} ms wall;"
+        f" {writes} writes beside it, the longest {longest * 1000:.1f} ms"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("instances", type=int, nargs="?", default=1000)
@@ -108,7 +140,9 @@ def main() -> None:
         timed("after a minute boundary", pub, store, t0 + 63)
         report(store, ids, t0 + 67, t0)
         timed("quiet pass", pub, store, t0 + 68)
-        for minute in range(2, 5):
+        report(store, ids, t0 + 122, t0)
+        beside(pub, store, ids[0], t0 + 123)
+        for minute in range(3, 5):
             report(store, ids, t0 + 60 * minute + 2, t0)
             pub.run(store, now=t0 + 60 * minute + 3, silent_nodes=set())
         report(store, ids, t0 + 302, t0)

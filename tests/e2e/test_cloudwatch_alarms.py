@@ -411,7 +411,7 @@ def test_an_alarm_on_a_custom_metric_stops_its_instance(cloud: Cloud, cw: Any) -
     ec2.terminate_instances(InstanceIds=[iid])
 
 
-def test_euwatch_alarm_commands_replay_the_seed(cloud: Cloud) -> None:
+def test_euwatch_alarm_commands_replay_the_seed(cloud: Cloud, cw: Any) -> None:
     from tests.e2e.test_euca_commands import TIME, Euca, matches
 
     euca = Euca(cloud)
@@ -441,6 +441,13 @@ def test_euwatch_alarm_commands_replay_the_seed(cloud: Cloud) -> None:
             "--evaluation-periods", "2",
             "--alarm-actions", policy,
         ) == []  # fmt: skip
+    # No data comes for these metrics: treated as not breaching (which euwatch-put-metric-alarm
+    # cannot say), the engine keeps them OK instead of racing the commands below back to
+    # INSUFFICIENT_DATA.
+    keep = ("AlarmName", "MetricName", "Namespace", "Statistic", "Period", "Threshold",
+            "ComparisonOperator", "Dimensions", "EvaluationPeriods", "AlarmActions")  # fmt: skip
+    for found in cw.describe_alarms(AlarmNames=[add, remove])["MetricAlarms"]:
+        cw.put_metric_alarm(**{k: found[k] for k in keep}, TreatMissingData="notBreaching")
     # The seed's output lines.
     seed = [
         f"{add}\tOK\t{out_policy}\tAWS/EC2\tCPUUtilization\t120\tAverage\t2\t"
@@ -455,8 +462,6 @@ def test_euwatch_alarm_commands_replay_the_seed(cloud: Cloud) -> None:
                 "euwatch-set-alarm-state", "--state-value", "OK", "--state-reason", "testing", name
             )
             assert done == []
-        # The engine sets an alarm without data back to INSUFFICIENT_DATA at its next
-        # evaluation (as AWS does): set again if that came in between.
         return euca("euwatch-describe-alarms", add, remove) == seed
 
     until(set_and_describe, 60, "the seed's lines")

@@ -12,7 +12,7 @@ from mallee.config import Settings
 from mallee.controller import addresses, ebs_launches, images, lease, lifecycle, vmstate
 from mallee.controller.alarm_actions import AccountCalls
 from mallee.controller.alarms import AlarmEngine, MathReader
-from mallee.controller.metrics_publisher import MetricsPublisher
+from mallee.controller.metrics_publisher import PublisherThread
 from mallee.controller.scheduler import Scheduler, has_unplaced
 from mallee.metrics import store as metrics_store
 from mallee.registry import components, properties
@@ -38,7 +38,8 @@ class Controller:
         self.scheduler = Scheduler()
         self._slow_at = 0.0
         self._lifecycle_at = 0.0
-        self.metrics = MetricsPublisher()
+        # Publishes on a thread of its own (started by run_controller): see PublisherThread.
+        self.metrics = PublisherThread(store, lambda s, now: vmstate.silent_nodes(s, now=now))
         self.alarms = alarms or AlarmEngine(store, metrics_store.statistics, region=settings.region)
 
     def tick(self, now: float | None = None) -> int:
@@ -60,18 +61,14 @@ class Controller:
             vmstate.purge_terminated(self.store, now=now)
             # Launches whose volumes are never made (they wait minutes: SLOW_EVERY is no delay).
             ebs_launches.fail_stuck(self.store, now=now)
-            self.metrics.forget_gone(self.store)
             # Datapoints past their tier's retention (3 hours of 1-second data, ...).
             with self.store.session() as s:
                 metrics_store.purge(s, now=now)
         if now - self._lifecycle_at >= lifecycle.INTERVAL:
             self._lifecycle_at = now
             lifecycle.run(self.store, self.settings)
-        # AWS/EC2 and AWS/EBS datapoints of the periods that closed since the last pass.
-        if self.metrics.due(now):
-            silent = vmstate.silent_nodes(self.store, now=now)
-            self.metrics.run(self.store, now=now, silent_nodes=silent)
-        # After the datapoints above: alarms due, their transitions and the actions they owe.
+        # Alarms due, their transitions and the actions they owe (on the datapoints the
+        # publisher's thread has committed by now).
         self.alarms.tick(now)
         return placed
 
@@ -105,12 +102,14 @@ def run_controller(
     )
     controller = Controller(store, settings, engine)
     active = False
+    controller.metrics.start()
     try:
         while not stop.is_set():
             epoch = lease.acquire(store, LEASE, holder, ttl=LEASE_TTL, now=time.time())
             if (epoch is not None) != active:
                 active = epoch is not None
                 log.info("controller %s is %s", name, "active" if active else "standby")
+            controller.metrics.set_active(active)
             idle = False
             if active:
                 try:
@@ -125,6 +124,7 @@ def run_controller(
             else:
                 stop.wait(TICK)
     finally:
+        controller.metrics.stop()
         lease.release(store, LEASE, holder)
         beat.stop()
         store.dispose()

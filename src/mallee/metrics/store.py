@@ -10,15 +10,28 @@ from __future__ import annotations
 
 import json
 import math
+import sqlite3
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from hashlib import blake2b
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, delete, func, literal, select
+from sqlalchemy import (
+    BigInteger,
+    Integer,
+    Table,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    literal_column,
+    select,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from mallee.metrics import histogram
@@ -48,7 +61,11 @@ def dimensions_text(dimensions: Dimensions) -> str:
 
 def metric_id(account_id: str, namespace: str, name: str, dimensions: Dimensions) -> str:
     """The identity row's key: a digest, so a put keys its datapoints without a lookup."""
-    text = json.dumps([account_id, namespace, name, dimensions_text(dimensions)])
+    return _digest(account_id, namespace, name, dimensions_text(dimensions))
+
+
+def _digest(account_id: str, namespace: str, name: str, dimensions: str) -> str:
+    text = json.dumps([account_id, namespace, name, dimensions])
     return blake2b(text.encode(), digest_size=16).hexdigest()
 
 
@@ -96,14 +113,21 @@ _POINTS = cast(Table, CwDatapoint.__table__)
 _METRICS = cast(Table, CwMetric.__table__)
 
 
-def _upsert(table: Table, dialect: str) -> Prepared:
+def _values(table: Table) -> dict[str, Any]:
+    # Parameter names differ from the columns': Core keeps those for its own VALUES.
+    return {c.name: bindparam(f"v_{c.name}", type_=c.type) for c in table.columns}
+
+
+def _keys(table: Table) -> list[str]:
+    return [c.name for c in table.primary_key.columns]
+
+
+def _overwrite(table: Table, dialect: str) -> Prepared:
     """INSERT one row by its v_<column> parameters, overwriting the other columns of an
     existing key (the hot path's statements are compiled once: see store/prepared.py)."""
     insert = sqlite_insert if dialect == "sqlite" else pg_insert
-    statement = insert(table).values(
-        {c.name: bindparam(f"v_{c.name}", type_=c.type) for c in table.columns}
-    )
-    keys = [c.name for c in table.primary_key.columns]
+    statement = insert(table).values(_values(table))
+    keys = _keys(table)
     return Prepared(
         statement.on_conflict_do_update(
             index_elements=keys,
@@ -112,47 +136,81 @@ def _upsert(table: Table, dialect: str) -> Prepared:
     )
 
 
-_UPSERTS = {
-    (name, dialect): _upsert(table, dialect)
-    for name, table in (("metric", _METRICS), ("point", _POINTS))
-    for dialect in ("sqlite", "postgresql")
-}
+# SQLite's writers are serial, so a bucket's row is merged in the upsert itself: one prepared
+# statement stepped for every row of a put, no read first. The histograms merge through a
+# function registered on each connection (_with_functions).
+_BINS_MERGE = "mallee_cw_bins_merge"
+
+
+def _merge_upsert() -> Prepared:
+    statement = sqlite_insert(_POINTS).values(_values(_POINTS))
+    old, new = _POINTS.c, statement.excluded
+
+    def extreme(pick: str) -> Any:
+        # _Acc.add's rule: an empty side (count 0) does not count.
+        return case(
+            (old["count"] <= 0, new[pick]),
+            (new["count"] <= 0, old[pick]),
+            else_=getattr(func, "min" if pick == "minimum" else "max")(old[pick], new[pick]),
+        )
+
+    return Prepared(
+        statement.on_conflict_do_update(
+            index_elements=_keys(_POINTS),
+            set_={
+                "count": old["count"] + new["count"],
+                "sum": old["sum"] + new["sum"],
+                "minimum": extreme("minimum"),
+                "maximum": extreme("maximum"),
+                "binned": old["binned"] + new["binned"],
+                "bins": getattr(func, _BINS_MERGE)(old["bins"], new["bins"]),
+            },
+        )
+    )
+
+
+_METRIC_UPSERT = {d: _overwrite(_METRICS, d) for d in ("sqlite", "postgresql")}
+_POINT_MERGE = _merge_upsert()
+_POINT_OVERWRITE = _overwrite(_POINTS, "postgresql")
 # PostgreSQL: every row a put adds into is made to exist first, then locked, so two puts into
-# one bucket add up instead of the later overwriting the earlier (SQLite's writers are serial).
-_PLACEHOLD = Prepared(
-    pg_insert(_POINTS)
-    .values({c.name: bindparam(f"v_{c.name}", type_=c.type) for c in _POINTS.columns})
-    .on_conflict_do_nothing()
-)
-_EXISTING = Prepared(
-    select(
-        _POINTS.c.bucket,
-        _POINTS.c.unit,
-        _POINTS.c.count,
-        _POINTS.c.sum,
-        _POINTS.c.minimum,
-        _POINTS.c.maximum,
-        _POINTS.c.binned,
-        _POINTS.c.bins,
-    )
-    .where(
-        _POINTS.c.metric_id == bindparam("mid"),
-        _POINTS.c.tier == bindparam("tier"),
-        _POINTS.c.bucket >= bindparam("low"),
-        _POINTS.c.bucket <= bindparam("high"),
-    )
-    .with_for_update()
-)
+# one bucket add up instead of the later overwriting the earlier.
+_PLACEHOLD = Prepared(pg_insert(_POINTS).values(_values(_POINTS)).on_conflict_do_nothing())
 
 
-def _bound(row: dict[str, Any]) -> dict[str, Any]:
-    return {f"v_{k}": v for k, v in row.items()}
+def _merge_blobs(old: bytes | None, new: bytes | None) -> bytes:
+    if not new:
+        return old or b""
+    if not old:
+        return new
+    bins = histogram.decode(old)
+    histogram.merge(bins, histogram.decode(new))
+    return histogram.encode(bins)
 
 
-def put(s: Session, data: Sequence[Datum], *, now: float | None = None) -> None:
-    """Add `data` into every tier, in the caller's transaction."""
-    if not data:
-        return
+def _with_functions(conn: Connection) -> None:
+    """Registers the merge function on this SQLite connection, once (the pool keeps `info`
+    as long as the driver's connection lives)."""
+    proxied = conn.connection
+    if not proxied.info.get(_BINS_MERGE):
+        raw = cast(sqlite3.Connection, proxied.dbapi_connection)
+        raw.create_function(_BINS_MERGE, 2, _merge_blobs, deterministic=True)
+        proxied.info[_BINS_MERGE] = True
+
+
+@dataclass(slots=True)
+class Additions:
+    """What a put adds, worked out before its transaction: a writer then holds the write lock
+    (SQLite's one) only for the statements, not for this work."""
+
+    # The identity rows (as the upserts bind them), in key order.
+    identities: list[dict[str, Any]]
+    # Per bucket row, in key order: so two writers into the same rows lock them in one order.
+    adds: dict[Key, _Acc]
+    keys: list[Key]
+    rows: list[dict[str, Any]]
+
+
+def additions(data: Sequence[Datum], *, now: float | None = None) -> Additions:
     stamp = time.time() if now is None else now
     identities: dict[str, dict[str, Any]] = {}
     adds: dict[Key, _Acc] = {}
@@ -160,15 +218,17 @@ def put(s: Session, data: Sequence[Datum], *, now: float | None = None) -> None:
     ids: dict[tuple[str, str, str, tuple[tuple[str, str], ...]], str] = {}
     for d in data:
         ident = (d.account_id, d.namespace, d.name, d.dimensions)
-        mid = ids.get(ident) or ids.setdefault(ident, metric_id(*ident))
-        if mid not in identities:
+        mid = ids.get(ident)
+        if mid is None:
+            text = dimensions_text(d.dimensions)
+            mid = ids[ident] = _digest(d.account_id, d.namespace, d.name, text)
             identities[mid] = {
-                "id": mid,
-                "account_id": d.account_id,
-                "namespace": d.namespace,
-                "name": d.name,
-                "dimensions": dimensions_text(d.dimensions),
-                "last_put": stamp,
+                "v_id": mid,
+                "v_account_id": d.account_id,
+                "v_namespace": d.namespace,
+                "v_name": d.name,
+                "v_dimensions": text,
+                "v_last_put": stamp,
             }
         pairs = _pairs(d)
         bins: histogram.Bins = {}
@@ -181,22 +241,49 @@ def put(s: Session, data: Sequence[Datum], *, now: float | None = None) -> None:
             if acc is None:
                 acc = adds[key] = _Acc()
             acc.add(d.count, d.sum, d.minimum, d.maximum, binned, bins)
-    conn = s.connection()
-    dialect = "sqlite" if conn.dialect.name == "sqlite" else "postgresql"
-    for mid in sorted(identities):
-        _UPSERTS[("metric", dialect)].run(conn, **_bound(identities[mid]))
     keys = sorted(adds)
-    if dialect != "sqlite":
-        for key in keys:
-            _PLACEHOLD.run(conn, **_bound(_row(key, _Acc())))
-    spans: dict[tuple[str, int], tuple[int, int]] = {}
-    for mid, tier, bucket, _ in keys:
-        low, high = spans.get((mid, tier), (bucket, bucket))
-        spans[(mid, tier)] = (min(low, bucket), max(high, bucket))
-    for (mid, tier), (low, high) in spans.items():
-        for bucket, unit, count, total, minimum, maximum, binned, blob in _EXISTING.all(
-            conn, mid=mid, tier=tier, low=low, high=high
-        ):
+    return Additions(
+        [identities[mid] for mid in sorted(identities)],
+        adds,
+        keys,
+        [_row(key, adds[key]) for key in keys],
+    )
+
+
+def put(s: Session, data: Sequence[Datum], *, now: float | None = None) -> None:
+    """Add `data` into every tier, in the caller's transaction."""
+    if data:
+        write(s, additions(data, now=now))
+
+
+def write(s: Session, add: Additions) -> None:
+    """Add `add` into every tier, in the caller's transaction: one upsert of the metrics'
+    identities and one of their buckets, each a prepared statement run for all rows."""
+    if not add.keys:
+        return
+    conn = s.connection()
+    sqlite = conn.dialect.name == "sqlite"
+    _METRIC_UPSERT["sqlite" if sqlite else "postgresql"].run_many(conn, add.identities)
+    if sqlite:
+        _with_functions(conn)
+        _POINT_MERGE.run_many(conn, add.rows)
+        return
+    keys, adds = add.keys, dict(add.adds)
+    _PLACEHOLD.run_many(conn, [_row(key, _Acc()) for key in keys])
+    for tier in sorted({key[1] for key in keys}):
+        mine = [key for key in keys if key[1] == tier]
+        found = conn.execute(
+            select(*_POINTS.c)
+            .where(
+                _POINTS.c.tier == tier,
+                _POINTS.c.bucket >= min(key[2] for key in mine),
+                _POINTS.c.bucket <= max(key[2] for key in mine),
+                _POINTS.c.metric_id.in_(sorted({key[0] for key in mine})),
+            )
+            .order_by(*_POINTS.primary_key.columns)
+            .with_for_update()
+        )
+        for mid, _, bucket, unit, count, total, minimum, maximum, binned, blob in found:
             acc = adds.get((mid, tier, bucket, unit))
             if acc is None:
                 continue
@@ -204,24 +291,22 @@ def put(s: Session, data: Sequence[Datum], *, now: float | None = None) -> None:
             old.add(count, total, minimum, maximum, binned, histogram.decode(blob))
             old.add(acc.count, acc.sum, acc.minimum, acc.maximum, acc.binned, acc.bins)
             adds[(mid, tier, bucket, unit)] = old
-    upsert = _UPSERTS[("point", dialect)]
-    for key in keys:
-        upsert.run(conn, **_bound(_row(key, adds[key])))
+    _POINT_OVERWRITE.run_many(conn, [_row(key, adds[key]) for key in keys])
 
 
 def _row(key: Key, acc: _Acc) -> dict[str, Any]:
     mid, tier, bucket, unit = key
     return {
-        "metric_id": mid,
-        "tier": tier,
-        "bucket": bucket,
-        "unit": unit,
-        "count": acc.count,
-        "sum": acc.sum,
-        "minimum": acc.minimum,
-        "maximum": acc.maximum,
-        "binned": acc.binned,
-        "bins": histogram.encode(acc.bins),
+        "v_metric_id": mid,
+        "v_tier": tier,
+        "v_bucket": bucket,
+        "v_unit": unit,
+        "v_count": acc.count,
+        "v_sum": acc.sum,
+        "v_minimum": acc.minimum,
+        "v_maximum": acc.maximum,
+        "v_binned": acc.binned,
+        "v_bins": histogram.encode(acc.bins),
     }
 
 
@@ -267,49 +352,61 @@ def statistics(
     first = align_start(start, period, now)
     tier = tier_for(first, period)
     mid = metric_id(account_id, namespace, name, dimensions)
-    table = cast(Table, CwDatapoint.__table__)
-    where = [
-        table.c.metric_id == mid,
-        table.c.tier == tier,
-        table.c.bucket >= first,
-        table.c.bucket < math.ceil(end),
-    ]
-    if unit is not None:
-        where.append(table.c.unit == unit)
     conn = s.connection()
+    where = {"mid": mid, "tier": tier, "low": first, "high": math.ceil(end)}
+    if unit is not None:
+        where["unit"] = unit
     if not with_bins:
-        slot = ((table.c.bucket - literal(first)) // literal(period)).label("slot")
-        rows = conn.execute(
-            select(
-                slot,
-                table.c.unit,
-                func.sum(table.c.count),
-                func.sum(table.c.sum),
-                func.min(table.c.minimum),
-                func.max(table.c.maximum),
-            )
-            .where(and_(*where))
-            .group_by(slot, table.c.unit)
-            .order_by(slot, table.c.unit)
-        ).all()
+        # Plain driver rows: ~1440 of them, where a row object each cost more than the sums.
+        rows = _SUMMED[unit is not None].tuples(conn, first=first, period=period, **where)
         return [
             Bucket(float(first + int(k) * period), c, sm, mn, mx, u)
             for k, u, c, sm, mn, mx in rows
             if c > 0
         ]
-    found = conn.execute(
+    return _merge(_ROWS[unit is not None].all(conn, **where), first, period)
+
+
+def _read(summed: bool, by_unit: bool) -> Prepared:
+    """The statistics read of one metric's buckets in [low, high) of one tier (and one unit):
+    its rows, or (summed) their sums per period, slot k starting at first + k * period."""
+    c = _POINTS.c
+    where = [
+        c.metric_id == bindparam("mid"),
+        c.tier == bindparam("tier", type_=Integer),
+        c.bucket >= bindparam("low", type_=BigInteger),
+        c.bucket < bindparam("high", type_=BigInteger),
+    ]
+    if by_unit:
+        where.append(c.unit == bindparam("unit"))
+    if not summed:
+        return Prepared(
+            select(
+                c.bucket, c.unit, c["count"], c["sum"], c.minimum, c.maximum, c.binned, c.bins
+            ).where(and_(*where))
+        )
+    # Integer division (bucket >= first): the slot's index.
+    slot = (
+        (c.bucket - bindparam("first", type_=BigInteger)) // bindparam("period", type_=BigInteger)
+    ).label("slot")
+    return Prepared(
         select(
-            table.c.bucket,
-            table.c.unit,
-            table.c.count,
-            table.c.sum,
-            table.c.minimum,
-            table.c.maximum,
-            table.c.binned,
-            table.c.bins,
-        ).where(and_(*where))
-    ).all()
-    return _merge(found, first, period)
+            slot,
+            c.unit,
+            func.sum(c["count"]),
+            func.sum(c["sum"]),
+            func.min(c.minimum),
+            func.max(c.maximum),
+        )
+        .where(and_(*where))
+        # By the label: the expression's parameters would be bound twice (PostgreSQL).
+        .group_by(literal_column("slot"), c.unit)
+        .order_by(slot, c.unit)
+    )
+
+
+_ROWS = {by_unit: _read(False, by_unit) for by_unit in (False, True)}
+_SUMMED = {by_unit: _read(True, by_unit) for by_unit in (False, True)}
 
 
 def _merge(rows: Iterable[Any], first: int, period: int) -> list[Bucket]:
@@ -364,4 +461,15 @@ def purge(s: Session, now: float | None = None) -> int:
     return gone
 
 
-__all__ = ["TIERS", "Bucket", "Datum", "metric_id", "purge", "put", "statistics"]
+__all__ = [
+    "TIERS",
+    "Additions",
+    "Bucket",
+    "Datum",
+    "additions",
+    "metric_id",
+    "purge",
+    "put",
+    "statistics",
+    "write",
+]

@@ -13,6 +13,7 @@ from collections import namedtuple
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any, TypeVar
 
 from sqlalchemy import BindParameter, ColumnDefault, Executable, Table, bindparam, insert
@@ -58,6 +59,29 @@ class _Compiled:
         if self.named:
             return {name: merged[name] for name in self.positions}
         return tuple(merged[name] for name in self.positions)
+
+    def many(self, rows: Sequence[Mapping[str, Any]]) -> list[Any]:
+        """`arguments` of each row, planned once (a bulk write's thousands of rows: the
+        per-row checks and merges cost more than SQLite's step)."""
+        if not rows:
+            return []
+        for row in rows:
+            if row.keys() - self.binds:
+                self.arguments(row)  # raises, naming the unknown parameter
+        fixed = self.fixed
+        pick = itemgetter(*self.positions)
+        binders = self.binders
+        binds = [(i, binders[name]) for i, name in enumerate(self.positions) if name in binders]
+        out = []
+        single = len(self.positions) == 1  # itemgetter of one name gives the value itself
+        for row in rows:
+            picked = pick({**fixed, **row})
+            values = [picked] if single else list(picked)
+            for i, bind in binds:
+                if values[i] is not None:
+                    values[i] = bind(values[i])
+            out.append(dict(zip(self.positions, values, strict=True)) if self.named else values)
+        return out
 
     def make_rows(self, description: Sequence[Any], raws: Iterable[Sequence[Any]]) -> list[Any]:
         readers = self.readers
@@ -132,6 +156,14 @@ class Prepared:
             raws = cursor.fetchall()
             return compiled.make_rows(cursor.description, raws) if raws else []
 
+    def tuples(self, conn: Connection, **values: Any) -> list[tuple[Any, ...]]:
+        """The driver's rows as they come (no row class, no result processors), for a
+        statement of many rows whose columns need none: numbers and text."""
+        compiled = self.compiled_for(conn.dialect)
+        with _cursor(conn) as cursor:
+            cursor.execute(compiled.sql, compiled.arguments(values))
+            return list(cursor.fetchall())
+
     def first(self, conn: Connection | Engine, **values: Any) -> Any:
         """The first row or None (the statement should ask for one row at most)."""
         rows = self.all(conn, **values)
@@ -143,6 +175,15 @@ class Prepared:
         with _cursor(conn) as cursor:
             cursor.execute(compiled.sql, compiled.arguments(values))
             return int(cursor.rowcount)
+
+    def run_many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Run an INSERT/UPDATE once per parameter set in one driver call (the statement is
+        prepared once; SQLite steps it in C, psycopg pipelines it)."""
+        if not rows:
+            return
+        compiled = self.compiled_for(conn.dialect)
+        with _cursor(conn) as cursor:
+            cursor.executemany(compiled.sql, compiled.many(rows))
 
 
 def detached(cls: type[T], row: Any) -> T:

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from mallee.cloud_identity import system_account_id
-from mallee.controller.metrics_publisher import MetricsPublisher
+from mallee.controller.metrics_publisher import CHECK_EVERY, MetricsPublisher, PublisherThread
 from mallee.ids import new_id
 from mallee.metrics import store as metric_store
 from mallee.metrics.points import Bucket
@@ -242,3 +242,32 @@ def test_rows_of_gone_instances_are_forgotten(store: Store) -> None:
     pub.forget_gone(store)
     with store.read() as s:
         assert s.get(InstanceMetricSource, iid) is None
+
+
+def test_the_publisher_thread_publishes_only_while_its_controller_is_active(store: Store) -> None:
+    iid = instance(store)
+    asked: list[float] = []
+
+    def silent(_store: Store, now: float) -> set[str]:
+        asked.append(now)
+        return set()
+
+    thread = PublisherThread(store, silent)
+    sample(store, iid, T0 + 2, cpu=1.0)
+    thread.step(T0 + 3)  # anchors the instance
+    sample(store, iid, T0 + 62, cpu=31.0)
+    assert thread.step(T0 + 63) > 0
+    # Not due again before PUBLISH_EVERY.
+    assert thread.step(T0 + 64) == 0 and len(asked) == 2
+    cpu = stats(store, "CPUUtilization", [("InstanceId", iid)])
+    assert [b.timestamp for b in cpu] == [T0] and cpu[0].average == pytest.approx(50.0)
+    # The thread itself: nothing while standby; a pass once active; stopped on demand.
+    thread.start()
+    time.sleep(CHECK_EVERY * 2)
+    assert len(asked) == 2
+    thread.set_active(True)
+    deadline = time.monotonic() + 10
+    while len(asked) == 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    thread.stop()
+    assert len(asked) == 3

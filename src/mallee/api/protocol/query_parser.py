@@ -20,6 +20,7 @@ from mallee.api.protocol.validation import (
 )
 
 _ABSENT = object()
+_CONTAINERS = frozenset({"structure", "list", "map"})
 
 
 def form_params(request: HttpRequest) -> dict[str, str]:
@@ -119,9 +120,15 @@ class QueryRequestParser(RequestParser):
         if prefix and prefix not in form.children:
             return _ABSENT
         out: dict[str, Any] = {}
+        params = form.params
         for member in members(shape):
             wire = self._wire(member)
             key = f"{prefix}.{wire}" if prefix else wire
+            if key not in params and member.type not in _CONTAINERS:
+                # An absent scalar (most members of most structures): no path to build.
+                if member.required:
+                    problems.missing(join_path(path, lower_camel(member.name)), wire, member.type)
+                continue
             member_path = join_path(path, lower_camel(member.name))
             value = self._value(form, member.shape, key, member_path, problems)
             if value is not _ABSENT:

@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from mallee.api.context import RequestContext
-from mallee.metrics import store as metrics
+from mallee.metrics.group_commit import GroupCommit
 from mallee.metrics.points import Datum
 from mallee.services.base import Operations, Params, Result, Runtime
 from mallee.services.cloudwatch import fields
@@ -146,8 +146,9 @@ def put_metric_data(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
     now = time.time()
     account = ctx.principal.account_id
     data = [d for i, item in enumerate(items, 1) if (d := datum(account, ns, item, i, now))]
-    with rt.store.session() as s:
-        metrics.put(s, data, now=now)
+    if data:
+        # Concurrent puts share a commit (one fsync for all): see metrics/group_commit.py.
+        rt.shared("cloudwatch.group-commit", lambda: GroupCommit(rt.store)).put(data, now)
     return {}
 
 
