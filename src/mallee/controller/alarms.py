@@ -98,22 +98,6 @@ def next_evaluation(now: float, period: int) -> float:
     return min(boundary + period + SETTLE[0], now + EVERY)
 
 
-def statistic_of(bucket: Bucket, statistic: str) -> float | None:
-    if statistic == "Average":
-        return bucket.average
-    if statistic == "Sum":
-        return bucket.sum
-    if statistic == "SampleCount":
-        return bucket.count
-    if statistic == "Minimum":
-        return bucket.minimum
-    if statistic == "Maximum":
-        return bucket.maximum
-    if statistic.startswith("p"):
-        return bucket.percentile(float(statistic[1:]))
-    return None
-
-
 def merged(buckets: Sequence[Bucket]) -> dict[float, Bucket]:
     """One bucket per period: an alarm without a Unit sees the data of every unit together."""
     by_time: dict[float, Bucket] = {}
@@ -321,7 +305,7 @@ class AlarmEngine:
             )
         out: dict[float, tuple[float | None, float]] = {}
         for t, bucket in merged(buckets).items():
-            out[float(t)] = (statistic_of(bucket, rule.statistic), bucket.count)
+            out[float(t)] = (bucket.statistic(rule.statistic), bucket.count)
         return out
 
     # Composite alarms ----------------------------------------------------------------------

@@ -54,3 +54,23 @@ class Bucket:
         if self.bins is None or not self.count:
             return None
         return histogram.percentile(self.bins, p, self.minimum, self.maximum)
+
+    def statistic(self, name: str) -> float | None:
+        """One named statistic (SampleCount, Sum, Average, Minimum, Maximum or pNN, as
+        checked by whoever took the name), None when the bucket has none."""
+        plain = {
+            "SampleCount": self.count,
+            "Sum": self.sum,
+            "Minimum": self.minimum,
+            "Maximum": self.maximum,
+        }
+        if name in plain:
+            return plain[name]
+        if name == "Average":
+            return self.average
+        if name.startswith("p"):
+            try:
+                return self.percentile(float(name[1:]))
+            except ValueError:
+                return None
+        return None

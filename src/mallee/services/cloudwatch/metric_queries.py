@@ -15,7 +15,7 @@ from mallee.services import page_tokens
 from mallee.services.base import Operations, Params, Result, Runtime
 from mallee.services.cloudwatch import fields, metric_math
 from mallee.services.cloudwatch.errors import invalid_token, validation
-from mallee.services.cloudwatch.statistics import statistic, time_range
+from mallee.services.cloudwatch.statistics import time_range
 
 MAX_QUERIES = 500
 MAX_DATAPOINTS = 100_800
@@ -140,7 +140,7 @@ def _metric_series(
         )
     out: metric_math.Series = {}
     for b in _combined(buckets):
-        v = statistic(b, name)
+        v = b.statistic(name)
         if v is not None:
             out[b.timestamp] = v
     return out

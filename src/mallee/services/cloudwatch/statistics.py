@@ -23,31 +23,15 @@ def time_range(params: Params) -> tuple[float, float]:
     return start, end
 
 
-def statistic(bucket: Bucket, name: str) -> float | None:
-    """One named statistic of a bucket (Average, ..., pNN), None when it has none."""
-    if name == "SampleCount":
-        return bucket.count
-    if name == "Sum":
-        return bucket.sum
-    if name == "Average":
-        return bucket.average
-    if name == "Minimum":
-        return bucket.minimum
-    if name == "Maximum":
-        return bucket.maximum
-    p = fields.percentile(name)
-    return None if p is None else bucket.percentile(p)
-
-
 def _datapoint(bucket: Bucket, names: list[str], extended: list[str]) -> dict[str, Any]:
     # A datetime, not epoch seconds: the serializers format it as is (an epoch float is
     # converted through Decimal, which for 1440 datapoints cost more than the read).
     stamp = dt.datetime.fromtimestamp(bucket.timestamp, dt.UTC)
     point: dict[str, Any] = {"Timestamp": stamp, "Unit": bucket.unit}
     for name in names:
-        point[name] = statistic(bucket, name)
+        point[name] = bucket.statistic(name)
     if extended:
-        found = {name: statistic(bucket, name) for name in extended}
+        found = {name: bucket.statistic(name) for name in extended}
         point["ExtendedStatistics"] = {k: v for k, v in found.items() if v is not None}
     return point
 
