@@ -11,7 +11,7 @@ from typing import Any
 import regex
 from botocore.model import Shape
 
-from mallee.api.protocol.shapes import lower_camel
+from mallee.api.protocol.shapes import members
 from mallee.api.protocol.validation import Problems, join_path
 
 # Model patterns are Java regexes run on caller input: the `regex` module reads \\p{L} and
@@ -95,9 +95,10 @@ def _value(shape: Shape, value: Any, path: str, problems: Problems) -> None:
 
 
 def _structure(shape: Shape, value: dict[str, Any], path: str, problems: Problems) -> None:
-    for name, member in shape.members.items():
-        if name in value and value[name] is not None:
-            _value(member, value[name], join_path(path, lower_camel(name)), problems)
+    for member in members(shape):
+        item = value.get(member.name)
+        if item is not None:
+            _value(member.shape, item, join_path(path, member.camel), problems)
 
 
 def _size(shape: Shape, value: Any, size: int, path: str, problems: Problems) -> None:

@@ -14,7 +14,7 @@ from botocore.model import OperationModel, OperationNotFoundError, ServiceModel,
 from mallee.api.errors import ServiceError
 from mallee.api.http import HttpRequest
 from mallee.api.protocol import ParsedRequest, RequestParser, constraints, scalars
-from mallee.api.protocol.shapes import is_document, lower_camel, members
+from mallee.api.protocol.shapes import is_document, members
 from mallee.api.protocol.validation import (
     Problems,
     check_characters,
@@ -74,7 +74,7 @@ class _Converter:
             item = raw.get(member.wire)
             if item is None and member.wire != member.name:
                 item = raw.get(member.name)
-            member_path = join_path(path, lower_camel(member.name))
+            member_path = join_path(path, member.camel)
             value = self.value(member.shape, item, member_path, depth)
             if value is not _ABSENT:
                 out[member.name] = value

@@ -9,7 +9,7 @@ from botocore.model import OperationModel, OperationNotFoundError, ServiceModel,
 from mallee.api.errors import ServiceError, invalid_action, missing_action
 from mallee.api.http import HttpRequest
 from mallee.api.protocol import ParsedRequest, RequestParser, constraints
-from mallee.api.protocol.shapes import Member, location_name, lower_camel, members
+from mallee.api.protocol.shapes import Member, location_name, members
 from mallee.api.protocol.validation import (
     Problems,
     check_characters,
@@ -127,9 +127,9 @@ class QueryRequestParser(RequestParser):
             if key not in params and member.type not in _CONTAINERS:
                 # An absent scalar (most members of most structures): no path to build.
                 if member.required:
-                    problems.missing(join_path(path, lower_camel(member.name)), wire, member.type)
+                    problems.missing(join_path(path, member.camel), wire, member.type)
                 continue
-            member_path = join_path(path, lower_camel(member.name))
+            member_path = join_path(path, member.camel)
             value = self._value(form, member.shape, key, member_path, problems)
             if value is not _ABSENT:
                 out[member.name] = value

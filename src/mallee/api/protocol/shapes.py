@@ -18,6 +18,8 @@ class Member:
     """One structure member with everything the wire layer asks about it."""
 
     name: str
+    # The name as AWS validation messages write it ('userName').
+    camel: str
     shape: Shape
     type: str
     # locationName if the model gives one, else the member name (query, json, xml bodies).
@@ -57,6 +59,7 @@ def _build_member(name: str, shape: Shape, required: bool) -> Member:
         ec2_wire = name
     return Member(
         name=name,
+        camel=lower_camel(name),
         shape=shape,
         type=shape.type_name,
         wire=wire,

@@ -7,12 +7,13 @@ from typing import Any
 
 from mallee.api.context import RequestContext
 from mallee.metrics import store as metrics
-from mallee.metrics.points import Bucket
+from mallee.metrics.points import Bucket, statistic_getter
 from mallee.services.base import Operations, Params, Result, Runtime
 from mallee.services.cloudwatch import fields
 from mallee.services.cloudwatch.errors import invalid_combination, invalid_value
 
 MAX_DATAPOINTS = 1440
+_EPOCH = dt.datetime(1970, 1, 1)
 
 
 def time_range(params: Params) -> tuple[float, float]:
@@ -23,17 +24,23 @@ def time_range(params: Params) -> tuple[float, float]:
     return start, end
 
 
-def _datapoint(bucket: Bucket, names: list[str], extended: list[str]) -> dict[str, Any]:
-    # A datetime, not epoch seconds: the serializers format it as is (an epoch float is
-    # converted through Decimal, which for 1440 datapoints cost more than the read).
-    stamp = dt.datetime.fromtimestamp(bucket.timestamp, dt.UTC)
-    point: dict[str, Any] = {"Timestamp": stamp, "Unit": bucket.unit}
-    for name in names:
-        point[name] = bucket.statistic(name)
-    if extended:
-        found = {name: bucket.statistic(name) for name in extended}
-        point["ExtendedStatistics"] = {k: v for k, v in found.items() if v is not None}
-    return point
+def _datapoints(buckets: list[Bucket], names: list[str], extended: list[str]) -> list[Any]:
+    plain = [(name, statistic_getter(name)) for name in names]
+    percentiles = [(name, statistic_getter(name)) for name in extended]
+    out = []
+    for bucket in buckets:
+        # A naive UTC datetime, not epoch seconds: the serializers format it as is (an epoch
+        # float is converted through Decimal, which for 1440 datapoints cost more than the
+        # read, and an aware datetime's isoformat takes twice a naive one's).
+        stamp = _EPOCH + dt.timedelta(seconds=bucket.timestamp)
+        point: dict[str, Any] = {"Timestamp": stamp, "Unit": bucket.unit}
+        for name, get in plain:
+            point[name] = get(bucket)
+        if percentiles:
+            found = ((name, get(bucket)) for name, get in percentiles)
+            point["ExtendedStatistics"] = {k: v for k, v in found if v is not None}
+        out.append(point)
+    return out
 
 
 def get_metric_statistics(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
@@ -65,7 +72,7 @@ def get_metric_statistics(rt: Runtime, ctx: RequestContext, params: Params) -> R
             unit,
             with_bins=bool(extended),
         )
-    return {"Label": name, "Datapoints": [_datapoint(b, names, extended) for b in buckets]}
+    return {"Label": name, "Datapoints": _datapoints(buckets, names, extended)}
 
 
 OPERATIONS: Operations = {"GetMetricStatistics": get_metric_statistics}
