@@ -18,6 +18,7 @@ APT_PACKAGES=(
   mmdebstrap  # builds the Debian cloud image (`mallee image build-debian`) from deb.debian.org
   # storage: the ceph-rbd volume backend (QEMU's rbd driver) and the one-node Ceph the tests start
   ceph-mon ceph-mgr ceph-osd ceph-common radosgw qemu-block-extra
+  haproxy  # elastic load balancing: one HAProxy per load balancer per zone, in a namespace
   chromium chromium-driver  # the web console's browser tests (tests/browser/), headless
 )
 

@@ -106,7 +106,8 @@ def test_instance_in_the_default_subnet_has_its_interface(ec2: Any) -> None:
     assert pending_eni["Attachment"]["DeviceIndex"] == 0
     found = running(ec2, iid)
     assert found["VpcId"] == vpc_id and found["SubnetId"] == subnet["SubnetId"]
-    assert found["PrivateDnsName"].startswith("ip-")
+    dashed = found["PrivateIpAddress"].replace(".", "-")
+    assert found["PrivateDnsName"] == f"euca-{dashed}.eucalyptus.internal"
     (eni,) = found["NetworkInterfaces"]
     assert eni["NetworkInterfaceId"] == pending_eni["NetworkInterfaceId"]
     assert eni["PrivateIpAddress"] == found["PrivateIpAddress"]

@@ -159,6 +159,30 @@ def test_guest_reads_its_own_metadata(cloud2: VmCloud, web: dict[str, Any]) -> N
         assert md("placement/availability-zone") == inst["Placement"]["AvailabilityZone"]
 
 
+def test_the_cloud_answers_dns_for_its_instances(cloud2: VmCloud, web: dict[str, Any]) -> None:
+    """From the outside (the public namespace's resolver) and from a guest (DHCP's)."""
+    key, ec2, outside = web["key"], web["ec2"], web["outside"]
+    found = all_in(ec2, [i["InstanceId"] for i in web["instances"]], "running") or []
+    for inst in found:
+        for name, ip in ((inst["PublicDnsName"], inst["PublicIpAddress"]),
+                         (inst["PrivateDnsName"], inst["PrivateIpAddress"])):  # fmt: skip
+            assert name.startswith("euca-") and name.split(".", 1)[0][5:] == ip.replace(".", "-")
+
+            def resolves(name: str = name, ip: str = ip) -> bool:
+                out = in_ns(outside, "getent", "hosts", name)
+                return out.returncode == 0 and out.stdout.split()[0] == ip
+
+            # The records reload within half a second of an address moving (the elastic IP
+            # test before this one gave each instance a new public IP).
+            wait_until(resolves, 10, interval=0.1)
+    zone = found[0]["PublicDnsName"].split(".", 1)[1]
+    assert in_ns(outside, "getent", "hosts", f"euca-198-51-100-250.{zone}").returncode == 2
+    inst, other = found[0], found[-1]
+    netns = cloud2.netns(cloud2.node_of(inst["InstanceId"]))
+    out = ssh(netns, key, inst["PrivateIpAddress"], f"busybox nslookup {other['PublicDnsName']}")
+    assert out.returncode == 0 and other["PublicIpAddress"] in out.stdout, out.stdout + out.stderr
+
+
 def test_instance_profile_credentials_work_against_the_api(
     cloud2: VmCloud, web: dict[str, Any]
 ) -> None:

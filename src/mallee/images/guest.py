@@ -86,6 +86,8 @@ case "$1" in
     ip addr add "$ip/${mask:-24}" dev "$interface"
     for r in $router; do ip route replace default via "$r" dev "$interface"; break; done
     [ -n "$hostname" ] && hostname "$hostname"
+    # The node's DNS server answers the cloud's names and forwards the rest.
+    { for d in $dns; do echo "nameserver $d"; done; } > /etc/resolv.conf 2>/dev/null
     echo "$ip" > /run/local-ipv4 ;;
 esac
 exit 0

@@ -575,6 +575,7 @@ def run_node(settings: Settings) -> int:
                 data_dir=settings.data_dir,
                 db_url=settings.database_url,
                 region=settings.region,
+                domain=settings.domain,
             )
             plane.claim()
         except (DataPlaneBusyError, RuntimeError) as err:
@@ -594,7 +595,7 @@ def run_node(settings: Settings) -> int:
         edge = threading.Thread(target=reconciler.run, args=(stop,), name="edge", daemon=True)
         edge.start()
         servers = VpcServers(plane.run_dir / "vpc", node_name=name, db_url=settings.database_url,
-                             region=settings.region)  # fmt: skip
+                             region=settings.region, domain=settings.domain)  # fmt: skip
         vpcs = VpcReconciler(store, cloud_id=cloud, node_name=name, netns=plane.netns,
                              public_ip=settings.node_public_ip, servers=servers)  # fmt: skip
         threading.Thread(target=vpcs.run, args=(stop,), name="vpc", daemon=True).start()

@@ -1,4 +1,5 @@
-"""One node's data plane: namespace, bridge, taps, DHCP, metadata server and its redirect.
+"""One node's data plane: namespace, bridge, taps, DHCP, the metadata server and its redirect,
+the DNS server.
 
 Every step converges: it reads what exists and changes only what differs, so `ensure()` may be
 repeated at any time, and after a crash it repairs what is missing and adopts the dnsmasq and
@@ -24,7 +25,6 @@ import logging
 import os
 import re
 import sys
-import time
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,14 +42,16 @@ from mallee.node.network.names import (
     host_bridge_for,
     legacy_netns_for,
     netns_for,
+    public_netns_for,
     tap_for,
 )
+from mallee.node.network.node_servers import NodeServer
 
 log = logging.getLogger(__name__)
 
 METADATA_PORT = 8775
 METADATA_MODULE = "mallee.cli.metadata"
-START_TIMEOUT = 20.0
+DNS_MODULE = "mallee.node.network.dns_server"
 # Who holds which namespace: one lock file each, in a tmpfs that forgets them at boot.
 HOLDERS = Path("/run/mallee")
 
@@ -79,6 +81,7 @@ class DataPlane:
         db_url: str,
         netns: str | None = None,
         region: str = "eucalyptus",
+        domain: str = "localhost",
     ) -> None:
         network = ipaddress.ip_network(subnet, strict=False)
         if not isinstance(network, ipaddress.IPv4Network) or network.prefixlen > 29:
@@ -87,6 +90,7 @@ class DataPlane:
         self.node_name = node_name
         self.network = network
         self.region = region
+        self.domain = domain
         self.db_url = db_url
         self._netns = netns_for(cloud_id, node_name) if netns is None else netns
         # In its own namespace the bridge has the conventional name; in the host's it must
@@ -101,7 +105,7 @@ class DataPlane:
             gateway=self.gateway,
             run_dir=self.run_dir,
         )
-        self.metadata_pidfile = self.run_dir / "metadata.pid"
+        self.servers = self._make_servers()
 
     @property
     def netns(self) -> str:
@@ -178,7 +182,8 @@ class DataPlane:
         cidr = f"{self.gateway}/{self.network.prefixlen}"
         links.ensure_bridge(self.netns, self.bridge, bridge_mac(self.node_name), cidr)
         self.dhcp.ensure()
-        self._ensure_metadata()
+        for server in self.servers:
+            server.ensure(self.db_url)
         nat.ensure_metadata_redirect(self.netns, self.bridge, self.gateway, METADATA_PORT)
 
     def _adopt_legacy(self) -> None:
@@ -240,9 +245,10 @@ class DataPlane:
         if not self.dhcp.pid():
             repaired.append("dnsmasq")
             self.dhcp.ensure()
-        if not self._metadata_pid():
-            repaired.append("metadata server")
-            self._ensure_metadata()
+        for server in self.servers:
+            if not server.pid():
+                repaired.append(server.label)
+                server.ensure(self.db_url)
         return repaired
 
     def _heal(self) -> None:
@@ -302,51 +308,49 @@ class DataPlane:
         run(["ip", "link", "del", "dev", self.bridge], check=False)
 
     def _stop_servers(self) -> None:
-        self._stop_metadata()
+        for server in self.servers:
+            server.stop()
         self.dhcp.stop()
-
-    def _stop_metadata(self) -> None:
-        # Any of ours, whatever its configuration, and any serving this namespace.
-        pid = procs.alive(self.metadata_pidfile, str(self.metadata_pidfile))
-        strays = procs.strays(METADATA_MODULE, self.netns) if self.netns else []
-        procs.stop(sorted({*strays, *([pid] if pid else [])}))
-        self.metadata_pidfile.unlink(missing_ok=True)
 
     def _metadata_argv(self) -> list[str]:
         return [
             sys.executable, "-m", METADATA_MODULE,
-            "--node", self.node_name, "--region", self.region,
+            "--node", self.node_name, "--region", self.region, "--domain", self.domain,
             "--netns", self.netns, "--listen", self.gateway, "--port", str(METADATA_PORT),
-            "--pidfile", str(self.metadata_pidfile), "--log", str(self.run_dir / "metadata.log"),
+            "--pidfile", str(self.run_dir / "metadata.pid"),
+            "--log", str(self.run_dir / "metadata.log"),
         ]  # fmt: skip
 
-    def _metadata_pid(self) -> int | None:
-        """Our metadata server, as we would start it, listening in the current namespace."""
-        pid = procs.running(self.metadata_pidfile, self._metadata_argv())
-        if pid is None:
-            return None
-        # Its second line is the inode of the namespace it listens in.
-        lines = self.metadata_pidfile.read_text().splitlines()
-        wanted = str(procs.netns_inode(self.netns) or "") if self.netns else ""
-        return pid if lines[1:2] == [wanted] else None
+    def _dns_argv(self) -> list[str]:
+        return [
+            sys.executable, "-m", DNS_MODULE,
+            "--node", self.node_name, "--region", self.region, "--domain", self.domain,
+            "--netns", self.netns, "--listen", self.gateway,
+            "--public-netns", public_netns_for(self.cloud_id),
+            "--pidfile", str(self.run_dir / "dns.pid"), "--log", str(self.run_dir / "dns.log"),
+        ]  # fmt: skip
 
-    def _ensure_metadata(self) -> None:
-        if self._metadata_pid():
-            return
-        self._stop_metadata()
-        log_file = self.run_dir / "metadata.log"
-        argv = self._metadata_argv()
-        # setsid -f: its own session and no parent of ours to outlive, so it survives a crashed
-        # agent (and is adopted by the next) and never lingers as our zombie.
-        # The database URL (it may hold a password) goes by environment, not the command line.
-        env = {**os.environ, "MALLEE_DB_URL": self.db_url}
-        run(["setsid", "-f", *argv], timeout=60, env=env)
-        deadline = time.monotonic() + START_TIMEOUT
-        while not self._metadata_pid():
-            if time.monotonic() > deadline:
-                tail = log_file.read_text(errors="replace")[-2000:] if log_file.exists() else ""
-                raise RuntimeError(f"metadata server for {self.node_name} did not start: {tail}")
-            time.sleep(0.05)
+    def _make_servers(self) -> list[NodeServer]:
+        metadata = NodeServer(
+            f"metadata server for {self.node_name}",
+            METADATA_MODULE,
+            self._metadata_argv(),
+            self.run_dir / "metadata.pid",
+            self.run_dir / "metadata.log",
+            self.netns,
+        )
+        if not self.netns:
+            # In the host's namespace the gateway would be the host's: no DNS served there.
+            return [metadata]
+        dns = NodeServer(
+            f"DNS server for {self.node_name}",
+            DNS_MODULE,
+            self._dns_argv(),
+            self.run_dir / "dns.pid",
+            self.run_dir / "dns.log",
+            self.netns,
+        )
+        return [metadata, dns]
 
 
 def _private(path: str, flags: int) -> int:

@@ -1,4 +1,4 @@
-"""DHCP by MAC: one dnsmasq per node, fixed addresses only, no DNS.
+"""DHCP by MAC: one dnsmasq per node, fixed addresses only (DNS is dns_server.py's).
 
 The hosts file ("mac,ip,instance-id,infinite" per line) is the list of instances the node
 serves. It is rewritten whole (temp file + rename) and dnsmasq rereads it on SIGHUP. Leases
@@ -82,6 +82,8 @@ class Dhcp:
             f"--dhcp-range={self.network.network_address},static,{self.network.netmask},infinite",
             f"--dhcp-hostsfile={self.hosts_file}",
             f"--dhcp-option=option:router,{self.gateway}",
+            # The node's DNS server (dns_server.py) answers on the gateway too.
+            f"--dhcp-option=option:dns-server,{self.gateway}",
             f"--dhcp-leasefile={self.lease_file}",
             "--dhcp-authoritative",
             f"--pid-file={self.pid_file}",

@@ -62,15 +62,14 @@ class Seen:
     user_data: str | None  # base64, as stored
     groups: tuple[str, ...]
     region: str
+    # The instance's DNS names (mallee.dns_names); no public one without a public address.
+    local_hostname: str = ""
+    public_hostname: str | None = None
     root_device: str = "/dev/sda1"
     iam: IamView | None = None
     # block-device-mapping/: (name, device) pairs as AWS lists them: ami and root (the root
     # device), ebsN (its other volumes), ephemeralN (its instance-store disks).
     devices: tuple[tuple[str, str], ...] = ()
-
-
-def hostname(seen: Seen) -> str:
-    return f"ip-{seen.private_ip.replace('.', '-')}.{seen.region}.compute.internal"
 
 
 def _present(tree: Mapping[str, Tree | str | None]) -> Tree:
@@ -81,7 +80,7 @@ def _interface(s: Seen) -> Tree:
     return _present(
         {
             "device-number": "0",
-            "local-hostname": hostname(s),
+            "local-hostname": s.local_hostname,
             "local-ipv4s": s.private_ip,
             "mac": s.mac,
             "public-ipv4s": s.public_ip,
@@ -101,23 +100,22 @@ def meta_tree(s: Seen) -> Tree:
     keys: Tree | None = (
         {"0": {"openssh-key": s.public_key.strip() + "\n"}} if s.public_key else None
     )
-    public_host = f"euca-{s.public_ip.replace('.', '-')}" if s.public_ip else None
     return _present(
         {
             "ami-id": s.image_id,
             "ami-launch-index": str(s.launch_index),
             "block-device-mapping": _block_devices(s),
-            "hostname": hostname(s),
+            "hostname": s.local_hostname,
             "iam": _iam(s.iam) if s.iam else None,
             "instance-id": s.instance_id,
             "instance-type": s.instance_type,
             "kernel-id": s.kernel_id,
-            "local-hostname": hostname(s),
+            "local-hostname": s.local_hostname,
             "local-ipv4": s.private_ip,
             "mac": s.mac,
             "network": {"interfaces": {"macs": {s.mac: _interface(s)}}} if s.mac else None,
             "placement": {"availability-zone": s.zone, "region": s.region},
-            "public-hostname": public_host,
+            "public-hostname": s.public_hostname,
             "public-ipv4": s.public_ip,
             "public-keys": keys,
             "ramdisk-id": s.ramdisk_id,

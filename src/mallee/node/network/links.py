@@ -6,7 +6,10 @@ are plugged, even when the agent died between creating a tap and recording it an
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +37,26 @@ def ensure_netns(netns: str) -> None:
 def delete_netns(netns: str) -> None:
     if netns and exists(netns):
         run(["ip", "netns", "del", netns])
+    if netns:
+        shutil.rmtree(NETNS_ETC / netns, ignore_errors=True)
+
+
+# `ip netns exec NS` bind-mounts the files of /etc/netns/NS over /etc's.
+NETNS_ETC = Path("/etc/netns")
+
+
+def ensure_resolver(netns: str, nameserver: str) -> None:
+    """/etc/resolv.conf as seen in `netns`: `nameserver` only."""
+    wanted = f"nameserver {nameserver}\n"
+    target = NETNS_ETC / netns / "resolv.conf"
+    with contextlib.suppress(OSError):
+        if target.read_text() == wanted:
+            return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name("resolv.conf.tmp")
+    tmp.write_text(wanted)
+    tmp.chmod(0o644)
+    os.replace(tmp, target)
 
 
 def rename_netns(old: str, new: str) -> None:

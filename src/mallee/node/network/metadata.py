@@ -29,10 +29,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mallee.datadir import private_umask
+from mallee.dns_names import DnsDomains
 from mallee.node.network import procs
 from mallee.node.network.imds import IamView, Seen, Tokens, respond
 from mallee.node.network.imds_roles import Assume, RoleCache, issuer
 from mallee.node.network.nsock import listen_in, open_in
+from mallee.registry.dns_domains import DEFAULT_CLOUD_DOMAIN, dns_domains
 
 if TYPE_CHECKING:
     from mallee.store import Store
@@ -62,6 +64,7 @@ def block_devices(row: Ec2Instance, volumes: list[str]) -> tuple[tuple[str, str]
 def seen_of(
     row: Ec2Instance,
     region: str,
+    names: DnsDomains,
     iam: IamView | None = None,
     devices: tuple[tuple[str, str], ...] = (),
 ) -> Seen:
@@ -86,6 +89,8 @@ def seen_of(
         user_data=row.user_data,
         groups=groups,
         region=region,
+        local_hostname=names.private_name(row.private_ip),
+        public_hostname=names.public_name(row.public_ip) or None,
         root_device=row.root_device_name,
         iam=iam,
         devices=devices,
@@ -147,7 +152,7 @@ class Directory:
 
 
 def store_lookup(
-    store: Store, node: str, region: str, assume: Assume, vpc: str = ""
+    store: Store, node: str, region: str, domain: str, assume: Assume, vpc: str = ""
 ) -> Callable[[str, str], Seen | None]:
     """`vpc` set: a server in that VPC's namespace, where addresses are the VPC's own (CIDRs
     overlap between VPCs), so only that VPC's instances are answered."""
@@ -181,7 +186,8 @@ def store_lookup(
             )
         profile = row.iam_instance_profile_id
         iam = roles.view(row.id, profile) if profile else None
-        return seen_of(row, region, iam, block_devices(row, volumes))
+        names = dns_domains(store, domain)
+        return seen_of(row, region, names, iam, block_devices(row, volumes))
 
     return lookup
 
@@ -263,6 +269,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--db-url", default=os.environ.get("MALLEE_DB_URL", ""))
     p.add_argument("--node", required=True)
     p.add_argument("--region", default="eucalyptus")
+    p.add_argument("--domain", default=DEFAULT_CLOUD_DOMAIN, help="the cloud's DNS domain")
     p.add_argument("--netns", default="", help="namespace to listen in (this process stays out)")
     p.add_argument("--listen", required=True)
     p.add_argument("--port", type=int, default=8775)
@@ -287,7 +294,8 @@ def serve(argv: list[str] | None, assumer: Callable[[Store, str], Assume]) -> in
     inode = procs.netns_inode(args.netns) if args.netns else None
     neighbours = Neighbours(open_in(args.netns, "/proc/thread-self/net/arp"))
     store = Store(args.db_url)
-    lookup = store_lookup(store, args.node, args.region, assumer(store, args.region), args.vpc)
+    assume = assumer(store, args.region)
+    lookup = store_lookup(store, args.node, args.region, args.domain, assume, args.vpc)
     handler = handler_for(Directory(lookup, neighbours.mac), Tokens())
     server = ThreadingHTTPServer((args.listen, args.port), handler, bind_and_activate=False)
     server.socket.close()

@@ -34,6 +34,9 @@ def ensure_public_network(public_netns: str, subnet: ipaddress.IPv4Network, gate
     links.ensure_bridge(public_netns, PUBLIC_BRIDGE, bridge_mac, f"{gateway}/{subnet.prefixlen}")
     # The outside network routes nothing for the cloud: it only reaches public addresses.
     links.ns(public_netns, "sysctl", "-qw", "net.ipv4.ip_forward=0")
+    # Its resolver is the nodes' DNS servers, on the gateway (dns_server.py): `ip netns exec`
+    # mounts this file over /etc/resolv.conf for what runs in the namespace.
+    links.ensure_resolver(public_netns, gateway)
 
 
 def ensure_uplink(

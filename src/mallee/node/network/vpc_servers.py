@@ -15,24 +15,25 @@ import contextlib
 import os
 import signal
 import sys
-import time
 from pathlib import Path
 
 from mallee.commands import in_netns, run
 from mallee.node.network import procs
 from mallee.node.network.dataplane import METADATA_MODULE
+from mallee.node.network.node_servers import NodeServer
 from mallee.node.network.vpc_names import METADATA_ADDRESS
 from mallee.node.network.vpc_rules import VpcPlan
 
-START_TIMEOUT = 20.0
-
 
 class VpcServers:
-    def __init__(self, run_dir: Path, *, node_name: str, db_url: str, region: str) -> None:
+    def __init__(
+        self, run_dir: Path, *, node_name: str, db_url: str, region: str, domain: str
+    ) -> None:
         self.run_dir = run_dir
         self.node_name = node_name
         self.db_url = db_url
         self.region = region
+        self.domain = domain
 
     def _dir(self, netns: str) -> Path:
         path = self.run_dir / netns
@@ -52,7 +53,8 @@ class VpcServers:
         d = self.run_dir / plan.netns
         return [
             sys.executable, "-m", METADATA_MODULE, "--node", self.node_name,
-            "--region", self.region, "--netns", plan.netns, "--vpc", plan.vpc_id,
+            "--region", self.region, "--domain", self.domain, "--netns", plan.netns,
+            "--vpc", plan.vpc_id,
             "--listen", METADATA_ADDRESS, "--port", "80",
             "--pidfile", str(d / "metadata.pid"), "--log", str(d / "metadata.log"),
         ]  # fmt: skip
@@ -75,32 +77,18 @@ class VpcServers:
             for name in ("dhcp-leases", "dnsmasq.log"):
                 os.close(os.open(d / name, os.O_WRONLY | os.O_CREAT, 0o600))
             run(in_netns(plan.netns, argv))
-        self._ensure_metadata(plan, d)
+        self._metadata(plan.netns, self.metadata_argv(plan)).ensure(self.db_url)
 
-    def _ensure_metadata(self, plan: VpcPlan, d: Path) -> None:
-        pidfile = d / "metadata.pid"
-        argv = self.metadata_argv(plan)
-        if self._metadata_pid(plan, pidfile, argv):
-            return
-        self._stop(pidfile, str(pidfile))
-        env = {**os.environ, "MALLEE_DB_URL": self.db_url}
-        run(["setsid", "-f", *argv], timeout=60, env=env)
-        deadline = time.monotonic() + START_TIMEOUT
-        while not self._metadata_pid(plan, pidfile, argv):
-            if time.monotonic() > deadline:
-                log_file = d / "metadata.log"
-                tail = log_file.read_text(errors="replace")[-2000:] if log_file.exists() else ""
-                raise RuntimeError(f"metadata server of {plan.netns} did not start: {tail}")
-            time.sleep(0.05)
-
-    @staticmethod
-    def _metadata_pid(plan: VpcPlan, pidfile: Path, argv: list[str]) -> int | None:
-        pid = procs.running(pidfile, argv)
-        if pid is None:
-            return None
-        # Its second line is the inode of the namespace it listens in (metadata.serve).
-        lines = pidfile.read_text().splitlines()
-        return pid if lines[1:2] == [str(procs.netns_inode(plan.netns) or "")] else None
+    def _metadata(self, netns: str, argv: list[str]) -> NodeServer:
+        d = self.run_dir / netns
+        return NodeServer(
+            f"metadata server of {netns}",
+            METADATA_MODULE,
+            argv,
+            d / "metadata.pid",
+            d / "metadata.log",
+            netns,
+        )
 
     @staticmethod
     def _stop(pidfile: Path, marker: str) -> None:
@@ -113,7 +101,7 @@ class VpcServers:
         d = self.run_dir / plan.netns
         return bool(
             procs.running(d / "dnsmasq.pid", self.dnsmasq_argv(plan))
-            and self._metadata_pid(plan, d / "metadata.pid", self.metadata_argv(plan))
+            and self._metadata(plan.netns, self.metadata_argv(plan)).pid()
         )
 
     def stop(self, netns: str) -> None:
@@ -121,7 +109,8 @@ class VpcServers:
         d = self.run_dir / netns
         if not d.exists():
             return
-        self._stop(d / "metadata.pid", str(d / "metadata.pid"))
+        # Stopping needs no command line: the pid file and the namespace name the server.
+        self._metadata(netns, []).stop()
         self._stop(d / "dnsmasq.pid", str(d / "dhcp-hosts"))
         for path in d.iterdir():
             path.unlink(missing_ok=True)

@@ -13,8 +13,14 @@ from sqlalchemy import Row, Select, select
 from sqlalchemy.orm import Session
 
 from mallee.api.protocol.frozen import Frozen
+from mallee.dns_names import DnsDomains
 from mallee.services.ec2.interface_views import FILTERS as INTERFACE_FILTERS
-from mallee.services.ec2.interface_views import INSTANCE_FILTERS, Interface, instance_interface_out
+from mallee.services.ec2.interface_views import (
+    INSTANCE_FILTERS,
+    Interface,
+    dns_filter,
+    instance_interface_out,
+)
 from mallee.services.ec2.tags import tag_list
 from mallee.store.tables.ebs import Ec2Volume, Ec2VolumeAttachment
 from mallee.store.tables.ec2 import Ec2Instance
@@ -130,14 +136,12 @@ def public_ip(row: InstanceView) -> str | None:
     return row.public_ip if row.state != "terminated" else None
 
 
-def private_dns(row: InstanceView, region: str) -> str:
-    ip = private_ip(row)
-    return f"ip-{ip.replace('.', '-')}.{region}.compute.internal" if ip else ""
+def private_dns(row: InstanceView, names: DnsDomains) -> str:
+    return names.private_name(private_ip(row))
 
 
-def public_dns(row: InstanceView, region: str) -> str:
-    ip = public_ip(row)
-    return f"euca-{ip.replace('.', '-')}.{region}.compute.amazonaws.com" if ip else ""
+def public_dns(row: InstanceView, names: DnsDomains) -> str:
+    return names.public_name(public_ip(row))
 
 
 # One EBS mapping of an instance: (device, volume id, attachment state, attach time,
@@ -184,20 +188,20 @@ def device_out(device: Device) -> dict[str, Any]:
 def instance_out(
     row: InstanceView,
     tags: Mapping[str, str],
-    region: str,
+    names: DnsDomains,
     devices: tuple[Device, ...] = (),
     interfaces: tuple[Interface, ...] = (),
 ) -> Frozen:
     """The Instance shape; rendered once per distinct set of values (see Frozen)."""
     values = tuple(row) if isinstance(row, Row) else tuple(getattr(row, f) for f in _VIEW_FIELDS)
-    return _instance_out(values, tuple(tags.items()), region, devices, interfaces)
+    return _instance_out(values, tuple(tags.items()), names, devices, interfaces)
 
 
 @lru_cache(maxsize=8192)
 def _instance_out(
     values: tuple[Any, ...],
     tag_items: tuple[tuple[str, str], ...],
-    region: str,
+    names: DnsDomains,
     devices: tuple[Device, ...] = (),
     interfaces: tuple[Interface, ...] = (),
 ) -> Frozen:
@@ -206,8 +210,8 @@ def _instance_out(
         "InstanceId": row.id,
         "ImageId": row.image_id,
         "State": state(row.state),
-        "PrivateDnsName": private_dns(row, region),
-        "PublicDnsName": public_dns(row, region),
+        "PrivateDnsName": private_dns(row, names),
+        "PublicDnsName": public_dns(row, names),
         "StateTransitionReason": row.transition_reason,
         "AmiLaunchIndex": row.launch_index,
         "ProductCodes": [],
@@ -249,7 +253,7 @@ def _instance_out(
             "Message": row.state_reason_message or row.state_reason_code,
         }
     if row.vpc_id and row.state != "terminated":
-        out["NetworkInterfaces"] = [instance_interface_out(e, region) for e in interfaces]
+        out["NetworkInterfaces"] = [instance_interface_out(e, names) for e in interfaces]
     if tag_items:
         out["Tags"] = tag_list(dict(tag_items))
     return Frozen(out)
@@ -298,23 +302,24 @@ FILTERS: dict[str, Callable[[InstanceView], Any]] = {
 }
 
 
-def dns_filters(region: str) -> dict[str, Callable[[InstanceView], Any]]:
+def dns_filters(names: DnsDomains) -> dict[str, Callable[[InstanceView], Any]]:
     return {
-        "dns-name": lambda r: public_dns(r, region),
-        "private-dns-name": lambda r: private_dns(r, region),
+        "dns-name": lambda r: public_dns(r, names),
+        "private-dns-name": lambda r: private_dns(r, names),
     }
 
 
 def interface_filters(
-    interfaces: Mapping[str, tuple[Interface, ...]],
+    interfaces: Mapping[str, tuple[Interface, ...]], names: DnsDomains
 ) -> dict[str, Callable[[InstanceView], Any]]:
     """DescribeInstances' network-interface.* filters: the values of the instance's
     interfaces (`interfaces`: instance id -> its interfaces)."""
+    by_name = {**INTERFACE_FILTERS, "private-dns-name": dns_filter(names)}
 
     def on_interfaces(name: str) -> Callable[[InstanceView], Any]:
         if not name:  # network-interface.addresses.primary: each has a primary address
             return lambda r: ["true"] if interfaces.get(r.id) else []
-        fn = INTERFACE_FILTERS[name]
+        fn = by_name[name]
         return lambda r: [fn(e) for e in interfaces.get(r.id, ())]
 
     return {key: on_interfaces(name) for key, name in INSTANCE_FILTERS.items()}

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from mallee.api.context import RequestContext
 from mallee.ids import is_id
 from mallee.services.base import Operations, Params, Result, Runtime
-from mallee.services.ec2 import block_devices, errors, launch
+from mallee.services.ec2 import block_devices, dns, errors, launch
 from mallee.services.ec2 import instance_views as views
 from mallee.services.ec2.default_vpc import default_vpc_ready
 from mallee.services.ec2.filters import lookup, matches, parse_filters
@@ -118,7 +118,7 @@ def _reservation(
     tags = tags_for(s, ctx.principal.account_id, ids) if with_tags else {}
     devices = views.devices_of(s, ctx.principal.account_id, ids) if with_devices else {}
     interfaces = of_instances(s, ctx.principal.account_id, ids)
-    region = rt.settings.region
+    names = dns.names(rt)
     first = rows[0]
     return {
         "ReservationId": first.reservation_id,
@@ -126,7 +126,7 @@ def _reservation(
         "Groups": views.groups(first),
         "Instances": [
             views.instance_out(
-                r, tags.get(r.id, {}), region, devices.get(r.id, ()), interfaces.get(r.id, ())
+                r, tags.get(r.id, {}), names, devices.get(r.id, ()), interfaces.get(r.id, ())
             )
             for r in rows
         ],
@@ -139,12 +139,12 @@ def describe_instances(rt: Runtime, ctx: RequestContext, params: Params) -> Resu
         raise errors.invalid_combination(
             "The parameter instancesSet cannot be used with the parameter maxResults"
         )
-    region = rt.settings.region
+    names = dns.names(rt)
     interfaces: dict[str, tuple[Interface, ...]] = {}
     lookups = {
         **views.FILTERS,
-        **views.dns_filters(region),
-        **views.interface_filters(interfaces),
+        **views.dns_filters(names),
+        **views.interface_filters(interfaces, names),
     }
     filters = parse_filters(params.get("Filters"), lookups)
     account = ctx.principal.account_id
@@ -174,7 +174,7 @@ def describe_instances(rt: Runtime, ctx: RequestContext, params: Params) -> Resu
                     views.instance_out(
                         r,
                         tags.get(r.id, {}),
-                        region,
+                        names,
                         devices.get(r.id, ()),
                         interfaces.get(r.id, ()),
                     )

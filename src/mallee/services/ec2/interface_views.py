@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from mallee.dns_names import DnsDomains
 from mallee.services.ec2.tags import tag_list
 from mallee.store.tables.ec2 import Ec2Instance
 from mallee.store.tables.interfaces import (
@@ -186,38 +187,30 @@ def _public_ips(s: Session, ids: list[str], instance_ids: list[str]) -> dict[str
     return out
 
 
-def private_dns(ip: str | None, region: str) -> str:
-    return f"ip-{ip.replace('.', '-')}.{region}.compute.internal" if ip else ""
-
-
-def _association(eni: Interface, region: str) -> dict[str, Any]:
+def _association(eni: Interface, names: DnsDomains) -> dict[str, Any]:
     ip = eni.public_ip or ""
-    return {
-        "IpOwnerId": eni.ip_owner,
-        "PublicDnsName": f"euca-{ip.replace('.', '-')}.{region}.compute.amazonaws.com",
-        "PublicIp": ip,
-    }
+    return {"IpOwnerId": eni.ip_owner, "PublicDnsName": names.public_name(ip), "PublicIp": ip}
 
 
-def _addresses(eni: Interface, region: str) -> list[dict[str, Any]]:
+def _addresses(eni: Interface, names: DnsDomains) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     if eni.private_ip:
         first: dict[str, Any] = {
             "Primary": True,
             "PrivateIpAddress": eni.private_ip,
-            "PrivateDnsName": private_dns(eni.private_ip, region),
+            "PrivateDnsName": names.private_name(eni.private_ip),
         }
         if eni.public_ip:
-            first["Association"] = _association(eni, region)
+            first["Association"] = _association(eni, names)
         out.append(first)
     out += [
-        {"Primary": False, "PrivateIpAddress": ip, "PrivateDnsName": private_dns(ip, region)}
+        {"Primary": False, "PrivateIpAddress": ip, "PrivateDnsName": names.private_name(ip)}
         for ip in eni.secondary_ips
     ]
     return out
 
 
-def _common(eni: Interface, region: str) -> dict[str, Any]:
+def _common(eni: Interface, names: DnsDomains) -> dict[str, Any]:
     out: dict[str, Any] = {
         "NetworkInterfaceId": eni.id,
         "SubnetId": eni.subnet_id,
@@ -228,16 +221,16 @@ def _common(eni: Interface, region: str) -> dict[str, Any]:
         "SourceDestCheck": eni.source_dest_check,
         "Groups": [{"GroupId": g, "GroupName": n} for g, n in eni.groups],
         "InterfaceType": eni.interface_type,
-        "PrivateIpAddresses": _addresses(eni, region),
+        "PrivateIpAddresses": _addresses(eni, names),
         "Ipv6Addresses": [],
     }
     if eni.mac:
         out["MacAddress"] = eni.mac
     if eni.private_ip:
         out["PrivateIpAddress"] = eni.private_ip
-        out["PrivateDnsName"] = private_dns(eni.private_ip, region)
+        out["PrivateDnsName"] = names.private_name(eni.private_ip)
     if eni.public_ip:
-        out["Association"] = _association(eni, region)
+        out["Association"] = _association(eni, names)
     return out
 
 
@@ -252,9 +245,9 @@ def _attachment(eni: Interface) -> dict[str, Any]:
     }
 
 
-def interface_out(eni: Interface, tags: Mapping[str, str], region: str) -> dict[str, Any]:
+def interface_out(eni: Interface, tags: Mapping[str, str], names: DnsDomains) -> dict[str, Any]:
     """DescribeNetworkInterfaces' NetworkInterface."""
-    out = _common(eni, region)
+    out = _common(eni, names)
     out["AvailabilityZone"] = eni.zone
     out["RequesterManaged"] = eni.requester_managed
     out["TagSet"] = tag_list(dict(tags))
@@ -266,9 +259,9 @@ def interface_out(eni: Interface, tags: Mapping[str, str], region: str) -> dict[
     return out
 
 
-def instance_interface_out(eni: Interface, region: str) -> dict[str, Any]:
+def instance_interface_out(eni: Interface, names: DnsDomains) -> dict[str, Any]:
     """DescribeInstances' InstanceNetworkInterface."""
-    out = _common(eni, region)
+    out = _common(eni, names)
     out["Attachment"] = _attachment(eni)
     return out
 
@@ -313,7 +306,6 @@ FILTERS: dict[str, Callable[[Interface], Any]] = {
     "mac-address": lambda e: e.mac,
     "private-ip-address": _all_private,
     "addresses.private-ip-address": _all_private,
-    "private-dns-name": lambda e: private_dns(e.private_ip, ""),
     "source-dest-check": lambda e: e.source_dest_check,
     "requester-managed": lambda e: e.requester_managed,
     "interface-type": lambda e: e.interface_type,
@@ -333,8 +325,8 @@ FILTERS: dict[str, Callable[[Interface], Any]] = {
 }
 
 
-def dns_filter(region: str) -> Callable[[Interface], Any]:
-    return lambda e: private_dns(e.private_ip, region)
+def dns_filter(names: DnsDomains) -> Callable[[Interface], Any]:
+    return lambda e: names.private_name(e.private_ip)
 
 
 # DescribeInstances' network-interface.* filters, on the instance's interfaces.

@@ -22,7 +22,7 @@ from mallee.api.context import RequestContext
 from mallee.api.errors import ServiceError
 from mallee.ids import is_id, new_id
 from mallee.services.base import Operations, Params, Result, Runtime
-from mallee.services.ec2 import errors, interface_addresses, security_groups
+from mallee.services.ec2 import dns, errors, interface_addresses, security_groups
 from mallee.services.ec2.filters import lookup, matches, parse_filters
 from mallee.services.ec2.instances import owned as owned_instances
 from mallee.services.ec2.interface_views import (
@@ -178,7 +178,7 @@ def create_network_interface(rt: Runtime, ctx: RequestContext, params: Params) -
         bump_network(s)
         (view,) = load(s, live_query(account).where(Ec2NetworkInterface.id == eni.id))
         tags = tags_for(s, account, [eni.id]).get(eni.id, {})
-    out: Result = {"NetworkInterface": interface_out(view, tags, rt.settings.region)}
+    out: Result = {"NetworkInterface": interface_out(view, tags, dns.names(rt))}
     if params.get("ClientToken"):
         out["ClientToken"] = params["ClientToken"]
     return out
@@ -219,8 +219,8 @@ def delete_network_interface(rt: Runtime, ctx: RequestContext, params: Params) -
 
 def describe_network_interfaces(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
     account = ctx.principal.account_id
-    region = rt.settings.region
-    lookups = {**FILTERS, "private-dns-name": dns_filter(region)}
+    names = dns.names(rt)
+    lookups = {**FILTERS, "private-dns-name": dns_filter(names)}
     filters = parse_filters(params.get("Filters"), lookups)
     ids = [checked_eni_id(i) for i in params.get("NetworkInterfaceIds") or []]
     if ids and params.get("MaxResults") is not None:
@@ -240,7 +240,7 @@ def describe_network_interfaces(rt: Runtime, ctx: RequestContext, params: Params
     chosen = [e for e in found if matches(filters, lookup(lookups, e), tags.get(e.id, {}))]
     items, token = page(chosen, params, key=lambda e: e.id)
     out: Result = {
-        "NetworkInterfaces": [interface_out(e, tags.get(e.id, {}), region) for e in items]
+        "NetworkInterfaces": [interface_out(e, tags.get(e.id, {}), names) for e in items]
     }
     if token:
         out["NextToken"] = token
@@ -263,7 +263,7 @@ def describe_network_interface_attribute(
     with rt.store.read() as s:
         owned(s, account, eni_id)
         view = _view(s, account, eni_id)
-    full = interface_out(view, {}, rt.settings.region)
+    full = interface_out(view, {}, dns.names(rt))
     out: Result = {"NetworkInterfaceId": eni_id}
     if attribute == "description":
         out["Description"] = {"Value": view.description}

@@ -28,6 +28,7 @@ SEEN = Seen(
     user_data=base64.b64encode(b"#!/bin/sh\necho hi\n").decode(),
     groups=("default", "web"),
     region="eucalyptus",
+    local_hostname="euca-10-111-1-5.eucalyptus.internal",
 )
 BARE = replace(
     SEEN, kernel_id=None, ramdisk_id=None, key_name=None, public_key=None, user_data=None, groups=()
@@ -44,8 +45,8 @@ MD = "/latest/meta-data"
         (f"{MD}/instance-type", 200, "m1.small"),
         (f"{MD}/local-ipv4", 200, "10.111.1.5"),
         (f"{MD}/mac", 200, "d0:0d:01:02:03:04"),
-        (f"{MD}/hostname", 200, "ip-10-111-1-5.eucalyptus.compute.internal"),
-        (f"{MD}/local-hostname", 200, "ip-10-111-1-5.eucalyptus.compute.internal"),
+        (f"{MD}/hostname", 200, "euca-10-111-1-5.eucalyptus.internal"),
+        (f"{MD}/local-hostname", 200, "euca-10-111-1-5.eucalyptus.internal"),
         (f"{MD}/placement/", 200, "availability-zone\nregion"),
         (f"{MD}/placement/availability-zone", 200, "one"),
         (f"{MD}/reservation-id", 200, "r-0123456789abcdef0"),
@@ -103,8 +104,14 @@ def test_listing_marks_directories_and_omits_absent_keys() -> None:
 
 
 def test_public_address_appears_when_there_is_one() -> None:
-    seen = replace(SEEN, public_ip="203.0.113.7")
+    seen = replace(
+        SEEN, public_ip="203.0.113.7", public_hostname="euca-203-0-113-7.eucalyptus.localhost"
+    )
     assert answer(f"{MD}/public-ipv4", seen) == (200, b"203.0.113.7")
+    assert answer(f"{MD}/public-hostname", seen) == (
+        200,
+        b"euca-203-0-113-7.eucalyptus.localhost",
+    )
     assert "public-ipv4" in answer(MD, seen)[1].decode().splitlines()
 
 
