@@ -32,6 +32,7 @@ import time
 import urllib.parse
 from pathlib import Path
 
+import replay
 from servers import Server, free_port, signed, start_mallee_api, start_moto, stop
 
 NAMESPACE = "Bench"
@@ -93,29 +94,7 @@ def cpu_seconds(pid: int) -> float:
 
 
 def wrk_script(server: Server, body: str, path: Path) -> Path:
-    """A wrk Lua script replaying one SigV4-signed request (valid for 15 minutes)."""
-    req = signed(server, "monitoring", body, region_of(server))
-    lines = ['wrk.method = "POST"', f'wrk.body = "{body}"']
-    lines += [f'wrk.headers["{k}"] = "{v}"' for k, v in req.headers.items()]
-    path.write_text("\n".join(lines) + "\n")
-    return path
-
-
-def wrk(url: str, script: Path, conns: int, seconds: float) -> tuple[float, float, int]:
-    """(requests/s, median latency in s, requests) of wrk on CPU 1."""
-    out = subprocess.run(
-        ["taskset", "-c", "1", "wrk", "-t1", f"-c{conns}", f"-d{max(1, round(seconds))}s",
-         "--latency", "-s", str(script), url + "/"],
-        capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
-    if "Non-2xx" in out:
-        raise SystemExit(f"non-2xx answers from {url}:\n{out}")
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    done = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
-    m = re.search(r"\s50%\s+([\d.]+)(us|ms|s)", out)
-    assert m, out
-    p50 = float(m.group(1)) * {"us": 1e-6, "ms": 1e-3, "s": 1.0}[m.group(2)]
-    return rps, p50, done
+    return replay.wrk_script(server, "monitoring", body, path, region_of(server))
 
 
 def put_rate(server: Server, seconds: float, conns: int, tmp: Path) -> tuple[float, float]:
@@ -123,9 +102,9 @@ def put_rate(server: Server, seconds: float, conns: int, tmp: Path) -> tuple[flo
     now = time.time()
     body = put_body(f"Load{conns}", [(now - 600 + i * 30, float(i)) for i in range(20)])
     script = wrk_script(server, body, tmp / f"{server.name}-put.lua")
-    wrk(server.url, script, conns, 1)  # warm-up: the model's first load, the first rows
+    replay.wrk(server.url, script, conns, 1)  # warm-up: the model's first load, the first rows
     cpu = cpu_seconds(server.proc.pid)
-    rps, _, done = wrk(server.url, script, conns, seconds)
+    rps, _, done = replay.wrk(server.url, script, conns, seconds)
     return rps, (cpu_seconds(server.proc.pid) - cpu) / done
 
 
@@ -169,8 +148,8 @@ def stats_time(
     body = stats_form(first, extended)
     data, _ = Replayer(server).send(body)
     script = wrk_script(server, body, tmp / f"{server.name}-stats.lua")
-    wrk(server.url, script, 1, 1)  # warm-up
-    _, p50, _ = wrk(server.url, script, 1, seconds)
+    replay.wrk(server.url, script, 1, 1)  # warm-up
+    _, p50, _ = replay.wrk(server.url, script, 1, seconds)
     return p50, data.count(b"<Timestamp>"), len(data)
 
 
@@ -218,7 +197,7 @@ def ceiling(body: str, size: int, conns: int, seconds: float, tmp: Path) -> tupl
             except OSError:
                 time.sleep(0.05)
         fake = Server("canned", proc, url, "AKIAIOSFODNN7EXAMPLE", "x" * 40)
-        rps, p50, _ = wrk(url, wrk_script(fake, body, tmp / "canned.lua"), conns, seconds)
+        rps, p50, _ = replay.wrk(url, wrk_script(fake, body, tmp / "canned.lua"), conns, seconds)
         return rps, p50
     finally:
         proc.terminate()

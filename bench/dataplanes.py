@@ -7,6 +7,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+from mallee.node.lb.teardown import remove_cloud_workers
 from mallee.node.network import DataPlane
 from mallee.node.network.identity import cloud_id
 from mallee.node.network.links import delete_netns
@@ -37,4 +38,5 @@ def remove(data_dir: Path, node: str, subnet: str = "10.111.1.0/24") -> None:
     DataPlane(
         cloud_id=cloud, node_name=node, subnet=subnet, data_dir=data_dir, db_url=""
     ).teardown()
+    remove_cloud_workers(cloud)
     delete_netns(public_netns_for(cloud))

@@ -27,6 +27,7 @@ DATAPLANE_MODULES = (
     "vm/test_vpc_dataplane.py",
     "vm/test_two_clouds.py",
     "vm/test_volumes_rbd.py",
+    "vm/test_elb_workers.py",
 )
 
 

@@ -108,7 +108,7 @@ def test_instances_get_public_ips_that_go_back_at_termination(user: Any) -> None
     assert len(set(ips)) == 2 and all(ip.startswith("203.0.113.") for ip in ips)
     for item in shown:
         dashed = item["PublicIpAddress"].replace(".", "-")
-        assert item["PublicDnsName"] == f"euca-{dashed}.eucalyptus.localhost"
+        assert item["PublicDnsName"] == f"euca-{dashed}.eucalyptus.cloud.internal"
         assert item["PrivateIpAddress"]
     by_ip = user.describe_instances(Filters=[{"Name": "ip-address", "Values": [ips[0]]}])
     assert [i["InstanceId"] for r in by_ip["Reservations"] for i in r["Instances"]] == ids[:1]

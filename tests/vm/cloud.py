@@ -248,6 +248,7 @@ def _kill_vms(data_dir: Path) -> None:
 
 
 def _remove_netns(cloud: VmCloud) -> None:
+    from mallee.node.lb.teardown import remove_cloud_workers
     from mallee.node.network import DataPlane
     from mallee.node.network.links import delete_netns
 
@@ -263,6 +264,7 @@ def _remove_netns(cloud: VmCloud) -> None:
             data_dir=cloud.data_dir,
             db_url=cloud.env["MALLEE_DB_URL"],
         ).teardown()
+    remove_cloud_workers(cloud.cloud_id())
     delete_netns(cloud.public_netns())
 
 

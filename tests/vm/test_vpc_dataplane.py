@@ -235,7 +235,7 @@ def cloud(tmp_path: Path, store: Store) -> Iterator[Cloud]:
                               disk_gb=1, subnet=f"10.79.{n + 1}.0/24", public_ip=ips[node],
                               netns=plane.netns, reported_at=time.time()))  # fmt: skip
             servers = VpcServers(tmp_path / node / "vpc", node_name=node, db_url=store.url,
-                                 region="eucalyptus", domain="localhost")  # fmt: skip
+                                 region="eucalyptus")  # fmt: skip
             vpcs[node] = VpcReconciler(store, cloud_id=CLOUD, node_name=node,
                                        netns=plane.netns, public_ip=ips[node],
                                        servers=servers)  # fmt: skip

@@ -27,6 +27,7 @@ NAV = (
     ("/keypairs", "Key pairs"),
     ("/security-groups", "Security groups"),
     ("/addresses", "Elastic IPs"),
+    ("/load-balancers", "Load balancers"),
     ("/vpcs", "VPCs"),
     ("/buckets", "Buckets"),
     ("/alarms", "Alarms"),

@@ -12,6 +12,7 @@ from mallee.config import Settings
 from mallee.controller import addresses, ebs_launches, images, lease, lifecycle, vmstate
 from mallee.controller.alarm_actions import AccountCalls
 from mallee.controller.alarms import AlarmEngine, MathReader
+from mallee.controller.elb import ElbManager
 from mallee.controller.metrics_publisher import PublisherThread
 from mallee.controller.scheduler import Scheduler, has_unplaced
 from mallee.metrics import store as metrics_store
@@ -41,6 +42,7 @@ class Controller:
         # Publishes on a thread of its own (started by run_controller): see PublisherThread.
         self.metrics = PublisherThread(store, lambda s, now: vmstate.silent_nodes(s, now=now))
         self.alarms = alarms or AlarmEngine(store, metrics_store.statistics, region=settings.region)
+        self.elb = ElbManager(heartbeat_timeout=float(settings.heartbeat_timeout))
 
     def tick(self, now: float | None = None) -> int:
         """One pass; returns how many instances it placed."""
@@ -70,6 +72,8 @@ class Controller:
         # Alarms due, their transitions and the actions they owe (on the datapoints the
         # publisher's thread has committed by now).
         self.alarms.tick(now)
+        # Load balancers' workers: placed, moved off silent nodes, retired, and their addresses.
+        self.elb.tick(self.store, now)
         return placed
 
 

@@ -16,6 +16,8 @@ from mallee.euca.commands import (
     instance_types,
     instances,
     keypairs,
+    lb_instances,
+    load_balancers,
     monitoring,
     properties,
     services,
@@ -77,6 +79,8 @@ _ALL: tuple[Command, ...] = (
     *vpcs.COMMANDS,
     *monitoring.COMMANDS,
     *alarms.COMMANDS,
+    *load_balancers.COMMANDS,
+    *lb_instances.COMMANDS,
 )
 
 COMMANDS: dict[str, Command] = {c.name: c for c in _ALL}

@@ -13,6 +13,7 @@ from mallee.api.models import load_service_model
 from mallee.services.base import Provider
 from mallee.services.cloudwatch.provider import CloudWatchProvider
 from mallee.services.ec2.provider import Ec2Provider
+from mallee.services.elb.provider import ElbProvider
 from mallee.services.empyrean.provider import EmpyreanProvider
 from mallee.services.iam.provider import IamProvider
 from mallee.services.s3.provider import S3Provider
@@ -58,6 +59,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("iam", ("Euare",), ("iam",), "query", IamProvider),
     ServiceSpec("sts", ("Tokens",), ("sts",), "query", StsProvider),
     ServiceSpec("cloudwatch", ("CloudWatch",), ("monitoring",), "query", CloudWatchProvider),
+    ServiceSpec("elb", ("LoadBalancing",), ("elasticloadbalancing",), "query", ElbProvider),
     ServiceSpec(
         "s3",
         ("objectstorage", "Walrus"),

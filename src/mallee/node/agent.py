@@ -575,7 +575,6 @@ def run_node(settings: Settings) -> int:
                 data_dir=settings.data_dir,
                 db_url=settings.database_url,
                 region=settings.region,
-                domain=settings.domain,
             )
             plane.claim()
         except (DataPlaneBusyError, RuntimeError) as err:
@@ -595,10 +594,14 @@ def run_node(settings: Settings) -> int:
         edge = threading.Thread(target=reconciler.run, args=(stop,), name="edge", daemon=True)
         edge.start()
         servers = VpcServers(plane.run_dir / "vpc", node_name=name, db_url=settings.database_url,
-                             region=settings.region, domain=settings.domain)  # fmt: skip
+                             region=settings.region)  # fmt: skip
         vpcs = VpcReconciler(store, cloud_id=cloud, node_name=name, netns=plane.netns,
                              public_ip=settings.node_public_ip, servers=servers)  # fmt: skip
         threading.Thread(target=vpcs.run, args=(stop,), name="vpc", daemon=True).start()
+        from mallee.node.lb.workers import ElbWorkers
+
+        lbs = ElbWorkers(store, cloud_id=cloud, node_name=name, data_dir=settings.data_dir)
+        threading.Thread(target=lbs.run, args=(stop,), name="elb", daemon=True).start()
         ports = Ports(plane, VpcPorts(store, cloud_id=cloud, node_name=name))
     agent = NodeAgent(store, settings, hv, ports, name)
     # 8775: the Eucalyptus NC port (the agent listens on none; the registry wants one).

@@ -27,6 +27,12 @@ from mallee.store.tables.registry import PropertyRow, ServiceRow
 
 log = logging.getLogger(__name__)
 
+# A DNS domain name (lower case), not under `localhost` (RFC 6761: resolved to loopback).
+DOMAIN_PATTERN = (
+    r"(?!(.*\.)?localhost$)(?=.{1,253}$)"
+    r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*"
+)
+
 CATALOG: tuple[PropertyDef, ...] = (
     PropertyDef(
         "authentication.access_keys_limit",
@@ -181,6 +187,24 @@ CATALOG: tuple[PropertyDef, ...] = (
         "Buckets each account may own.",
         minimum=0,
         maximum=1000000,
+    ),
+    PropertyDef(
+        "system.dns.dnsdomain",
+        "string",
+        "cloud.internal",
+        "The cloud's DNS domain: instances' public names (euca-A-B-C-D.eucalyptus.<domain>) "
+        "and load balancers' (<name>-<id>.<region>.elb.<domain>) are under it, and the "
+        "nodes' DNS servers answer for it. Not 'localhost': clients resolve its names to "
+        "themselves.",
+        pattern=DOMAIN_PATTERN,
+    ),
+    PropertyDef(
+        "services.loadbalancing.max_loadbalancers_per_account",
+        "int",
+        "20",
+        "Classic load balancers each account may have (AWS's default quota is 20).",
+        minimum=0,
+        maximum=100000,
     ),
 )
 

@@ -81,7 +81,6 @@ class DataPlane:
         db_url: str,
         netns: str | None = None,
         region: str = "eucalyptus",
-        domain: str = "localhost",
     ) -> None:
         network = ipaddress.ip_network(subnet, strict=False)
         if not isinstance(network, ipaddress.IPv4Network) or network.prefixlen > 29:
@@ -90,7 +89,6 @@ class DataPlane:
         self.node_name = node_name
         self.network = network
         self.region = region
-        self.domain = domain
         self.db_url = db_url
         self._netns = netns_for(cloud_id, node_name) if netns is None else netns
         # In its own namespace the bridge has the conventional name; in the host's it must
@@ -315,7 +313,7 @@ class DataPlane:
     def _metadata_argv(self) -> list[str]:
         return [
             sys.executable, "-m", METADATA_MODULE,
-            "--node", self.node_name, "--region", self.region, "--domain", self.domain,
+            "--node", self.node_name, "--region", self.region,
             "--netns", self.netns, "--listen", self.gateway, "--port", str(METADATA_PORT),
             "--pidfile", str(self.run_dir / "metadata.pid"),
             "--log", str(self.run_dir / "metadata.log"),
@@ -324,7 +322,7 @@ class DataPlane:
     def _dns_argv(self) -> list[str]:
         return [
             sys.executable, "-m", DNS_MODULE,
-            "--node", self.node_name, "--region", self.region, "--domain", self.domain,
+            "--node", self.node_name, "--region", self.region,
             "--netns", self.netns, "--listen", self.gateway,
             "--public-netns", public_netns_for(self.cloud_id),
             "--pidfile", str(self.run_dir / "dns.pid"), "--log", str(self.run_dir / "dns.log"),

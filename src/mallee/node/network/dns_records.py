@@ -38,9 +38,15 @@ class Records:
         return self.addresses.get(name.lower().rstrip("."), ())
 
 
-def generation(s: Session) -> tuple[int, int]:
-    """What moves when any record may have changed."""
-    return network_generation(s), elb_generation(s)
+def generation(s: Session) -> tuple[object, ...]:
+    """What moves when any record may have changed: the network and ELB generations, and the
+    running workers (a node starting one moves no generation)."""
+    running = s.execute(
+        select(ElbWorker.id, ElbWorker.public_ip)
+        .where(ElbWorker.state == "running")
+        .order_by(ElbWorker.id)
+    ).all()
+    return network_generation(s), elb_generation(s), tuple(tuple(r) for r in running)
 
 
 def build(

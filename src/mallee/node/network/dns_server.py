@@ -1,7 +1,7 @@
 """The cloud's DNS server of one node (Eucalyptus' DNS service).
 
 Run as `MALLEE_DB_URL=URL python -m mallee.node.network.dns_server --node N --netns NS
---listen GATEWAY --public-netns PUB --pidfile FILE --log FILE --region R --domain D`;
+--listen GATEWAY --public-netns PUB --pidfile FILE --log FILE --region R`;
 `DataPlane.ensure()` starts it. Like the metadata server it stays in the host's namespace
 (where the database and the host's resolver are reachable) and answers on sockets made inside
 the namespaces (nsock): on the node's gateway, for its instances (DHCP names it their
@@ -38,12 +38,11 @@ import dns.rdatatype
 import dns.rrset
 
 from mallee.datadir import private_umask
-from mallee.dns_names import elb_domain
 from mallee.network_config import BadNetworkConfig, parse
 from mallee.node.network import dns_records, nsock, procs
 from mallee.node.network.dns_records import Records
 from mallee.registry import properties
-from mallee.registry.dns_domains import DEFAULT_CLOUD_DOMAIN, dns_domains
+from mallee.registry.dns_domains import dns_domains, elb_domain
 from mallee.store import Store
 
 log = logging.getLogger(__name__)
@@ -209,16 +208,17 @@ def _open_public(args: argparse.Namespace, store: Store, answerer: Answerer) -> 
             time.sleep(PUBLIC_RETRY)
 
 
-def _reload(store: Store, answerer: Answerer, region: str, domain: str) -> None:
-    seen: tuple[int, int] | None = None
+def _reload(store: Store, answerer: Answerer, region: str) -> None:
+    seen: tuple[object, ...] | None = None
     loaded_at = 0.0
     while True:
         try:
             with store.read() as s:
                 now = dns_records.generation(s)
                 if now != seen or time.monotonic() - loaded_at > RELOAD_ANYWAY:
-                    names = dns_domains(store, domain)
-                    answerer.records = dns_records.load(s, names, elb_domain(region, domain))
+                    answerer.records = dns_records.load(
+                        s, dns_domains(store), elb_domain(store, region)
+                    )
                     seen, loaded_at = now, time.monotonic()
         except Exception:  # the database may be away for a moment: keep the last records
             log.exception("reloading the records failed")
@@ -233,7 +233,6 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--listen", required=True)
     p.add_argument("--public-netns", required=True)
     p.add_argument("--region", default="eucalyptus")
-    p.add_argument("--domain", default=DEFAULT_CLOUD_DOMAIN)
     p.add_argument("--pidfile", type=Path, required=True)
     p.add_argument("--log", type=Path, default=None)
     args = p.parse_args(argv)
@@ -255,9 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     answerer = Answerer(host_resolvers())
     inode = procs.netns_inode(args.netns)
     _serve(open_sockets(args.netns, args.listen, shared=False), answerer)
-    threading.Thread(
-        target=_reload, args=(store, answerer, args.region, args.domain), daemon=True
-    ).start()
+    threading.Thread(target=_reload, args=(store, answerer, args.region), daemon=True).start()
     threading.Thread(target=_open_public, args=(args, store, answerer), daemon=True).start()
     # Written once listening: its presence means ready; the second line names the namespace.
     tmp = args.pidfile.with_name(args.pidfile.name + ".tmp")

@@ -34,7 +34,7 @@ from mallee.node.network import procs
 from mallee.node.network.imds import IamView, Seen, Tokens, respond
 from mallee.node.network.imds_roles import Assume, RoleCache, issuer
 from mallee.node.network.nsock import listen_in, open_in
-from mallee.registry.dns_domains import DEFAULT_CLOUD_DOMAIN, dns_domains
+from mallee.registry.dns_domains import dns_domains
 
 if TYPE_CHECKING:
     from mallee.store import Store
@@ -152,7 +152,7 @@ class Directory:
 
 
 def store_lookup(
-    store: Store, node: str, region: str, domain: str, assume: Assume, vpc: str = ""
+    store: Store, node: str, region: str, assume: Assume, vpc: str = ""
 ) -> Callable[[str, str], Seen | None]:
     """`vpc` set: a server in that VPC's namespace, where addresses are the VPC's own (CIDRs
     overlap between VPCs), so only that VPC's instances are answered."""
@@ -186,7 +186,7 @@ def store_lookup(
             )
         profile = row.iam_instance_profile_id
         iam = roles.view(row.id, profile) if profile else None
-        names = dns_domains(store, domain)
+        names = dns_domains(store)
         return seen_of(row, region, names, iam, block_devices(row, volumes))
 
     return lookup
@@ -269,7 +269,6 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--db-url", default=os.environ.get("MALLEE_DB_URL", ""))
     p.add_argument("--node", required=True)
     p.add_argument("--region", default="eucalyptus")
-    p.add_argument("--domain", default=DEFAULT_CLOUD_DOMAIN, help="the cloud's DNS domain")
     p.add_argument("--netns", default="", help="namespace to listen in (this process stays out)")
     p.add_argument("--listen", required=True)
     p.add_argument("--port", type=int, default=8775)
@@ -295,7 +294,7 @@ def serve(argv: list[str] | None, assumer: Callable[[Store, str], Assume]) -> in
     neighbours = Neighbours(open_in(args.netns, "/proc/thread-self/net/arp"))
     store = Store(args.db_url)
     assume = assumer(store, args.region)
-    lookup = store_lookup(store, args.node, args.region, args.domain, assume, args.vpc)
+    lookup = store_lookup(store, args.node, args.region, assume, args.vpc)
     handler = handler_for(Directory(lookup, neighbours.mac), Tokens())
     server = ThreadingHTTPServer((args.listen, args.port), handler, bind_and_activate=False)
     server.socket.close()

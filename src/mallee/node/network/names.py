@@ -17,6 +17,7 @@ NETNS_MAX = 60
 _CLOUD_ID = re.compile(r"[0-9a-f]{8}")
 _INSTANCE_ID = re.compile(r"i-[0-9A-Za-z]{1,32}")
 _MAC = re.compile(r"[0-9a-f]{2}(?::[0-9a-f]{2}){5}")
+_ELB_WORKER_ID = re.compile(r"elbw-([0-9a-f]{1,27})")
 
 
 def bridge_mac(node_name: str) -> str:
@@ -65,6 +66,14 @@ def public_netns_for(cloud_id: str) -> str:
     """The cloud's stand-in for the outside network on this host (nodes of other clouds here
     have their own): "mallee-pub-" and the cloud id, which no node namespace name can be."""
     return f"mallee-pub-{check_cloud_id(cloud_id)}"
+
+
+def lb_netns_for(cloud_id: str, worker_id: str) -> str:
+    """A load balancer worker's namespace: "mallee-<cloud>-lb-<hex of the worker id>"."""
+    found = _ELB_WORKER_ID.fullmatch(worker_id)
+    if not found:
+        raise ValueError(f"not a load balancer worker id: {worker_id!r}")
+    return f"mallee-{check_cloud_id(cloud_id)}-lb-{found.group(1)}"
 
 
 def host_bridge_for(cloud_id: str) -> str:

@@ -26,14 +26,11 @@ from mallee.node.network.vpc_rules import VpcPlan
 
 
 class VpcServers:
-    def __init__(
-        self, run_dir: Path, *, node_name: str, db_url: str, region: str, domain: str
-    ) -> None:
+    def __init__(self, run_dir: Path, *, node_name: str, db_url: str, region: str) -> None:
         self.run_dir = run_dir
         self.node_name = node_name
         self.db_url = db_url
         self.region = region
-        self.domain = domain
 
     def _dir(self, netns: str) -> Path:
         path = self.run_dir / netns
@@ -53,8 +50,7 @@ class VpcServers:
         d = self.run_dir / plan.netns
         return [
             sys.executable, "-m", METADATA_MODULE, "--node", self.node_name,
-            "--region", self.region, "--domain", self.domain, "--netns", plan.netns,
-            "--vpc", plan.vpc_id,
+            "--region", self.region, "--netns", plan.netns, "--vpc", plan.vpc_id,
             "--listen", METADATA_ADDRESS, "--port", "80",
             "--pidfile", str(d / "metadata.pid"), "--log", str(d / "metadata.log"),
         ]  # fmt: skip

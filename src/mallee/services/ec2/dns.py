@@ -8,4 +8,4 @@ from mallee.services.base import Runtime
 
 
 def names(rt: Runtime) -> DnsDomains:
-    return dns_domains(rt.store, rt.settings.domain)
+    return dns_domains(rt.store)

@@ -18,6 +18,7 @@ from mallee.services.iam import (
     policy_versions,
     profiles,
     roles,
+    server_certificates,
     unissued_credentials,
     users,
 )
@@ -36,6 +37,7 @@ _TABLES: tuple[Operations, ...] = (
     policy_versions.OPERATIONS,
     attachments.OPERATIONS,
     unissued_credentials.OPERATIONS,
+    server_certificates.OPERATIONS,
 )
 
 _ATTACHING = frozenset(
@@ -63,7 +65,8 @@ class IamProvider(Provider):
     )
 
     def resources(self, ctx: RequestContext) -> list[str]:
-        return iam_resources(self.store, ctx)
+        certificate = server_certificates.resources(self.store, ctx)
+        return certificate or iam_resources(self.store, ctx)
 
     def resource_policy(self, ctx: RequestContext, arn: str) -> tuple[str, str | None]:
         """IAM resources carry no resource policy; only their owner matters (see owner_of)."""

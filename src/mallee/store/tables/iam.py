@@ -290,3 +290,18 @@ class SignInFailure(Base):
     # Epoch seconds of the last counted attempt, and until when every attempt is refused.
     last_at: Mapped[float] = mapped_column(Float)
     locked_until: Mapped[float] = mapped_column(Float)
+
+
+class IamServerCertificate(NamedEntity, Base):
+    """UploadServerCertificate: a certificate (and chain) for HTTPS/SSL load balancer
+    listeners. The private key is sealed (identity/server_certificates.py) and never answered."""
+
+    __tablename__ = "iam_server_certificates"
+    NAME_LENGTH = 128
+
+    # arn:aws:iam::<account>:server-certificate<path><name>, kept as listeners name it.
+    arn: Mapped[str] = mapped_column(String(2048), index=True)
+    body: Mapped[str] = mapped_column(Text)
+    chain: Mapped[str | None] = mapped_column(Text)
+    sealed_key: Mapped[str] = mapped_column(Text)
+    expiration: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -105,12 +105,12 @@ def test_listing_marks_directories_and_omits_absent_keys() -> None:
 
 def test_public_address_appears_when_there_is_one() -> None:
     seen = replace(
-        SEEN, public_ip="203.0.113.7", public_hostname="euca-203-0-113-7.eucalyptus.localhost"
+        SEEN, public_ip="203.0.113.7", public_hostname="euca-203-0-113-7.eucalyptus.cloud.internal"
     )
     assert answer(f"{MD}/public-ipv4", seen) == (200, b"203.0.113.7")
     assert answer(f"{MD}/public-hostname", seen) == (
         200,
-        b"euca-203-0-113-7.eucalyptus.localhost",
+        b"euca-203-0-113-7.eucalyptus.cloud.internal",
     )
     assert "public-ipv4" in answer(MD, seen)[1].decode().splitlines()
 

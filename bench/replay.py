@@ -1,0 +1,35 @@
+"""Replaying one signed request with wrk, so a figure is the server's, not botocore's."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+from servers import Server, signed
+
+
+def wrk_script(server: Server, service: str, body: str, path: Path, region: str) -> Path:
+    """A wrk Lua script replaying one SigV4-signed form POST (valid for 15 minutes)."""
+    req = signed(server, service, body, region)
+    lines = ['wrk.method = "POST"', f'wrk.body = "{body}"']
+    lines += [f'wrk.headers["{k}"] = "{v}"' for k, v in req.headers.items()]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def wrk(url: str, script: Path, conns: int, seconds: float) -> tuple[float, float, int]:
+    """(requests/s, median latency in s, requests) of wrk on CPU 1."""
+    out = subprocess.run(
+        ["taskset", "-c", "1", "wrk", "-t1", f"-c{conns}", f"-d{max(1, round(seconds))}s",
+         "--timeout", "30s", "--latency", "-s", str(script), url + "/"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    if "Non-2xx" in out:
+        raise SystemExit(f"non-2xx answers from {url}:\n{out}")
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    done = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    m = re.search(r"\s50%\s+([\d.]+)(us|ms|s)", out)
+    assert m, out
+    p50 = float(m.group(1)) * {"us": 1e-6, "ms": 1e-3, "s": 1.0}[m.group(2)]
+    return rps, p50, done

@@ -1,0 +1,1 @@
+"""Classic Elastic Load Balancing (2012-06-01)."""
