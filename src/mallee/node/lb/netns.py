@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from mallee.commands import in_netns, run
 from mallee.node.network import links, public
-from mallee.node.network.rules import PUBLIC_DEVICE
 
 
 def veth_owner(worker_id: str) -> str:
@@ -39,8 +37,7 @@ def ensure(
     public.set_routes(netns, routes)
     if new:
         # The public side may still map the address to the worker that had it before.
-        arping = ["arping", "-q", "-U", "-c", "1", "-I", PUBLIC_DEVICE, "-s", public_ip, public_ip]
-        run(in_netns(netns, arping), check=False)
+        public.announce(netns, public_ip)
 
 
 def delete(netns: str) -> None:

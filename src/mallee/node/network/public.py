@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import json
+import threading
 
 from mallee.commands import in_netns, run
 from mallee.node.network import links
@@ -94,11 +95,15 @@ def set_hosted_addresses(netns: str, public_ips: set[str]) -> list[str]:
     for ip in added:
         links.ns(netns, "ip", "addr", "add", f"{ip}/32", "dev", PUBLIC_DEVICE)
         # The outside may still map this address to the node that hosted it before.
-        run(
-            in_netns(netns, ["arping", "-q", "-U", "-c", "1", "-I", PUBLIC_DEVICE, "-s", ip, ip]),
-            check=False,
-        )
+        announce(netns, ip)
     return added
+
+
+def announce(netns: str, ip: str) -> None:
+    """A gratuitous ARP for `ip` on pub0, sent in the background: arping waits a second
+    after its one packet, which the caller (a reconciler applying a change) must not."""
+    argv = in_netns(netns, ["arping", "-q", "-U", "-c", "1", "-I", PUBLIC_DEVICE, "-s", ip, ip])
+    threading.Thread(target=run, args=(argv,), kwargs={"check": False}, daemon=True).start()
 
 
 def set_routes(netns: str, routes: dict[str, str]) -> None:
