@@ -501,6 +501,14 @@ def test_policies(acct: Account) -> None:
             }
         ],
     )
+    # The reference is spelled out into the predefined policy's attributes, as AWS stores it.
+    (tls,) = acct.elb.describe_load_balancer_policies(LoadBalancerName=name, PolicyNames=["tls"])[
+        "PolicyDescriptions"
+    ]
+    spelled = {a["AttributeName"]: a["AttributeValue"] for a in tls["PolicyAttributeDescriptions"]}
+    assert spelled["Reference-Security-Policy"] == "ELBSecurityPolicy-2016-08"
+    assert spelled["Protocol-TLSv1.2"] == "true"
+    assert spelled["ECDHE-RSA-AES128-GCM-SHA256"] == "true"
     with pytest.raises(ClientError) as err:
         acct.elb.create_app_cookie_stickiness_policy(
             LoadBalancerName=name, PolicyName="proxy", CookieName="x"

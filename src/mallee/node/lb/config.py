@@ -23,6 +23,7 @@ HEALTH_BACKEND = "hc"
 LB_COOKIE = "LBCookieStickinessPolicyType"
 APP_COOKIE = "AppCookieStickinessPolicyType"
 PROXY_PROTOCOL = "ProxyProtocolPolicyType"
+SSL_NEGOTIATION = "SSLNegotiationPolicyType"
 _TARGET = re.compile(r"(HTTP|HTTPS):(\d{1,5})(/[^\r\n]*)|(TCP|SSL):(\d{1,5})")
 _COOKIE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,255}")
 # Characters a path keeps in HAProxy's configuration; the rest are percent-encoded, so a
@@ -107,7 +108,7 @@ def _listener(
     http = listener.protocol in ("HTTP", "HTTPS")
     mode = "http" if http else "tcp"
     port = listener.lb_port
-    bind = f"    bind :{port}" + (f" ssl crt {pem}" if pem else "")
+    bind = f"    bind :{port}" + (f" ssl crt {pem}{_negotiation(lb, listener)}" if pem else "")
     lines = ["", f"frontend l{port}", f"    mode {mode}", bind]
     if http:
         scheme = "https" if listener.protocol == "HTTPS" else "http"
@@ -139,6 +140,43 @@ def _listener(
             words.append("weight 0")
         lines.append(" ".join(words + server_opts))
     return lines
+
+
+# SSLNegotiationPolicyType's protocol attributes -> HAProxy's names, oldest first.
+_TLS_VERSIONS = (
+    ("Protocol-SSLv3", "SSLv3", "no-sslv3"),
+    ("Protocol-TLSv1", "TLSv1.0", "no-tlsv10"),
+    ("Protocol-TLSv1.1", "TLSv1.1", "no-tlsv11"),
+    ("Protocol-TLSv1.2", "TLSv1.2", "no-tlsv12"),
+)
+_CIPHER_NAME = re.compile(r"[A-Z0-9][A-Z0-9-]{0,63}")
+
+
+def _negotiation(lb: Balancer, listener: Listener) -> str:
+    """The bind options of the listener's SSLNegotiationPolicyType policy: the TLS versions it
+    enables (classic ELB has no TLS 1.3), its ciphers in its order, and whose order wins; ""
+    without one (HAProxy's defaults)."""
+    policy = next(
+        (p for p in _policies(lb, listener.policy_names) if p.type_name == SSL_NEGOTIATION), None
+    )
+    if policy is None:
+        return ""
+    on = {name for name, value in policy.attributes if value.lower() == "true"}
+    enabled = [attr in on for attr, _, _ in _TLS_VERSIONS]
+    if not any(enabled):
+        return ""
+    first, last = enabled.index(True), len(enabled) - 1 - enabled[::-1].index(True)
+    words = [f"ssl-min-ver {_TLS_VERSIONS[first][1]}", f"ssl-max-ver {_TLS_VERSIONS[last][1]}"]
+    # A version between the two that the policy leaves off.
+    words += [flag for n, (_, _, flag) in enumerate(_TLS_VERSIONS) if first < n < last
+              and not enabled[n]]  # fmt: skip
+    # Cipher attributes are OpenSSL's upper-case names; the others have lower-case letters.
+    ciphers = [n for n, _ in policy.attributes if n in on and _CIPHER_NAME.fullmatch(n)]
+    if ciphers:
+        words.append("ciphers " + ":".join(ciphers))
+    if "Server-Defined-Cipher-Order" not in on:
+        words.append("prefer-client-ciphers")
+    return " " + " ".join(words)
 
 
 def _policies(lb: Balancer, names: tuple[str, ...]) -> list[Policy]:

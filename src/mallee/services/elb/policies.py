@@ -56,7 +56,8 @@ def _add(
     if len(have) >= MAX_POLICIES:
         raise errors.too_many_policies()
     pt.check_attributes(pt.BY_NAME[type_name], pairs, {n: p.type_name for n, p in have.items()})
-    s.add(ElbPolicy(lb_id=lb.id, name=name, type_name=type_name, attributes=json.dumps(pairs)))
+    stored = json.dumps(_expanded(type_name, pairs))
+    s.add(ElbPolicy(lb_id=lb.id, name=name, type_name=type_name, attributes=stored))
     bump_elb(s)
 
 
@@ -72,6 +73,16 @@ def create_load_balancer_policy(rt: Runtime, ctx: RequestContext, params: Params
     with rt.store.session() as s:
         _add(s, rows.named(s, ctx, params), name, type_name, pairs)
     return {}
+
+
+def _expanded(type_name: str, pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """A Reference-Security-Policy spelled out into the predefined policy's attributes, as
+    AWS stores it, so what the worker applies is in the policy's own attributes."""
+    reference = dict(pairs).get("Reference-Security-Policy")
+    if type_name != pt.SSL_NEGOTIATION or reference not in pt.PREDEFINED:
+        return pairs
+    given = {n for n, _ in pairs}
+    return pairs + [(n, v) for n, v in pt.PREDEFINED[reference] if n not in given]
 
 
 def create_lb_cookie_stickiness_policy(rt: Runtime, ctx: RequestContext, params: Params) -> Result:

@@ -174,6 +174,37 @@ def test_https_and_ssl_listeners_need_their_certificate() -> None:
     assert "server i-aaaa 10.1.1.10:25 track hc/i-aaaa ssl verify none" in back
 
 
+TLS12 = Policy(
+    "tls12",
+    "SSLNegotiationPolicyType",
+    (("Protocol-TLSv1.2", "true"), ("Protocol-TLSv1", "false"),
+     ("Server-Defined-Cipher-Order", "true"), ("ECDHE-RSA-AES128-GCM-SHA256", "true"),
+     ("AES128-SHA", "false"), ("AES256-GCM-SHA384", "true")),
+)  # fmt: skip
+GAP = Policy(
+    "gap",
+    "SSLNegotiationPolicyType",
+    (("Protocol-TLSv1", "true"), ("Protocol-TLSv1.2", "true"), ("AES128-SHA", "true")),
+)
+
+
+def test_an_ssl_negotiation_policy_sets_versions_ciphers_and_their_order() -> None:
+    arn = "arn:aws:iam::123456789012:server-certificate/web"
+    https = Listener(443, "HTTPS", 8080, "HTTP", ssl_certificate_id=arn, policy_names=("tls12",))
+    ssl = Listener(465, "SSL", 25, "TCP", ssl_certificate_id=arn, policy_names=("gap",))
+    balancer = lb(listeners=(https, ssl), policies={"tls12": TLS12, "gap": GAP})
+    cfg = text(balancer, certs={arn: Path("/certs/web.pem")})
+    assert (
+        "bind :443 ssl crt /certs/web.pem ssl-min-ver TLSv1.2 ssl-max-ver TLSv1.2 "
+        "ciphers ECDHE-RSA-AES128-GCM-SHA256:AES256-GCM-SHA384"
+    ) in section(cfg, "frontend l443")
+    # TLS 1.1 off between two that are on; the client's cipher order wins.
+    assert (
+        "bind :465 ssl crt /certs/web.pem ssl-min-ver TLSv1.0 ssl-max-ver TLSv1.2 no-tlsv11 "
+        "ciphers AES128-SHA prefer-client-ciphers"
+    ) in section(cfg, "frontend l465")
+
+
 def test_bad_back_end_values_are_refused() -> None:
     bad = Registered("i-aa;x", "running", "10.1.1.10", "zone-a")
     balancer = lb(registered=(bad,))
@@ -209,11 +240,12 @@ def test_haproxy_accepts_every_listener_type(tmp_path: Path) -> None:
         "lbc": Policy("lbc", "LBCookieStickinessPolicyType", (("CookieExpirationPeriod", "60"),)),
         "app": Policy("app", "AppCookieStickinessPolicyType", (("CookieName", "SID"),)),
         "pp": Policy("pp", "ProxyProtocolPolicyType", (("ProxyProtocol", "true"),)),
+        "tls12": TLS12,
     }
     listeners = (
         Listener(80, "HTTP", 8080, "HTTP", policy_names=("lbc",)),
         Listener(81, "HTTP", 8080, "HTTP", policy_names=("app",)),
-        Listener(443, "HTTPS", 8443, "HTTPS", ssl_certificate_id=arn),
+        Listener(443, "HTTPS", 8443, "HTTPS", ssl_certificate_id=arn, policy_names=("tls12",)),
         Listener(25, "TCP", 2525, "TCP"),
         Listener(465, "SSL", 2525, "TCP", ssl_certificate_id=arn),
     )
