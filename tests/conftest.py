@@ -28,6 +28,7 @@ DATAPLANE_MODULES = (
     "vm/test_two_clouds.py",
     "vm/test_volumes_rbd.py",
     "vm/test_elb_workers.py",
+    "vm/test_elb_observability.py",
 )
 
 

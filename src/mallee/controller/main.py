@@ -13,6 +13,7 @@ from mallee.controller import addresses, ebs_launches, images, lease, lifecycle,
 from mallee.controller.alarm_actions import AccountCalls
 from mallee.controller.alarms import AlarmEngine, MathReader
 from mallee.controller.elb import ElbManager
+from mallee.controller.elb_metrics import ElbMetricsPublisher, publish
 from mallee.controller.metrics_publisher import PublisherThread
 from mallee.controller.scheduler import Scheduler, has_unplaced
 from mallee.metrics import store as metrics_store
@@ -43,6 +44,7 @@ class Controller:
         self.metrics = PublisherThread(store, lambda s, now: vmstate.silent_nodes(s, now=now))
         self.alarms = alarms or AlarmEngine(store, metrics_store.statistics, region=settings.region)
         self.elb = ElbManager(heartbeat_timeout=float(settings.heartbeat_timeout))
+        self.elb_metrics = ElbMetricsPublisher()
 
     def tick(self, now: float | None = None) -> int:
         """One pass; returns how many instances it placed."""
@@ -74,6 +76,7 @@ class Controller:
         self.alarms.tick(now)
         # Load balancers' workers: placed, moved off silent nodes, retired, and their addresses.
         self.elb.tick(self.store, now)
+        publish(self.elb_metrics, self.store, now)
         return placed
 
 

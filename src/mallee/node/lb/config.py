@@ -17,6 +17,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from mallee.node.lb.desired import Backend, Balancer, Listener, Policy
+from mallee.node.lb.log_format import frontend_lines
 from mallee.node.network.names import check_instance_id
 
 HEALTH_BACKEND = "hc"
@@ -39,6 +40,8 @@ STOP_GRACE = 5
 class Paths:
     stats_socket: Path
     server_state: Path
+    # Where the access log goes, when the load balancer has it on.
+    log_socket: Path | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,19 +100,25 @@ def render(
         if secure and pem is None:
             skipped.append(listener.lb_port)
             continue
-        out += _listener(lb, listener, backends, pem)
+        log = str(paths.log_socket) if lb.access_log and paths.log_socket else None
+        out += _listener(lb, listener, backends, pem, log)
     out += _health(lb, backends)
     return Rendered("\n".join(out) + "\n", backends, tuple(skipped))
 
 
 def _listener(
-    lb: Balancer, listener: Listener, backends: tuple[Backend, ...], pem: Path | None
+    lb: Balancer,
+    listener: Listener,
+    backends: tuple[Backend, ...],
+    pem: Path | None,
+    log: str | None = None,
 ) -> list[str]:
     http = listener.protocol in ("HTTP", "HTTPS")
     mode = "http" if http else "tcp"
     port = listener.lb_port
     bind = f"    bind :{port}" + (f" ssl crt {pem}{_negotiation(lb, listener)}" if pem else "")
     lines = ["", f"frontend l{port}", f"    mode {mode}", bind]
+    lines += frontend_lines(log, http) if log else []
     if http:
         scheme = "https" if listener.protocol == "HTTPS" else "http"
         lines += [

@@ -55,6 +55,7 @@ class Balancer:
     draining_enabled: bool = False
     draining_timeout: int = 300
     idle_timeout: int = 60
+    access_log: bool = False
     listeners: tuple[Listener, ...] = ()
     policies: dict[str, Policy] = field(default_factory=dict)
     # instance port -> the policy names of SetLoadBalancerPoliciesForBackendServer

@@ -90,6 +90,7 @@ def balancers(s: Session, lb_ids: Collection[str]) -> dict[str, Balancer]:
             draining_enabled=lb.draining_enabled,
             draining_timeout=lb.draining_timeout,
             idle_timeout=lb.idle_timeout,
+            access_log=lb.access_log_enabled,
             listeners=tuple(sorted(listeners[lb.id], key=lambda x: x.lb_port)),
             policies=policies[lb.id],
             backend_policies=backend[lb.id],

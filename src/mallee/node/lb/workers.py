@@ -30,7 +30,9 @@ from sqlalchemy.orm import Session
 from mallee.identity.server_certificates import pem_bundle
 from mallee.network_config import NetworkConfig, parse
 from mallee.node.lb import netns, rows
+from mallee.node.lb.access_logs import AccessLogs
 from mallee.node.lb.config import Paths, render
+from mallee.node.lb.counters import CounterRows
 from mallee.node.lb.desired import Balancer, Worker, backends, next_change
 from mallee.node.lb.haproxy import Haproxy
 from mallee.node.lb.health import parse_stat
@@ -97,6 +99,8 @@ class ElbWorkers:
         self._healed = time.monotonic()
         self._polled = 0.0
         self._force = True
+        self.counters = CounterRows(store)
+        self.access_logs = AccessLogs(store, data_dir)
 
     def haproxy(self, worker_id: str) -> Haproxy:
         return Haproxy(
@@ -208,7 +212,9 @@ class ElbWorkers:
             )
         chosen = backends(lb, w.zone, now)
         pems = self._write_pems(hp.run_dir, lb, certs)
-        rendered = render(lb, chosen, Paths(hp.stats_socket, hp.server_state), pems)
+        logs = hp.stats_socket.with_suffix(".log")
+        self.access_logs.ensure(w.id, logs, hp.run_dir)
+        rendered = render(lb, chosen, Paths(hp.stats_socket, hp.server_state, logs), pems)
         if rendered.skipped:
             log.warning(
                 "ELB worker %s: no certificate for listener(s) %s; left out", w.id, rendered.skipped
@@ -270,6 +276,8 @@ class ElbWorkers:
         shutil.rmtree(hp.run_dir, ignore_errors=True)
         self._running.pop(worker_id, None)
         self._written.pop(worker_id, None)
+        self.counters.forget(worker_id)
+        self.access_logs.forget(worker_id)
 
     def _orphans(self, kept: set[str]) -> list[str]:
         """Run directories of workers no longer placed here, e.g. moved while we were down."""
@@ -323,6 +331,8 @@ class ElbWorkers:
                 self._report(worker_id, known)
             except Exception:
                 log.exception("ELB worker %s: health not reported", worker_id)
+            self.counters.sample(worker_id, known.lb_id, self.haproxy(worker_id).command)
+            self.access_logs.deliver_due(worker_id, self.run_root / worker_id)
 
     def _report(self, worker_id: str, known: _Running) -> None:
         hp = self.haproxy(worker_id)

@@ -9,8 +9,13 @@ Who moves what:
   pool (an `Ec2Address` of the `(eucalyptus)loadbalancing` account), and deletes the worker
   (and frees its address) once its load balancer or zone is gone and its node has stopped it;
 - the node agent runs each worker placed on it (HAProxy in a namespace of its own) from these
-  rows, reloads it when the generation moves, and writes what HAProxy's health checks say into
-  `elb_instance_health`.
+  rows, reloads it when the generation moves, writes what HAProxy's health checks say into
+  `elb_instance_health` and its cumulative counters into `elb_counters`;
+- the controller's ELB metrics publisher (controller/elb_metrics.py) turns those counters into
+  AWS/ELB datapoints a minute at a time, its place in each worker's counters kept in
+  `elb_metric_sources`.
+
+The ELB generation is the `elb` row of the nodes' generation counters (network.py).
 """
 
 from __future__ import annotations
@@ -28,39 +33,23 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    update,
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from mallee.store.db import Base
+from mallee.store.tables.network import bump_generation, generation
 
 _LB = "elb_load_balancers.id"
 _CASCADE = "CASCADE"
 
 
-class ElbGeneration(Base):
-    """One counter every change to what a worker runs moves (the nodes poll it)."""
-
-    __tablename__ = "elb_generation"
-
-    name: Mapped[str] = mapped_column(String(32), primary_key=True)
-    value: Mapped[int] = mapped_column(BigInteger, default=0)
-
-
 def bump_elb(s: Session) -> None:
     """Mark the load balancers' desired state changed (inside the writing transaction)."""
-    done = s.execute(
-        update(ElbGeneration)
-        .where(ElbGeneration.name == "elb")
-        .values(value=ElbGeneration.value + 1)
-    )
-    if done.rowcount == 0:  # type: ignore[attr-defined]
-        s.add(ElbGeneration(name="elb", value=1))
+    bump_generation(s, "elb")
 
 
 def elb_generation(s: Session) -> int:
-    row = s.get(ElbGeneration, "elb")
-    return row.value if row else 0
+    return generation(s, "elb")
 
 
 class ElbLoadBalancer(Base):
@@ -208,3 +197,81 @@ class ElbWorker(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     # The ELB generation the node last applied to it.
     applied_generation: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+# The cumulative counters of one worker's HAProxy process, in ElbCounters' and
+# ElbMetricSource's columns, in this order (the controller's publisher reads them so).
+ELB_COUNTERS = (
+    "requests",
+    "latency",
+    "elb_4xx",
+    "elb_5xx",
+    "backend_2xx",
+    "backend_3xx",
+    "backend_4xx",
+    "backend_5xx",
+    "connection_errors",
+    "healthy",
+    "unhealthy",
+    "samples",
+)
+
+
+class ElbCounters(Base):
+    """What one worker's HAProxy has counted since its process started (the node rewrites the
+    row every second or few; the controller's ELB metrics publisher reads it).
+
+    `requests`, the HTTP codes and `connection_errors` are HAProxy's own counters; `latency`
+    (seconds, summed over requests), `healthy`, `unhealthy` (back ends seen in and out of
+    service, summed over samples) and `samples` are added up by the node from each sample, and
+    start over with the process as HAProxy's do. `surge_max` is the longest queue seen in the
+    minute starting at `surge_minute`, `surge_prev` the one before's."""
+
+    __tablename__ = "elb_counters"
+
+    worker_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    lb_id: Mapped[str] = mapped_column(String(32))
+    # The HAProxy worker process: its pid and start (epoch seconds); another means the
+    # counters started over from zero.
+    pid: Mapped[int] = mapped_column(Integer, default=0)
+    started_at: Mapped[float] = mapped_column(Float, default=0.0)
+    sampled_at: Mapped[float] = mapped_column(Float)
+    requests: Mapped[float] = mapped_column(Float, default=0.0)
+    latency: Mapped[float] = mapped_column(Float, default=0.0)
+    elb_4xx: Mapped[float] = mapped_column(Float, default=0.0)
+    elb_5xx: Mapped[float] = mapped_column(Float, default=0.0)
+    backend_2xx: Mapped[float] = mapped_column(Float, default=0.0)
+    backend_3xx: Mapped[float] = mapped_column(Float, default=0.0)
+    backend_4xx: Mapped[float] = mapped_column(Float, default=0.0)
+    backend_5xx: Mapped[float] = mapped_column(Float, default=0.0)
+    connection_errors: Mapped[float] = mapped_column(Float, default=0.0)
+    healthy: Mapped[float] = mapped_column(Float, default=0.0)
+    unhealthy: Mapped[float] = mapped_column(Float, default=0.0)
+    samples: Mapped[float] = mapped_column(Float, default=0.0)
+    surge_minute: Mapped[float] = mapped_column(Float, default=0.0)
+    surge_max: Mapped[float] = mapped_column(Float, default=0.0)
+    surge_prev: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class ElbMetricSource(Base):
+    """Where the controller's ELB metrics publisher is in one worker's counters: the reading
+    at the end of the last minute published (as metric_sources' rows for instances), moved by
+    a conditional UPDATE in the transaction that stores that minute's datapoints."""
+
+    __tablename__ = "elb_metric_sources"
+
+    worker_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    at: Mapped[float] = mapped_column(Float)
+    started_at: Mapped[float] = mapped_column(Float, default=0.0)
+    requests: Mapped[float] = mapped_column(Float, default=0.0)
+    latency: Mapped[float] = mapped_column(Float, default=0.0)
+    elb_4xx: Mapped[float] = mapped_column(Float, default=0.0)
+    elb_5xx: Mapped[float] = mapped_column(Float, default=0.0)
+    backend_2xx: Mapped[float] = mapped_column(Float, default=0.0)
+    backend_3xx: Mapped[float] = mapped_column(Float, default=0.0)
+    backend_4xx: Mapped[float] = mapped_column(Float, default=0.0)
+    backend_5xx: Mapped[float] = mapped_column(Float, default=0.0)
+    connection_errors: Mapped[float] = mapped_column(Float, default=0.0)
+    healthy: Mapped[float] = mapped_column(Float, default=0.0)
+    unhealthy: Mapped[float] = mapped_column(Float, default=0.0)
+    samples: Mapped[float] = mapped_column(Float, default=0.0)

@@ -29,26 +29,37 @@ _ACCOUNT = "iam_accounts.id"
 
 
 class NetworkGeneration(Base):
+    """Counters that move with every change to a desired state the nodes poll: `network`
+    (EDGE and VPC data paths), `elb` (load balancer workers)."""
+
     __tablename__ = "network_generation"
 
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     value: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
-def bump_network(s: Session) -> None:
-    """Mark the desired network state changed (call inside the writing transaction)."""
+def bump_generation(s: Session, name: str) -> None:
+    """Mark the desired state `name` changed (call inside the writing transaction)."""
     done = s.execute(
         update(NetworkGeneration)
-        .where(NetworkGeneration.name == "network")
+        .where(NetworkGeneration.name == name)
         .values(value=NetworkGeneration.value + 1)
     )
     if done.rowcount == 0:  # type: ignore[attr-defined]
-        s.add(NetworkGeneration(name="network", value=1))
+        s.add(NetworkGeneration(name=name, value=1))
+
+
+def generation(s: Session, name: str) -> int:
+    row = s.get(NetworkGeneration, name)
+    return row.value if row else 0
+
+
+def bump_network(s: Session) -> None:
+    bump_generation(s, "network")
 
 
 def network_generation(s: Session) -> int:
-    row = s.get(NetworkGeneration, "network")
-    return row.value if row else 0
+    return generation(s, "network")
 
 
 class Ec2SecurityGroup(Base):

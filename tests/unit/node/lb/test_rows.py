@@ -85,7 +85,7 @@ class FakeHaproxy:
         self.stat = stat
 
     def command(self, line: str) -> str:
-        assert line == "show stat"
+        assert line in ("show stat", "show info;show stat")  # health, counters
         return self.stat
 
 

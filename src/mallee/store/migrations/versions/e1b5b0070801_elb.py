@@ -4,8 +4,8 @@ Revision ID: e1b5b0070801
 Revises: e1b5b0070703
 Create Date: 2026-12-07 16:39:00.544672
 
-Load balancers, listeners, policies, back-end policies, registered instances, tags, workers,
-what the workers see of their back ends, and the ELB generation (store/tables/elb.py).
+Load balancers, listeners, policies, back-end policies, registered instances, tags, workers and
+what the workers see of their back ends (store/tables/elb.py).
 """
 
 from __future__ import annotations
@@ -20,12 +20,6 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.create_table(
-        "elb_generation",
-        sa.Column("name", sa.String(length=32), nullable=False),
-        sa.Column("value", sa.BigInteger(), nullable=False),
-        sa.PrimaryKeyConstraint("name"),
-    )
     op.create_table(
         "elb_workers",
         sa.Column("id", sa.String(length=32), nullable=False),
@@ -143,4 +137,3 @@ def downgrade() -> None:
         batch_op.drop_index("ix_elb_workers_node")
 
     op.drop_table("elb_workers")
-    op.drop_table("elb_generation")
