@@ -120,7 +120,7 @@ def test_debian_boots_with_cloud_init_from_our_metadata(vmcloud: VmCloud, tmp_pa
     seen = ssh(netns, key, ip, probe)
     assert seen.returncode == 0, seen.stderr
     found = dict(line.split(" ", 1) for line in seen.stdout.splitlines() if " " in line)
-    assert found.get("host") == f"ip-{ip.replace('.', '-')}", seen.stdout
+    assert found.get("host") == f"euca-{ip.replace('.', '-')}", seen.stdout
     assert found.get("config") == found.get("script") == token, seen.stdout + seen.stderr
     assert found.get("uid") == "0", seen.stdout  # the key pair's user may sudo, as on AWS
     # m1.small's 5 GiB: growpart and resizefs filled the disk (the image itself is 2 GiB).

@@ -208,7 +208,7 @@ def test_raw_import_volume_registered_boots_keeps_its_root_and_images(
     )["Instances"][0]["InstanceId"]  # fmt: skip
     ip = reach(vmcloud, debian, iid)
     found = applied(vmcloud, debian, ip)
-    assert found.get("host") == f"ip-{ip.replace('.', '-')}", found
+    assert found.get("host") == f"euca-{ip.replace('.', '-')}", found
     assert found.get("config") == found.get("script") == token, found
     # The root volume is the image's 2 GiB (an EBS root is its volume's size), grown into.
     assert 0.9 * (2 << 30) < int(found.get("size", 0)) <= 2 << 30, found
