@@ -40,6 +40,7 @@ from mallee.config import Settings
 from mallee.node.lb.log_format import elb_line
 from mallee.objectstore import versions
 from mallee.objectstore.backends import Backend, make_backend
+from mallee.objectstore.canonical import canonical_id
 from mallee.store.db import Store
 from mallee.store.tables.elb import ElbListener, ElbLoadBalancer, ElbWorker
 from mallee.store.tables.s3 import S3Bucket, S3Object
@@ -55,11 +56,6 @@ INLINE_MAX = 64 * 1024
 SPOOL = "access"
 # Longer than this undelivered (no bucket, the load balancer gone) and a spool file goes.
 KEEP_UNDELIVERED = 24 * 3600.0
-
-
-def canonical_id(account_id: str) -> str:
-    """The account's S3 canonical user id, as the S3 API derives it (services/s3/common)."""
-    return hashlib.sha256(f"mallee-canonical:{account_id}".encode()).hexdigest()
 
 
 def owner_acl(account_id: str) -> str:

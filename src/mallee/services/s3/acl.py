@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from mallee.api.context import RequestContext
+from mallee.objectstore.canonical import canonical_id
 from mallee.services.base import Operations, Params, Result, Runtime
 from mallee.services.s3 import errors
 from mallee.services.s3.common import (
@@ -26,7 +27,6 @@ from mallee.services.s3.common import (
     bucket_or_404,
     canned_acl,
     canned_grants,
-    canonical_id,
     check_expected_owner,
     check_grantees,
     grantee,

@@ -14,7 +14,6 @@ where a grantee is {"type": "CanonicalUser", "id": <canonical id>} or {"type": "
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from contextvars import ContextVar
@@ -26,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from mallee.api.context import Principal, RequestContext
 from mallee.objectstore import versions
+from mallee.objectstore.canonical import canonical_id
 from mallee.services.s3 import errors
 from mallee.store.tables.iam import IamAccount
 from mallee.store.tables.s3 import S3Bucket, S3Object
@@ -68,11 +68,6 @@ def now() -> datetime:
     # S3 reports times to the millisecond.
     moment = datetime.now(UTC)
     return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
-
-
-def canonical_id(account_id: str) -> str:
-    """The account's S3 canonical user id (64 hex digits, stable)."""
-    return hashlib.sha256(f"mallee-canonical:{account_id}".encode()).hexdigest()
 
 
 def account_of_canonical(s: Session, canonical: str) -> str | None:

@@ -16,9 +16,10 @@ from collections.abc import Iterable
 from typing import Any
 
 from mallee.api.context import RequestContext
+from mallee.objectstore.canonical import canonical_id
 from mallee.services.base import Operations, Params, Result, Runtime
 from mallee.services.s3 import errors
-from mallee.services.s3.common import canonical_id, grants, settings_bucket
+from mallee.services.s3.common import grants, settings_bucket
 from mallee.store.tables.s3 import S3Bucket
 
 STATUS = "@status"
