@@ -53,6 +53,8 @@ TTL = 5
 RELOAD_EVERY = 0.5
 # Also reloaded this often without a generation change (a changed InstanceDnsDomain).
 RELOAD_ANYWAY = 10.0
+# A miss reloads the records when they are older than this (a name just made).
+MISS_RELOAD_AFTER = 0.1
 UPSTREAM_TIMEOUT = 2.0
 PUBLIC_RETRY = 2.0
 
@@ -62,6 +64,8 @@ class Answerer:
         self.records = Records(zones=())
         self.upstreams = upstreams
         self.upstream_port = upstream_port
+        # Called on a miss in the cloud's zones: True when the records were reloaded.
+        self.on_miss: Callable[[], bool] = lambda: False
 
     def answer(self, wire: bytes) -> bytes | None:
         try:
@@ -78,6 +82,8 @@ class Answerer:
         response = dns.message.make_response(query)
         response.flags |= dns.flags.AA
         addresses = records.lookup(name)
+        if not addresses and self.on_miss():
+            addresses = self.records.lookup(name)
         if not addresses:
             response.set_rcode(dns.rcode.NXDOMAIN)
         elif question.rdtype in (dns.rdatatype.A, dns.rdatatype.ANY):
@@ -208,21 +214,47 @@ def _open_public(args: argparse.Namespace, store: Store, answerer: Answerer) -> 
             time.sleep(PUBLIC_RETRY)
 
 
-def _reload(store: Store, answerer: Answerer, region: str) -> None:
-    seen: tuple[object, ...] | None = None
-    loaded_at = 0.0
-    while True:
+class Loader:
+    """The records from the rows: reloaded when the generations move (polled), and at once on
+    a miss in the cloud's zones that the last load may not know yet, so two nodes' servers
+    (both behind the public gateway) never disagree for longer than a query."""
+
+    def __init__(self, store: Store, answerer: Answerer, region: str) -> None:
+        self.store = store
+        self.answerer = answerer
+        self.region = region
+        self.seen: tuple[object, ...] | None = None
+        self.loaded_at = 0.0
+        self.lock = threading.Lock()
+
+    def poll(self, force: bool = False) -> None:
+        with self.lock, self.store.read() as s:
+            now = dns_records.generation(s)
+            stale = time.monotonic() - self.loaded_at > RELOAD_ANYWAY
+            if force or now != self.seen or stale:
+                self.answerer.records = dns_records.load(
+                    s, dns_domains(self.store), elb_domain(self.store, self.region)
+                )
+                self.seen, self.loaded_at = now, time.monotonic()
+
+    def on_miss(self) -> bool:
+        """Reload if the records may be behind; whether they changed."""
+        if time.monotonic() - self.loaded_at < MISS_RELOAD_AFTER:
+            return False
+        before = self.answerer.records
         try:
-            with store.read() as s:
-                now = dns_records.generation(s)
-                if now != seen or time.monotonic() - loaded_at > RELOAD_ANYWAY:
-                    answerer.records = dns_records.load(
-                        s, dns_domains(store), elb_domain(store, region)
-                    )
-                    seen, loaded_at = now, time.monotonic()
-        except Exception:  # the database may be away for a moment: keep the last records
-            log.exception("reloading the records failed")
-        time.sleep(RELOAD_EVERY)
+            self.poll()
+        except Exception:  # the database away: answer from what is known
+            log.exception("reloading the records on a miss failed")
+        return self.answerer.records is not before
+
+    def run(self) -> None:
+        while True:
+            try:
+                self.poll()
+            except Exception:  # the database may be away for a moment: keep the last records
+                log.exception("reloading the records failed")
+            time.sleep(RELOAD_EVERY)
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -254,7 +286,9 @@ def main(argv: list[str] | None = None) -> int:
     answerer = Answerer(host_resolvers())
     inode = procs.netns_inode(args.netns)
     _serve(open_sockets(args.netns, args.listen, shared=False), answerer)
-    threading.Thread(target=_reload, args=(store, answerer, args.region), daemon=True).start()
+    loader = Loader(store, answerer, args.region)
+    answerer.on_miss = loader.on_miss
+    threading.Thread(target=loader.run, daemon=True).start()
     threading.Thread(target=_open_public, args=(args, store, answerer), daemon=True).start()
     # Written once listening: its presence means ready; the second line names the namespace.
     tmp = args.pidfile.with_name(args.pidfile.name + ".tmp")

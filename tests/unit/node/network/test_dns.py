@@ -79,6 +79,22 @@ def test_the_server_answers_its_names_with_authority() -> None:
     assert nodata.rcode() == dns.rcode.NOERROR and not nodata.answer
 
 
+def test_a_miss_asks_for_fresh_records_before_saying_nxdomain() -> None:
+    answerer = Answerer([])
+    answerer.records = build(NAMES, ELB_DOMAIN, [], [])
+    misses: list[str] = []
+
+    def reload() -> bool:
+        misses.append("reloaded")
+        answerer.records = RECORDS
+        return True
+
+    answerer.on_miss = reload
+    reply = _ask(answerer, LB)
+    assert misses == ["reloaded"]
+    assert sorted(r.address for r in reply.answer[0]) == ["203.0.113.20", "203.0.113.21"]
+
+
 @pytest.fixture
 def upstream() -> Iterator[int]:
     """A resolver on loopback answering every A query with 192.0.2.1."""
