@@ -22,7 +22,8 @@ export MALLEE_TEST_PG_URL
 
 PYTEST=(python -m pytest -q -p no:cacheprovider)
 PG_MARKS="not nodb and not dataplane"
-# The Debian VM modules boot a full Debian under TCG: a third of the SQLite pass on one core.
+# The Debian VM modules boot a full Debian under TCG (ten minutes on one core): one starts
+# the other lane (it builds the image), the other ends this one (the image built by then).
 DEBIAN=(tests/vm/test_debian_image.py tests/vm/test_debian_import.py)
 
 if [ $# -gt 0 ]; then
@@ -35,19 +36,20 @@ if [ $# -gt 0 ]; then
 fi
 
 # The whole run, in two lanes on the two cores (each cloud a test starts has its own data
-# dir, namespaces and ports, so the lanes never meet): the Debian VM tests and then the
-# PostgreSQL pass in the background; the rest of the SQLite pass and then the S3 pass here.
+# dir, namespaces and ports, so the lanes never meet): the Debian image's VM tests and then the
+# PostgreSQL pass in the background; the rest of the SQLite pass, the S3 pass and the Debian
+# import VM tests here.
 lanes=$(mktemp -d /tmp/mallee-lanes.XXXXXX)
 (
   set +e
-  echo "== Debian VM tests on SQLite"
-  MALLEE_TEST_DB=sqlite "${PYTEST[@]}" --basetemp="$lanes/debian" "${DEBIAN[@]}" || exit 1
+  echo "== Debian image VM tests on SQLite"
+  MALLEE_TEST_DB=sqlite "${PYTEST[@]}" --basetemp="$lanes/debian" "${DEBIAN[0]}" || exit 1
   echo "== tests on PostgreSQL"
   MALLEE_TEST_DB=postgres "${PYTEST[@]}" --basetemp="$lanes/pg" -m "$PG_MARKS" || exit 1
 ) > "$lanes/b.log" 2>&1 &
 lane_b=$!
 status=0
-echo "== tests on SQLite (the Debian VM tests in the other lane)"
+echo "== tests on SQLite (the Debian VM tests after)"
 MALLEE_TEST_DB=sqlite "${PYTEST[@]}" --basetemp="$lanes/sqlite" \
   --ignore="${DEBIAN[0]}" --ignore="${DEBIAN[1]}" || status=1
 # Once more, only the S3 e2e tests, with object data in an independent S3 server (moto_server)
@@ -55,6 +57,8 @@ MALLEE_TEST_DB=sqlite "${PYTEST[@]}" --basetemp="$lanes/sqlite" \
 echo "== S3 tests through the s3 backend"
 MALLEE_TEST_DB=sqlite MALLEE_TEST_S3_BACKEND=1 "${PYTEST[@]}" --basetemp="$lanes/s3" \
   -m e2e tests/e2e/test_s3_*.py || status=1
+echo "== Debian import VM tests on SQLite"
+MALLEE_TEST_DB=sqlite "${PYTEST[@]}" --basetemp="$lanes/debian-import" "${DEBIAN[1]}" || status=1
 wait "$lane_b" || status=1
 cat "$lanes/b.log"
 rm -rf "$lanes"

@@ -55,6 +55,27 @@ def _due(s: Session, now: float) -> list[CwAlarm]:
     )
 
 
+def unseen_by_a_parent(s: Session, alarms: list[CwAlarm]) -> set[int]:
+    """The ids of those `alarms` whose last state change a parent composite has not yet
+    evaluated (a SetAlarmState that landed during this tick)."""
+    if not alarms:
+        return set()
+    parent = aliased(CwAlarm)
+    child = aliased(CwAlarm)
+    return set(
+        s.scalars(
+            select(child.id)
+            .join(CwAlarmChild, CwAlarmChild.child_name == child.name)
+            .join(parent, parent.id == CwAlarmChild.parent_id)
+            .where(
+                child.id.in_([a.id for a in alarms]),
+                parent.account_id == child.account_id,
+                child.state_transitioned_at > parent.evaluated_at,
+            )
+        )
+    )
+
+
 def long_time(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%A %d %B, %Y %H:%M:%S UTC")
 

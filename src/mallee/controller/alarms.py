@@ -10,8 +10,8 @@ Each tick:
 2. Composite alarms are evaluated when one of their children changed state since they last
    were (or when they are new), in rounds so a composite of composites follows in the same
    tick; before the metric alarms too, so a SetAlarmState on a child is seen before the
-   child's evaluation undoes it. SetAlarmState on a composite holds until a child changes,
-   as in AWS.
+   child's evaluation undoes it (a child changed after its parents' pass waits a tick).
+   SetAlarmState on a composite holds until a child changes, as in AWS.
 3. The outbox's pending actions run (controller/alarm_actions.py).
 
 A state change is one transaction (mallee.metrics.alarm_state.transition): the alarm row,
@@ -203,6 +203,11 @@ class AlarmEngine:
                     )
                 )
             )
+            # A child whose change its composite has not seen waits for the next tick, whose
+            # composite pass comes first: evaluating it now could undo a SetAlarmState before
+            # any composite saw it.
+            unseen = alarm_composite.unseen_by_a_parent(s, due)
+            due = [a for a in due if a.id not in unseen]
             read = self._read_batched(s, due, now) if self.batch_reads else {}
             decisions: list[tuple[CwAlarm, Decision | None]] = [
                 (alarm, self._decide(s, alarm, now, read.get(alarm.id))) for alarm in due

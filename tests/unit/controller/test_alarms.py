@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from mallee.controller import alarm_actions
 from mallee.controller.alarm_actions import ActionFailed, ActionRunner
 from mallee.controller.alarm_eval import Rule, Slot, decide, java_double
-from mallee.controller.alarms import AlarmEngine, next_evaluation
+from mallee.controller.alarms import AlarmEngine, TickOutcome, next_evaluation
 from mallee.metrics import alarm_state
 from mallee.metrics.points import Bucket
 from mallee.store import Store
@@ -474,3 +474,37 @@ def test_batched_reads_answer_as_the_metric_store_does(store: Store, account: st
     engine = AlarmEngine(store, metrics.statistics, region=REGION, batch_reads=True)
     engine.tick(T0 + 61)
     assert alarm(store, "cpu").state_value == "ALARM"
+
+
+def test_a_child_set_during_a_tick_waits_for_its_composite(store: Store, account: str) -> None:
+    add_alarm(store, "cpu")
+    add_alarm(
+        store,
+        "parent",
+        alarm_type="CompositeAlarm",
+        namespace="",
+        metric_name="",
+        dimensions="[]",
+        alarm_rule="ALARM(cpu)",
+    )
+    with store.session() as s:
+        parent_id = s.scalars(select(CwAlarm.id).where(CwAlarm.name == "parent")).one()
+        s.add(CwAlarmChild(parent_id=parent_id, child_name="cpu"))
+    engine = AlarmEngine(store, FakeMetrics(), region=REGION)
+    engine.tick(T0 + 61)
+    assert alarm(store, "parent").state_value == "OK"
+    # A SetAlarmState lands after this tick's composite pass, before its metric pass: the
+    # child (no data) is not evaluated back until its parent has seen it.
+    with store.session() as s:
+        assert alarm_state.transition(s, alarm(store, "cpu"), "ALARM", "test", None, T0 + 121.5)
+    engine.evaluate_metric_alarms(T0 + 122, TickOutcome())
+    assert alarm(store, "cpu").state_value == "ALARM"
+    engine.tick(T0 + 123)
+    # The parent followed the child to ALARM, then back when the child's evaluation undid it.
+    moves = [h.summary for h in history(store, "parent", "StateUpdate")]
+    assert moves == [
+        "Alarm updated from INSUFFICIENT_DATA to OK",
+        "Alarm updated from OK to ALARM",
+        "Alarm updated from ALARM to OK",
+    ]
+    assert alarm(store, "cpu").state_value == "INSUFFICIENT_DATA"
