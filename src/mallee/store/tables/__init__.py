@@ -2,6 +2,7 @@
 
 from mallee.store.tables import (
     alarms,
+    autoscaling,
     compute,
     ebs,
     ec2,
@@ -19,6 +20,7 @@ from mallee.store.tables import (
 
 __all__ = [
     "alarms",
+    "autoscaling",
     "compute",
     "ebs",
     "ec2",
