@@ -6,14 +6,12 @@ Usage: python bench/api_throughput.py [--seconds 10] [--ops sts,iam,iamw]
 from __future__ import annotations
 
 import argparse
-import re
-import subprocess
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
-from servers import Server, rss_mib, signed, start_mallee_api, start_moto, stop
+import replay
+from servers import Server, rss_mib, start_mallee_api, start_moto, stop
 
 OPS = {
     "sts": ("sts", "Action=GetCallerIdentity&Version=2011-06-15"),
@@ -41,65 +39,17 @@ def prepare(server: Server) -> None:
     iam.create_user(UserName="bench")
 
 
-@dataclass
-class Result:
-    rps: float
-    p50_ms: float
-    p99_ms: float
-
-
-def wrk_script(server: Server, service: str, body: str, path: Path) -> None:
-    """A wrk Lua script replaying one SigV4-signed request (valid for 15 minutes)."""
-    req = signed(server, service, body)
-    lines = ['wrk.method = "POST"', f'wrk.body = "{body}"']
-    for k, v in req.headers.items():
-        lines.append(f'wrk.headers["{k}"] = "{v}"')
-    path.write_text("\n".join(lines) + "\n")
-
-
-def wrk(url: str, script: Path, conns: int, seconds: int) -> Result:
-    out = subprocess.run(
-        [
-            "taskset",
-            "-c",
-            "1",
-            "wrk",
-            "-t1",
-            f"-c{conns}",
-            f"-d{seconds}s",
-            "--latency",
-            # A slow peer (moto listing 1,000 entries) is measured, not cut off at 2 s.
-            "--timeout",
-            "30s",
-            "-s",
-            str(script),
-            url + "/",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    if "Non-2xx" in out:
-        raise SystemExit(f"non-2xx answers from {url}:\n{out}")
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-
-    def pct(p: str) -> float:
-        m = re.search(rf"\s{p}%\s+([\d.]+)(us|ms|s)", out)
-        assert m, out
-        scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)]
-        return float(m.group(1)) * scale
-
-    return Result(rps, pct("50"), pct("99"))
-
-
 def measure(server: Server, ops: list[str], seconds: int, tmp: Path) -> dict[str, object]:
     out: dict[str, object] = {"rss_idle_mib": rss_mib(server.proc.pid)}
     for op in ops:
         service, body = OPS[op]
         script = tmp / f"{server.name}-{op}.lua"
-        wrk_script(server, service, body, script)
-        wrk(server.url, script, 4, 2)  # warm-up
-        out[op] = (wrk(server.url, script, 8, seconds), wrk(server.url, script, 1, seconds))
+        replay.wrk_script(server, service, body, script, "eucalyptus")
+        replay.wrk(server.url, script, 4, 2)  # warm-up
+        out[op] = (
+            replay.wrk(server.url, script, 8, seconds),
+            replay.wrk(server.url, script, 1, seconds),
+        )
     return out
 
 
@@ -127,14 +77,11 @@ def main() -> None:
         (mt, ml), (tt, tl) = m[op], t[op]  # type: ignore[misc]
         name = OPS[op][1].split("&")[0].split("=")[1]
         print(f"{name + ' req/s (8 conns)':28}{mt.rps:12.0f}{tt.rps:12.0f}{mt.rps / tt.rps:9.2f}x")
-        print(
-            f"{name + ' p50 ms (1 conn)':28}{ml.p50_ms:12.2f}{tl.p50_ms:12.2f}"
-            f"{tl.p50_ms / ml.p50_ms:9.2f}x"
-        )
-        print(
-            f"{name + ' p99 ms (1 conn)':28}{ml.p99_ms:12.2f}{tl.p99_ms:12.2f}"
-            f"{tl.p99_ms / ml.p99_ms:9.2f}x"
-        )
+        for label, m_s, t_s in (("p50", ml.p50, tl.p50), ("p99", ml.p99, tl.p99)):
+            print(
+                f"{name + f' {label} ms (1 conn)':28}{m_s * 1e3:12.2f}{t_s * 1e3:12.2f}"
+                f"{t_s / m_s:9.2f}x"
+            )
 
 
 if __name__ == "__main__":

@@ -104,7 +104,8 @@ def put_rate(server: Server, seconds: float, conns: int, tmp: Path) -> tuple[flo
     script = wrk_script(server, body, tmp / f"{server.name}-put.lua")
     replay.wrk(server.url, script, conns, 1)  # warm-up: the model's first load, the first rows
     cpu = cpu_seconds(server.proc.pid)
-    rps, _, done = replay.wrk(server.url, script, conns, seconds)
+    run = replay.wrk(server.url, script, conns, seconds)
+    rps, done = run.rps, run.requests
     return rps, (cpu_seconds(server.proc.pid) - cpu) / done
 
 
@@ -149,7 +150,7 @@ def stats_time(
     data, _ = Replayer(server).send(body)
     script = wrk_script(server, body, tmp / f"{server.name}-stats.lua")
     replay.wrk(server.url, script, 1, 1)  # warm-up
-    _, p50, _ = replay.wrk(server.url, script, 1, seconds)
+    p50 = replay.wrk(server.url, script, 1, seconds).p50
     return p50, data.count(b"<Timestamp>"), len(data)
 
 
@@ -197,8 +198,8 @@ def ceiling(body: str, size: int, conns: int, seconds: float, tmp: Path) -> tupl
             except OSError:
                 time.sleep(0.05)
         fake = Server("canned", proc, url, "AKIAIOSFODNN7EXAMPLE", "x" * 40)
-        rps, p50, _ = replay.wrk(url, wrk_script(fake, body, tmp / "canned.lua"), conns, seconds)
-        return rps, p50
+        run = replay.wrk(url, wrk_script(fake, body, tmp / "canned.lua"), conns, seconds)
+        return run.rps, run.p50
     finally:
         proc.terminate()
         proc.wait()

@@ -35,6 +35,7 @@ import boto3
 from botocore.config import Config
 
 import dataplanes
+import replay
 from servers import Server, start_mallee, stop
 from vm_boot import GUEST_TYPE, REAL_NODE, ec2_client, until, wait_for_node
 
@@ -73,10 +74,8 @@ def wrk(outside: str, url: str, seconds: float, conns: int) -> tuple[float, floa
     """(requests/s, median latency in s) from the public namespace."""
     duration = f"-d{max(1, round(seconds))}s"
     out = run_in(outside, "wrk", "-t1", f"-c{conns}", duration, "--latency", url)
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out.stdout).group(1))  # type: ignore[union-attr]
-    m = re.search(r"\s50%\s+([\d.]+)(us|ms|s)", out.stdout)
-    assert m, out.stdout + out.stderr
-    return rps, float(m.group(1)) * {"us": 1e-6, "ms": 1e-3, "s": 1.0}[m.group(2)]
+    run = replay.parse(out.stdout)
+    return run.rps, run.p50
 
 
 def backends(ec2: Any, keyfile: Path) -> list[dict[str, Any]]:
