@@ -651,15 +651,21 @@ def test_vpc_load_balancer(acct: Account) -> None:
     extra_name = unique("group")
     extra = acct.ec2.create_security_group(GroupName=extra_name, Description="lb")["GroupId"]
     name = unique()
+    # No worker of this cloud can be internal (no public address, DNS of the interfaces).
+    with pytest.raises(ClientError) as err:
+        acct.elb.create_load_balancer(
+            LoadBalancerName=name, Listeners=[HTTP], Subnets=[subnet["SubnetId"]], Scheme="internal"
+        )
+    assert error(err) == ("InvalidConfigurationRequest", 409)
     dns = acct.elb.create_load_balancer(
-        LoadBalancerName=name, Listeners=[HTTP], Subnets=[subnet["SubnetId"]], Scheme="internal"
+        LoadBalancerName=name, Listeners=[HTTP], Subnets=[subnet["SubnetId"]]
     )["DNSName"]
-    assert dns.startswith(f"internal-{name}-")
+    assert dns.startswith(f"{name}-")
     d = acct.describe(name)
     assert d["VPCId"] == vpc["VpcId"] and d["Subnets"] == [subnet["SubnetId"]]
-    assert d["AvailabilityZones"] == [acct.zone] and d["Scheme"] == "internal"
+    assert d["AvailabilityZones"] == [acct.zone] and d["Scheme"] == "internet-facing"
     assert d["SecurityGroups"] == [default["GroupId"]]
-    assert "CanonicalHostedZoneName" not in d
+    assert d["CanonicalHostedZoneName"] == dns
     assert acct.elb.apply_security_groups_to_load_balancer(
         LoadBalancerName=name, SecurityGroups=[extra]
     )["SecurityGroups"] == [extra]

@@ -40,7 +40,7 @@ from mallee.store.tables.elb import (
     ElbWorker,
     bump_elb,
 )
-from mallee.store.tables.network import Ec2Address
+from mallee.store.tables.network import Ec2Address, bump_network
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +150,7 @@ class ElbManager:
                 )
                 if not _changed(placed):
                     raise _Undo("moved on")
-                bump_elb(s)
+                _bump(s)
         except _Undo as why:
             if str(why) == "no address":
                 self._once(w, "no address", "worker %s of %s waits: the address pool is empty (%s)")
@@ -162,6 +162,13 @@ class ElbManager:
         if (w.id, reason) not in self._logged:
             self._logged.add((w.id, reason))
             log.warning(message, w.id, w.lb_id, w.zone)
+
+
+def _bump(s: Session) -> None:
+    """A worker's node changed: the ELB generation for the nodes' workers, and the network
+    generation for the VPC data path, which plugs a worker in a VPC's subnet on its node."""
+    bump_elb(s)
+    bump_network(s)
 
 
 def _anything_to_do(r: Session) -> bool:
@@ -253,7 +260,7 @@ def _move(store: Store, w: _Worker, node: str) -> bool:
         )
         if not _changed(done):
             return False
-        bump_elb(s)
+        _bump(s)
     log.warning("node %s is silent: ELB worker %s of %s moves to %s", w.node, w.id, w.lb_id, node)
     return True
 
@@ -276,7 +283,7 @@ def _forget(store: Store, w: _Worker, account: str | None) -> int:
                 )
             )
         s.execute(delete(ElbInstanceHealth).where(ElbInstanceHealth.worker_id == w.id))
-        bump_elb(s)
+        _bump(s)
     log.info("ELB worker %s of %s is gone (address %s freed)", w.id, w.lb_id, w.public_ip)
     return 1
 

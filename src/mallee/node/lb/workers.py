@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from mallee.identity.server_certificates import pem_bundle
 from mallee.network_config import NetworkConfig, parse
-from mallee.node.lb import netns, rows
+from mallee.node.lb import netns, rows, vpc
 from mallee.node.lb.access_logs import AccessLogs
 from mallee.node.lb.config import Paths, render
 from mallee.node.lb.counters import CounterRows
@@ -41,6 +41,7 @@ from mallee.node.network.names import lb_netns_for, public_netns_for
 from mallee.registry import properties
 from mallee.store.db import Store
 from mallee.store.tables.elb import ElbInstanceHealth, ElbWorker, elb_generation
+from mallee.store.tables.network import network_generation
 from mallee.store.upsert import upsert
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,7 @@ class _Running:
     lb_id: str
     instances: tuple[str, ...]
     network: tuple[object, ...] = ()
+    in_vpc: bool = False
 
 
 class ElbWorkers:
@@ -90,6 +92,8 @@ class ElbWorkers:
         self.socket_dir = socket_dir
         self.pem_source = pem_source or functools.partial(_pem_bundle, data_dir=data_dir)
         self.generation = -1
+        # The network generation (groups, a VPC's interfaces) last applied.
+        self.net_generation = -1
         self._running: dict[str, _Running] = {}
         # worker id -> (lb id, instance id) -> (state, reason, description) in the database.
         self._written: dict[str, dict[tuple[str, str], tuple[str, str, str]]] = {}
@@ -123,7 +127,11 @@ class ElbWorkers:
         now, mono = time.time(), time.monotonic()
         with self.store.read() as s:
             gen = elb_generation(s)
+            net_gen = network_generation(s)
             mine = rows.workers(s, self.node_name)
+        if net_gen != self.net_generation:
+            self.net_generation = net_gen
+            self._force = True
         if self._due(gen, mine, now, mono):
             self._refreshed = mono
             self._force = False
@@ -155,6 +163,9 @@ class ElbWorkers:
             lbs = rows.balancers(s, {w.lb_id for w in live})
             routes = rows.node_routes(s)
             certs = self._pems(s, lbs.values())
+            sides = vpc.sides(
+                s, self.cloud_id, self.node_name, [(w.id, w.lb_id, w.zone) for w in live]
+            )
         config = parse(properties.get_json(self.store, "cloud.network.network_configuration"))
         failed = False
         live_ids = {w.id for w in live}
@@ -164,7 +175,10 @@ class ElbWorkers:
                     self.stop(w.id)
                     self._stopped(w.id)
                 elif w.id in live_ids and w.lb_id in lbs:
-                    self._run(w, lbs[w.lb_id], gen, now, config, routes, certs)
+                    self._run(w, lbs[w.lb_id], gen, now, config, routes, certs, sides.get(w.id))
+            except vpc.LegNotReady as why:
+                log.info("ELB worker %s waits for its VPC subnet: %s", w.id, why)
+                failed = True
             except Exception:
                 log.exception("ELB worker %s failed to apply; trying again", w.id)
                 failed = True
@@ -191,13 +205,19 @@ class ElbWorkers:
         config: NetworkConfig,
         routes: dict[str, str],
         certs: dict[str, bytes],
+        side: vpc.VpcSide | None = None,
     ) -> None:
         hp = self.haproxy(w.id)
+        if side is not None:
+            # Its back ends are the VPC's, reached through its leg: the nodes' EDGE subnets
+            # are no business of its, and may overlap the VPC's block.
+            routes = {}
         network = (
             w.public_ip,
             str(config.public_subnet),
             str(config.public_gateway),
             tuple(sorted(routes.items())),
+            side,
         )
         known = self._running.get(w.id)
         if known is None or known.network != network or not links.exists(hp.netns):
@@ -210,6 +230,9 @@ class ElbWorkers:
                 str(config.public_gateway),
                 routes,
             )
+        if side is not None:
+            vpc.ensure_leg(hp.netns, side.leg)
+            vpc.guard_listeners(hp.netns, side.ingress)
         chosen = backends(lb, w.zone, now)
         pems = self._write_pems(hp.run_dir, lb, certs)
         logs = hp.stats_socket.with_suffix(".log")
@@ -228,7 +251,9 @@ class ElbWorkers:
         elif changed:
             log.info("ELB worker %s of %s: reloading HAProxy", w.id, lb.id)
             hp.reload()
-        self._running[w.id] = _Running(lb.id, tuple(b.instance_id for b in chosen), network)
+        self._running[w.id] = _Running(
+            lb.id, tuple(b.instance_id for b in chosen), network, side is not None
+        )
         if w.state == "pending" or w.applied_generation != gen:
             self._applied(w.id, gen)
 
@@ -386,4 +411,9 @@ class ElbWorkers:
                 self._force = True
             elif hp.pid() is None:
                 log.warning("ELB worker %s: HAProxy is gone; starting it again", worker_id)
+                self._force = True
+            elif self._running[worker_id].in_vpc and not vpc.has_leg(hp.netns):
+                # Its VPC's namespace was rebuilt (drift), and the veth went with it.
+                log.warning("ELB worker %s lost its VPC leg: plugging it again", worker_id)
+                self._running.pop(worker_id, None)
                 self._force = True

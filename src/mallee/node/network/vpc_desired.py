@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from mallee.node.lb.vpc import elb_nics, with_members
 from mallee.node.network import desired
 from mallee.node.network.desired import NETWORKED_STATES, Rule
 from mallee.node.network.vpc_names import VNI_BLOCK
@@ -148,6 +149,9 @@ def load(s: Session, node: str) -> VpcState:
     vpc_rows = [r for r in vpc_rows if int(r[1] or 0) % VNI_BLOCK == 0]
     vpc_ids = [str(r[0]) for r in vpc_rows]
     nics = _nics(s, vpc_ids)
+    elb = elb_nics(s, vpc_ids)  # load balancers' workers plugged into subnets: ports too
+    for vid, fields in elb:
+        nics[vid].append(Nic(*fields))
     nats = [
         NatGateway(str(i), str(sub), str(priv), str(pub), nat_node(str(i), list(nodes)),
                    str(st))
@@ -202,7 +206,7 @@ def load(s: Session, node: str) -> VpcState:
     local_groups = sorted({g for v in vpcs for n in v.nics if n.node == node for g in n.groups})
     rules = desired._rules(s, local_groups)  # EDGE's reading of groups, not a second one
     peers = sorted({r.peer_group for rs in rules.values() for r in rs if r.peer_group})
-    members = desired._members(s, peers)
+    members = with_members(desired._members(s, peers), elb)
     return VpcState(generation, node, vpcs, nodes, rules, members, deleting)
 
 

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from mallee.api.context import RequestContext
 from mallee.identity.clock import now
 from mallee.services.base import Operations, Params, Result, Runtime
-from mallee.services.elb import errors, rows
+from mallee.services.elb import errors, network, rows
 from mallee.store.tables.ec2 import Ec2Instance
 from mallee.store.tables.elb import (
     ElbInstance,
@@ -61,6 +61,23 @@ def _registered(s: Session, lb_id: str) -> list[dict[str, str]]:
     return [{"InstanceId": i} for i in found]
 
 
+def _same_network(s: Session, lb: ElbLoadBalancer, instances: Sequence[Ec2Instance]) -> None:
+    """A worker reaches only the instances of its own network: a load balancer in a user VPC
+    those of its VPC, any other those of EDGE (the default VPC's)."""
+    own = network.group_vpc_key(s, lb.vpc_id) if lb.vpc_id else ""
+    keys: dict[str, str] = {}
+    for inst in instances:
+        vpc = inst.vpc_id or ""
+        if vpc not in keys:
+            keys[vpc] = network.group_vpc_key(s, vpc) if vpc else ""
+        if keys[vpc] != own:
+            raise errors.invalid_instance(
+                f"EC2 instance {inst.id} is not in the same VPC as ELB."
+                if own
+                else f"EC2 instance {inst.id} is in a VPC; this load balancer is not."
+            )
+
+
 def register_instances(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
     ids = _ids(params)
     with rt.store.session() as s:
@@ -71,6 +88,7 @@ def register_instances(rt: Runtime, ctx: RequestContext, params: Params) -> Resu
             raise errors.invalid_instance(
                 f"The requested instance(s) are not valid: {', '.join(bad)}"
             )
+        _same_network(s, lb, [found[i] for i in ids])
         for instance_id in ids:
             row = s.get(ElbInstance, (lb.id, instance_id))
             if row is None:

@@ -14,7 +14,7 @@ from mallee.identity.clock import now
 from mallee.registry import properties
 from mallee.services import page_tokens
 from mallee.services.base import Operations, Params, Result, Runtime
-from mallee.services.elb import checks, errors, network, rows, views
+from mallee.services.elb import checks, errors, interfaces, network, rows, views
 from mallee.store.tables.elb import (
     ElbBackendPolicies,
     ElbInstance,
@@ -130,6 +130,13 @@ def create_load_balancer(rt: Runtime, ctx: RequestContext, params: Params) -> Re
         if count >= quota:
             raise errors.too_many_load_balancers(quota)
         zones, subnets, vpc_id, groups = _placement(rt, s, account, params)
+        if scheme == "internal":
+            # Its workers would need no public address and DNS answers of the subnets'
+            # interfaces, which this cloud does not give yet: refused rather than published.
+            raise errors.invalid_configuration(
+                "The requested scheme internal is not supported by this cloud: load "
+                "balancers are internet-facing"
+            )
         check_certificates(s, account, items)
         lb_id = _new_id(s)
         prefix = "internal-" if scheme == "internal" else ""
@@ -149,6 +156,9 @@ def create_load_balancer(rt: Runtime, ctx: RequestContext, params: Params) -> Re
             )
         )
         s.flush()
+        lb = s.get(ElbLoadBalancer, lb_id)
+        if lb is not None and subnets:
+            interfaces.sync(s, lb, network.subnets(s, account, subnets), groups)
         for item in items:
             s.add(listener_row(lb_id, item))
         for key, value in tags:
@@ -174,6 +184,7 @@ def delete_load_balancer(rt: Runtime, ctx: RequestContext, params: Params) -> Re
             ElbTag,
         ):
             s.execute(delete(table).where(table.lb_id == lb.id))
+        interfaces.drop_all(s, lb.id)
         s.delete(lb)
         bump_elb(s)
     return {}

@@ -2,9 +2,19 @@
 
 A load balancer made with AvailabilityZones is EC2-Classic style, as Eucalyptus' EDGE load
 balancers were: no VPC, no security groups of its own. One made with Subnets records the
-subnets' VPC and zones and takes security groups of that VPC. The data path is EDGE's for both
-today: the workers serve the subnets' zones from the cloud's public pool, so the subnets of a
-user VPC are stored and described but their VPC's routing is not applied to the workers yet.
+subnets' VPC and zones and takes security groups of that VPC.
+
+In a user VPC it has, per subnet, a requester-managed interface (interfaces.py) with an
+address of the subnet and its groups; its worker of that zone is plugged into the subnet with
+that interface (node/lb/vpc.py), so the instances' groups judge its packets by the interface's
+address and groups, and its own groups' ingress rules guard its listeners on the public side,
+where it keeps its public address for clients. It takes only instances of its VPC (and an
+EDGE load balancer only EDGE's). Subnets of the default VPC are EDGE's: no interface, the
+workers reach the instances from their public address.
+
+The `internal` scheme is refused (InvalidConfigurationRequest): an internal worker would have
+no public address and its DNS name would answer with the interfaces' addresses, neither of
+which this cloud's workers and DNS do yet.
 """
 
 from __future__ import annotations

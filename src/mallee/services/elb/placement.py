@@ -4,9 +4,11 @@ VPC). A change of zones moves the controller's workers: one per load balancer pe
 
 from __future__ import annotations
 
+from sqlalchemy.orm import Session
+
 from mallee.api.context import RequestContext
 from mallee.services.base import Operations, Params, Result, Runtime
-from mallee.services.elb import errors, network, rows
+from mallee.services.elb import errors, interfaces, network, rows
 from mallee.store.tables.elb import ElbLoadBalancer, bump_elb
 from mallee.store.tables.vpc import Ec2Subnet
 
@@ -49,10 +51,11 @@ def disable_zones(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
     return {"AvailabilityZones": zones}
 
 
-def _set_subnets(lb: ElbLoadBalancer, found: list[Ec2Subnet]) -> list[str]:
+def _set_subnets(s: Session, lb: ElbLoadBalancer, found: list[Ec2Subnet]) -> list[str]:
     ids = [r.id for r in found]
     lb.subnets = rows.dump(ids)
     lb.zones = rows.dump([r.zone for r in found])
+    interfaces.sync(s, lb, found, rows.names(lb.security_groups))
     return ids
 
 
@@ -66,7 +69,7 @@ def attach_subnets(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
             raise errors.invalid_configuration(
                 f"The subnets must be in the load balancer's VPC {lb.vpc_id}"
             )
-        ids = _set_subnets(lb, found)
+        ids = _set_subnets(s, lb, found)
         bump_elb(s)
     return {"Subnets": ids}
 
@@ -79,7 +82,7 @@ def detach_subnets(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
         keep = [i for i in rows.names(lb.subnets) if i not in gone]
         if not keep:
             raise errors.invalid_configuration("Cannot detach every subnet from a load balancer")
-        ids = _set_subnets(lb, network.subnets(s, ctx.principal.account_id, keep))
+        ids = _set_subnets(s, lb, network.subnets(s, ctx.principal.account_id, keep))
         bump_elb(s)
     return {"Subnets": ids}
 
@@ -93,6 +96,8 @@ def apply_security_groups(rt: Runtime, ctx: RequestContext, params: Params) -> R
             raise errors.validation("SecurityGroups must name at least one security group")
         groups = network.security_groups(s, ctx.principal.account_id, str(lb.vpc_id), wanted)
         lb.security_groups = rows.dump(groups)
+        found = network.subnets(s, ctx.principal.account_id, rows.names(lb.subnets))
+        interfaces.sync(s, lb, found, groups)
         bump_elb(s)
     return {"SecurityGroups": groups}
 

@@ -162,6 +162,23 @@ class ElbInstanceHealth(Base):
     updated_at: Mapped[float] = mapped_column(Float)
 
 
+class ElbInterface(Base):
+    """A load balancer's requester-managed network interface in one of its subnets of a user
+    VPC (the api makes and deletes it with the subnet's attachment): the address its worker of
+    that subnet's zone uses inside the VPC (node/lb/vpc.py plugs it into the subnet)."""
+
+    __tablename__ = "elb_interfaces"
+
+    lb_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey(_LB, ondelete=_CASCADE), primary_key=True
+    )
+    subnet_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    zone: Mapped[str] = mapped_column(String(255))
+    interface_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("ec2_network_interfaces.id", ondelete=_CASCADE), index=True
+    )
+
+
 class ElbTag(Base):
     __tablename__ = "elb_tags"
 
