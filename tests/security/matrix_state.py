@@ -155,6 +155,17 @@ def _ec2(world: World) -> Readers:
             (s["SnapshotId"], s["State"], s.get("Description"), s.get("Tags"))
             for s in ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"]
         ],
+        "launch_templates": lambda: [
+            (
+                v["LaunchTemplateId"],
+                v["VersionNumber"],
+                v["DefaultVersion"],
+                v["LaunchTemplateData"],
+            )
+            for v in ec2.describe_launch_template_versions(
+                LaunchTemplateId=named["LaunchTemplateId"]
+            )["LaunchTemplateVersions"]
+        ],
         "snapshot_permissions": lambda: ec2.describe_snapshot_attribute(
             SnapshotId=named["SnapshotId"], Attribute="createVolumePermission"
         )["CreateVolumePermissions"],

@@ -463,6 +463,10 @@ def _ec2_resources(world: World) -> tuple[dict[str, Any], set[str]]:
     snapshot = ec2.create_snapshot(VolumeId=volume, Description="matrix")["SnapshotId"]
     _wait_snapshot(ec2, snapshot)
     vpc = _vpc_resources(ec2)
+    template = ec2.create_launch_template(
+        LaunchTemplateName="matrix-template",
+        LaunchTemplateData={"ImageId": default["Images"][0]["ImageId"], "KeyName": "matrix-key"},
+    )["LaunchTemplate"]["LaunchTemplateId"]
     named = {
         "InstanceId": instance,
         "InstanceIds": [instance],
@@ -493,6 +497,9 @@ def _ec2_resources(world: World) -> tuple[dict[str, Any], set[str]]:
         "SnapshotId": snapshot,
         "SnapshotIds": [snapshot],
         "SourceSnapshotId": snapshot,
+        "LaunchTemplateId": template,
+        "LaunchTemplateName": "matrix-template",
+        "LaunchTemplateIds": [template],
         **{name: value for name, value in vpc.items()},
         **{f"{name}s": [value] for name, value in vpc.items()},
     }
@@ -506,6 +513,7 @@ def _ec2_resources(world: World) -> tuple[dict[str, Any], set[str]]:
         address["PublicIp"],
         volume,
         snapshot,
+        template,
         *rule_ids,
         *vpc.values(),
     }
@@ -574,5 +582,7 @@ ALTERNATIVES: dict[str, tuple[tuple[str, ...], ...]] = {
         ("KeyPairIds", "KeyNames"),
         ("AllocationId", "PublicIp"),
         ("AllocationIds", "PublicIps"),
+        ("LaunchTemplateId", "LaunchTemplateName"),
+        ("LaunchTemplateIds", "LaunchTemplateNames"),
     ),
 }

@@ -25,6 +25,7 @@ from mallee.services.ec2.default_vpc import default_vpc_ready
 from mallee.services.ec2.filters import lookup, matches, parse_filters
 from mallee.services.ec2.instance_profiles import authorize_pass_role
 from mallee.services.ec2.interface_views import Interface, of_instances
+from mallee.services.ec2.launch_template_merge import with_template
 from mallee.services.ec2.pagination import page
 from mallee.services.ec2.tags import tags_for
 from mallee.store.tables.compute import InstanceConsole
@@ -72,6 +73,7 @@ def run_instances(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
         earlier = _by_token(rt, ctx, str(token))
         if earlier is not None:
             return earlier
+    params = with_template(rt, ctx, params)
     # Before the launch's write transaction: authorizing reads (and may note a key's use).
     authorize_pass_role(rt, ctx, params.get("IamInstanceProfile"))
     # The launch goes into the account's default VPC unless it names a subnet.

@@ -26,6 +26,8 @@ from mallee.services.ec2 import (
     instances,
     internet_gateways,
     keypairs,
+    launch_template_arns,
+    launch_templates,
     nat_gateways,
     network_acls,
     network_interfaces,
@@ -75,6 +77,7 @@ class Ec2Provider(Provider):
         nat_gateways.OPERATIONS,
         account_attributes.OPERATIONS,
         network_interfaces.OPERATIONS,
+        launch_templates.OPERATIONS,
     )
     # Eucalyptus: only the cloud administrator edits the instance types.
     admin_operations: ClassVar[frozenset[str]] = frozenset({"ModifyInstanceTypeAttribute"})
@@ -86,7 +89,8 @@ class Ec2Provider(Provider):
         # instances) they name, as AWS's resource-level permissions, and so are launches and
         # image registrations on the snapshots they use; the others on "*".
         return (
-            snapshots.resources(ctx)
+            launch_template_arns.resources(self.store, ctx)
+            or snapshots.resources(ctx)
             or volume_attachments.resources(self.store, ctx)
             or block_device_arns.resources(self.store, ctx)
             or vpc_arns.resources(self.store, ctx)
