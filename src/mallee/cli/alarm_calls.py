@@ -1,7 +1,9 @@
 """What `mallee controller`'s alarm engine is given to reach the services: the gateway's
 internal call as an alarm's account (its root, as AWS runs an alarm's actions for the
 account), for the alarm actions (EC2 Stop/Terminate/RebootInstances, Auto Scaling's
-ExecutePolicy) and for metric math alarms (GetMetricData)."""
+ExecutePolicy) and for metric math alarms (GetMetricData). The Auto Scaling group engine is
+given the same call: it launches and terminates a group's instances (EC2 Run/
+TerminateInstances) and registers them with its load balancers as the group's account."""
 
 from __future__ import annotations
 

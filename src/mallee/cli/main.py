@@ -60,7 +60,8 @@ def cmd_controller(args: argparse.Namespace) -> int:
     from mallee.store import Store
 
     settings = _settings(args)
-    # The alarm engine's way to the services (actions, metric math), through the gateway.
+    # The alarm and group engines' way to the services (actions, metric math, launches),
+    # through the gateway.
     calls, math = alarm_calls(settings, Store(settings.database_url))
     return run_controller(settings, calls, math)
 

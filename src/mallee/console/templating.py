@@ -28,6 +28,7 @@ NAV = (
     ("/security-groups", "Security groups"),
     ("/addresses", "Elastic IPs"),
     ("/load-balancers", "Load balancers"),
+    ("/auto-scaling", "Auto Scaling"),
     ("/vpcs", "VPCs"),
     ("/buckets", "Buckets"),
     ("/alarms", "Alarms"),

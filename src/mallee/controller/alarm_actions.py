@@ -13,9 +13,9 @@ The actions:
   arn:aws:swf:<region>:<account>:action/actions/AWS_EC2.InstanceId.<Verb>/1.0): StopInstances,
   TerminateInstances, RebootInstances on the alarm's InstanceId dimension. `recover` reboots
   the instance where it is: a node here has no other host to move a VM's memory to.
-- arn:aws:autoscaling:...:scalingPolicy:...: Auto Scaling's ExecutePolicy. Until the cloud
-  has an autoscaling service the internal call answers UnknownService and the action is
-  recorded as failed; when it lands, this module needs no change.
+- arn:aws:autoscaling:...:scalingPolicy:...: Auto Scaling's ExecutePolicyForAlarm, its
+  internal-only ExecutePolicy that names the alarm (the activity's cause says which alarm
+  triggered the policy; a step or target tracking policy reads the alarm's value).
 - Anything else (SNS topics, ...) is recorded as failed: this cloud has no such service.
 """
 
@@ -70,7 +70,7 @@ class Call:
     params: dict[str, Any]
 
 
-def plan(action: str, instance_id: str, region: str) -> Call:
+def plan(action: str, instance_id: str, region: str, alarm_name: str = "") -> Call:
     """The call `action` makes, or ActionFailed when it names nothing this cloud runs."""
     parts = action.split(":")
     if len(parts) >= 6 and parts[2] == "automate" and parts[4] == "ec2":
@@ -86,8 +86,13 @@ def plan(action: str, instance_id: str, region: str) -> Call:
         group = action.split(":autoScalingGroupName/", 1)[-1].split(":policyName/", 1)[0]
         return Call(
             "autoscaling",
-            "ExecutePolicy",
-            {"AutoScalingGroupName": group, "PolicyName": action, "HonorCooldown": True},
+            "ExecutePolicyForAlarm",
+            {
+                "AutoScalingGroupName": group,
+                "PolicyName": action,
+                "HonorCooldown": True,
+                "AlarmName": alarm_name,
+            },
         )
     raise ActionFailed("UnsupportedAction", f"This cloud cannot run the action {action}")
 
@@ -161,7 +166,7 @@ class ActionRunner:
     def _one(self, row: CwAlarmAction, now: float) -> int:
         left = (row.state, row.runner)
         try:
-            call = plan(row.action, row.instance_id, self.region)
+            call = plan(row.action, row.instance_id, self.region, row.alarm_name)
         except ActionFailed as err:
             return self._finish(row, left, False, err.message, now)
         if row.state == "running" and call.operation not in IDEMPOTENT:

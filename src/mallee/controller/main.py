@@ -12,6 +12,7 @@ from mallee.config import Settings
 from mallee.controller import addresses, ebs_launches, images, lease, lifecycle, vmstate
 from mallee.controller.alarm_actions import AccountCalls
 from mallee.controller.alarms import AlarmEngine, MathReader
+from mallee.controller.autoscaling import GroupEngine
 from mallee.controller.elb import ElbManager
 from mallee.controller.elb_metrics import ElbMetricsPublisher, publish
 from mallee.controller.metrics_publisher import PublisherThread
@@ -34,7 +35,13 @@ SLOW_EVERY = 10.0
 class Controller:
     """One tick places pending instances and settles those of silent nodes."""
 
-    def __init__(self, store: Store, settings: Settings, alarms: AlarmEngine | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        alarms: AlarmEngine | None = None,
+        calls: AccountCalls | None = None,
+    ) -> None:
         self.store = store
         self.settings = settings
         self.scheduler = Scheduler()
@@ -45,6 +52,7 @@ class Controller:
         self.alarms = alarms or AlarmEngine(store, metrics_store.statistics, region=settings.region)
         self.elb = ElbManager(heartbeat_timeout=float(settings.heartbeat_timeout))
         self.elb_metrics = ElbMetricsPublisher()
+        self.autoscaling = GroupEngine(store, calls)
 
     def tick(self, now: float | None = None) -> int:
         """One pass; returns how many instances it placed."""
@@ -74,6 +82,9 @@ class Controller:
         # Alarms due, their transitions and the actions they owe (on the datapoints the
         # publisher's thread has committed by now).
         self.alarms.tick(now)
+        # Auto Scaling groups, right after the alarms: a policy an alarm just executed
+        # launches in this same tick.
+        self.autoscaling.tick(now)
         # Load balancers' workers: placed, moved off silent nodes, retired, and their addresses.
         self.elb.tick(self.store, now)
         publish(self.elb_metrics, self.store, now)
@@ -107,7 +118,7 @@ def run_controller(
         region=settings.region,
         batch_reads=True,
     )
-    controller = Controller(store, settings, engine)
+    controller = Controller(store, settings, engine, calls)
     active = False
     controller.metrics.start()
     try:

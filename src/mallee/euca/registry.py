@@ -7,6 +7,7 @@ from mallee.euca.command import Command
 from mallee.euca.commands import (
     addresses,
     alarms,
+    auto_scaling,
     conversion_tasks,
     create_image,
     euca_conf,
@@ -81,6 +82,7 @@ _ALL: tuple[Command, ...] = (
     *alarms.COMMANDS,
     *load_balancers.COMMANDS,
     *lb_instances.COMMANDS,
+    *auto_scaling.COMMANDS,
 )
 
 COMMANDS: dict[str, Command] = {c.name: c for c in _ALL}

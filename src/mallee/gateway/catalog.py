@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from mallee.api.auth.errors import Style
 from mallee.api.models import load_service_model
+from mallee.services.autoscaling.provider import AutoScalingProvider
 from mallee.services.base import Provider
 from mallee.services.cloudwatch.provider import CloudWatchProvider
 from mallee.services.ec2.provider import Ec2Provider
@@ -60,6 +61,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("sts", ("Tokens",), ("sts",), "query", StsProvider),
     ServiceSpec("cloudwatch", ("CloudWatch",), ("monitoring",), "query", CloudWatchProvider),
     ServiceSpec("elb", ("LoadBalancing",), ("elasticloadbalancing",), "query", ElbProvider),
+    ServiceSpec("autoscaling", ("AutoScaling",), ("autoscaling",), "query", AutoScalingProvider),
     ServiceSpec(
         "s3",
         ("objectstorage", "Walrus"),

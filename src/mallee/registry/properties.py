@@ -206,6 +206,22 @@ CATALOG: tuple[PropertyDef, ...] = (
         minimum=0,
         maximum=100000,
     ),
+    PropertyDef(
+        "services.autoscaling.max_groups_per_account",
+        "int",
+        "200",
+        "Auto Scaling groups each account may have (AWS's default quota is 200).",
+        minimum=0,
+        maximum=100000,
+    ),
+    PropertyDef(
+        "services.autoscaling.max_launch_configurations_per_account",
+        "int",
+        "200",
+        "Launch configurations each account may have (AWS's default quota is 200).",
+        minimum=0,
+        maximum=100000,
+    ),
 )
 
 PROPERTIES: dict[str, PropertyDef] = {p.name: p for p in CATALOG}

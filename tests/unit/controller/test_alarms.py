@@ -381,7 +381,7 @@ def test_actions_left_running_by_a_crash_never_run_twice(store: Store, account: 
     assert ActionRunner(store, calls, region=REGION).run(T0 + 2) == 0
 
 
-def test_an_auto_scaling_policy_fails_while_the_cloud_has_no_auto_scaling(
+def test_an_auto_scaling_policy_is_executed_naming_its_alarm_and_a_refusal_fails_it(
     store: Store, account: str
 ) -> None:
     policy = (
@@ -391,21 +391,24 @@ def test_an_auto_scaling_policy_fails_while_the_cloud_has_no_auto_scaling(
     add_alarm(store, "scale", alarm_actions=json.dumps([policy]))
     with store.session() as s:
         assert alarm_state.transition(s, alarm(store, "scale"), "ALARM", "test", None, T0)
-    calls = FakeCalls(
-        {"autoscaling": ActionFailed("UnknownService", "No service is named autoscaling")}
-    )
+    calls = FakeCalls({"autoscaling": ActionFailed("ValidationError", "Policy name not found")})
     ActionRunner(store, calls, region=REGION).run(T0 + 1)
     assert calls.calls == [
         (
             ACCOUNT,
             "autoscaling",
-            "ExecutePolicy",
-            {"AutoScalingGroupName": "MyASGroup", "PolicyName": policy, "HonorCooldown": True},
+            "ExecutePolicyForAlarm",
+            {
+                "AutoScalingGroupName": "MyASGroup",
+                "PolicyName": policy,
+                "HonorCooldown": True,
+                "AlarmName": "scale",
+            },
         )
     ]
     (item,) = history(store, "scale", "Action")
     assert item.summary == f"Failed to execute action {policy}"[:255]
-    assert json.loads(item.data)["error"] == "UnknownService: No service is named autoscaling"
+    assert json.loads(item.data)["error"] == "ValidationError: Policy name not found"
 
 
 def test_disabled_actions_owe_nothing(store: Store, account: str) -> None:

@@ -272,7 +272,16 @@ def test_route_raises_unknown_service_for_what_no_rule_claims() -> None:
 # The catalog ----------------------------------------------------------------------------------
 def test_the_catalog_names_each_service_once() -> None:
     names = [spec.name for spec in catalog.SERVICES]
-    assert sorted(names) == ["cloudwatch", "ec2", "elb", "empyrean", "iam", "s3", "sts"]
+    assert sorted(names) == [
+        "autoscaling",
+        "cloudwatch",
+        "ec2",
+        "elb",
+        "empyrean",
+        "iam",
+        "s3",
+        "sts",
+    ]
     assert catalog.by_name() == {spec.name: spec for spec in catalog.SERVICES}
 
 
@@ -304,6 +313,7 @@ def test_host_prefixes() -> None:
         "bootstrap": "empyrean",
         "monitoring": "cloudwatch",
         "elasticloadbalancing": "elb",
+        "autoscaling": "autoscaling",
     }
 
 
@@ -318,7 +328,7 @@ def test_signing_names_come_from_the_models_plus_the_extra_ones() -> None:
 
 def test_query_versions_cover_the_query_services_only() -> None:
     table = {v: spec.name for v, spec in catalog.by_query_version().items()}
-    assert sorted(table.values()) == ["ec2", "elb", "empyrean", "iam", "sts"]
+    assert sorted(table.values()) == ["autoscaling", "ec2", "elb", "empyrean", "iam", "sts"]
     for v, name in table.items():
         assert catalog.by_name()[name].api_version == v
     # S3 is REST: its version names it nowhere.

@@ -1,0 +1,44 @@
+"""A group's LaunchTemplate: the caller's EC2 launch template (by id or name) and a version it
+has ($Default, $Latest or a number), kept as given with both id and name filled in."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mallee.services.autoscaling import errors
+from mallee.store.tables.launch_templates import Ec2LaunchTemplate, Ec2LaunchTemplateVersion
+
+_PREFIX = "You must use a valid fully-formed launch template."
+
+
+def checked(s: Session, account_id: str, spec: dict[str, Any]) -> str:
+    """The group's launch_template column for LaunchTemplate `spec`."""
+    template_id = str(spec.get("LaunchTemplateId") or "")
+    name = str(spec.get("LaunchTemplateName") or "")
+    if bool(template_id) == bool(name):
+        raise errors.validation(f"{_PREFIX} Specify either LaunchTemplateId or LaunchTemplateName.")
+    stmt = select(Ec2LaunchTemplate).where(Ec2LaunchTemplate.account_id == account_id)
+    stmt = stmt.where(
+        Ec2LaunchTemplate.id == template_id if template_id else Ec2LaunchTemplate.name == name
+    )
+    found = s.scalars(stmt).first()
+    if found is None:
+        said = f"template ID {template_id}" if template_id else f"template name {name}"
+        raise errors.validation(
+            f"{_PREFIX} The specified launch template, with {said}, does not exist."
+        )
+    version = str(spec.get("Version") or "$Default")
+    if version not in ("$Default", "$Latest"):
+        number = int(version) if version.isdigit() else 0
+        if s.get(Ec2LaunchTemplateVersion, (found.id, number)) is None:
+            raise errors.validation(
+                f"{_PREFIX} The specified launch template version, version {version}, does "
+                "not exist."
+            )
+    return json.dumps(
+        {"LaunchTemplateId": found.id, "LaunchTemplateName": found.name, "Version": version}
+    )
