@@ -21,6 +21,8 @@ MALLEE_TEST_PG_URL=$(scripts/pg.sh start "$pgdir/data" "$port")
 export MALLEE_TEST_PG_URL
 
 PYTEST=(python -m pytest -q -p no:cacheprovider)
+# The whole run prints its slowest tests, to keep the lanes balanced under the hour.
+SLOWEST=(--durations=12)
 PG_MARKS="not nodb and not dataplane"
 # The Debian VM modules boot a full Debian under TCG (ten minutes on one core): one starts
 # the other lane (it builds the image), the other ends this one (the image built by then).
@@ -45,12 +47,13 @@ lanes=$(mktemp -d /tmp/mallee-lanes.XXXXXX)
   echo "== Debian image VM tests on SQLite"
   MALLEE_TEST_DB=sqlite "${PYTEST[@]}" --basetemp="$lanes/debian" "${DEBIAN[0]}" || exit 1
   echo "== tests on PostgreSQL"
-  MALLEE_TEST_DB=postgres "${PYTEST[@]}" --basetemp="$lanes/pg" -m "$PG_MARKS" || exit 1
+  MALLEE_TEST_DB=postgres "${PYTEST[@]}" "${SLOWEST[@]}" --basetemp="$lanes/pg" -m "$PG_MARKS" \
+    || exit 1
 ) > "$lanes/b.log" 2>&1 &
 lane_b=$!
 status=0
 echo "== tests on SQLite (the Debian VM tests after)"
-MALLEE_TEST_DB=sqlite "${PYTEST[@]}" --basetemp="$lanes/sqlite" \
+MALLEE_TEST_DB=sqlite "${PYTEST[@]}" "${SLOWEST[@]}" --basetemp="$lanes/sqlite" \
   --ignore="${DEBIAN[0]}" --ignore="${DEBIAN[1]}" || status=1
 # Once more, only the S3 e2e tests, with object data in an independent S3 server (moto_server)
 # through the s3 backend.
