@@ -564,6 +564,26 @@ def test_policies(acct: Account) -> None:
             LoadBalancerName=name, InstancePort=80, PolicyNames=["lb-sticky"]
         )
     assert error(err) == ("InvalidConfigurationRequest", 409)
+    # Back-end authentication is stored but cannot be enabled: no worker could check the key.
+    acct.elb.create_load_balancer_policy(
+        LoadBalancerName=name,
+        PolicyName="key",
+        PolicyTypeName="PublicKeyPolicyType",
+        PolicyAttributes=[{"AttributeName": "PublicKey", "AttributeValue": "MIIBIjANBgkq"}],
+    )
+    acct.elb.create_load_balancer_policy(
+        LoadBalancerName=name,
+        PolicyName="auth",
+        PolicyTypeName="BackendServerAuthenticationPolicyType",
+        PolicyAttributes=[{"AttributeName": "PublicKeyPolicyName", "AttributeValue": "key"}],
+    )
+    with pytest.raises(ClientError) as err:
+        acct.elb.set_load_balancer_policies_for_backend_server(
+            LoadBalancerName=name, InstancePort=443, PolicyNames=["auth"]
+        )
+    assert error(err) == ("InvalidConfigurationRequest", 409)
+    acct.elb.delete_load_balancer_policy(LoadBalancerName=name, PolicyName="auth")
+    acct.elb.delete_load_balancer_policy(LoadBalancerName=name, PolicyName="key")
 
     d = acct.describe(name)
     by_port = {

@@ -239,6 +239,13 @@ def set_policies_for_backend_server(rt: Runtime, ctx: RequestContext, params: Pa
                 raise errors.invalid_configuration(
                     f"{p.type_name} policies cannot be enabled on a back-end server"
                 )
+            if p.type_name == pt.BACKEND_AUTH:
+                # HAProxy verifies a back end against CA certificates, not against a pinned
+                # public key: enabling it would promise an authentication nothing performs.
+                raise errors.invalid_configuration(
+                    "BackendServerAuthenticationPolicyType policies cannot be enabled in this"
+                    " cloud: its load balancers cannot check a back end's public key"
+                )
         row = s.get(ElbBackendPolicies, (lb.id, port))
         if not chosen:
             if row is not None:
