@@ -43,11 +43,11 @@ from sqlalchemy import delete, select, update
 
 from mallee.controller import autoscaling_launch as launch
 from mallee.controller import autoscaling_lifecycle as lifecycle
+from mallee.controller import autoscaling_metrics
 from mallee.controller import autoscaling_schedule as schedule
 from mallee.controller.alarm_actions import AccountCalls, ActionFailed
 from mallee.controller.autoscaling_health import STOPPED_OR_GONE, unhealthy_cause
 from mallee.controller.autoscaling_lbs import LoadBalancers
-from mallee.controller.autoscaling_metrics import GroupMetrics
 from mallee.controller.autoscaling_rows import (
     DELETING,
     Ec2State,
@@ -96,7 +96,6 @@ class GroupEngine:
     def __init__(self, store: Store, calls: AccountCalls | None) -> None:
         self.store = store
         self.calls = calls
-        self.metrics = GroupMetrics()
         self.lbs = LoadBalancers(store, calls) if calls is not None else None
         # group id -> (no launch before, failures in a row)
         self._backoff: dict[str, tuple[float, int]] = {}
@@ -129,11 +128,10 @@ class GroupEngine:
                 # One group's trouble (a database error mid-pass) must not starve the others.
                 log.exception("auto scaling group %s: pass failed", view.group.name)
         try:
-            self.metrics.publish(self.store, snap.groups, now)
+            autoscaling_metrics.publish(self.store, snap.groups, now)
         except Exception:
             log.exception("auto scaling group metrics failed")
         live = {v.group.id for v in snap.groups}
-        self.metrics.forget(live)
         if self.lbs is not None:
             self.lbs.forget(live)
         if now - self._purged_at >= PURGE_EVERY:

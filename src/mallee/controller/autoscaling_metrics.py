@@ -1,21 +1,24 @@
 """AWS/AutoScaling group metrics, once a minute for each group with metrics collection enabled
 (EnableMetricsCollection), under the AutoScalingGroupName dimension.
 
-Each is the group's state sampled once in the minute, filed at the minute's start. Which
-minutes are done is kept in memory: a controller restarted within a minute samples that minute
-again, which adds a second sample (the same Average, Minimum and Maximum) rather than losing
-one. The AWS/EC2 metrics of the group's instances carry AutoScalingGroupName through the
+Each is the group's state sampled once in the minute, filed at the minute's start; the
+group's `metrics_minute` says which minute was stored last, moved with the datapoints. The
+AWS/EC2 metrics of the group's instances carry AutoScalingGroupName through the
 instances' aws:autoscaling:groupName tag (controller/builtin_metrics.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, update
 
 from mallee.controller.autoscaling_rows import GroupView, loads
 from mallee.metrics import store as metric_store
 from mallee.metrics.points import Datum
 from mallee.store import Store
+from mallee.store.tables.autoscaling import AsGroup
 
 NAMESPACE = "AWS/AutoScaling"
 PERIOD = 60
@@ -72,25 +75,29 @@ def data(view: GroupView, minute: float) -> list[Datum]:
     ]
 
 
-class GroupMetrics:
-    def __init__(self) -> None:
-        self._done: dict[str, float] = {}
-
-    def publish(self, store: Store, views: Iterable[GroupView], now: float) -> int:
-        minute = float(int(now // PERIOD) * PERIOD)
-        out: list[Datum] = []
-        for view in views:
-            if self._done.get(view.group.id) == minute:
-                continue
-            points = data(view, minute)
-            if points:
+def publish(store: Store, views: Iterable[GroupView], now: float) -> int:
+    """Each enabled group's sample of this minute, stored in the transaction that moves
+    the group's `metrics_minute` to it (conditional on it being earlier), so a restarted
+    or racing controller never stores a minute twice."""
+    minute = float(int(now // PERIOD) * PERIOD)
+    due = [
+        (v.group.id, points)
+        for v in views
+        if v.group.metrics_minute < minute and (points := data(v, minute))
+    ]
+    if not due:
+        return 0
+    out: list[Datum] = []
+    with store.session() as s:
+        for group_id, points in due:
+            moved = s.execute(
+                update(AsGroup)
+                .where(AsGroup.id == group_id, AsGroup.metrics_minute < minute)
+                .values(metrics_minute=minute)
+                .execution_options(synchronize_session=False)
+            )
+            if cast(CursorResult[Any], moved).rowcount == 1:
                 out.extend(points)
-                self._done[view.group.id] = minute
         if out:
-            with store.session() as s:
-                metric_store.put(s, out, now=now)
-        return len(out)
-
-    def forget(self, live: set[str]) -> None:
-        for gid in set(self._done) - live:
-            del self._done[gid]
+            metric_store.put(s, out, now=now)
+    return len(out)

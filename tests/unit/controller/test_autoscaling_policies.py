@@ -251,6 +251,8 @@ def test_group_metrics_once_a_minute_when_enabled(store: Store) -> None:
     minute = time.time() // 60 * 60
     eng.tick(minute + 1)
     eng.tick(minute + 2)
+    # A restarted controller (a new engine) in the same minute stores no second sample.
+    engine(store)[0].tick(minute + 3)
     with store.read() as s:
         buckets = metric_store.statistics(
             s,

@@ -105,6 +105,9 @@ class AsGroup(Base):
     capacity_cause: Mapped[str] = mapped_column(Text, default="")
     # Epoch seconds when the last scaling activity of the group ended (the cooldown's start).
     cooldown_until: Mapped[float] = mapped_column(Float, default=0.0)
+    # The start of the last minute whose AWS/AutoScaling metrics the engine published (moved
+    # in the transaction that stores them, so a restart never publishes a minute twice).
+    metrics_minute: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
 
 
 class AsInstance(Base):

@@ -1,4 +1,4 @@
-"""autoscaling_engine (Auto Scaling, step 1): room for the columns this part adds
+"""autoscaling_engine: the minute of a group's last published metrics
 
 Revision ID: e1b5b0070903
 Revises: e1b5b0070902
@@ -7,6 +7,9 @@ Create Date: 2026-12-07 20:15:00.000000
 
 from __future__ import annotations
 
+import sqlalchemy as sa
+from alembic import op
+
 revision = "e1b5b0070903"
 down_revision = "e1b5b0070902"
 branch_labels = None
@@ -14,8 +17,12 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    with op.batch_alter_table("as_groups") as batch:
+        batch.add_column(
+            sa.Column("metrics_minute", sa.Float(), nullable=False, server_default="0")
+        )
 
 
 def downgrade() -> None:
-    pass
+    with op.batch_alter_table("as_groups") as batch:
+        batch.drop_column("metrics_minute")
