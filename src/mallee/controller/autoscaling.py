@@ -72,6 +72,8 @@ from mallee.store.tables.autoscaling import (
 from mallee.store.tables.ec2 import Ec2Instance
 
 log = logging.getLogger(__name__)
+# In the cause of an AZRebalance launch (AWS's words).
+REBALANCING = "to aid in balancing the group's zones"
 
 FIRST_BACKOFF = 5.0
 MAX_BACKOFF = 300.0
@@ -329,8 +331,45 @@ class GroupEngine:
         if count < desired and "Launch" not in view.suspended and not view.deleting:
             return self._launch(view, snap, live, count, desired, now)
         if count > desired and ("Terminate" not in view.suspended or view.deleting):
+            if not view.deleting and any(REBALANCING in a.cause for a in view.open):
+                # A rebalancing launch first serves, then the crowded zone gives one up.
+                return 0
             return self._scale_in(view, snap, live, count, desired, now)
+        if count == desired and not view.deleting:
+            return self._rebalance(view, snap, live, now)
         return 0
+
+    def _rebalance(
+        self, view: GroupView, snap: Snapshot, live: list[AsInstance], now: float
+    ) -> int:
+        """AZRebalance: when the group's zones differ by more than one instance and nothing
+        else is going on, one more instance in the emptiest zone; once it is InService the
+        group is one over its desired capacity and the Default termination policy takes one
+        from the fullest zone (AWS launches before it terminates, going over MaxSize by one
+        meanwhile)."""
+        assert self.calls is not None
+        if {"AZRebalance", "Launch", "Terminate"} & view.suspended or view.open:
+            return 0
+        if any(i.lifecycle_state != "InService" for i in live):
+            return 0
+        if self._backoff.get(view.group.id, (0.0, 0))[0] > now:
+            return 0
+        spots = self._spots(view, snap)
+        counts = Counter({p.zone: 0 for p in spots})
+        counts.update(i.zone for i in live if i.zone in counts)
+        if len(counts) < 2 or max(counts.values()) - min(counts.values()) <= 1:
+            return 0
+        fullest = max(counts.values())
+        if all(i.protected_from_scale_in for i in live if counts[i.zone] == fullest):
+            return 0  # nothing there could go: the launch would only be undone elsewhere
+        spot = self._pick_spot(view, spots, counts, now)
+        if counts[spot.zone] >= fullest - 1:
+            return 0  # the emptiest zones are failing launches
+        cause = f"At {stamp(now)} an instance was launched {REBALANCING}."
+        act = launch.begin(self.store, view, spot, cause, now)
+        if not launch.call(self.store, self.calls, view, act, now):
+            self._failed_launch(view.group.id, spot.zone, now)
+        return 1
 
     def _launch(
         self,

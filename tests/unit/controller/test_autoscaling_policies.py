@@ -323,3 +323,45 @@ def test_run_params_for_a_launch_template_and_for_a_subnet() -> None:
     assert params["BlockDeviceMappings"] == [{"DeviceName": "/dev/sdb", "Ebs": {"VolumeSize": 2}}]
     assert params["Monitoring"] == {"Enabled": False}
     assert params["IamInstanceProfile"] == {"Arn": "arn:aws:iam::123456789012:instance-profile/p"}
+
+
+def test_az_rebalance_launches_in_the_empty_zone_then_takes_one_from_the_full(
+    store: Store,
+) -> None:
+    add_config(store)
+    gid = add_group(store, desired=4, zones=("zone-a",))
+    eng, _ = engine(store)
+    now = time.time()
+
+    def settle(at: float) -> None:
+        eng.tick(at)
+        members = instances(store, gid)
+        ec2_state(
+            store, [m.instance_id for m in members if m.lifecycle_state == "Pending"], "running"
+        )
+        ec2_state(
+            store,
+            [m.instance_id for m in members if m.lifecycle_state == "Terminating"],
+            "terminated",
+        )
+        eng.tick(at + 0.5)
+
+    settle(now)
+    assert sorted(m.zone for m in instances(store, gid)) == ["zone-a"] * 4
+    # A second zone: the group launches there before it terminates in the first (AWS).
+    set_group(store, gid, availability_zones='["zone-a", "zone-b"]')
+    zones: list[list[str]] = []
+    for step in range(1, 8):
+        settle(now + step)
+        zones.append(
+            sorted(m.zone for m in instances(store, gid) if m.lifecycle_state == "InService")
+        )
+    assert ["zone-a"] * 4 + ["zone-b"] in zones  # one over, never under, the desired four
+    assert zones[-1] == ["zone-a", "zone-a", "zone-b", "zone-b"]
+    causes = [a.cause for a in activities(store, gid) if a.kind == "launch"]
+    assert sum("to aid in balancing the group's zones" in c for c in causes) == 2
+    # Suspended, nothing moves.
+    set_group(store, gid, availability_zones='["zone-a", "zone-b", "zone-c"]',
+              suspended_processes='[["AZRebalance", "test"]]')  # fmt: skip
+    settle(now + 20)
+    assert "zone-c" not in {m.zone for m in instances(store, gid)}
