@@ -851,3 +851,118 @@ def test_policies_are_authorized_per_group(acct: Account, cloud: Cloud) -> None:
     assert error(err) == ("AccessDenied", 403)
     for name in (allowed, other):
         acct.asg.delete_auto_scaling_group(AutoScalingGroupName=name)
+
+
+def test_a_policy_arn_is_its_own_groups(acct: Account, cloud: Cloud) -> None:
+    """A policy ARN is authorized on the group it names: another group's policy id under an
+    allowed group's name finds nothing."""
+    allowed, other = acct.group(), acct.group()
+    policy = acct.asg.put_scaling_policy(
+        AutoScalingGroupName=other,
+        PolicyName="up",
+        AdjustmentType="ChangeInCapacity",
+        ScalingAdjustment=1,
+    )["PolicyARN"]
+    user = unique("ops")
+    acct.iam.create_user(UserName=user)
+    arn = (
+        f"arn:aws:autoscaling:{REGION}:{acct.id}:autoScalingGroup:*:autoScalingGroupName/{allowed}"
+    )
+    acct.iam.put_user_policy(
+        UserName=user,
+        PolicyName="one-group",
+        PolicyDocument=(
+            '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":'
+            f'"autoscaling:*","Resource":"{arn}"}}]}}'
+        ),
+    )
+    key = acct.iam.create_access_key(UserName=user)["AccessKey"]
+    ops = cloud.client(
+        "autoscaling",
+        key["AccessKeyId"],
+        key["SecretAccessKey"],
+        endpoint_url=cloud.endpoint + PATH,
+    )
+    with pytest.raises(ClientError) as err:
+        ops.execute_policy(PolicyName=policy)
+    assert error(err) == ("AccessDenied", 403)
+    forged = policy.replace(f":autoScalingGroupName/{other}:", f":autoScalingGroupName/{allowed}:")
+    with pytest.raises(ClientError) as err:
+        ops.execute_policy(PolicyName=forged)
+    assert error(err) == ("ValidationError", 400)
+    with pytest.raises(ClientError) as err:
+        ops.delete_policy(PolicyName=forged)
+    assert error(err) == ("ValidationError", 400)
+    assert acct.describe(other)["DesiredCapacity"] == 0
+    found = acct.asg.describe_policies(AutoScalingGroupName=other)["ScalingPolicies"]
+    assert [p["PolicyARN"] for p in found] == [policy]
+    for name in (allowed, other):
+        acct.asg.delete_auto_scaling_group(AutoScalingGroupName=name, ForceDelete=True)
+
+
+def test_odd_numbers_and_lists_are_validation_errors(acct: Account) -> None:
+    template = acct.ec2.create_launch_template(
+        LaunchTemplateName=unique("lt"),
+        LaunchTemplateData={"ImageId": acct.image, "InstanceType": "m1.small"},
+    )["LaunchTemplate"]["LaunchTemplateId"]
+    base: dict[str, Any] = {"MinSize": 0, "MaxSize": 1, "AvailabilityZones": [acct.zone]}
+    # "²" is a digit to str.isdigit but no number to int(); the long one overflows the column.
+    for version in ("\u00b2", "9" * 30):
+        with pytest.raises(ClientError) as err:
+            acct.asg.create_auto_scaling_group(
+                AutoScalingGroupName=unique("asg"),
+                LaunchTemplate={"LaunchTemplateId": template, "Version": version},
+                **base,
+            )
+        assert error(err) == ("ValidationError", 400)
+        with pytest.raises(ClientError) as err:
+            acct.ec2.describe_launch_template_versions(
+                LaunchTemplateId=template, Versions=[version]
+            )
+        assert error(err) == ("InvalidParameterValue", 400)
+    with pytest.raises(ClientError) as err:
+        acct.asg.create_auto_scaling_group(
+            AutoScalingGroupName=unique("asg"),
+            LaunchConfigurationName=acct.lc(),
+            MinSize=0,
+            MaxSize=1,
+            VPCZoneIdentifier=",",
+        )
+    assert error(err) == ("ValidationError", 400)
+    name = acct.group()
+    for sizes in ({"MinSize": -1}, {"DesiredCapacity": -3}):
+        with pytest.raises(ClientError) as err:
+            acct.asg.put_scheduled_update_group_action(
+                AutoScalingGroupName=name,
+                ScheduledActionName=unique("s"),
+                Recurrence="0 1 * * *",
+                **sizes,
+            )
+        assert error(err) == ("ValidationError", 400)
+    for update in ({"DefaultCooldown": -1}, {"HealthCheckGracePeriod": -1}):
+        with pytest.raises(ClientError) as err:
+            acct.asg.update_auto_scaling_group(AutoScalingGroupName=name, **update)
+        assert error(err) == ("ValidationError", 400)
+    acct.asg.delete_auto_scaling_group(AutoScalingGroupName=name)
+
+
+def test_a_terminating_instance_lowers_the_capacity_once(acct: Account, running: list[str]) -> None:
+    name = acct.group(MinSize=0, MaxSize=3)
+    acct.asg.attach_instances(AutoScalingGroupName=name, InstanceIds=running)
+    acct.asg.terminate_instance_in_auto_scaling_group(
+        InstanceId=running[0], ShouldDecrementDesiredCapacity=True
+    )
+    assert acct.describe(name)["DesiredCapacity"] == 1
+    with pytest.raises(ClientError) as err:
+        acct.asg.terminate_instance_in_auto_scaling_group(
+            InstanceId=running[0], ShouldDecrementDesiredCapacity=True
+        )
+    assert error(err) == ("ValidationError", 400)
+    with pytest.raises(ClientError) as err:
+        acct.asg.detach_instances(
+            AutoScalingGroupName=name, InstanceIds=running[:1], ShouldDecrementDesiredCapacity=True
+        )
+    assert error(err) == ("ValidationError", 400)
+    assert acct.describe(name)["DesiredCapacity"] == 1
+    wait_state(acct.ec2, running[:1], "terminated")
+    acct.asg.delete_auto_scaling_group(AutoScalingGroupName=name, ForceDelete=True)

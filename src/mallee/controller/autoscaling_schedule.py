@@ -111,6 +111,11 @@ def _apply(store: Store, action: AsScheduledAction, group: AsGroup, now: float) 
         if not apply:
             return 0
         low, high, want = _sizes(group, action)
+        if low > high:
+            # The action's MinSize above the group's MaxSize (or its MaxSize below the
+            # MinSize): AWS fails the action rather than leave the group's bounds crossed.
+            log.warning("scheduled action %s would set min %d over max %d", action.id, low, high)
+            return 0
         values: dict[str, object] = {"min_size": low, "max_size": high}
         if want != group.desired_capacity:
             values["desired_capacity"] = want

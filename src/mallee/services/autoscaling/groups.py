@@ -154,12 +154,12 @@ def _apply(rt: Runtime, s: Session, group: AsGroup, params: Params) -> None:
             rt, s, account, wanted_zones, str(identifier or group.vpc_zone_identifier)
         )
         group.availability_zones, group.vpc_zone_identifier = rows.dump(zones), kept
-    if params.get("DefaultCooldown") is not None:
-        group.default_cooldown = int(params["DefaultCooldown"])
+    if (value := rows.integer(params, "DefaultCooldown")) is not None:
+        group.default_cooldown = value
     if params.get("HealthCheckType"):
         group.health_check_type = placement.health_check_type(str(params["HealthCheckType"]))
-    if params.get("HealthCheckGracePeriod") is not None:
-        group.health_check_grace_period = int(params["HealthCheckGracePeriod"])
+    if (value := rows.integer(params, "HealthCheckGracePeriod")) is not None:
+        group.health_check_grace_period = value
     if params.get("TerminationPolicies"):
         group.termination_policies = rows.dump(
             placement.termination_policies(rows.strings(params, "TerminationPolicies"))

@@ -4,6 +4,7 @@ DetachInstances. The lifecycle the engine keeps is read as it wrote it."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -11,13 +12,17 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from mallee.api.context import RequestContext
+from mallee.api.errors import ServiceError
 from mallee.services import page_tokens
 from mallee.services.autoscaling import activities, capacity, errors, rows, views
 from mallee.services.base import Operations, Params, Result, Runtime
 from mallee.store.tables.autoscaling import AsGroup, AsInstance
 from mallee.store.tables.ec2 import Ec2Instance
 
+log = logging.getLogger(__name__)
+
 GONE = ("Terminated", "Detached")
+LEAVING = ("Terminating", "Detaching")
 HEALTH = ("Healthy", "Unhealthy")
 
 
@@ -132,16 +137,14 @@ def terminate_instance_in_auto_scaling_group(
     decrement = params.get("ShouldDecrementDesiredCapacity")
     if decrement is None:
         raise errors.validation("ShouldDecrementDesiredCapacity is required")
-    with rt.store.read() as s:
-        _, group = _member(s, account, instance_id)
-        if decrement:
-            _shrink(group, 1)
-    rt.calls.call(
-        "ec2", "TerminateInstances", {"InstanceIds": [instance_id]}, principal=ctx.principal
-    )
     at = rows.epoch()
     with rt.store.session() as s:
         row, group = _member(s, account, instance_id)
+        if row.lifecycle_state in LEAVING:
+            # A second request must not lower the capacity once more for the same instance.
+            raise errors.validation(
+                f"The instance {instance_id} is already {row.lifecycle_state.lower()}."
+            )
         old = group.desired_capacity
         new = _shrink(group, 1) if decrement else None
         cause = capacity.cause_terminate(rows.stamp(at), instance_id, old, new)
@@ -161,6 +164,16 @@ def terminate_instance_in_auto_scaling_group(
         )
         s.flush()
         out = activities.activity_out(activity)
+    # The Terminating row and the capacity change are committed before EC2 is asked, as the
+    # engine does: a crash (or EC2 refusing) here leaves the call to the engine, which
+    # terminates every Terminating instance still running, instead of an instance gone
+    # with the group's capacity never lowered.
+    try:
+        rt.calls.call(
+            "ec2", "TerminateInstances", {"InstanceIds": [instance_id]}, principal=ctx.principal
+        )
+    except ServiceError as err:
+        log.info("terminating %s: %s (the group engine retries)", instance_id, err.code)
     return {"Activity": out}
 
 
@@ -260,6 +273,12 @@ def detach_instances(rt: Runtime, ctx: RequestContext, params: Params) -> Result
     with rt.store.session() as s:
         group = rows.group(s, account, rows.group_name(params))
         found = _in_group(s, group, ids)
+        for row in found:
+            if row.lifecycle_state in LEAVING:
+                # Its terminate (or detach) is under way: detaching it would lose that.
+                raise errors.validation(
+                    f"The instance {row.instance_id} is already {row.lifecycle_state.lower()}."
+                )
         old = group.desired_capacity
         new = _shrink(group, len(found)) if decrement else old
         for row in found:

@@ -4,6 +4,7 @@ has ($Default, $Latest or a number), kept as given with both id and name filled 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from sqlalchemy import select
@@ -13,6 +14,8 @@ from mallee.services.autoscaling import errors
 from mallee.store.tables.launch_templates import Ec2LaunchTemplate, Ec2LaunchTemplateVersion
 
 _PREFIX = "You must use a valid fully-formed launch template."
+_NUMERAL = re.compile(r"[0-9]{1,10}")
+_MAX_VERSION = 2**31 - 1
 
 
 def checked(s: Session, account_id: str, spec: dict[str, Any]) -> str:
@@ -33,7 +36,9 @@ def checked(s: Session, account_id: str, spec: dict[str, Any]) -> str:
         )
     version = str(spec.get("Version") or "$Default")
     if version not in ("$Default", "$Latest"):
-        number = int(version) if version.isdigit() else 0
+        # ASCII digits only (str.isdigit takes "²"), no more than the column holds.
+        number = int(version) if _NUMERAL.fullmatch(version) else 0
+        number = number if number <= _MAX_VERSION else 0
         if s.get(Ec2LaunchTemplateVersion, (found.id, number)) is None:
             raise errors.validation(
                 f"{_PREFIX} The specified launch template version, version {version}, does "

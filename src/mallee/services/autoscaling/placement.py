@@ -28,6 +28,9 @@ HEALTH_CHECK_TYPES = ("EC2", "ELB")
 def subnet_zones(s: Session, account_id: str, identifier: str) -> tuple[str, list[str]]:
     """(VPCZoneIdentifier as AWS keeps it, the subnets' zones)."""
     ids = [i.strip() for i in identifier.split(",") if i.strip()]
+    if not ids:
+        # "," names no subnet: a group without zones would never launch.
+        raise errors.validation("At least one Availability Zone or VPC Subnet is required.")
     found = {
         r.id: r.zone
         for r in s.execute(

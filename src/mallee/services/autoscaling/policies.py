@@ -34,7 +34,9 @@ def find(s: Session, account_id: str, name: str, group: str | None) -> tuple[AsP
         if found is None or found.account_id != account_id or found.name != ref.name:
             raise errors.policy_not_found(name)
         owner = s.get(AsGroup, found.group_id)
-        if owner is None or (group and owner.name != group):
+        # The group the ARN names is the one the request was authorized on: a policy id of
+        # another group under it must not pass.
+        if owner is None or owner.name != ref.group or (group and owner.name != group):
             raise errors.policy_not_found(name)
         return found, owner
     if not group:

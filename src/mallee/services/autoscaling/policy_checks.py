@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from mallee.services.autoscaling import capacity, errors
+from mallee.services.autoscaling import capacity, errors, rows
 from mallee.services.base import Params
 
 SIMPLE = "SimpleScaling"
@@ -71,7 +72,7 @@ def spec(params: Params) -> PolicySpec:
     kind = str(params.get("PolicyType") or SIMPLE)
     if kind not in TYPES:
         raise errors.validation(f"Unsupported policy type: {kind}")
-    warmup = params.get("EstimatedInstanceWarmup")
+    warmup = rows.integer(params, "EstimatedInstanceWarmup")
     enabled = bool(params.get("Enabled", True))
     if kind == TARGET:
         config = params.get("TargetTrackingConfiguration")
@@ -82,9 +83,11 @@ def spec(params: Params) -> PolicySpec:
                 raise errors.validation(f"{member} is not supported for {TARGET} policies")
         if config.get("TargetValue") is None:
             raise errors.validation("TargetValue is required")
+        if not math.isfinite(float(config["TargetValue"])):
+            raise errors.validation(f"TargetValue must be a finite number: {config['TargetValue']}")
         return PolicySpec(
             kind,
-            estimated_instance_warmup=None if warmup is None else int(warmup),
+            estimated_instance_warmup=warmup,
             target_tracking=json.loads(json.dumps(config, default=str)),
             enabled=enabled,
         )
@@ -98,13 +101,13 @@ def spec(params: Params) -> PolicySpec:
         adjustment = int(params["ScalingAdjustment"])
         if adjustment_type == capacity.EXACT and adjustment < 0:
             raise errors.validation("ScalingAdjustment may not be negative for ExactCapacity")
-        cooldown = params.get("Cooldown")
+        cooldown = rows.integer(params, "Cooldown")
         return PolicySpec(
             kind,
             adjustment_type,
             adjustment,
             magnitude,
-            None if cooldown is None else int(cooldown),
+            cooldown,
             enabled=enabled,
         )
     if params.get("ScalingAdjustment") is not None or params.get("Cooldown") is not None:
@@ -124,7 +127,7 @@ def spec(params: Params) -> PolicySpec:
         None,
         magnitude,
         metric_aggregation_type=aggregation,
-        estimated_instance_warmup=None if warmup is None else int(warmup),
+        estimated_instance_warmup=warmup,
         steps=raw,
         enabled=enabled,
     )

@@ -55,7 +55,8 @@ def _checked(item: Params, at: float) -> dict[str, Any]:
         raise errors.validation(
             "At least one of MinSize, MaxSize or DesiredCapacity must be specified"
         )
-    low, high, desired = (None if v is None else int(v) for v in sizes.values())
+    # Negative sizes would reach the group when the action runs.
+    low, high, desired = (rows.integer(item, k) for k in sizes)
     if low is not None and high is not None and low > high:
         raise errors.bounds(low, high)
     if desired is not None and (

@@ -23,6 +23,8 @@ from mallee.store.tables.launch_templates import Ec2LaunchTemplate, Ec2LaunchTem
 LATEST = "$Latest"
 DEFAULT = "$Default"
 _NAME = re.compile(r"[a-zA-Z0-9().\-/_]{3,128}")
+_NUMERAL = re.compile(r"[0-9]{1,10}")
+MAX_NUMBER = 2**31 - 1
 
 
 def arn(region: str, account: str, template_id: str) -> str:
@@ -77,9 +79,19 @@ def number(template: Ec2LaunchTemplate, spec: str | None) -> int:
         return template.default_version
     if text == LATEST:
         return template.latest_version
-    if not text.isdigit() or int(text) < 1:
+    value = numeral(text)
+    if value is None or value < 1:
         raise lt_errors.bad_version(text)
-    return int(text)
+    return value
+
+
+def numeral(text: str) -> int | None:
+    """The number `text` spells in ASCII digits, or None. str.isdigit also takes "²" (which
+    int() refuses) and numbers past what the version column holds."""
+    if not _NUMERAL.fullmatch(text):
+        return None
+    value = int(text)
+    return value if value <= MAX_NUMBER else None
 
 
 def version(s: Session, template: Ec2LaunchTemplate, spec: str | None) -> Ec2LaunchTemplateVersion:

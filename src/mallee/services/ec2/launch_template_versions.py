@@ -56,9 +56,10 @@ def _bound(raw: Any) -> int | None:
     if raw is None or str(raw) == "":
         return None
     text = str(raw)
-    if not text.isdigit():
+    value = rows.numeral(text)
+    if value is None:
         raise lt_errors.bad_version(text)
-    return int(text)
+    return value
 
 
 def _all_of(s: Session, template: Ec2LaunchTemplate) -> list[Version]:
@@ -159,7 +160,7 @@ def delete_launch_template_versions(rt: Runtime, ctx: RequestContext, params: Pa
         template = rows.find(s, ctx.principal.account_id, params)
         gone: list[int] = []
         for spec in specs:
-            number = int(spec) if spec.isdigit() else None
+            number = rows.numeral(spec)
             if number is None or number in gone or not _exists(s, template.id, number):
                 failed.append(
                     _failed(

@@ -72,6 +72,18 @@ def test_target_tracking() -> None:
             "AdjustmentType": "ChangeInCapacity",
         },
         {"PolicyType": "PredictiveScaling"},
+        # Negative seconds, and a target no alarm threshold can hold.
+        {"AdjustmentType": "ChangeInCapacity", "ScalingAdjustment": 1, "Cooldown": -1},
+        {
+            "PolicyType": "StepScaling",
+            "AdjustmentType": "ChangeInCapacity",
+            "StepAdjustments": STEPS,
+            "EstimatedInstanceWarmup": -1,
+        },
+        {
+            "PolicyType": "TargetTrackingScaling",
+            "TargetTrackingConfiguration": {**TARGET, "TargetValue": float("inf")},
+        },
     ],
 )
 def test_refused(params: dict[str, Any]) -> None:
