@@ -966,3 +966,74 @@ def test_a_terminating_instance_lowers_the_capacity_once(acct: Account, running:
     assert acct.describe(name)["DesiredCapacity"] == 1
     wait_state(acct.ec2, running[:1], "terminated")
     acct.asg.delete_auto_scaling_group(AutoScalingGroupName=name, ForceDelete=True)
+
+
+def test_launching_rights_are_checked_when_the_group_or_configuration_is_made(
+    acct: Account, cloud: Cloud
+) -> None:
+    """The group launches as its account: its maker needs iam:PassRole on the profile's role,
+    and ec2:RunInstances on a launch template it names (AWS)."""
+    with pytest.raises(ClientError) as err:
+        acct.lc(IamInstanceProfile="nope")
+    assert error(err) == ("ValidationError", 400)
+    role, profile = unique("role"), unique("profile")
+    acct.iam.create_role(
+        RoleName=role,
+        AssumeRolePolicyDocument=(
+            '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":'
+            '{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}'
+        ),
+    )
+    acct.iam.create_instance_profile(InstanceProfileName=profile)
+    acct.iam.add_role_to_instance_profile(InstanceProfileName=profile, RoleName=role)
+    template = acct.ec2.create_launch_template(
+        LaunchTemplateName=unique("lt"),
+        LaunchTemplateData={"ImageId": acct.image, "InstanceType": "m1.small"},
+    )["LaunchTemplate"]["LaunchTemplateId"]
+
+    user = unique("scaler")
+    acct.iam.create_user(UserName=user)
+    acct.iam.put_user_policy(
+        UserName=user,
+        PolicyName="autoscaling-only",
+        PolicyDocument=(
+            '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":'
+            '"autoscaling:*","Resource":"*"}]}'
+        ),
+    )
+    key = acct.iam.create_access_key(UserName=user)["AccessKey"]
+    scaler = cloud.client(
+        "autoscaling",
+        key["AccessKeyId"],
+        key["SecretAccessKey"],
+        endpoint_url=cloud.endpoint + PATH,
+    )
+    base = {"ImageId": acct.image, "InstanceType": "m1.small"}
+    with pytest.raises(ClientError) as err:
+        scaler.create_launch_configuration(
+            LaunchConfigurationName=unique("lc"), IamInstanceProfile=profile, **base
+        )
+    assert error(err) == ("AccessDenied", 403)
+    group = {"MinSize": 0, "MaxSize": 1, "AvailabilityZones": [acct.zone]}
+    with pytest.raises(ClientError) as err:
+        scaler.create_auto_scaling_group(
+            AutoScalingGroupName=unique("asg"),
+            LaunchTemplate={"LaunchTemplateId": template},
+            **group,
+        )
+    assert error(err) == ("AccessDenied", 403)
+
+    acct.iam.put_user_policy(
+        UserName=user,
+        PolicyName="launch",
+        PolicyDocument=(
+            '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":'
+            '["iam:PassRole","ec2:RunInstances"],"Resource":"*"}]}'
+        ),
+    )
+    scaler.create_launch_configuration(
+        LaunchConfigurationName=unique("lc"), IamInstanceProfile=profile, **base
+    )
+    scaler.create_auto_scaling_group(
+        AutoScalingGroupName=unique("asg"), LaunchTemplate={"LaunchTemplateId": template}, **group
+    )

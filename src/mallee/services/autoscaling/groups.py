@@ -73,6 +73,7 @@ def create_auto_scaling_group(rt: Runtime, ctx: RequestContext, params: Params) 
     high = rows.integer(params, "MaxSize") or 0
     desired = rows.integer(params, "DesiredCapacity")
     desired = low if desired is None else desired
+    launch_templates.authorize(rt, ctx, params.get("LaunchTemplate"))
     placement.bounds(low, high, desired)
     new_tags = tags.parse(params.get("Tags") or [], name)
     started = rows.epoch()
@@ -171,7 +172,7 @@ def _apply(rt: Runtime, s: Session, group: AsGroup, params: Params) -> None:
 def update_auto_scaling_group(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
     name = rows.group_name(params)
     with rt.store.session() as s:
-        group = rows.group(s, ctx.principal.account_id, name)
+        group = rows.group(s, ctx.principal.account_id, name, lock=True)
         low, high, desired = _sizes(group, params)
         _apply(rt, s, group, params)
         old = group.desired_capacity
@@ -188,7 +189,7 @@ def delete_auto_scaling_group(rt: Runtime, ctx: RequestContext, params: Params) 
     name = rows.group_name(params)
     force = bool(params.get("ForceDelete"))
     with rt.store.session() as s:
-        group = rows.group(s, ctx.principal.account_id, name, deleting=True)
+        group = rows.group(s, ctx.principal.account_id, name, deleting=True, lock=True)
         if group.status == rows.DELETING:
             return {}
         if not force:

@@ -99,7 +99,7 @@ def set_instance_protection(rt: Runtime, ctx: RequestContext, params: Params) ->
     if protect is None:
         raise errors.validation("ProtectedFromScaleIn is required")
     with rt.store.session() as s:
-        group = rows.group(s, ctx.principal.account_id, rows.group_name(params))
+        group = rows.group(s, ctx.principal.account_id, rows.group_name(params), lock=True)
         _in_group(s, group, ids)
         s.execute(
             update(AsInstance)
@@ -218,7 +218,7 @@ def attach_instances(rt: Runtime, ctx: RequestContext, params: Params) -> Result
     ids = list(dict.fromkeys(rows.strings(params, "InstanceIds")))
     at = rows.epoch()
     with rt.store.session() as s:
-        group = rows.group(s, account, rows.group_name(params))
+        group = rows.group(s, account, rows.group_name(params), lock=True)
         found = _attachable(s, account, group, ids)
         old = group.desired_capacity
         new = old + len(found)
@@ -271,7 +271,7 @@ def detach_instances(rt: Runtime, ctx: RequestContext, params: Params) -> Result
     at = rows.epoch()
     out: list[dict[str, Any]] = []
     with rt.store.session() as s:
-        group = rows.group(s, account, rows.group_name(params))
+        group = rows.group(s, account, rows.group_name(params), lock=True)
         found = _in_group(s, group, ids)
         for row in found:
             if row.lifecycle_state in LEAVING:

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from mallee.api.context import RequestContext
 from mallee.identity.clock import aware, now
 from mallee.services import page_tokens
-from mallee.services.autoscaling import arns, errors, launch_checks, rows
+from mallee.services.autoscaling import arns, errors, instance_profiles, launch_checks, rows
 from mallee.services.base import Operations, Params, Result, Runtime
 from mallee.store.tables.autoscaling import AsGroup, AsLaunchConfiguration
 from mallee.store.tables.ec2 import Ec2Instance
@@ -108,6 +108,8 @@ def create_launch_configuration(rt: Runtime, ctx: RequestContext, params: Params
     name = str(params.get("LaunchConfigurationName") or "")
     if not name:
         raise errors.validation("LaunchConfigurationName is required")
+    # Before the write transaction: authorizing reads.
+    instance_profiles.check(rt, ctx, str(params.get("IamInstanceProfile") or ""))
     try:
         with rt.store.session() as s:
             taken = s.scalar(

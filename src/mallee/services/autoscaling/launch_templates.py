@@ -1,5 +1,7 @@
 """A group's LaunchTemplate: the caller's EC2 launch template (by id or name) and a version it
-has ($Default, $Latest or a number), kept as given with both id and name filled in."""
+has ($Default, $Latest or a number), kept as given with both id and name filled in. Naming one
+needs what launching from it needs (AWS): ec2:RunInstances on the template, and iam:PassRole
+on the role of the profile its version names, since the group launches as the account."""
 
 from __future__ import annotations
 
@@ -10,7 +12,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mallee.services.autoscaling import errors
+from mallee.api.context import RequestContext
+from mallee.api.errors import ServiceError
+from mallee.identity.authz import Authorizer, OneAction
+from mallee.services.autoscaling import errors, instance_profiles
+from mallee.services.base import Runtime
 from mallee.store.tables.launch_templates import Ec2LaunchTemplate, Ec2LaunchTemplateVersion
 
 _PREFIX = "You must use a valid fully-formed launch template."
@@ -47,3 +53,33 @@ def checked(s: Session, account_id: str, spec: dict[str, Any]) -> str:
     return json.dumps(
         {"LaunchTemplateId": found.id, "LaunchTemplateName": found.name, "Version": version}
     )
+
+
+def authorize(rt: Runtime, ctx: RequestContext, spec: Any) -> None:
+    """Before the group's write transaction: the rights a launch from `spec` takes."""
+    if not isinstance(spec, dict) or not spec:
+        return
+    account = ctx.principal.account_id
+    with rt.store.read() as s:
+        found = json.loads(checked(s, account, spec))
+        template = s.get(Ec2LaunchTemplate, found["LaunchTemplateId"])
+        assert template is not None
+        version = found["Version"]
+        number = (
+            template.default_version
+            if version == "$Default"
+            else template.latest_version
+            if version == "$Latest"
+            else int(version)
+        )
+        row = s.get(Ec2LaunchTemplateVersion, (template.id, number))
+        data = json.loads(row.data) if row is not None else {}
+    arn = f"arn:aws:ec2:{ctx.region}:{account}:launch-template/{template.id}"
+    authorizer = rt.shared("autoscaling.authorizer", lambda: Authorizer(rt.store))
+    try:
+        authorizer.authorize(ctx, OneAction("ec2:RunInstances", [arn]))
+    except ServiceError as refused:
+        raise ServiceError("AccessDenied", refused.message, 403) from None
+    profile = data.get("IamInstanceProfile") or {}
+    if isinstance(profile, dict):
+        instance_profiles.check(rt, ctx, str(profile.get("Arn") or profile.get("Name") or ""))

@@ -15,7 +15,7 @@ MAX_LOAD_BALANCERS = 50
 def attach_load_balancers(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
     account = ctx.principal.account_id
     with rt.store.session() as s:
-        group = rows.group(s, account, rows.group_name(params))
+        group = rows.group(s, account, rows.group_name(params), lock=True)
         wanted = placement.load_balancers(s, account, rows.strings(params, "LoadBalancerNames"))
         have = [str(n) for n in rows.names(group.load_balancer_names)]
         merged = list(dict.fromkeys([*have, *wanted]))
@@ -29,7 +29,7 @@ def attach_load_balancers(rt: Runtime, ctx: RequestContext, params: Params) -> R
 
 def detach_load_balancers(rt: Runtime, ctx: RequestContext, params: Params) -> Result:
     with rt.store.session() as s:
-        group = rows.group(s, ctx.principal.account_id, rows.group_name(params))
+        group = rows.group(s, ctx.principal.account_id, rows.group_name(params), lock=True)
         gone = set(rows.strings(params, "LoadBalancerNames"))
         have = [str(n) for n in rows.names(group.load_balancer_names)]
         group.load_balancer_names = rows.dump([n for n in have if n not in gone])

@@ -62,11 +62,13 @@ def integer(params: Params, key: str, low: int = 0, high: int = 2**31 - 1) -> in
     return number
 
 
-def group(s: Session, account_id: str, name: str, *, deleting: bool = False) -> AsGroup:
-    """The caller's group `name` (not one being deleted, unless `deleting`)."""
-    found = s.scalars(
-        select(AsGroup).where(AsGroup.account_id == account_id, AsGroup.name == name)
-    ).first()
+def group(
+    s: Session, account_id: str, name: str, *, deleting: bool = False, lock: bool = False
+) -> AsGroup:
+    """The caller's group `name` (not one being deleted, unless `deleting`); `lock` for a
+    write that reads the row first (on PostgreSQL, so two such writes never lose one)."""
+    stmt = select(AsGroup).where(AsGroup.account_id == account_id, AsGroup.name == name)
+    found = s.scalars(stmt.with_for_update() if lock else stmt).first()
     if found is None or (found.status == DELETING and not deleting):
         raise errors.group_not_found(name)
     return found

@@ -49,7 +49,8 @@ def move(
     for _ in range(ATTEMPTS):
         at = rows.epoch()
         with rt.store.session() as s:
-            group = rows.group(s, account_id, name)
+            # Locked: the bounds target() clamps to may not change under it either.
+            group = rows.group(s, account_id, name, lock=True)
             if cooldown is not None:
                 why = busy(s, group, cooldown(group), at)
                 if why is not None:
