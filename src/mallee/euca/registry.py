@@ -8,6 +8,7 @@ from mallee.euca.commands import (
     addresses,
     alarms,
     auto_scaling,
+    cloudformation,
     conversion_tasks,
     create_image,
     euca_conf,
@@ -83,6 +84,7 @@ _ALL: tuple[Command, ...] = (
     *load_balancers.COMMANDS,
     *lb_instances.COMMANDS,
     *auto_scaling.COMMANDS,
+    *cloudformation.COMMANDS,
 )
 
 COMMANDS: dict[str, Command] = {c.name: c for c in _ALL}

@@ -12,6 +12,7 @@ from mallee.api.auth.errors import Style
 from mallee.api.models import load_service_model
 from mallee.services.autoscaling.provider import AutoScalingProvider
 from mallee.services.base import Provider
+from mallee.services.cloudformation.provider import CloudFormationProvider
 from mallee.services.cloudwatch.provider import CloudWatchProvider
 from mallee.services.ec2.provider import Ec2Provider
 from mallee.services.elb.provider import ElbProvider
@@ -62,6 +63,9 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("cloudwatch", ("CloudWatch",), ("monitoring",), "query", CloudWatchProvider),
     ServiceSpec("elb", ("LoadBalancing",), ("elasticloadbalancing",), "query", ElbProvider),
     ServiceSpec("autoscaling", ("AutoScaling",), ("autoscaling",), "query", AutoScalingProvider),
+    ServiceSpec(
+        "cloudformation", ("CloudFormation",), ("cloudformation",), "query", CloudFormationProvider
+    ),
     ServiceSpec(
         "s3",
         ("objectstorage", "Walrus"),

@@ -274,6 +274,7 @@ def test_the_catalog_names_each_service_once() -> None:
     names = [spec.name for spec in catalog.SERVICES]
     assert sorted(names) == [
         "autoscaling",
+        "cloudformation",
         "cloudwatch",
         "ec2",
         "elb",
@@ -314,6 +315,7 @@ def test_host_prefixes() -> None:
         "monitoring": "cloudwatch",
         "elasticloadbalancing": "elb",
         "autoscaling": "autoscaling",
+        "cloudformation": "cloudformation",
     }
 
 
@@ -328,7 +330,15 @@ def test_signing_names_come_from_the_models_plus_the_extra_ones() -> None:
 
 def test_query_versions_cover_the_query_services_only() -> None:
     table = {v: spec.name for v, spec in catalog.by_query_version().items()}
-    assert sorted(table.values()) == ["autoscaling", "ec2", "elb", "empyrean", "iam", "sts"]
+    assert sorted(table.values()) == [
+        "autoscaling",
+        "cloudformation",
+        "ec2",
+        "elb",
+        "empyrean",
+        "iam",
+        "sts",
+    ]
     for v, name in table.items():
         assert catalog.by_name()[name].api_version == v
     # S3 is REST: its version names it nowhere.

@@ -1,0 +1,1 @@
+"""CloudFormation: templates validated and summarized (and, with the stack engine, stacks)."""
