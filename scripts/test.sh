@@ -23,10 +23,12 @@ export MALLEE_TEST_PG_URL
 PYTEST=(python -m pytest -q -p no:cacheprovider)
 # The whole run prints its slowest tests, to keep the lanes balanced under the hour.
 SLOWEST=(--durations=12)
-PG_MARKS="not nodb and not dataplane"
-# The Debian VM modules boot a full Debian under TCG (ten minutes on one core): one starts
-# the other lane (it builds the image), the other ends this one (the image built by then).
-DEBIAN=(tests/vm/test_debian_image.py tests/vm/test_debian_import.py)
+PG_MARKS="not nodb and not dataplane and not clientside"
+# The Debian VM modules boot a full Debian under TCG (minutes on one core): the image's start
+# the other lane (they build the image); the import's, with other VM modules whose minutes
+# would keep this lane past the other, end that lane on SQLite.
+DEBIAN_IMAGE=tests/vm/test_debian_image.py
+LANE_B_VMS=(tests/vm/test_debian_import.py tests/vm/test_elb_vpc.py)
 
 if [ $# -gt 0 ]; then
   # A narrowed run: the arguments, on SQLite, then on PostgreSQL.
@@ -38,30 +40,33 @@ if [ $# -gt 0 ]; then
 fi
 
 # The whole run, in two lanes on the two cores (each cloud a test starts has its own data
-# dir, namespaces and ports, so the lanes never meet): the Debian image's VM tests and then the
-# PostgreSQL pass in the background; the rest of the SQLite pass, the S3 pass and the Debian
-# import VM tests here.
+# dir, namespaces and ports, so the lanes never meet). In the background: the Debian image's
+# VM tests, the PostgreSQL pass, the S3 e2e tests again with object data in an independent S3
+# server (moto_server, through the s3 backend), then the VM modules of LANE_B_VMS. Here: the
+# rest of the SQLite pass.
 lanes=$(mktemp -d /tmp/mallee-lanes.XXXXXX)
 (
-  set +e
+  b=0
   echo "== Debian image VM tests on SQLite"
-  MALLEE_TEST_DB=sqlite "${PYTEST[@]}" --basetemp="$lanes/debian" "${DEBIAN[0]}" || exit 1
+  MALLEE_TEST_DB=sqlite "${PYTEST[@]}" --basetemp="$lanes/debian" "$DEBIAN_IMAGE" || b=1
   echo "== tests on PostgreSQL"
   MALLEE_TEST_DB=postgres "${PYTEST[@]}" "${SLOWEST[@]}" --basetemp="$lanes/pg" -m "$PG_MARKS" \
-    || exit 1
+    || b=1
+  echo "== S3 tests through the s3 backend"
+  MALLEE_TEST_DB=sqlite MALLEE_TEST_S3_BACKEND=1 "${PYTEST[@]}" --basetemp="$lanes/s3" \
+    -m e2e tests/e2e/test_s3_*.py || b=1
+  echo "== VM tests on SQLite: ${LANE_B_VMS[*]}"
+  MALLEE_TEST_DB=sqlite "${PYTEST[@]}" "${SLOWEST[@]}" --basetemp="$lanes/vms" "${LANE_B_VMS[@]}" \
+    || b=1
+  exit "$b"
 ) > "$lanes/b.log" 2>&1 &
 lane_b=$!
 status=0
-echo "== tests on SQLite (the Debian VM tests after)"
-MALLEE_TEST_DB=sqlite "${PYTEST[@]}" "${SLOWEST[@]}" --basetemp="$lanes/sqlite" \
-  --ignore="${DEBIAN[0]}" --ignore="${DEBIAN[1]}" || status=1
-# Once more, only the S3 e2e tests, with object data in an independent S3 server (moto_server)
-# through the s3 backend.
-echo "== S3 tests through the s3 backend"
-MALLEE_TEST_DB=sqlite MALLEE_TEST_S3_BACKEND=1 "${PYTEST[@]}" --basetemp="$lanes/s3" \
-  -m e2e tests/e2e/test_s3_*.py || status=1
-echo "== Debian import VM tests on SQLite"
-MALLEE_TEST_DB=sqlite "${PYTEST[@]}" --basetemp="$lanes/debian-import" "${DEBIAN[1]}" || status=1
+echo "== tests on SQLite (the Debian image's and ${LANE_B_VMS[*]} in the other lane)"
+ignored=(--ignore="$DEBIAN_IMAGE")
+for module in "${LANE_B_VMS[@]}"; do ignored+=(--ignore="$module"); done
+MALLEE_TEST_DB=sqlite "${PYTEST[@]}" "${SLOWEST[@]}" --basetemp="$lanes/sqlite" "${ignored[@]}" \
+  || status=1
 wait "$lane_b" || status=1
 cat "$lanes/b.log"
 rm -rf "$lanes"

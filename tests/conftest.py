@@ -37,6 +37,12 @@ DATAPLANE_MODULES = (
 )
 
 
+# Directories that drive the cloud as its users' tools do (the console in a browser, Ansible,
+# Libcloud): the store they reach is the e2e modules', so the PostgreSQL pass leaves them to
+# the SQLite pass.
+CLIENT_DIRS = ("browser/", "clients/")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         rel = item.path.relative_to(config.rootpath / "tests").as_posix()
@@ -44,6 +50,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.nodb)
         if rel in DATAPLANE_MODULES:
             item.add_marker(pytest.mark.dataplane)
+        if rel.startswith(CLIENT_DIRS):
+            item.add_marker(pytest.mark.clientside)
 
 
 def _postgres_url() -> str | None:
