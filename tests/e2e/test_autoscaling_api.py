@@ -80,6 +80,29 @@ class Account:
         return group
 
 
+def user_client(acct: Account, cloud: Cloud, actions: str, resource: str) -> tuple[str, Any]:
+    """A new user of the account allowed only `actions` (a JSON action or list) on
+    `resource`, and an Auto Scaling client signing as it."""
+    user = unique("ops")
+    acct.iam.create_user(UserName=user)
+    acct.iam.put_user_policy(
+        UserName=user,
+        PolicyName="allowed",
+        PolicyDocument=(
+            '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":'
+            f'{actions},"Resource":"{resource}"}}]}}'
+        ),
+    )
+    key = acct.iam.create_access_key(UserName=user)["AccessKey"]
+    client = cloud.client(
+        "autoscaling",
+        key["AccessKeyId"],
+        key["SecretAccessKey"],
+        endpoint_url=cloud.endpoint + PATH,
+    )
+    return user, client
+
+
 @pytest.fixture(scope="module")
 def acct(cloud: Cloud, tmp_path_factory: pytest.TempPathFactory) -> Account:
     account_id, ak, sk = new_account(cloud, tmp_path_factory.mktemp("asg"))
@@ -825,26 +848,10 @@ def test_static_answers(acct: Account) -> None:
 
 def test_policies_are_authorized_per_group(acct: Account, cloud: Cloud) -> None:
     allowed, other = acct.group(), acct.group()
-    user = unique("ops")
-    acct.iam.create_user(UserName=user)
     arn = (
         f"arn:aws:autoscaling:{REGION}:{acct.id}:autoScalingGroup:*:autoScalingGroupName/{allowed}"
     )
-    acct.iam.put_user_policy(
-        UserName=user,
-        PolicyName="one-group",
-        PolicyDocument=(
-            '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":'
-            f'"autoscaling:*","Resource":"{arn}"}}]}}'
-        ),
-    )
-    key = acct.iam.create_access_key(UserName=user)["AccessKey"]
-    ops = cloud.client(
-        "autoscaling",
-        key["AccessKeyId"],
-        key["SecretAccessKey"],
-        endpoint_url=cloud.endpoint + PATH,
-    )
+    _, ops = user_client(acct, cloud, '"autoscaling:*"', arn)
     ops.update_auto_scaling_group(AutoScalingGroupName=allowed, MaxSize=3)
     with pytest.raises(ClientError) as err:
         ops.update_auto_scaling_group(AutoScalingGroupName=other, MaxSize=3)
@@ -863,26 +870,10 @@ def test_a_policy_arn_is_its_own_groups(acct: Account, cloud: Cloud) -> None:
         AdjustmentType="ChangeInCapacity",
         ScalingAdjustment=1,
     )["PolicyARN"]
-    user = unique("ops")
-    acct.iam.create_user(UserName=user)
     arn = (
         f"arn:aws:autoscaling:{REGION}:{acct.id}:autoScalingGroup:*:autoScalingGroupName/{allowed}"
     )
-    acct.iam.put_user_policy(
-        UserName=user,
-        PolicyName="one-group",
-        PolicyDocument=(
-            '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":'
-            f'"autoscaling:*","Resource":"{arn}"}}]}}'
-        ),
-    )
-    key = acct.iam.create_access_key(UserName=user)["AccessKey"]
-    ops = cloud.client(
-        "autoscaling",
-        key["AccessKeyId"],
-        key["SecretAccessKey"],
-        endpoint_url=cloud.endpoint + PATH,
-    )
+    _, ops = user_client(acct, cloud, '"autoscaling:*"', arn)
     with pytest.raises(ClientError) as err:
         ops.execute_policy(PolicyName=policy)
     assert error(err) == ("AccessDenied", 403)
@@ -991,23 +982,7 @@ def test_launching_rights_are_checked_when_the_group_or_configuration_is_made(
         LaunchTemplateData={"ImageId": acct.image, "InstanceType": "m1.small"},
     )["LaunchTemplate"]["LaunchTemplateId"]
 
-    user = unique("scaler")
-    acct.iam.create_user(UserName=user)
-    acct.iam.put_user_policy(
-        UserName=user,
-        PolicyName="autoscaling-only",
-        PolicyDocument=(
-            '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":'
-            '"autoscaling:*","Resource":"*"}]}'
-        ),
-    )
-    key = acct.iam.create_access_key(UserName=user)["AccessKey"]
-    scaler = cloud.client(
-        "autoscaling",
-        key["AccessKeyId"],
-        key["SecretAccessKey"],
-        endpoint_url=cloud.endpoint + PATH,
-    )
+    user, scaler = user_client(acct, cloud, '"autoscaling:*"', "*")
     base = {"ImageId": acct.image, "InstanceType": "m1.small"}
     with pytest.raises(ClientError) as err:
         scaler.create_launch_configuration(
